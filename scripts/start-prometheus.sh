@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Start a throw-away Prometheus for an integration test.
+#
+#   scripts/start-prometheus.sh <port> <scrape-target host:port> <datadir>
+#
+# Writes <datadir>/prometheus.yml (scrape/evaluation interval 1s, job "app" scraping the
+# target), stores TSDB data in <datadir>/data, logs to <datadir>/prometheus.log, listens on
+# 127.0.0.1:<port>, waits until /-/ready answers (max 30 s) and prints the PID on stdout
+# (also written to <datadir>/prometheus.pid). Stop it with: kill <pid>
+set -euo pipefail
+
+PROMETHEUS_BIN=${PROMETHEUS_BIN:-/usr/bin/prometheus}
+
+die() { printf '[start-prometheus] ERROR: %s\n' "$*" >&2; exit 1; }
+
+(($# == 3)) || { echo "usage: $0 <port> <scrape-target host:port> <datadir>" >&2; exit 2; }
+port=$1 target=$2 datadir=$3
+[[ $port =~ ^[0-9]+$ ]] || die "port must be numeric: $port"
+[[ $target == *:* ]] || die "scrape target must be host:port: $target"
+[[ -x $PROMETHEUS_BIN ]] || die "$PROMETHEUS_BIN not found (run scripts/test-env.sh up)"
+if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then die "port $port is already in use"; fi
+
+mkdir -p "$datadir/data"
+datadir=$(cd "$datadir" && pwd)
+
+cat >"$datadir/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: app
+    static_configs:
+      - targets: ['$target']
+EOF
+
+# setsid + nohup: survives the caller's shell/process group; stdin closed.
+setsid nohup "$PROMETHEUS_BIN" \
+  --config.file="$datadir/prometheus.yml" \
+  --storage.tsdb.path="$datadir/data" \
+  --web.listen-address="127.0.0.1:$port" \
+  --web.enable-lifecycle \
+  >"$datadir/prometheus.log" 2>&1 </dev/null &
+pid=$!
+echo "$pid" >"$datadir/prometheus.pid"
+
+for ((i = 0; i < 120; i++)); do
+  if curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$port/-/ready" 2>/dev/null; then
+    echo "$pid"
+    exit 0
+  fi
+  kill -0 "$pid" 2>/dev/null || { tail -n 20 "$datadir/prometheus.log" >&2; die "prometheus exited during startup"; }
+  sleep 0.25
+done
+kill "$pid" 2>/dev/null || true
+tail -n 20 "$datadir/prometheus.log" >&2
+die "prometheus not ready on 127.0.0.1:$port after 30 s"

@@ -1,0 +1,26 @@
+import type {EffectiveRule} from './rules.js'
+import type {Finding, Reading, Snapshot, TargetInfo, TargetKind, TargetSpec} from './types.js'
+
+/** A finding as an advisor raises it: the engine adds id and area from the rule, and applies the user's overrides. */
+export type AdvisorFinding = Omit<Finding, 'id' | 'area' | 'threshold'> & {threshold?: Finding['threshold']}
+
+export interface AdvisorContext {
+  snapshot: Snapshot
+  /** The target advised on (undefined for stack-wide advisors, which see every target). */
+  target?: TargetInfo
+  spec?: TargetSpec
+  readings: Reading[]
+  /** Live connections by target name, present only in a live audit: advisors must work without them. */
+  live: Map<string, unknown>
+  rules: (targetName: string) => EffectiveRule[]
+  options: Record<string, unknown>
+  log: (message: string) => void
+}
+
+export interface Advisor {
+  id: string
+  /** 'stack' advisors reason across targets (e.g. a pool chain from app to PgBouncer to PostgreSQL). */
+  scope: TargetKind | 'stack'
+  description: string
+  advise(ctx: AdvisorContext): Promise<AdvisorFinding[]>
+}

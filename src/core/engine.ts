@@ -1,0 +1,133 @@
+import {createHash} from 'node:crypto'
+import type {AdvisorFinding} from './advisor.js'
+import type {EffectiveRule, RemedyTemplate} from './rules.js'
+import {renderStructured, renderTemplate, type TemplateScope} from './template.js'
+import {compare, parseComparison} from './threshold.js'
+import type {Finding, Metric, Remedy, Severity, Snapshot} from './types.js'
+
+export function findingId(rule: string, target: string, subject: string): string {
+  return createHash('sha256').update(`${rule}\u0000${target}\u0000${subject}`).digest('hex').slice(0, 16)
+}
+
+function lookupPath(obj: Record<string, unknown> | undefined, path: string): unknown {
+  let current: unknown = obj
+  for (const part of path.split('.')) {
+    if (current === null || current === undefined || typeof current !== 'object') return undefined
+    current = (current as Record<string, unknown>)[part]
+  }
+  return current
+}
+
+/** Whether every `when` condition holds on the metric's evidence (a missing or non-numeric field fails it). */
+function conditionsHold(conds: EffectiveRule['whenCmp'], evidence: Record<string, unknown> | undefined): boolean {
+  return conds.every(({path, cmp}) => {
+    const raw = lookupPath(evidence, path)
+    const value = typeof raw === 'boolean' ? Number(raw) : raw
+    return typeof value === 'number' && compare(value, cmp)
+  })
+}
+
+/** ok inside the target band; critical past the action threshold; warning in between. */
+export function classify(rule: EffectiveRule, value: number | null, evidence?: Record<string, unknown>): 'ok' | Severity {
+  if (value === null || Number.isNaN(value)) return 'ok'
+  if (!conditionsHold(rule.whenCmp, evidence)) return 'ok'
+  let level: 'ok' | Severity
+  if (rule.targetCmp && compare(value, rule.targetCmp)) level = 'ok'
+  else if (rule.actionCmp && compare(value, rule.actionCmp)) level = 'critical'
+  else if (rule.targetCmp || rule.actionCmp) level = rule.targetCmp ? 'warning' : 'ok'
+  else level = 'critical'
+  if (level === 'ok') return 'ok'
+  // A fixed severity (rule default or user override) replaces the banded one for any breach.
+  return rule.severity ?? level
+}
+
+function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope, rule: EffectiveRule): Remedy[] {
+  const remedies: Remedy[] = []
+  for (const template of templates) {
+    const {when, ...fields} = template
+    if (when) {
+      const conds = Object.entries(when).map(([path, text]) => ({path, cmp: rule.whenCmp.find((c) => c.path === path)?.cmp ?? parseCond(text)}))
+      if (!conditionsHold(conds, scope.evidence)) continue
+    }
+    const rendered = renderStructured(fields, scope) as Remedy
+    remedies.push({applier: null, ...rendered})
+  }
+  return remedies
+}
+
+// Remedy `when` clauses reuse the comparison grammar of thresholds.
+function parseCond(text: string) {
+  return parseComparison(text, undefined, 'remedy when')
+}
+
+export function evaluateMetric(rule: EffectiveRule, target: string, metric: Metric): Finding | undefined {
+  const severity = classify(rule, metric.value, metric.evidence)
+  if (severity === 'ok') return undefined
+  const subject = metric.subject ?? target
+  const evidence = metric.evidence ?? {}
+  const scope: TemplateScope = {value: metric.value, unit: rule.unit, subject, target, threshold: {target: rule.target, action: rule.action}, evidence}
+  return {
+    id: findingId(rule.id, target, subject),
+    rule: rule.id,
+    severity,
+    area: rule.area,
+    target,
+    subject,
+    metric: metric.name,
+    value: metric.value,
+    threshold: {target: rule.target, action: rule.action},
+    message: renderTemplate(rule.message, scope),
+    evidence,
+    remedies: renderRemedies(rule.remedies, scope, rule),
+  }
+}
+
+/** Applies the threshold rules to every metric of every successful reading. */
+export function evaluateSnapshot(snapshot: Snapshot, rulesFor: (target: string) => EffectiveRule[]): Finding[] {
+  const findings: Finding[] = []
+  const byTarget = new Map<string, Map<string, EffectiveRule[]>>()
+  for (const reading of snapshot.readings) {
+    if (reading.status !== 'ok' && reading.metrics.length === 0) continue
+    let index = byTarget.get(reading.target)
+    if (!index) {
+      index = new Map()
+      for (const rule of rulesFor(reading.target)) {
+        if (!rule.enabled || rule.evaluator !== 'metric' || !rule.metric) continue
+        index.set(rule.metric, [...(index.get(rule.metric) ?? []), rule])
+      }
+      byTarget.set(reading.target, index)
+    }
+    for (const metric of reading.metrics) {
+      for (const rule of index.get(metric.name) ?? []) {
+        const finding = evaluateMetric(rule, reading.target, metric)
+        if (finding) findings.push(finding)
+      }
+    }
+  }
+  return findings
+}
+
+/** Gives advisor findings their id and area, drops disabled rules and applies severity overrides. */
+export function acceptAdvisorFindings(raw: AdvisorFinding[], rulesFor: (target: string) => EffectiveRule[]): Finding[] {
+  const out: Finding[] = []
+  for (const f of raw) {
+    const rule = rulesFor(f.target).find((r) => r.id === f.rule)
+    if (!rule) throw new Error(`advisor raised a finding for unknown rule ${f.rule}: add rules/${f.rule}.yaml`)
+    if (!rule.enabled) continue
+    out.push({
+      ...f,
+      id: findingId(f.rule, f.target, f.subject),
+      area: rule.area,
+      severity: rule.severity && f.severity !== 'info' ? rule.severity : f.severity,
+      threshold: f.threshold ?? {target: rule.target, action: rule.action},
+    })
+  }
+  return out
+}
+
+const ORDER: Record<Severity, number> = {critical: 0, warning: 1, info: 2}
+
+export function sortFindings(findings: Finding[]): Finding[] {
+  return [...findings].sort((a, b) => ORDER[a.severity] - ORDER[b.severity] || a.area.localeCompare(b.area)
+    || a.target.localeCompare(b.target) || a.rule.localeCompare(b.rule) || a.subject.localeCompare(b.subject))
+}

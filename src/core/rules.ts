@@ -1,0 +1,163 @@
+import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {dirname, join, relative, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {parse as parseYaml} from 'yaml'
+import {ConfigError} from './errors.js'
+import {parseComparison, type Comparison} from './threshold.js'
+import type {Area, RemedyKind, Severity} from './types.js'
+import type {Unit} from './units.js'
+
+export const AREAS: readonly Area[] = ['database', 'replication', 'pool', 'cache', 'queue', 'latency', 'errors', 'resources', 'scaling']
+const UNITS: readonly Unit[] = ['seconds', 'ratio', 'bytes', 'count']
+const SEVERITIES: readonly Severity[] = ['critical', 'warning', 'info']
+
+export interface RemedyTemplate {
+  kind: RemedyKind
+  summary: string
+  /** Include this remedy only when these evidence conditions hold. */
+  when?: Record<string, string>
+  [field: string]: unknown
+}
+
+export interface RuleCase {
+  value: number | null
+  evidence?: Record<string, unknown>
+  expect: 'ok' | Severity
+}
+
+/**
+ * A declarative rule. Threshold rules ('metric') compare a metric against a target band and an action
+ * threshold. Advisor rules ('advisor') document and configure findings that advisor code raises.
+ */
+export interface RuleDefinition {
+  id: string
+  area: Area
+  title: string
+  description: string
+  evaluator: 'metric' | 'advisor'
+  metric?: string
+  advisor?: string
+  unit?: Unit
+  target: string | null
+  action: string | null
+  /** Fixed severity for advice that is not a threshold breach. */
+  severity?: Severity
+  when?: Record<string, string>
+  message: string
+  docs: string
+  source?: string
+  remedies: RemedyTemplate[]
+  tests: RuleCase[]
+  file: string
+}
+
+/** A rule with the user's overrides applied for one target, thresholds parsed. */
+export interface EffectiveRule extends RuleDefinition {
+  enabled: boolean
+  targetCmp: Comparison | null
+  actionCmp: Comparison | null
+  whenCmp: Array<{path: string; cmp: Comparison}>
+}
+
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const DEFAULT_RULES_DIR = join(PACKAGE_ROOT, 'rules')
+
+function yamlFiles(dir: string): string[] {
+  const out: string[] = []
+  for (const entry of readdirSync(dir).sort()) {
+    const full = join(dir, entry)
+    if (statSync(full).isDirectory()) out.push(...yamlFiles(full))
+    else if (/\.ya?ml$/.test(entry)) out.push(full)
+  }
+  return out
+}
+
+function need<T>(value: T | undefined | null, where: string, what: string): T {
+  if (value === undefined || value === null || value === '') throw new ConfigError(`${where}: missing "${what}"`)
+  return value
+}
+
+export function parseRule(raw: unknown, file: string): RuleDefinition {
+  const where = `rule file ${file}`
+  if (!raw || typeof raw !== 'object') throw new ConfigError(`${where}: expected a YAML mapping`)
+  const r = raw as Record<string, unknown>
+  const id = String(need(r.id, where, 'id'))
+  if (!/^[a-z]+\/[a-z0-9-]+$/.test(id)) throw new ConfigError(`${where}: id "${id}" must look like "area/kebab-name"`)
+  const area = String(need(r.area, where, 'area')) as Area
+  if (!AREAS.includes(area)) throw new ConfigError(`${where}: area "${area}" is not one of ${AREAS.join(', ')}`)
+  const evaluator = r.advisor ? 'advisor' : 'metric'
+  const unit = r.unit === undefined ? undefined : (String(r.unit) as Unit)
+  if (unit && !UNITS.includes(unit)) throw new ConfigError(`${where}: unit "${unit}" is not one of ${UNITS.join(', ')}`)
+  const severity = r.severity === undefined ? undefined : (String(r.severity) as Severity)
+  if (severity && !SEVERITIES.includes(severity)) throw new ConfigError(`${where}: severity "${severity}" is not one of ${SEVERITIES.join(', ')}`)
+  const rule: RuleDefinition = {
+    id,
+    area,
+    title: String(need(r.title, where, 'title')),
+    description: String(need(r.description, where, 'description')).trim(),
+    evaluator,
+    metric: evaluator === 'metric' ? String(need(r.metric, where, 'metric')) : undefined,
+    advisor: evaluator === 'advisor' ? String(r.advisor) : undefined,
+    unit,
+    target: r.target === undefined || r.target === null ? null : String(r.target),
+    action: r.action === undefined || r.action === null ? null : String(r.action),
+    severity,
+    when: (r.when as Record<string, string> | undefined) ?? undefined,
+    message: String(need(r.message, where, 'message')),
+    docs: String(r.docs ?? '').trim(),
+    source: r.source === undefined ? undefined : String(r.source),
+    remedies: (r.remedies as RemedyTemplate[] | undefined) ?? [],
+    tests: (r.tests as RuleCase[] | undefined) ?? [],
+    file,
+  }
+  if (evaluator === 'metric' && !rule.action && !rule.severity) {
+    throw new ConfigError(`${where}: a metric rule needs an "action" threshold or a fixed "severity"`)
+  }
+  // Parse now so that a bad threshold in a shipped rule fails the build, not an audit.
+  compileRule(rule, {})
+  return rule
+}
+
+let cache: {dir: string; rules: RuleDefinition[]} | undefined
+
+export function loadRules(dir: string = DEFAULT_RULES_DIR): RuleDefinition[] {
+  if (cache && cache.dir === dir) return cache.rules
+  const rules: RuleDefinition[] = []
+  const seen = new Map<string, string>()
+  for (const file of yamlFiles(dir)) {
+    if (file.endsWith('.test.yaml')) continue
+    const rel = relative(PACKAGE_ROOT, file)
+    const rule = parseRule(parseYaml(readFileSync(file, 'utf8')), rel)
+    const previous = seen.get(rule.id)
+    if (previous) throw new ConfigError(`rule id ${rule.id} is defined twice: ${previous} and ${rel}`)
+    seen.set(rule.id, rel)
+    rules.push(rule)
+  }
+  cache = {dir, rules}
+  return rules
+}
+
+export interface RuleOverride {
+  enabled?: boolean
+  target?: string | null
+  action?: string | null
+  severity?: Severity
+  when?: Record<string, string>
+}
+
+export function compileRule(rule: RuleDefinition, override: RuleOverride, where = `rule ${rule.id}`): EffectiveRule {
+  const target = override.target !== undefined ? override.target : rule.target
+  const action = override.action !== undefined ? override.action : rule.action
+  const when = {...rule.when, ...override.when}
+  return {
+    ...rule,
+    target,
+    action,
+    severity: override.severity ?? rule.severity,
+    when,
+    enabled: override.enabled ?? true,
+    targetCmp: target ? parseComparison(target, rule.unit, `${where}.target`) : null,
+    actionCmp: action ? parseComparison(action, rule.unit, `${where}.action`) : null,
+    whenCmp: Object.entries(when).map(([path, text]) => ({path, cmp: parseComparison(text, undefined, `${where}.when.${path}`)})),
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The data contracts of chokepoint. The Snapshot is the seam between probing and analysis:
+ * everything an audit concludes must be derivable from it (plus, optionally, a live planner).
+ */
+
+export type TargetKind = 'postgres' | 'pgbouncer' | 'redis' | 'rabbitmq' | 'nats' | 'prometheus'
+export const TARGET_KINDS: readonly TargetKind[] = ['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus']
+
+export type Severity = 'critical' | 'warning' | 'info'
+export type FailOn = Severity | 'never'
+export const SEVERITY_RANK: Record<Severity, number> = {info: 1, warning: 2, critical: 3}
+
+export type Area =
+  | 'database' | 'replication' | 'pool' | 'cache' | 'queue' | 'latency' | 'errors' | 'resources' | 'scaling'
+
+/** A configured target, with its secret-bearing URL. Never serialised as is: see TargetInfo. */
+export interface TargetSpec {
+  name: string
+  kind: TargetKind
+  url: string
+  /** Kind-specific options from the config file (e.g. prometheus queries, redis sampling caps). */
+  options?: Record<string, unknown>
+}
+
+/** What reports and snapshots say about a target: the URL has its password removed. */
+export interface TargetInfo {
+  name: string
+  kind: TargetKind
+  url: string
+  status: 'ok' | 'skipped' | 'error'
+  error?: string
+  /** e.g. server version, role (primary/standby), cluster mode. */
+  facts?: Record<string, unknown>
+}
+
+/**
+ * One measured number about one subject. Rules select metrics by name; the subject names the thing
+ * measured (a table, a standby, a queue, a key pattern) and becomes part of the finding's identity.
+ */
+export interface Metric {
+  name: string
+  value: number | null
+  subject?: string
+  /** Facts a person needs to judge the number; rules may reference them in messages and conditions. */
+  evidence?: Record<string, unknown>
+}
+
+/**
+ * 'skipped': the probe does not apply or is not permitted (extension missing, privilege, version): the audit is complete.
+ * 'error': something that should have been readable was not (connection lost, login refused, query returned nothing):
+ * the audit is incomplete (exit 3).
+ */
+export type ReadingStatus = 'ok' | 'skipped' | 'error'
+
+export interface Reading {
+  target: string
+  probe: string
+  takenAt: string
+  durationMs: number
+  status: ReadingStatus
+  reason?: string
+  /** Seconds between the two reads of a delta probe; 0 when read once (cumulative since stats reset). */
+  windowSeconds?: number
+  data?: unknown
+  metrics: Metric[]
+}
+
+/** Queries and commands a probe issued, per target: the overhead report of verbose mode. */
+export interface OverheadEntry {
+  target: string
+  roundTrips: number
+  commands: Array<{probe: string; text: string; count: number}>
+}
+
+export const SNAPSHOT_SCHEMA_VERSION = 1
+
+export interface Snapshot {
+  schemaVersion: typeof SNAPSHOT_SCHEMA_VERSION
+  tool: {name: 'chokepoint'; version: string}
+  capturedAt: string
+  windowSeconds: number
+  targets: TargetInfo[]
+  readings: Reading[]
+  overhead?: OverheadEntry[]
+}
+
+export interface Threshold {
+  target: string | null
+  action: string | null
+}
+
+export type RemedyKind =
+  | 'index' | 'drop-index' | 'ttl' | 'cache-aside' | 'replica' | 'pool-size' | 'shard-key' | 'workers' | 'config'
+  | 'dead-letter' | 'query'
+
+export interface Remedy {
+  kind: RemedyKind
+  summary: string
+  sql?: string
+  command?: string
+  applier?: string | null
+  estimate?: Record<string, unknown>
+  /** Kind-specific structured fields (table, columns, pattern, ttlSeconds ...): CI and appliers read these. */
+  [field: string]: unknown
+}
+
+export interface Finding {
+  id: string
+  rule: string
+  severity: Severity
+  area: Area
+  target: string
+  subject: string
+  metric: string
+  value: number | null
+  threshold: Threshold
+  message: string
+  evidence: Record<string, unknown>
+  remedies: Remedy[]
+}
+
+export interface SkippedEntry {
+  target: string
+  probe: string
+  status: 'skipped' | 'error'
+  reason: string
+}
+
+export interface Report {
+  schemaVersion: 1
+  tool: {name: 'chokepoint'; version: string}
+  generatedAt: string
+  source: 'live' | 'snapshot'
+  windowSeconds: number
+  targets: TargetInfo[]
+  findings: Finding[]
+  skipped: SkippedEntry[]
+  summary: {critical: number; warning: number; info: number}
+  gate: {failOn: FailOn; passed: boolean; incomplete: boolean; exitCode: 0 | 1 | 3}
+  overhead?: OverheadEntry[]
+}

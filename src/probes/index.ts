@@ -1,0 +1,11 @@
+import type {Probe} from '../core/probe.js'
+import type {TargetKind} from '../core/types.js'
+
+/** Each system's probes live in src/probes/<system>/index.ts; loaded on demand per target kind. */
+const loaders: Partial<Record<TargetKind, () => Promise<Probe<any>[]>>> = {
+  postgres: async () => (await import('./postgres/index.js')).postgresProbes,
+}
+
+export async function probesFor(kind: TargetKind): Promise<Probe<any>[]> {
+  return (await loaders[kind]?.()) ?? []
+}
