@@ -4,6 +4,7 @@ import type {TargetKind} from '../core/types.js'
 /** Drivers are imported on demand so that a run pays only for the client libraries of the kinds it probes. */
 const loaders: Partial<Record<TargetKind, () => Promise<Driver<any>>>> = {
   postgres: async () => (await import('./postgres.js')).postgresDriver,
+  redis: async () => (await import('./redis.js')).redisDriver,
 }
 
 export async function driverFor(kind: TargetKind): Promise<Driver<any> | undefined> {

@@ -4,6 +4,7 @@ import type {TargetKind} from '../core/types.js'
 /** Each system's probes live in src/probes/<system>/index.ts; loaded on demand per target kind. */
 const loaders: Partial<Record<TargetKind, () => Promise<Probe<any>[]>>> = {
   postgres: async () => (await import('./postgres/index.js')).postgresProbes,
+  redis: async () => (await import('./redis/index.js')).redisProbes,
 }
 
 export async function probesFor(kind: TargetKind): Promise<Probe<any>[]> {
