@@ -1,0 +1,98 @@
+/**
+ * Shared helpers for PostgreSQL integration tests: the test-environment URLs (scripts/test-env.sh),
+ * throwaway databases on the primary, and a one-target audit through the real runAudit path.
+ */
+import pg from 'pg'
+import {runAudit} from '../../src/core/audit.js'
+import type {ChokepointConfig} from '../../src/core/config.js'
+import type {FailOn, Report, Snapshot, TargetSpec} from '../../src/core/types.js'
+
+/** PostgreSQL 15 primary of scripts/test-env.sh: trust auth, pg_stat_statements preloaded, hypopg available. */
+export const PRIMARY_URL = 'postgres://postgres@127.0.0.1:55432/postgres'
+/** Streaming replica of the primary. */
+export const REPLICA_URL = 'postgres://postgres@127.0.0.1:55433/postgres'
+/** The machine's own cluster: trust, no pg_stat_statements preloaded (shows the "skipped" path). Never reconfigure it. */
+export const SYSTEM_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
+/** PgBouncer (transaction pooling) in front of the primary, database "appdb". */
+export const PGBOUNCER_URL = 'postgres://postgres@127.0.0.1:56432/appdb'
+
+/** The URL of another database on the same server as `url`. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url)
+  u.pathname = `/${encodeURIComponent(database)}`
+  return u.toString()
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+/** A connected node-postgres client (the caller ends it). Tagged so our own probes can tell test sessions apart. */
+export async function connect(url: string, applicationName = 'chokepoint-test'): Promise<pg.Client> {
+  const client = new pg.Client({connectionString: url, application_name: applicationName})
+  client.on('error', () => {})
+  await client.connect()
+  return client
+}
+
+/** Runs one statement (or a few, separated by ;) on `url` with a short-lived admin connection. */
+export async function adminQuery<T extends Record<string, any> = Record<string, any>>(url: string, text: string, params?: unknown[]): Promise<T[]> {
+  const client = await connect(url, 'chokepoint-test-admin')
+  try {
+    return (await client.query<T>(text, params as unknown[])).rows
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/**
+ * Creates database `name` on the server of `serverUrl` (the primary by default), passes its URL to fn, and
+ * drops it afterwards (terminating any session still connected). A leftover from a crashed run is dropped first.
+ */
+export async function withTempDatabase<T>(name: string, fn: (url: string) => Promise<T>, serverUrl: string = PRIMARY_URL): Promise<T> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`withTempDatabase: use a lower-case identifier, got ${name}`)
+  await dropDatabase(serverUrl, name)
+  await adminQuery(serverUrl, `CREATE DATABASE ${quoteIdent(name)}`)
+  try {
+    return await fn(withDatabase(serverUrl, name))
+  } finally {
+    await dropDatabase(serverUrl, name)
+  }
+}
+
+async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  // WITH (FORCE) (PG13+) ends sessions a failed test left behind instead of failing the drop.
+  await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)
+}
+
+export interface AuditTargetOptions {
+  config?: ChokepointConfig
+  windowSeconds?: number
+  failOn?: FailOn
+  /** Target name in the report; defaults to "pg". */
+  name?: string
+  /** Target options (statement timeouts, probe options). */
+  options?: Record<string, unknown>
+  /** Run only these probe ids (everything else of the kind is skipped), to keep tests fast and focused. */
+  onlyProbes?: string[]
+  log?: (message: string) => void
+}
+
+/** Audits one PostgreSQL target through runAudit (capture + rules + advisors + gate). */
+export async function auditTarget(url: string, opts: AuditTargetOptions = {}): Promise<{report: Report; snapshot: Snapshot}> {
+  const target: TargetSpec = {name: opts.name ?? 'pg', kind: 'postgres', url, options: opts.options ?? {}}
+  let config: ChokepointConfig = opts.config ?? {}
+  if (opts.onlyProbes) {
+    const {postgresProbes} = await import('../../src/probes/postgres/index.js')
+    const skip = postgresProbes.map((p) => p.id).filter((id) => !opts.onlyProbes!.includes(id))
+    config = {...config, skipProbes: [...(config.skipProbes ?? []), ...skip]}
+  }
+  return runAudit({config, targets: [target], windowSeconds: opts.windowSeconds ?? 0, failOn: opts.failOn ?? 'critical', log: opts.log})
+}
+
+/** The reading of one probe in a snapshot (throws when it is missing, so a test cannot pass on nothing). */
+export function readingOf(snapshot: Snapshot, probe: string) {
+  const reading = snapshot.readings.find((r) => r.probe === probe)
+  if (!reading) throw new Error(`no reading for ${probe}; readings: ${snapshot.readings.map((r) => r.probe).join(', ')}`)
+  return reading
+}
