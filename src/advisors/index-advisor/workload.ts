@@ -1,0 +1,100 @@
+import {loadModule, parseSync, scanSync} from 'libpg-query'
+import {UsageError} from '../../core/errors.js'
+
+/** One statement of the workload and how often it runs (calls per second when compared with write rates). */
+export interface WorkloadStatement {
+  sql: string
+  weight?: number
+}
+
+/** What the CLI flags --queries/--query/--index-budget/... become in the postgres target options. */
+export interface IndexAdvisorOptions {
+  queries?: WorkloadStatement[]
+  indexBudgetBytes?: number
+  maxIndexes?: number
+  /** Minimum relative cost cut of a statement for an index to count as helping it (ratio, default 0.10). */
+  minImprovement?: number
+  verifyReal?: boolean
+  scratch?: boolean
+  /** Statements read from pg_stat_statements by the plans probe (default 100). */
+  maxStatements?: number
+  /** Upper bound on what-if EXPLAIN calls per audit (default 20000). */
+  maxWhatIfCalls?: number
+}
+
+let loaded: Promise<void> | undefined
+/** libpg-query's WASM module must be loaded once before its synchronous functions are called. */
+export function ensureParser(): Promise<void> {
+  loaded ??= loadModule()
+  return loaded
+}
+
+/** Byte offsets (libpg-query) to string offsets: they differ as soon as the text holds non-ASCII characters. */
+function byteToCharOffset(text: string): (byteOffset: number) => number {
+  const bytes = Buffer.from(text, 'utf8')
+  if (bytes.length === text.length) return (b) => b
+  return (b) => bytes.subarray(0, b).toString('utf8').length
+}
+
+const WEIGHT_COMMENT = /^(?:--|\/\*)\s*weight\s*[:=]\s*([0-9]*\.?[0-9]+)/i
+
+/**
+ * Splits a SQL file into statements with the server's own parser (statement boundaries from
+ * stmt_location/stmt_len) and reads an optional weight from a comment just before a statement:
+ *
+ *   -- weight: 50
+ *   SELECT * FROM orders WHERE customer_id = $1;
+ *
+ * The weight is the statement's relative frequency (default 1), read as calls per second when weighed
+ * against the write rates of the tables. Comments are found with the SQL scanner, not by pattern matching
+ * on the SQL; only a comment's own text is matched against "weight: N".
+ */
+export async function parseQueriesText(text: string, origin = 'queries'): Promise<WorkloadStatement[]> {
+  await ensureParser()
+  let parsed
+  try {
+    parsed = parseSync(text)
+  } catch (error) {
+    throw new UsageError(`${origin}: not valid SQL: ${(error as Error).message}`)
+  }
+  const toChar = byteToCharOffset(text)
+  const tokens = scanSync(text).tokens
+  const out: WorkloadStatement[] = []
+  let previousEnd = 0
+  for (const raw of parsed.stmts ?? []) {
+    const startByte = raw.stmt_location ?? 0
+    const endByte = raw.stmt_len ? startByte + raw.stmt_len : Buffer.byteLength(text, 'utf8')
+    // Comments between the previous statement and this one's first real token belong to this one.
+    const regionTokens = tokens.filter((t) => t.start >= previousEnd && t.start < endByte)
+    const firstReal = regionTokens.find((t) => t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT' && t.text !== ';')
+    let weight: number | undefined
+    for (const t of regionTokens) {
+      if (firstReal && t.start >= firstReal.start) break
+      const m = WEIGHT_COMMENT.exec(t.text.trim())
+      if (m) weight = Number(m[1])
+    }
+    previousEnd = endByte
+    if (!firstReal) continue
+    const sql = text.slice(toChar(Math.max(firstReal.start, startByte)), toChar(endByte)).trim()
+    if (sql) out.push(weight === undefined ? {sql} : {sql, weight})
+  }
+  return out
+}
+
+/** Reads a --queries file. */
+export async function parseQueriesFile(path: string): Promise<WorkloadStatement[]> {
+  const {readFileSync} = await import('node:fs')
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new UsageError(`--queries ${path}: cannot read the file (${(error as Error).message})`)
+  }
+  return parseQueriesText(text, path)
+}
+
+/** The advisor options from the target options, with defaults applied. */
+export function indexAdvisorOptions(options: Record<string, unknown> | undefined): IndexAdvisorOptions & {minImprovement: number} {
+  const raw = (options?.indexAdvisor ?? {}) as IndexAdvisorOptions
+  return {...raw, minImprovement: raw.minImprovement ?? 0.10}
+}
