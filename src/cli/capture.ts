@@ -1,0 +1,18 @@
+import {captureSnapshot} from '../core/capture.js'
+import {writeOutput} from '../core/snapshot-io.js'
+import type {Snapshot} from '../core/types.js'
+import {progressLogger, resolveRun, type CommonFlags} from './options.js'
+
+export async function captureToFile(flags: CommonFlags & {output?: string; verbose?: boolean}): Promise<Snapshot> {
+  const run = resolveRun(flags, {needTargets: true})
+  const log = progressLogger(Boolean(flags.verbose))
+  const {snapshot} = await captureSnapshot(run.targets, {windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log})
+  writeOutput(`${JSON.stringify(snapshot, null, 2)}\n`, flags.output)
+  if (flags.output) log(`snapshot written to ${flags.output}: ${snapshot.readings.length} readings from ${snapshot.targets.length} targets`)
+  if (flags.verbose) {
+    for (const entry of snapshot.overhead ?? []) process.stderr.write(`${entry.target}: ${entry.roundTrips} round trips\n`)
+  }
+  const incomplete = snapshot.targets.some((t) => t.status !== 'ok') || snapshot.readings.some((r) => r.status === 'error')
+  process.exitCode = incomplete ? 3 : 0
+  return snapshot
+}

@@ -1,0 +1,29 @@
+import {writeOutput} from '../core/snapshot-io.js'
+import {SEVERITY_RANK, type Report, type Severity} from '../core/types.js'
+import {gateLine} from '../reporters/format-helpers.js'
+import type {ReportFormat} from '../reporters/index.js'
+import {auditAndRender, evaluate, type AuditRunFlags} from './run.js'
+
+/** Terse CI output: the failing findings, what could not be read, and the verdict; nothing else. */
+export function renderTerse(report: Report): string {
+  const failOn = report.gate.failOn
+  const lines: string[] = []
+  for (const f of report.findings) {
+    if (failOn === 'never' || SEVERITY_RANK[f.severity] < SEVERITY_RANK[failOn as Severity]) continue
+    lines.push(`${f.severity.toUpperCase()} ${f.rule} ${f.target} ${f.subject}: ${f.message}`)
+  }
+  for (const t of report.targets.filter((x) => x.status !== 'ok')) lines.push(`SKIPPED ${t.name}: ${t.error ?? t.status}`)
+  for (const s of report.skipped.filter((x) => x.status === 'error')) lines.push(`SKIPPED ${s.target} ${s.probe}: ${s.reason}`)
+  lines.push(gateLine(report))
+  return `${lines.join('\n')}\n`
+}
+
+export async function runCheck(flags: AuditRunFlags & {format?: string}): Promise<Report> {
+  if (flags.json || (flags.format && flags.format !== 'terse')) {
+    return auditAndRender(flags, flags.json ? 'json' : (flags.format as ReportFormat))
+  }
+  const report = await evaluate(flags)
+  writeOutput(renderTerse(report), flags.output)
+  process.exitCode = report.gate.exitCode
+  return report
+}

@@ -1,0 +1,108 @@
+import {readFileSync} from 'node:fs'
+import {loadConfigFile, resolveTargets, type ChokepointConfig} from '../core/config.js'
+import {UsageError} from '../core/errors.js'
+import type {FailOn, TargetSpec} from '../core/types.js'
+import {parseDurationSeconds, parseQuantity} from '../core/units.js'
+import type {ReportFormat} from '../reporters/index.js'
+import {scrubSecrets} from '../core/redact.js'
+
+export const DEFAULT_WINDOW_SECONDS = 5
+
+export interface CommonFlags {
+  pg?: string[]
+  pgbouncer?: string[]
+  redis?: string[]
+  amqp?: string[]
+  nats?: string[]
+  prometheus?: string[]
+  config?: string
+  window?: string
+  'fail-on'?: string
+  format?: string
+  json?: boolean
+  color?: boolean
+  queries?: string
+  query?: string[]
+  'index-budget'?: string
+  'max-indexes'?: number
+  'min-improvement'?: string
+  'verify-real'?: boolean
+}
+
+export interface ResolvedRun {
+  config: ChokepointConfig
+  configFile?: string
+  targets: TargetSpec[]
+  windowSeconds: number
+  failOn: FailOn
+}
+
+/** Config file, then flags over it; targets from both, with environment fallbacks. */
+export function resolveRun(flags: CommonFlags, {needTargets}: {needTargets: boolean}): ResolvedRun {
+  const {config, file} = loadConfigFile(flags.config)
+  const windowText = flags.window ?? (config.window === undefined ? undefined : String(config.window))
+  const windowSeconds = windowText === undefined ? DEFAULT_WINDOW_SECONDS : parseDurationSeconds(windowText)
+  if (windowSeconds === null) throw new UsageError(`--window: expected a duration like 10s, 1m or 0, got "${windowText}"`)
+  if (windowSeconds > 3600) throw new UsageError('--window: at most 1h (a probe holds its connection for the whole window)')
+  const failOn = (flags['fail-on'] ?? config.failOn ?? 'critical') as FailOn
+  const withAdvisor = applyAdvisorFlags(config, flags)
+  const targets = resolveTargets(withAdvisor, flags)
+  if (needTargets && targets.length === 0) {
+    throw new UsageError('no targets: pass --pg URL (or --redis, --amqp, --nats, --pgbouncer, --prometheus), set DATABASE_URL, or list targets in chokepoint.config.yaml')
+  }
+  return {config: withAdvisor, configFile: file, targets, windowSeconds, failOn}
+}
+
+/** The index advisor's flags become postgres target options, so config files can set them too. */
+function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): ChokepointConfig {
+  const advisor: Record<string, unknown> = {...(config.options?.postgres?.indexAdvisor as Record<string, unknown> | undefined)}
+  const queries: Array<{sql: string; weight?: number}> = []
+  if (flags.queries) {
+    let text: string
+    try {
+      text = readFileSync(flags.queries, 'utf8')
+    } catch {
+      throw new UsageError(`--queries: cannot read ${flags.queries}: check the path`)
+    }
+    advisor.queriesFile = flags.queries
+    advisor.queriesText = text
+  }
+  for (const sql of flags.query ?? []) queries.push({sql})
+  if (queries.length > 0) advisor.queries = queries
+  if (flags['index-budget']) {
+    const q = parseQuantity(flags['index-budget'])
+    if (!q || (q.unit && q.unit !== 'bytes')) throw new UsageError(`--index-budget: expected a size like 500MB, got "${flags['index-budget']}"`)
+    advisor.indexBudgetBytes = q.value
+  }
+  if (flags['max-indexes'] !== undefined) advisor.maxIndexes = flags['max-indexes']
+  if (flags['min-improvement']) {
+    const q = parseQuantity(flags['min-improvement'])
+    const ratio = q ? (q.unit === 'ratio' ? q.value : q.value > 1 ? q.value / 100 : q.value) : null
+    if (ratio === null || ratio < 0 || ratio >= 1) throw new UsageError(`--min-improvement: expected a percentage like 10%, got "${flags['min-improvement']}"`)
+    advisor.minImprovement = ratio
+  }
+  if (flags['verify-real']) advisor.verifyReal = true
+  if (Object.keys(advisor).length === 0) return config
+  return {...config, options: {...config.options, postgres: {...config.options?.postgres, indexAdvisor: advisor}}}
+}
+
+export function chooseFormat(flags: CommonFlags, fallback: ReportFormat = 'table'): ReportFormat {
+  if (flags.json) return 'json'
+  return (flags.format as ReportFormat | undefined) ?? fallback
+}
+
+/** Colour only for people: not when NO_COLOR is set, --no-color is given, or stdout is a file or pipe. */
+export function useColor(flags: CommonFlags, toFile: boolean): boolean {
+  if (flags.color === false) return false
+  if (process.env.NO_COLOR) return false
+  if (flags.color === true) return true
+  return !toFile && Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb'
+}
+
+/** Progress goes to stderr, never stdout; quiet when stderr is not a terminal unless verbose. */
+export function progressLogger(verbose: boolean): (message: string) => void {
+  const show = verbose || Boolean(process.stderr.isTTY)
+  return (message) => {
+    if (show) process.stderr.write(`${scrubSecrets(message)}\n`)
+  }
+}

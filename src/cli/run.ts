@@ -1,0 +1,35 @@
+import {analyseSnapshot, runAudit} from '../core/audit.js'
+import {UsageError} from '../core/errors.js'
+import {readSavedDocument, writeOutput} from '../core/snapshot-io.js'
+import type {Report} from '../core/types.js'
+import {renderReport, type ReportFormat} from '../reporters/index.js'
+import {progressLogger, resolveRun, useColor, type CommonFlags} from './options.js'
+
+export interface AuditRunFlags extends CommonFlags {
+  'from-snapshot'?: string
+  output?: string
+  verbose?: boolean
+}
+
+/** The evaluation shared by `audit` and `check`: live, or offline from a snapshot with the same rules. */
+export async function evaluate(flags: AuditRunFlags): Promise<Report> {
+  const log = progressLogger(Boolean(flags.verbose))
+  if (flags['from-snapshot']) {
+    const run = resolveRun(flags, {needTargets: false})
+    const doc = readSavedDocument(flags['from-snapshot'])
+    if (doc.kind !== 'snapshot') {
+      throw new UsageError(`${flags['from-snapshot']} is a report, not a snapshot: render it with \`chokepoint report ${flags['from-snapshot']}\``)
+    }
+    return analyseSnapshot(doc.snapshot, {config: run.config, failOn: run.failOn, source: 'snapshot', log})
+  }
+  const run = resolveRun(flags, {needTargets: true})
+  return (await runAudit({config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log})).report
+}
+
+export async function auditAndRender(flags: AuditRunFlags, format: ReportFormat): Promise<Report> {
+  const report = await evaluate(flags)
+  const text = await renderReport(report, format, {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)})
+  writeOutput(text, flags.output)
+  process.exitCode = report.gate.exitCode
+  return report
+}

@@ -1,0 +1,94 @@
+import pg from 'pg'
+import {CommandLog, type Driver} from '../core/probe.js'
+import {scrubSecrets} from '../core/redact.js'
+import type {TargetSpec} from '../core/types.js'
+
+export interface PgBouncerSessionOptions {
+  connectTimeoutMs?: number
+  /** Bounds each SHOW on the client side: the admin console has no statement_timeout to SET. */
+  queryTimeoutMs?: number
+}
+
+/** The SHOW commands chokepoint issues; nothing else is ever sent to the admin console. */
+export type ShowCommand = 'POOLS' | 'STATS' | 'DATABASES' | 'CONFIG' | 'VERSION' | 'LISTS'
+
+/**
+ * One connection to PgBouncer's admin console (the virtual database `pgbouncer`). The console speaks only the
+ * simple query protocol and knows only its own commands: no SET, no parameters, no SELECT of settings. So the
+ * session sends plain `SHOW <x>` strings, and the bounds that PgSession gets from statement_timeout come from
+ * pg's client-side query_timeout instead. A stats_users member is enough; admin_users is never needed.
+ */
+export class PgBouncerSession {
+  readonly log: CommandLog
+  version = ''
+
+  constructor(readonly client: pg.Client, readonly user: string, log?: CommandLog) {
+    this.log = log ?? new CommandLog()
+  }
+
+  static async open(url: string, options: PgBouncerSessionOptions = {}, log?: CommandLog): Promise<PgBouncerSession> {
+    const parsed = new URL(url)
+    const user = decodeURIComponent(parsed.username || process.env.PGUSER || 'postgres')
+    const client = new pg.Client({
+      connectionString: url,
+      // The statistics live only in the admin console, whatever database the URL names (often the app's).
+      database: 'pgbouncer',
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      query_timeout: options.queryTimeoutMs ?? 10_000,
+      // PgBouncer accepts application_name as a startup parameter (it shows in SHOW CLIENTS).
+      application_name: 'chokepoint',
+    })
+    // Without a listener, a connection dropped by PgBouncer would crash the process instead of failing a probe.
+    client.on('error', () => {})
+    try {
+      await client.connect()
+    } catch (error) {
+      await client.end().catch(() => {})
+      throw new Error(scrubSecrets(describePgBouncerError(error, user)))
+    }
+    const session = new PgBouncerSession(client, user, log)
+    session.log.currentProbe = 'connect'
+    const rows = await session.show('VERSION')
+    session.version = String(rows[0]?.version ?? '')
+    return session
+  }
+
+  /** Runs one SHOW command (simple protocol: no parameters) and returns its rows. */
+  async show<T extends Record<string, unknown> = Record<string, any>>(command: ShowCommand): Promise<T[]> {
+    const text = `SHOW ${command}`
+    this.log.record(text)
+    const result = await this.client.query<T>(text)
+    return result.rows
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => {})
+  }
+}
+
+/** Turns PgBouncer's login and network errors into one line that names the fix. */
+export function describePgBouncerError(error: unknown, user: string): string {
+  const e = error as {code?: string; message?: string}
+  const message = e?.message ?? String(error)
+  if (e?.code === 'ECONNREFUSED') return `connection refused (${message.replace(/^connect /, '')}): is PgBouncer running and the port right?`
+  if (e?.code === 'ENOTFOUND') return `host not found (${message.replace(/^getaddrinfo /, '')}): check the host name`
+  // 28P01: wrong password; 28000: unknown user in auth_file / hba reject.
+  if (e?.code === '28P01' || e?.code === '28000' || /password authentication failed|no such user|SASL authentication failed/i.test(message)) {
+    return `PgBouncer refused the login for user '${user}': check the user and password`
+  }
+  // The user logged in but is in neither admin_users nor stats_users.
+  if (/not allowed/i.test(message) || /admin console/i.test(message)) {
+    return `PgBouncer refused user '${user}' on the admin console (${message}): add it to stats_users in pgbouncer.ini`
+  }
+  if (/timeout/i.test(message)) return `connection timed out: ${message}`
+  return message
+}
+
+export const pgbouncerDriver: Driver<PgBouncerSession> = {
+  kind: 'pgbouncer',
+  async connect(target: TargetSpec, log: CommandLog) {
+    const session = await PgBouncerSession.open(target.url, (target.options ?? {}) as PgBouncerSessionOptions, log)
+    return {conn: session, facts: {version: session.version, user: session.user}}
+  },
+  close: (session) => session.close(),
+}

@@ -1,0 +1,278 @@
+import type {Probe} from '../../core/probe.js'
+import {quoteQualified} from '../../core/sql.js'
+import type {Metric} from '../../core/types.js'
+import type {PgSession} from '../../drivers/postgres.js'
+
+/**
+ * postgres.indexes: the user index catalog of the connected database, read set-based (2 or 3 round trips
+ * whatever the number of indexes), and the indexes that cost writes and space for nothing:
+ *  - unused: idx_scan = 0 and not unique, primary or backing a constraint; judged only on statistics old enough
+ *    (the rule's `when: statsAgeSeconds`), since a zero means nothing on counters that started an hour ago;
+ *  - duplicate: PgHero's rule: same table, method, expressions and predicate, and its key columns (with their
+ *    operator classes, collations and sort options) a prefix of another valid index's;
+ *  - invalid: indisvalid = false and no CREATE INDEX CONCURRENTLY running for it (a failed build's leftover).
+ *
+ * How old are the scan counts? pg_stat_database.stats_reset is stamped by pg_stat_reset() and by resetting any of
+ * the database's tables' counters, so when it is set it is exact. It is NULL when the database's counters were never
+ * reset: they then started when the database was created, or when the server last discarded its statistics (after
+ * a crash, an immediate shutdown or a restore; a clean restart keeps them since PostgreSQL 15). We take the later of
+ * the database directory's PG_VERSION file time (written by CREATE DATABASE, never touched after; needs EXECUTE on
+ * pg_stat_file, which superusers and pg_read_server_files have) and pg_stat_bgwriter.stats_reset (stamped when the
+ * server discards its statistics). Both err towards younger statistics, never older. pg_postmaster_start_time() is
+ * not used: it overstates the age of a database created after the start and understates it after a clean restart.
+ * Without pg_stat_file the age is unknown (null) and no unused index is proposed for dropping.
+ */
+
+export interface IndexRow {
+  schema: string
+  table: string
+  name: string
+  method: string
+  definition: string
+  /** Key then INCLUDE column names; null for an expression position. */
+  columns: Array<string | null>
+  sizeBytes: number
+  scans: number
+  unique: boolean
+  primary: boolean
+  backsConstraint: boolean
+  valid: boolean
+  ready: boolean
+  partial: boolean
+  expression: boolean
+}
+
+export interface FlaggedIndex {
+  index: string
+  table: string
+  reason: string
+  sizeBytes: number
+  scans: number
+  definition: string
+  dropSql: string
+}
+
+export interface IndexesData {
+  database: string
+  role: 'primary' | 'standby'
+  statsSince: string | null
+  statsSinceSource: string
+  statsAgeSeconds: number | null
+  replicaCount: number
+  indexCount: number
+  totalBytes: number
+  unused: FlaggedIndex[]
+  duplicate: Array<FlaggedIndex & {duplicateOf: string}>
+  invalid: FlaggedIndex[]
+  /** Compact rows, largest first (the index advisor checks suggestions against these); capped by indexesDataLimit. */
+  indexes: IndexRow[]
+  indexesTruncated: boolean
+}
+
+interface CatalogRow extends IndexRow {
+  oid: number
+  tableOid: number
+  keyCount: number
+  /** Attribute numbers, operator classes, collations and sort options of every indexed position. */
+  attnums: number[]
+  opclasses: string[]
+  collations: string[]
+  options: string[]
+  expressionsText: string | null
+  predicateText: string | null
+  building: boolean
+}
+
+const DEFAULT_DATA_LIMIT = 5000
+
+function splitVector(text: string | null): string[] {
+  return text ? text.trim().split(/\s+/).filter(Boolean) : []
+}
+
+/** Whether `a`'s key columns are a prefix of `b`'s key columns (PgHero's "covers"), position by position. */
+function keyPrefixOf(a: CatalogRow, b: CatalogRow): boolean {
+  if (a.keyCount > b.keyCount) return false
+  for (let i = 0; i < a.keyCount; i++) {
+    if (a.attnums[i] !== b.attnums[i] || a.opclasses[i] !== b.opclasses[i] || a.collations[i] !== b.collations[i] || a.options[i] !== b.options[i]) return false
+  }
+  // A multicolumn index only serves its leading column like a single-column one for btree; elsewhere require equality.
+  if (a.method !== 'btree' && a.keyCount !== b.keyCount) return false
+  // INCLUDE columns of the redundant one must be available in the other for the same index-only scans.
+  const bColumns = new Set(b.attnums)
+  return a.attnums.slice(a.keyCount).every((n) => bColumns.has(n))
+}
+
+/** The index that makes `index` redundant, if any (never a reason to drop a unique, primary or constraint index). */
+function coveringIndex(index: CatalogRow, sameTable: CatalogRow[]): CatalogRow | undefined {
+  if (!index.valid || index.unique || index.primary || index.backsConstraint) return undefined
+  return sameTable.find((other) => {
+    if (other.oid === index.oid || !other.valid || !other.ready) return false
+    if (other.method !== index.method || other.expressionsText !== index.expressionsText || other.predicateText !== index.predicateText) return false
+    if (!keyPrefixOf(index, other)) return false
+    const identical = index.keyCount === other.keyCount && index.attnums.length === other.attnums.length
+    // Two identical indexes: keep the unique/constraint one, else the first by name, so exactly one is dropped.
+    return !identical || other.unique || other.primary || other.backsConstraint || index.name > other.name
+  })
+}
+
+export const indexesProbe: Probe<PgSession> = {
+  id: 'postgres.indexes',
+  kind: 'postgres',
+  description: 'Unused, duplicate and invalid indexes, with the age of the statistics the scan counts are judged on',
+
+  async collect(pg, ctx) {
+    const [facts] = await pg.query(
+      `SELECT current_database() AS database, pg_is_in_recovery() AS standby,
+              d.stats_reset AS db_reset, (SELECT stats_reset FROM pg_stat_bgwriter) AS server_reset,
+              (SELECT count(*) FROM pg_stat_replication)::int AS replicas,
+              has_function_privilege('pg_catalog.pg_stat_file(text, boolean)', 'EXECUTE') AS can_stat_file,
+              regexp_replace(pg_relation_filepath('pg_catalog.pg_class'), '/[^/]+$', '') || '/PG_VERSION' AS version_file,
+              now() AS now
+         FROM pg_stat_database d WHERE d.datname = current_database()`)
+    let statsSince: Date | null = facts.db_reset ?? null
+    let statsSinceSource = 'pg_stat_database.stats_reset'
+    if (!statsSince) {
+      if (facts.can_stat_file) {
+        const [file] = await pg.query('SELECT (pg_stat_file($1, true)).modification AS created', [facts.version_file])
+        const created: Date | null = file?.created ?? null
+        const serverReset: Date | null = facts.server_reset ?? null
+        if (created && serverReset && serverReset > created) {
+          statsSince = serverReset
+          statsSinceSource = 'server statistics discarded (pg_stat_bgwriter.stats_reset)'
+        } else {
+          statsSince = created
+          statsSinceSource = 'database created (PG_VERSION file time)'
+        }
+      } else {
+        statsSinceSource = 'unknown: the database statistics were never reset and pg_stat_file is not permitted (GRANT pg_read_server_files, or run pg_stat_reset() to start a known window)'
+      }
+    }
+    const now: Date = facts.now
+    const statsAgeSeconds = statsSince ? Math.max(0, Math.round((now.getTime() - statsSince.getTime()) / 1000)) : null
+
+    const rows = await pg.query(
+      `SELECT i.indexrelid::int8 AS oid, i.indrelid::int8 AS table_oid, n.nspname AS schema, t.relname AS "table", c.relname AS name,
+              am.amname AS method, pg_get_indexdef(i.indexrelid) AS definition, pg_relation_size(i.indexrelid) AS size,
+              coalesce(s.idx_scan, 0) AS scans, i.indisunique AS unique, i.indisprimary AS primary,
+              EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS backs_constraint,
+              i.indisvalid AS valid, i.indisready AS ready, i.indnkeyatts AS key_count,
+              i.indkey::text AS attnums, i.indclass::text AS opclasses, i.indcollation::text AS collations, i.indoption::text AS options,
+              pg_get_expr(i.indexprs, i.indrelid) AS expressions, pg_get_expr(i.indpred, i.indrelid) AS predicate,
+              ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                      LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
+              EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) AS building
+         FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_class t ON t.oid = i.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         JOIN pg_am am ON am.oid = c.relam
+         LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+          AND NOT pg_is_other_temp_schema(n.oid)
+        ORDER BY pg_relation_size(i.indexrelid) DESC, n.nspname, c.relname`)
+
+    const catalog: CatalogRow[] = rows.map((r) => ({
+      oid: Number(r.oid),
+      tableOid: Number(r.table_oid),
+      schema: r.schema,
+      table: r.table,
+      name: r.name,
+      method: r.method,
+      definition: r.definition,
+      columns: r.columns,
+      sizeBytes: Number(r.size),
+      scans: Number(r.scans),
+      unique: r.unique,
+      primary: r.primary,
+      backsConstraint: r.backs_constraint,
+      valid: r.valid,
+      ready: r.ready,
+      partial: r.predicate !== null,
+      expression: r.expressions !== null,
+      keyCount: Number(r.key_count),
+      attnums: splitVector(r.attnums).map(Number),
+      opclasses: splitVector(r.opclasses),
+      collations: splitVector(r.collations),
+      options: splitVector(r.options),
+      expressionsText: r.expressions,
+      predicateText: r.predicate,
+      building: r.building,
+    }))
+
+    const onStandby = Boolean(facts.standby)
+    const replicaCount = Number(facts.replicas ?? 0)
+    // Each node counts only its own scans: a zero here says nothing about reads served by the other nodes.
+    const checkReplicas = onStandby || replicaCount > 0
+    const nodeNote = onStandby
+      ? 'counted on this standby only: the primary and other standbys count their own scans'
+      : replicaCount > 0 ? `counted on this primary only: its ${replicaCount} standby(s) count their own scans` : 'counted on this server (no standbys attached)'
+
+    const byTable = new Map<number, CatalogRow[]>()
+    for (const row of catalog) byTable.set(row.tableOid, [...(byTable.get(row.tableOid) ?? []), row])
+
+    const flag = (row: CatalogRow, reason: string): FlaggedIndex => ({
+      index: quoteQualified(row.schema, row.name),
+      table: quoteQualified(row.schema, row.table),
+      reason,
+      sizeBytes: row.sizeBytes,
+      scans: row.scans,
+      definition: row.definition,
+      dropSql: `DROP INDEX CONCURRENTLY ${quoteQualified(row.schema, row.name)};`,
+    })
+    const common = (row: CatalogRow) => ({
+      schema: row.schema, tableName: row.table, indexName: row.name, definition: row.definition, sizeBytes: row.sizeBytes, scans: row.scans,
+      onStandby, checkReplicas, replicaCount, scansCountedOn: nodeNote,
+    })
+
+    const metrics: Metric[] = []
+    const unused: FlaggedIndex[] = []
+    const duplicate: IndexesData['duplicate'] = []
+    const invalid: FlaggedIndex[] = []
+    for (const row of catalog) {
+      if (!row.valid) {
+        if (row.building) continue
+        const f = flag(row, 'invalid')
+        invalid.push(f)
+        metrics.push({name: 'postgres.index.invalid', value: 1, subject: f.index, evidence: {...common(row), ...f}})
+        continue
+      }
+      const covering = coveringIndex(row, byTable.get(row.tableOid) ?? [])
+      if (covering) {
+        const duplicateOf = quoteQualified(covering.schema, covering.name)
+        const f = {...flag(row, `duplicate of ${duplicateOf}`), duplicateOf}
+        duplicate.push(f)
+        metrics.push({name: 'postgres.index.duplicate_bytes', value: row.sizeBytes, subject: f.index,
+          evidence: {...common(row), ...f, duplicateOfDefinition: covering.definition}})
+        continue
+      }
+      if (row.scans === 0 && !row.unique && !row.primary && !row.backsConstraint) {
+        const f = flag(row, 'unused')
+        unused.push(f)
+        metrics.push({name: 'postgres.index.unused_bytes', value: row.sizeBytes, subject: f.index,
+          evidence: {...common(row), ...f, statsAgeSeconds, statsSince: statsSince?.toISOString() ?? null, statsSinceSource}})
+      }
+    }
+
+    const dataLimit = Number(ctx.options.indexesDataLimit) > 0 ? Math.floor(Number(ctx.options.indexesDataLimit)) : DEFAULT_DATA_LIMIT
+    const data: IndexesData = {
+      database: facts.database,
+      role: onStandby ? 'standby' : 'primary',
+      statsSince: statsSince?.toISOString() ?? null,
+      statsSinceSource,
+      statsAgeSeconds,
+      replicaCount,
+      indexCount: catalog.length,
+      totalBytes: catalog.reduce((sum, r) => sum + r.sizeBytes, 0),
+      unused,
+      duplicate,
+      invalid,
+      indexes: catalog.slice(0, dataLimit).map((r) => ({
+        schema: r.schema, table: r.table, name: r.name, method: r.method, definition: r.definition, columns: r.columns,
+        sizeBytes: r.sizeBytes, scans: r.scans, unique: r.unique, primary: r.primary, backsConstraint: r.backsConstraint,
+        valid: r.valid, ready: r.ready, partial: r.partial, expression: r.expression,
+      })),
+      indexesTruncated: catalog.length > dataLimit,
+    }
+    return {data, metrics}
+  },
+}

@@ -1,0 +1,56 @@
+/**
+ * Turns concrete keys into patterns: user:123:cart -> user:*:cart. A segment becomes * when it looks like an
+ * identifier rather than a name: digits, UUIDs, hex hashes, long mixed letter-digit tokens, e-mail addresses,
+ * ISO dates and timestamps. Names (cart, wait, session, v2) stay, so BullMQ's bull:<queue>:wait stays distinct
+ * from its job hashes bull:<queue>:<id> (-> bull:<queue>:*).
+ *
+ * Keys are split on ':' (the Redis convention) and on '/', '|' and '.' as well, since URL- and path-shaped keys
+ * (cache/api/v1/users/42) and dotted ones (_kombu.binding.celery) are common.
+ */
+const SEPARATORS = /([:/|.])/
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
+const HEX = /^(0x)?[0-9a-f]{8,}$/i
+const NUMERIC = /^[-+]?\d+([.,_-]\d+)*$/
+const SHORT_PREFIXED_NUMBER = /^[a-z]{1,3}[-_]?\d{3,}$/i
+const DATE_LIKE = /^\d{4}-\d{2}-\d{2}([tT ]\d{2}(:\d{2})*)?/
+
+export function isVariableSegment(segment: string): boolean {
+  if (segment === '' || segment === '*') return false
+  if (NUMERIC.test(segment) || UUID.test(segment) || DATE_LIKE.test(segment) || SHORT_PREFIXED_NUMBER.test(segment)) return true
+  if (HEX.test(segment) && /\d/.test(segment)) return true
+  if (segment.includes('@')) return true
+  const hasDigit = /\d/.test(segment)
+  const hasLetter = /[a-z]/i.test(segment)
+  // Random tokens (session ids, base64, nanoid): long, or mid-length with letters and digits mixed.
+  if (segment.length >= 20 && !/^[a-z_-]+$/i.test(segment)) return true
+  if (segment.length >= 8 && hasDigit && hasLetter) return true
+  if (segment.length >= 32) return true
+  return false
+}
+
+export function keyPattern(key: string): string {
+  // Segments split on '.' only when the segment itself does not look like a number ("3.14") or a version.
+  const parts = key.split(SEPARATORS)
+  const out: string[] = []
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]
+    if (i % 2 === 1) {
+      out.push(part)
+      continue
+    }
+    out.push(isVariableSegment(part) ? '*' : part)
+  }
+  // Collapse "*.*" runs produced by dotted numbers and IPs (10.0.0.1 -> *).
+  return out.join('').replace(/\*(?:[./|]\*)+/g, '*')
+}
+
+/** Escapes glob metacharacters of a literal key part for SCAN MATCH / redis-cli --pattern. */
+export function escapeGlob(text: string): string {
+  return text.replace(/([\\*?[\]])/g, '\\$1')
+}
+
+/** A SCAN MATCH glob for a pattern: literal parts escaped, each * left as a wildcard. */
+export function patternToGlob(pattern: string): string {
+  return pattern.split('*').map(escapeGlob).join('*')
+}
