@@ -162,7 +162,7 @@ export const tablesProbe: Probe<PgSession> = {
         subject: `table ${t.table}`,
         value: t.deadTuples / (t.deadTuples + t.liveTuples),
         evidence: {table: t.table, deadTuples: t.deadTuples, liveTuples: t.liveTuples, rows: t.rows, sizeBytes: t.sizeBytes,
-          lastAutovacuum: t.lastAutovacuum, lastVacuum: t.lastVacuum, lastAutoanalyze: t.lastAutoanalyze,
+          lastAutovacuum: t.lastAutovacuum ?? 'never', lastVacuum: t.lastVacuum ?? 'never', lastAutoanalyze: t.lastAutoanalyze,
           autovacuumEnabled: t.autovacuumEnabled},
       })
     }
