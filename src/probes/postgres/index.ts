@@ -3,6 +3,10 @@ import type {PgSession} from '../../drivers/postgres.js'
 import {activityProbe} from './activity.js'
 import {cacheHitProbe} from './cache-hit.js'
 import {connectionsProbe} from './connections.js'
+import {indexesProbe} from './indexes.js'
+import {plansProbe} from './plans.js'
+import {replicationProbe} from './replication.js'
+import {statementsProbe} from './statements.js'
 import {tablesProbe} from './tables.js'
 import {xidAgeProbe} from './xid-age.js'
 
@@ -12,4 +16,8 @@ export const postgresProbes: Probe<PgSession>[] = [
   cacheHitProbe,
   tablesProbe,
   xidAgeProbe,
+  statementsProbe,
+  indexesProbe,
+  replicationProbe,
+  plansProbe,
 ]

@@ -233,7 +233,9 @@ export const indexesProbe: Probe<PgSession> = {
         if (row.building) continue
         const f = flag(row, 'invalid')
         invalid.push(f)
-        metrics.push({name: 'postgres.index.invalid', value: 1, subject: f.index, evidence: {...common(row), ...f}})
+        // pg_get_indexdef names the index unqualified-by-schema but the table qualified; CONCURRENTLY keeps writes going.
+        const recreateSql = `${row.definition.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY ')};`
+        metrics.push({name: 'postgres.index.invalid', value: 1, subject: f.index, evidence: {...common(row), ...f, recreateSql}})
         continue
       }
       const covering = coveringIndex(row, byTable.get(row.tableOid) ?? [])

@@ -152,7 +152,8 @@ async function collectOnStandby(pg: PgSession) {
             extract(epoch FROM now() - w.last_msg_receipt_time)::float8 AS since_last_message
        FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true`)
   const receiverRunning = Boolean(r.receiver_running)
-  const caughtUp = receiverRunning && r.caught_up === true && !r.paused
+  // Paused with nothing pending is not lag either: the standby has everything the primary sent.
+  const caughtUp = receiverRunning && r.caught_up === true
   const sinceLastReplay = num(r.since_last_replay)
   const lagSeconds = caughtUp ? 0 : sinceLastReplay === null ? null : Math.max(0, sinceLastReplay)
   // From the standby side only two stages can be told apart: WAL not arriving (write) and WAL not applied (replay).
