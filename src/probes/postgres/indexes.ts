@@ -105,7 +105,7 @@ function keyPrefixOf(a: CatalogRow, b: CatalogRow): boolean {
 /** The index that makes `index` redundant, if any (never a reason to drop a unique, primary or constraint index). */
 function coveringIndex(index: CatalogRow, sameTable: CatalogRow[]): CatalogRow | undefined {
   if (!index.valid || index.unique || index.primary || index.backsConstraint) return undefined
-  return sameTable.find((other) => {
+  const candidates = sameTable.filter((other) => {
     if (other.oid === index.oid || !other.valid || !other.ready) return false
     if (other.method !== index.method || other.expressionsText !== index.expressionsText || other.predicateText !== index.predicateText) return false
     if (!keyPrefixOf(index, other)) return false
@@ -113,6 +113,9 @@ function coveringIndex(index: CatalogRow, sameTable: CatalogRow[]): CatalogRow |
     // Two identical indexes: keep the unique/constraint one, else the first by name, so exactly one is dropped.
     return !identical || other.unique || other.primary || other.backsConstraint || index.name > other.name
   })
+  // Name the closest cover: the narrowest, and among equals a primary/unique/constraint index (it cannot go away).
+  const rank = (i: CatalogRow) => i.attnums.length * 2 + (i.primary || i.unique || i.backsConstraint ? 0 : 1)
+  return candidates.sort((x, y) => rank(x) - rank(y) || x.name.localeCompare(y.name))[0]
 }
 
 export const indexesProbe: Probe<PgSession> = {
