@@ -2,5 +2,7 @@ import type {Advisor} from '../core/advisor.js'
 
 /** Every advisor, loaded on demand; an advisor whose readings are absent returns no findings. */
 export async function loadAdvisors(): Promise<Advisor[]> {
-  return []
+  const advisors: Advisor[] = []
+  advisors.push((await import('./ttl.js')).ttlAdvisor)
+  return advisors
 }

@@ -1,0 +1,232 @@
+import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
+import type {Reading, Remedy} from '../core/types.js'
+import {policyEvicts, policyIsVolatile} from '../probes/redis/info-parse.js'
+import type {KeyspaceSampleData, PatternStats} from '../probes/redis/keyspace-sample.js'
+import {patternToGlob} from '../probes/redis/patterns.js'
+import {queueFrameworkOf} from '../probes/redis/queue-keys.js'
+
+export const TTL_BOUNDS = {minSeconds: 60, maxSeconds: 7 * 86_400}
+/** TTLs are proposed in these steps: people recognise 15 min or 6 h, nobody wants 4,137 s. */
+export const TTL_STEPS = [60, 300, 600, 900, 1800, 3600, 2 * 3600, 4 * 3600, 6 * 3600, 12 * 3600, 86_400, 2 * 86_400, 3 * 86_400, 7 * 86_400]
+export const DEFAULT_TTL_WITHOUT_IDLE = 3600
+export const JITTER = 0.1
+
+/** Thresholds of the advisor, overridable per target through options. */
+const DEFAULTS = {
+  /** A pattern needs this many sampled keys before anything is said about it. */
+  ttlMinKeys: 3,
+  /** Share of a pattern's keys without TTL from which it is reported. */
+  noTtlShare: 0.5,
+  /** Share of judged keys that look unread for a write-only finding, and how many keys must be judged. */
+  unreadShare: 0.8,
+  unreadMinKeys: 5,
+  /** Memory share (of the sample) from which a pattern finding is a warning rather than info. */
+  warnMemoryShare: 0.05,
+  /** Share of sampled memory in keys without TTL that makes evictions a finding. */
+  evictionNoTtlShare: 0.2,
+}
+
+function option(ctx: AdvisorContext, name: keyof typeof DEFAULTS): number {
+  const raw = ctx.options[name]
+  return raw === undefined || !Number.isFinite(Number(raw)) ? DEFAULTS[name] : Number(raw)
+}
+
+/** The smallest step at or above `seconds`, bounded to [60 s, 7 d]. */
+export function roundTtl(seconds: number): number {
+  const bounded = Math.min(Math.max(seconds, TTL_BOUNDS.minSeconds), TTL_BOUNDS.maxSeconds)
+  return TTL_STEPS.find((s) => s >= bounded) ?? TTL_BOUNDS.maxSeconds
+}
+
+export function formatSeconds(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400}d`
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`
+  if (seconds % 60 === 0) return `${seconds / 60}min`
+  return `${seconds}s`
+}
+
+/** The TTL proposed for a pattern, and how it was derived (the remedy carries the method). */
+export function proposeTtl(p: PatternStats): {ttlSeconds: number; method: string} {
+  if (p.idleSeconds) {
+    const p90 = p.idleSeconds.p90
+    const ttl = roundTtl(p90)
+    return {ttlSeconds: ttl, method: `p90 idle time of the sampled keys (${p90}s) rounded up to ${formatSeconds(ttl)}, bounded to 1min..7d`}
+  }
+  if (p.ttlSeconds) {
+    const ttl = roundTtl(p.ttlSeconds.max)
+    return {ttlSeconds: ttl, method: `no idle times (LFU policy or OBJECT refused): the longest TTL already used in this pattern (${p.ttlSeconds.max}s), rounded`}
+  }
+  return {ttlSeconds: DEFAULT_TTL_WITHOUT_IDLE, method: 'no idle times (LFU policy or OBJECT refused) and no TTL in use: a default of 1h; adjust to the data\'s staleness budget'}
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`
+}
+
+/**
+ * A shell pipeline that sets the TTL with ±jitter on every key of the pattern, without touching keys that already
+ * have one (EXPIRE ... NX, Redis 7.0+). SCAN-based, as gentle as the probe; the RESP framing is built by awk so
+ * keys with spaces or quotes are safe (keys containing newlines are not). Never run by chokepoint itself.
+ */
+export function expireCommand(pattern: string, ttlSeconds: number, jitter: number, nx: boolean): string {
+  const args = nx ? 4 : 3
+  const tail = nx ? '$2\\r\\nNX\\r\\n' : ''
+  const awk = `BEGIN{srand()} {t=int(ttl*(1-j+2*j*rand())); printf "*${args}\\r\\n$6\\r\\nEXPIRE\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%d\\r\\n${tail}", length($0), $0, length(t ""), t}`
+  return `redis-cli -u "$REDIS_URL" --scan --pattern ${shellQuote(patternToGlob(pattern))} --count 100 | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellQuote(awk)} | redis-cli -u "$REDIS_URL" --pipe`
+}
+
+function reading(readings: Reading[], probe: string): Reading | undefined {
+  return readings.find((r) => r.probe === probe && r.status === 'ok')
+}
+
+function isQueuePattern(p: PatternStats): boolean {
+  return !!p.queue || !!queueFrameworkOf(p.pattern)
+}
+
+function share(n: number): string {
+  return `${Math.round(n * 100)}%`
+}
+
+/**
+ * Reasons over the key sample: patterns without TTL (proposes a TTL from observed idle times), patterns written
+ * and never read, evictions that hit TTL'd keys because TTL-less keys hold the memory, and queue keys in a Redis
+ * that may evict them. Works from a snapshot alone; never proposes a TTL on queue keys.
+ */
+export const ttlAdvisor: Advisor = {
+  id: 'ttl',
+  scope: 'redis',
+  description: 'Per-pattern TTL, idleness and eviction analysis of a Redis key sample; queue keys under evicting policies',
+
+  async advise(ctx) {
+    const target = ctx.target?.name
+    const keysReading = reading(ctx.readings, 'redis.keys')
+    if (!target || !keysReading) return []
+    const sample = keysReading.data as KeyspaceSampleData
+    const info = reading(ctx.readings, 'redis.info')?.data as
+      | {version?: string; deltas?: Record<string, number | undefined>; window?: string; memory?: {policy?: string; maxmemory?: number}}
+      | undefined
+    const settings = (reading(ctx.readings, 'redis.config')?.data as {settings?: Record<string, string>} | undefined)?.settings ?? {}
+    const policy = settings['maxmemory-policy'] ?? info?.memory?.policy ?? sample.policy ?? undefined
+    const maxmemory = settings.maxmemory !== undefined ? Number(settings.maxmemory) : info?.memory?.maxmemory
+    const major = Number(/^(\d+)/.exec(info?.version ?? '')?.[1] ?? 7)
+    const findings: AdvisorFinding[] = []
+
+    // 1. Queue keys under a policy that evicts.
+    const frameworks = Object.entries(sample.queues ?? {}).filter(([, v]) => v && v.keys > 0)
+    if (frameworks.length > 0 && policyEvicts(policy)) {
+      const bounded = (maxmemory ?? 0) > 0
+      const cachePatterns = sample.patterns.filter((p) => !isQueuePattern(p)).length
+      const remedies: Remedy[] = [{
+        kind: 'config',
+        summary: 'Run the queues on their own Redis with maxmemory-policy noeviction, and the cache on another with allkeys-lfu or allkeys-lru',
+        setting: 'maxmemory-policy',
+        queueInstance: 'noeviction',
+        cacheInstance: 'allkeys-lfu',
+        applier: null,
+      }]
+      if (cachePatterns === 0) {
+        remedies.push({kind: 'config', summary: 'Only queue keys were sampled here: set maxmemory-policy noeviction on this instance',
+          setting: 'maxmemory-policy', value: 'noeviction', command: 'redis-cli -u "$REDIS_URL" CONFIG SET maxmemory-policy noeviction', applier: null})
+      }
+      findings.push({
+        rule: 'cache/queue-keys-evictable',
+        severity: bounded ? 'critical' : 'warning',
+        target,
+        subject: target,
+        metric: 'redis.keys',
+        value: frameworks.reduce((s, [, v]) => s + v!.keys, 0),
+        message: `${target} holds ${frameworks.map(([f, v]) => `${f}${v!.queues.length ? ` (${v!.queues.slice(0, 5).join(', ')})` : ''}`).join(', ')} queue keys but maxmemory-policy is ${policy}`
+          + (bounded ? ': under memory pressure Redis may evict jobs' : ' (maxmemory is 0, so nothing is evicted until a limit is set)'),
+        evidence: {frameworks: frameworks.map(([f]) => f).join(', '), queues: Object.fromEntries(frameworks), policy, maxmemory: maxmemory ?? null, cachePatterns},
+        remedies,
+      })
+    }
+
+    // 2 and 3. Per-pattern: no TTL, written and never read.
+    const minKeys = option(ctx, 'ttlMinKeys')
+    for (const p of sample.patterns) {
+      if (isQueuePattern(p) || p.keys < minKeys) continue
+      const memoryShare = p.memoryShare ?? 0
+      if (p.noTtlShare >= option(ctx, 'noTtlShare')) {
+        const {ttlSeconds, method} = proposeTtl(p)
+        const keysAffected = Math.round(p.noTtl * sample.scale)
+        const nx = major >= 7
+        findings.push({
+          rule: 'cache/no-ttl-pattern',
+          severity: memoryShare >= option(ctx, 'warnMemoryShare') || keysAffected >= 1000 ? 'warning' : 'info',
+          target,
+          subject: p.pattern,
+          metric: 'redis.keys.no_ttl_share',
+          value: p.noTtlShare,
+          message: `${p.pattern}: ${share(p.noTtlShare)} of ~${p.estimatedKeys} keys have no TTL, holding ${p.memoryShare === null ? 'an unknown share' : share(memoryShare)} of sampled memory`
+            + (p.idleSeconds ? `; p50/p90 idle ${p.idleSeconds.p50}s/${p.idleSeconds.p90}s` : ''),
+          evidence: {pattern: p.pattern, sampledKeys: p.keys, estimatedKeys: p.estimatedKeys, noTtl: p.noTtl, noTtlShare: p.noTtlShare,
+            memoryShare: p.memoryShare, bytes: p.bytes, estimatedBytes: p.estimatedBytes, ttlBuckets: p.ttlBuckets, idleSeconds: p.idleSeconds,
+            idleBuckets: p.idleBuckets, freq: p.freq, types: p.types, policy: policy ?? null,
+            note: 'hit rate per pattern needs client-side instrumentation; Redis counts hits server-wide only'},
+          remedies: [{
+            kind: 'ttl',
+            summary: `Expire ${p.pattern} after ${formatSeconds(ttlSeconds)} ±${JITTER * 100}% (set it on every write; the command backfills existing keys${nx ? '' : ', overwriting TTLs set meanwhile (EXPIRE NX needs Redis 7)'}${sample.mode === 'cluster' ? '; run it against each primary' : ''})`,
+            pattern: p.pattern,
+            ttlSeconds,
+            jitter: JITTER,
+            keysAffected,
+            command: expireCommand(p.pattern, ttlSeconds, JITTER, nx),
+            applier: null,
+            estimate: {method, bytesAffected: p.noTtlBytes === null ? null : Math.round(p.noTtlBytes * sample.scale)},
+          }],
+        })
+      }
+      const unreadShare = p.unread.eligible > 0 ? p.unread.unread / p.unread.eligible : 0
+      if (p.unread.eligible >= option(ctx, 'unreadMinKeys') && unreadShare >= option(ctx, 'unreadShare')) {
+        const lfuOnly = p.unread.basis.every((b) => b.startsWith('LFU'))
+        findings.push({
+          rule: 'cache/write-only-pattern',
+          severity: !lfuOnly && memoryShare >= option(ctx, 'warnMemoryShare') ? 'warning' : 'info',
+          target,
+          subject: p.pattern,
+          metric: 'redis.keys.unread_share',
+          value: unreadShare,
+          message: `${p.pattern}: ${share(unreadShare)} of ${p.unread.eligible} sampled keys look unread since written (${p.unread.basis.join('; ')}), ${p.memoryShare === null ? 'unknown share' : share(memoryShare)} of sampled memory`,
+          evidence: {pattern: p.pattern, eligible: p.unread.eligible, unread: p.unread.unread, unreadShare, basis: p.unread.basis.join('; '),
+            memoryShare: p.memoryShare, estimatedKeys: p.estimatedKeys, idleSeconds: p.idleSeconds, ttlSeconds: p.ttlSeconds, freq: p.freq,
+            limits: 'idle time is reset by reads and writes; age is estimated from the pattern\'s longest remaining TTL (assumes one fixed TTL per pattern)'},
+          remedies: [{
+            kind: 'cache-aside',
+            summary: `Stop writing ${p.pattern} ahead of reads (populate on a miss instead), or remove it if nothing reads it`,
+            pattern: p.pattern,
+            applier: null,
+            estimate: {bytesReclaimable: p.estimatedBytes},
+          }],
+        })
+      }
+    }
+
+    // 4. Evictions while keys without TTL hold the memory.
+    const evicted = info?.deltas?.evicted_keys ?? 0
+    const noTtlMemoryShare = sample.sampledBytes ? (sample.noTtlBytes ?? 0) / sample.sampledBytes : null
+    if (evicted > 0 && noTtlMemoryShare !== null && noTtlMemoryShare >= option(ctx, 'evictionNoTtlShare')) {
+      const volatile = policyIsVolatile(policy)
+      const topNoTtl = sample.patterns.filter((p) => !isQueuePattern(p) && (p.noTtlBytes ?? 0) > 0)
+        .sort((a, b) => (b.noTtlBytes ?? 0) - (a.noTtlBytes ?? 0)).slice(0, 5).map((p) => p.pattern)
+      findings.push({
+        rule: 'cache/evictions-without-ttl',
+        severity: volatile && noTtlMemoryShare >= 0.5 ? 'critical' : 'warning',
+        target,
+        subject: target,
+        metric: 'cache.evictions',
+        value: evicted,
+        message: `${target} evicted ${evicted} keys under ${policy ?? 'an unknown policy'} while ${share(noTtlMemoryShare)} of sampled memory is in keys without TTL`
+          + (volatile ? ': those can never be evicted, so every eviction hit a TTL\'d key' : ': memory comes back only through eviction'),
+        evidence: {evictedKeys: evicted, window: info?.window ?? null, policy: policy ?? null, noTtlMemoryShare, topNoTtlPatterns: topNoTtl,
+          consequence: volatile ? ': those can never be evicted, so every eviction hit a TTL\'d key' : ': memory comes back only through eviction'},
+        remedies: [{
+          kind: 'ttl',
+          summary: `Set TTLs on the no-expiry patterns (${topNoTtl.join(', ') || 'see cache/no-ttl-pattern'}) before adding memory`,
+          patterns: topNoTtl,
+          applier: null,
+        }],
+      })
+    }
+    return findings
+  },
+}
