@@ -56,8 +56,10 @@ SELECT
      ORDER BY state_change LIMIT $1) i) AS idle_in_transaction,
   (SELECT count(*) FROM sessions WHERE state = 'active') AS active_count,
   (SELECT count(*) FROM sessions WHERE state LIKE 'idle in transaction%') AS idle_in_transaction_count,
-  -- Other roles' sessions without pg_read_all_stats: state and timings are NULL, the query reads '<insufficient privilege>'.
-  (SELECT count(*) FROM sessions WHERE query = '<insufficient privilege>') AS hidden,
+  -- Other roles' sessions seen without pg_read_all_stats: backend_type, state and timings are NULL and the query
+  -- reads '<insufficient privilege>'; those with a database and a user are client sessions we cannot check.
+  (SELECT count(*) FROM pg_stat_activity WHERE query = '<insufficient privilege>'
+     AND datname IS NOT NULL AND usename IS NOT NULL) AS hidden,
   pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_all_stats
 `
 

@@ -29,6 +29,10 @@ WITH clients AS (
   SELECT datname, coalesce(nullif(application_name, ''), '(none)') AS application, state
   FROM pg_stat_activity
   WHERE backend_type = 'client backend'
+     -- Without pg_read_all_stats, other roles' rows hide backend_type and state too; a row with a database and a
+     -- user is a client session (or, rarely, a parallel worker or logical walsender: a small overcount beats
+     -- missing every other role's connections).
+     OR (backend_type IS NULL AND datname IS NOT NULL AND usename IS NOT NULL)
 )
 SELECT
   current_setting('max_connections')::int AS max_connections,
@@ -41,7 +45,7 @@ SELECT
   (SELECT count(*) FROM clients WHERE state = 'idle in transaction (aborted)') AS idle_in_transaction_aborted,
   (SELECT count(*) FROM clients WHERE state IS NOT NULL
      AND state NOT IN ('active', 'idle', 'idle in transaction', 'idle in transaction (aborted)')) AS other,
-  -- Without pg_read_all_stats, other roles' sessions show a NULL state: counted, but not classifiable.
+  -- Other roles' sessions seen without pg_read_all_stats: counted, but their state is unknown.
   (SELECT count(*) FROM clients WHERE state IS NULL) AS state_hidden,
   pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_all_stats,
   (SELECT coalesce(json_agg(d), '[]'::json) FROM (

@@ -1,0 +1,132 @@
+import type pg from 'pg'
+import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, withTempDatabase} from '../../helpers/pg.js'
+
+const DB = 'cp_probe_activity'
+const NOPRIV_ROLE = 'cp_noprivs'
+
+/** Polls until `sql` (run on the primary) returns a row whose `ok` is true: waits for a state, asserts nothing about time. */
+async function waitUntil(sql: string, params: unknown[]): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const [row] = await adminQuery(PRIMARY_URL, sql, params)
+    if (row?.ok) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`condition never held: ${sql}`)
+}
+
+async function backendPid(client: pg.Client): Promise<number> {
+  return (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+}
+
+describe('postgres.activity', () => {
+  const held: pg.Client[] = []
+  afterEach(async () => {
+    await Promise.all(held.splice(0).map((c) => c.end().catch(() => {})))
+  })
+
+  it('fires database/idle-in-transaction on a session that sits in an open transaction, and not once it commits', async () => {
+    await withTempDatabase(DB, async (url) => {
+      const client = await connect(url, 'cp-test-idle-tx')
+      held.push(client)
+      const pid = await backendPid(client)
+      await client.query('BEGIN')
+      await client.query('SELECT 1 AS left_open')
+      await waitUntil(`SELECT now() - state_change > interval '2.5 seconds' AS ok FROM pg_stat_activity
+                       WHERE pid = $1 AND state = 'idle in transaction'`, [pid])
+      const config = {rules: {'database/idle-in-transaction': {target: '< 1s', action: '> 2s'}}}
+
+      const {report, snapshot} = await auditTarget(url, {onlyProbes: ['postgres.activity'], config})
+      const metric = readingOf(snapshot, 'postgres.activity').metrics
+        .find((m) => m.name === 'postgres.idle_in_transaction.seconds' && m.subject === `pid ${pid}`)!
+      expect(metric.value).toBeGreaterThan(2)
+      expect(metric.evidence).toMatchObject({pid, datname: DB, usename: 'postgres', application_name: 'cp-test-idle-tx', query: 'SELECT 1 AS left_open'})
+      const finding = report.findings.find((f) => f.rule === 'database/idle-in-transaction' && f.subject === `pid ${pid}`)
+      expect(finding?.severity).toBe('critical')
+      expect(finding!.remedies.some((r) => /idle_in_transaction_session_timeout/.test(`${r.summary} ${r.sql}`))).toBe(true)
+      expect(finding!.remedies.some((r) => r.sql === `SELECT pg_terminate_backend(${pid})`)).toBe(true)
+
+      await client.query('COMMIT')
+      const quiet = await auditTarget(url, {onlyProbes: ['postgres.activity'], config})
+      expect(readingOf(quiet.snapshot, 'postgres.activity').metrics.some((m) => m.subject === `pid ${pid}`)).toBe(false)
+      expect(quiet.report.findings.some((f) => f.subject === `pid ${pid}`)).toBe(false)
+    })
+  })
+
+  it('fires database/long-running-query on an active query, leaves out its own session, and is quiet once it ends', async () => {
+    await withTempDatabase(DB, async (url) => {
+      const client = await connect(url, 'cp-test-long-query')
+      held.push(client)
+      const pid = await backendPid(client)
+      const running = client.query('SELECT pg_sleep(60) AS long_sleep').catch((e: Error) => e)
+      await waitUntil(`SELECT now() - query_start > interval '2.5 seconds' AS ok FROM pg_stat_activity
+                       WHERE pid = $1 AND state = 'active'`, [pid])
+      const config = {rules: {'database/long-running-query': {target: '< 1s', action: '> 2s'}}}
+
+      const {report, snapshot} = await auditTarget(url, {onlyProbes: ['postgres.activity'], config})
+      const reading = readingOf(snapshot, 'postgres.activity')
+      expect(reading.status).toBe('ok')
+      const metric = reading.metrics.find((m) => m.name === 'postgres.query.duration_seconds' && m.subject === `pid ${pid}`)!
+      expect(metric.value).toBeGreaterThan(2)
+      expect(metric.evidence).toMatchObject({datname: DB, application_name: 'cp-test-long-query', wait_event: 'PgSleep'})
+      expect(String((metric.evidence as Record<string, unknown>).query)).toContain('pg_sleep(60)')
+      // chokepoint's own session is never reported.
+      expect(reading.metrics.every((m) => (m.evidence as Record<string, unknown>).application_name !== 'chokepoint')).toBe(true)
+      const finding = report.findings.find((f) => f.rule === 'database/long-running-query' && f.subject === `pid ${pid}`)
+      expect(finding?.severity).toBe('critical')
+      expect(finding!.message).toContain('pg_sleep(60)')
+
+      await adminQuery(PRIMARY_URL, 'SELECT pg_cancel_backend($1)', [pid])
+      expect(await running).toBeInstanceOf(Error)
+      const quiet = await auditTarget(url, {onlyProbes: ['postgres.activity'], config})
+      expect(quiet.report.findings.some((f) => f.subject === `pid ${pid}`)).toBe(false)
+    })
+  })
+
+  describe(`as a role without pg_read_all_stats (${NOPRIV_ROLE})`, () => {
+    beforeAll(async () => {
+      await adminQuery(PRIMARY_URL, `DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${NOPRIV_ROLE}') THEN CREATE ROLE ${NOPRIV_ROLE} LOGIN; END IF;
+      END $$`)
+      await adminQuery(PRIMARY_URL, `REVOKE pg_read_all_stats FROM ${NOPRIV_ROLE}`)
+    })
+    afterAll(async () => {
+      await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${NOPRIV_ROLE}`)
+    })
+
+    it("reports the sessions it cannot see and how to grant it, instead of failing; after the GRANT it sees them", async () => {
+      await withTempDatabase(DB, async (url) => {
+        const other = await connect(url, 'cp-test-hidden')
+        held.push(other)
+        const pid = await backendPid(other)
+        await other.query('BEGIN')
+        await other.query('SELECT 1')
+        const asNoPrivs = url.replace('//postgres@', `//${NOPRIV_ROLE}@`)
+
+        const {report, snapshot} = await auditTarget(asNoPrivs, {onlyProbes: ['postgres.activity', 'postgres.connections']})
+        const activity = readingOf(snapshot, 'postgres.activity')
+        expect(activity.status).toBe('skipped')
+        expect(activity.reason).toMatch(/insufficient privilege.*GRANT pg_read_all_stats TO cp_noprivs/)
+        expect((activity.data as Record<string, number>).hiddenSessions).toBeGreaterThanOrEqual(1)
+        expect(report.skipped.some((s) => s.probe === 'postgres.activity' && s.status === 'skipped')).toBe(true)
+        // Still a complete audit: a limitation is not an error.
+        expect(report.gate.incomplete).toBe(false)
+        const connections = readingOf(snapshot, 'postgres.connections')
+        expect(connections.status).toBe('ok')
+        expect((connections.data as Record<string, unknown>).limitation).toMatch(/GRANT pg_read_all_stats TO cp_noprivs/)
+        // Other roles' connections still count towards max_connections, though their state is hidden.
+        const usage = connections.metrics[0].evidence as Record<string, any>
+        expect(usage.stateHidden).toBeGreaterThanOrEqual(1)
+        expect(usage.byDatabase.find((d: {database: string}) => d.database === DB).connections).toBe(2)
+
+        await adminQuery(PRIMARY_URL, `GRANT pg_read_all_stats TO ${NOPRIV_ROLE}`)
+        const granted = await auditTarget(asNoPrivs, {onlyProbes: ['postgres.activity']})
+        const seen = readingOf(granted.snapshot, 'postgres.activity')
+        expect(seen.status).toBe('ok')
+        expect(seen.metrics.some((m) => m.subject === `pid ${pid}` && m.name === 'postgres.idle_in_transaction.seconds')).toBe(true)
+        await adminQuery(PRIMARY_URL, `REVOKE pg_read_all_stats FROM ${NOPRIV_ROLE}`)
+        await other.query('ROLLBACK')
+      })
+    })
+  })
+})
