@@ -91,11 +91,13 @@ export function chooseFormat(flags: CommonFlags, fallback: ReportFormat = 'table
   return (flags.format as ReportFormat | undefined) ?? fallback
 }
 
-/** Colour only for people: not when NO_COLOR is set, --no-color is given, or stdout is a file or pipe. */
+/**
+ * Colour only for people: an explicit --color or --no-color decides (no-color.org: per-invocation flags override
+ * NO_COLOR); otherwise none when NO_COLOR is set or stdout is a file or pipe.
+ */
 export function useColor(flags: CommonFlags, toFile: boolean): boolean {
-  if (flags.color === false) return false
+  if (flags.color !== undefined) return flags.color
   if (process.env.NO_COLOR) return false
-  if (flags.color === true) return true
   return !toFile && Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb'
 }
 

@@ -3,7 +3,7 @@ import {resolve} from 'node:path'
 import {parse as parseYaml, YAMLParseError} from 'yaml'
 import {ConfigError} from './errors.js'
 import {compileRule, loadRules, type EffectiveRule, type RuleDefinition, type RuleOverride} from './rules.js'
-import {registerSecret} from './redact.js'
+import {redactUrl, registerSecret} from './redact.js'
 import {TARGET_KINDS, type FailOn, type Severity, type TargetKind, type TargetSpec} from './types.js'
 import {parseDurationSeconds} from './units.js'
 
@@ -231,7 +231,7 @@ function urlFromLibpqEnv(env: NodeJS.ProcessEnv): string | undefined {
 export function resolveTargets(config: ChokepointConfig, flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): TargetSpec[] {
   const targets: TargetSpec[] = []
   for (const t of config.targets ?? []) {
-    checkUrl(t.kind, t.url, `config targets: ${t.name ?? t.url}`)
+    checkUrl(t.kind, t.url, `config targets: ${t.name ?? redactUrl(t.url)}`)
     targets.push({name: t.name ?? defaultTargetName(t.kind, t.url), kind: t.kind, url: t.url, options: {...config.options?.[t.kind], ...t.options}})
   }
   for (const [flag, kind] of FLAG_KINDS) {

@@ -52,6 +52,11 @@ export interface QueueState {
   notes?: string[]
   /** Framework-specific facts worth keeping (keys, retention, dead-letter exchange ...). */
   details?: Record<string, unknown>
+  /**
+   * A record for figures the framework keeps for all its queues together (Sidekiq retry/dead, Celery unacked)
+   * when they cannot be attributed to one queue: it yields failure and in-flight metrics, never depth.
+   */
+  aggregate?: boolean
 }
 
 /** What a snapshot keeps per queue: the state plus what the window made of it. */
@@ -122,9 +127,12 @@ export function summariseQueue(now: QueueState, before: QueueState | undefined, 
   let deadLetterBasis: QueueSummary['deadLetterBasis']
   if (w > 0 && before) {
     netGrowth = now.depth - before.depth
-    const arrivals = delta(counters.arrivals, before.counters.arrivals)
+    let arrivals = delta(counters.arrivals, before.counters.arrivals)
     let departures = delta(counters.departures, before.counters.departures)
-    if (departures === undefined && arrivals !== undefined) departures = Math.max(0, arrivals - (backlog(now) - backlog(before)))
+    const backlogGrowth = backlog(now) - backlog(before)
+    if (departures === undefined && arrivals !== undefined) departures = Math.max(0, arrivals - backlogGrowth)
+    // Sidekiq counts what it processed but not what was enqueued: arrivals follow the other way round.
+    if (arrivals === undefined && departures !== undefined) arrivals = Math.max(0, departures + backlogGrowth)
     if (arrivals !== undefined) arrivalRate = arrivals / w
     if (departures !== undefined) serviceRate = departures / w
     if (arrivalRate !== null || serviceRate !== null) rateSource = 'window'
@@ -189,6 +197,22 @@ export function queueMetrics(q: QueueSummary): Metric[] {
     drainEta: q.draining === null ? 'unknown (no window)' : q.draining ? `${q.drainEtaSeconds ?? 0} s` : 'not draining',
     windowSeconds: q.windowSeconds,
   }
+  const failureEvidence = {
+    ...common,
+    basis: q.deadLetterBasis === 'timestamps'
+      ? `failures recorded in the last ${q.recentFailureSeconds ?? 300} s`
+      : `growth over a ${q.windowSeconds} s window`,
+    failureSamples: q.failureSamples ?? [],
+    failureReasons: (q.failureSamples ?? []).map((s) => s.reason).join(' | ') || 'none sampled',
+    inspectCommand: q.inspectCommand ?? null,
+  }
+  if (q.aggregate) {
+    return [
+      {name: 'queue.in_flight', value: q.inFlight, subject: q.subject, evidence: common},
+      {name: 'queue.failed', value: q.failed, subject: q.subject, evidence: failureEvidence},
+      {name: 'queue.dead_letter.growth', value: q.deadLetterGrowth, subject: q.subject, evidence: failureEvidence},
+    ]
+  }
   const metrics: Metric[] = [
     {name: 'queue.depth', value: q.depth, subject: q.subject, evidence: common},
     {
@@ -204,21 +228,8 @@ export function queueMetrics(q: QueueSummary): Metric[] {
       evidence: {...common, consumersNote: q.consumersNote ?? null},
     },
     {name: 'queue.in_flight', value: q.inFlight, subject: q.subject, evidence: common},
-    {name: 'queue.failed', value: q.failed, subject: q.subject, evidence: common},
-    {
-      name: 'queue.dead_letter.growth',
-      value: q.deadLetterGrowth,
-      subject: q.subject,
-      evidence: {
-        ...common,
-        basis: q.deadLetterBasis === 'timestamps'
-          ? `failures recorded in the last ${q.recentFailureSeconds ?? 300} s`
-          : `growth over a ${q.windowSeconds} s window`,
-        failureSamples: q.failureSamples ?? [],
-        failureReasons: (q.failureSamples ?? []).map((s) => s.reason).join(' | ') || 'none sampled',
-        inspectCommand: q.inspectCommand ?? null,
-      },
-    },
+    {name: 'queue.failed', value: q.failed, subject: q.subject, evidence: failureEvidence},
+    {name: 'queue.dead_letter.growth', value: q.deadLetterGrowth, subject: q.subject, evidence: failureEvidence},
     {
       name: 'queue.growth_rate',
       value: q.netGrowthRate,

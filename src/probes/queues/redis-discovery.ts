@@ -1,0 +1,107 @@
+/**
+ * Options and bounded key discovery shared by the Redis-backed queue probes (BullMQ, Sidekiq, Celery).
+ * Discovery uses SCAN with COUNT <= 100 and a short pause between calls, never KEYS, and stops at a cap of
+ * calls so that a Redis with millions of keys costs a known, bounded amount.
+ */
+import type {RedisSession} from '../../drivers/redis.js'
+
+export interface RedisQueueOptions {
+  /** At most this many queues are read per framework; the rest are counted as truncated. */
+  maxQueues: number
+  /** SCAN calls allowed per discovery pass (each examines about `scanCount` keys). */
+  maxScanCalls: number
+  scanCount: number
+  scanPauseMs: number
+  /** BullMQ key prefixes (the `prefix` queue option), default ['bull']. */
+  bullmqPrefixes: string[]
+  /** Sidekiq key namespace (redis-namespace), '' for none. */
+  sidekiqNamespace: string
+  /** Celery queue names to read in addition to those discovered from `_kombu.binding.*`. */
+  celeryQueues: string[]
+  /** How many recent failures to sample for dead-letter triage. */
+  failureSamples: number
+  /** Without a window, failures in this many seconds (by their own timestamps) count as recent growth. */
+  recentFailureSeconds: number
+  /** BullMQ workers are visible as named connections in CLIENT LIST; set false where CLIENT is not allowed. */
+  clientList: boolean
+}
+
+const DEFAULTS: RedisQueueOptions = {
+  maxQueues: 1000,
+  maxScanCalls: 1000,
+  scanCount: 100,
+  scanPauseMs: 1,
+  bullmqPrefixes: ['bull'],
+  sidekiqNamespace: '',
+  celeryQueues: [],
+  failureSamples: 3,
+  recentFailureSeconds: 300,
+  clientList: true,
+}
+
+/** Reads `options.queues` of a Redis target (config file: targets[].options.queues or options.redis.queues). */
+export function redisQueueOptions(options: Record<string, unknown>): RedisQueueOptions {
+  const raw = (options.queues && typeof options.queues === 'object' ? options.queues : {}) as Partial<RedisQueueOptions>
+  const merged = {...DEFAULTS, ...raw}
+  // COUNT above 100 would make one SCAN call long enough to be felt by other clients.
+  merged.scanCount = Math.min(100, Math.max(1, Number(merged.scanCount) || DEFAULTS.scanCount))
+  merged.maxQueues = Math.max(1, Number(merged.maxQueues) || DEFAULTS.maxQueues)
+  return merged
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export interface ScanResult {
+  keys: string[]
+  /** False when the cap of calls stopped the scan before the cursor came back to 0. */
+  complete: boolean
+  calls: number
+}
+
+/** SCAN MATCH pattern, bounded by calls, pausing between calls; duplicates (SCAN may repeat keys) removed. */
+export async function scanKeys(session: RedisSession, pattern: string, opts: RedisQueueOptions, type?: string): Promise<ScanResult> {
+  const keys = new Set<string>()
+  let cursor = '0'
+  let calls = 0
+  do {
+    if (calls > 0 && opts.scanPauseMs > 0) await sleep(opts.scanPauseMs)
+    const args: Array<string | number> = [cursor, 'MATCH', pattern, 'COUNT', opts.scanCount]
+    if (type) args.push('TYPE', type)
+    const [next, batch] = await session.send<[string, string[]]>('SCAN', ...args)
+    calls++
+    cursor = String(next)
+    for (const k of batch) keys.add(String(k))
+  } while (cursor !== '0' && calls < opts.maxScanCalls)
+  return {keys: [...keys], complete: cursor === '0', calls}
+}
+
+/** Escapes glob metacharacters so a prefix or queue name is matched literally by SCAN MATCH. */
+export function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+/** The value of a pipeline entry, or undefined when that command failed (e.g. WRONGTYPE). */
+export function pipelineValue<T>(entry: [Error | null, unknown] | undefined): T | undefined {
+  if (!entry || entry[0]) return undefined
+  return entry[1] as T
+}
+
+export function toNumber(value: unknown): number {
+  const n = Number(value)
+  return Number.isFinite(n) ? n : 0
+}
+
+/** The database number of a redis:// URL, for inspect commands a person can paste (redis-cli -n N). */
+export function redisDbFlag(url: string): string {
+  try {
+    const db = new URL(url).pathname.replace(/^\//, '')
+    return db && db !== '0' ? ` -n ${db}` : ''
+  } catch {
+    return ''
+  }
+}
+
+/** Quotes a key for a shell command line. */
+export function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`
+}
