@@ -4,5 +4,6 @@ import type {Advisor} from '../core/advisor.js'
 export async function loadAdvisors(): Promise<Advisor[]> {
   const advisors: Advisor[] = []
   advisors.push((await import('./ttl.js')).ttlAdvisor)
+  advisors.push((await import('./index-advisor/advisor.js')).indexAdvisor)
   return advisors
 }

@@ -1,0 +1,115 @@
+import {ProbeSkip, errorMessage} from '../../core/errors.js'
+import type {Probe} from '../../core/probe.js'
+import type {PgSession} from '../../drivers/postgres.js'
+import {readCatalog, type CatalogFacts} from '../../advisors/index-advisor/catalog.js'
+import {explainStatement, plannable} from '../../advisors/index-advisor/plan.js'
+import {indexAdvisorOptions} from '../../advisors/index-advisor/workload.js'
+
+export interface PlannedStatement {
+  /** pg_stat_statements queryid, or q1, q2 ... for statements given with --queries/--query. */
+  id: string
+  sql: string
+  /** Calls per second (pg_stat_statements) or the given weight. */
+  weight: number
+  calls?: number
+  totalMs?: number
+  meanMs?: number
+  rows?: number
+  paramCount?: number
+  /** Total cost of the plain plan; absent when the statement could not be planned. */
+  cost?: number
+  plan?: Record<string, unknown>
+  error?: string
+}
+
+export interface PlansData {
+  source: 'pg_stat_statements' | 'queries'
+  serverVersionNum: number
+  statements: PlannedStatement[]
+  catalog: CatalogFacts
+  /** Wall time of all EXPLAINs, for the overhead report. */
+  explainMs: number
+}
+
+const DEFAULT_MAX_STATEMENTS = 100
+
+async function fromStatStatements(session: PgSession, limit: number): Promise<Array<Omit<PlannedStatement, 'weight'> & {calls: number}>> {
+  if (!(await session.hasExtension('pg_stat_statements'))) {
+    throw new ProbeSkip('no workload: pg_stat_statements is not installed in this database (CREATE EXTENSION pg_stat_statements) and no --queries/--query were given')
+  }
+  const toplevel = session.serverVersionNum >= 140000 ? 'AND s.toplevel' : ''
+  const rows = await session.query(`
+    SELECT s.queryid::text AS id, s.query, s.calls::float8 AS calls, (s.total_exec_time + s.total_plan_time)::float8 AS total_ms,
+           s.mean_exec_time::float8 AS mean_ms, s.rows::float8 AS rows
+      FROM pg_stat_statements s
+     WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ${toplevel}
+       AND s.calls > 0
+     ORDER BY s.total_exec_time + s.total_plan_time DESC
+     LIMIT ${Math.max(1, Math.floor(limit)) * 2}`)
+  return rows.map((r) => ({id: r.id, sql: r.query, calls: r.calls, totalMs: r.total_ms, meanMs: r.mean_ms, rows: r.rows}))
+}
+
+async function statStatementsSeconds(session: PgSession, fallback: number): Promise<number> {
+  if (session.serverVersionNum < 140000) return fallback
+  const [row] = await session.query(`SELECT extract(epoch FROM now() - stats_reset)::float8 AS seconds FROM pg_stat_statements_info`)
+  return Math.max(1, Number(row?.seconds ?? fallback))
+}
+
+/**
+ * The workload's plans: each statement of pg_stat_statements (top N by total time, this database) or of the
+ * --queries/--query workload, EXPLAINed plainly (generic plans for $n), with the catalog facts the index advisor
+ * reasons over. Statements that cannot be planned are kept with the reason.
+ */
+export const plansProbe: Probe<PgSession> = {
+  id: 'postgres.plans',
+  kind: 'postgres',
+  description: 'Plain EXPLAIN (generic plans for $n) of the workload statements, with table, column and index facts',
+  async collect(session, ctx) {
+    const options = indexAdvisorOptions(ctx.options)
+    const limit = options.maxStatements ?? DEFAULT_MAX_STATEMENTS
+    const catalog = await readCatalog(session)
+    let source: PlansData['source']
+    let raw: Array<Omit<PlannedStatement, 'weight'> & {calls?: number; weight?: number}>
+    if (options.queries && options.queries.length > 0) {
+      source = 'queries'
+      raw = options.queries.map((q, i) => ({id: `q${i + 1}`, sql: q.sql, weight: q.weight ?? 1}))
+    } else {
+      source = 'pg_stat_statements'
+      raw = await fromStatStatements(session, limit)
+      const seconds = await statStatementsSeconds(session, catalog.statsSeconds)
+      for (const r of raw) r.weight = (r.calls ?? 0) / seconds
+    }
+    const statements: PlannedStatement[] = []
+    const started = Date.now()
+    for (const r of raw) {
+      if (statements.length >= limit && source === 'pg_stat_statements') break
+      const entry: PlannedStatement = {...r, weight: r.weight ?? 1}
+      let stmt
+      try {
+        stmt = await plannable(r.sql)
+      } catch (error) {
+        // Utility statements in pg_stat_statements (SET, BEGIN, VACUUM ...) are not workload to index for.
+        if (source === 'pg_stat_statements') continue
+        entry.error = errorMessage(error)
+        statements.push(entry)
+        continue
+      }
+      entry.sql = stmt.sql
+      entry.paramCount = stmt.paramCount
+      try {
+        const result = await explainStatement(session, stmt)
+        entry.plan = result.plan
+        entry.cost = result.cost
+      } catch (error) {
+        entry.error = errorMessage(error).split('\n')[0]
+      }
+      statements.push(entry)
+    }
+    const data: PlansData = {source, serverVersionNum: session.serverVersionNum, statements, catalog, explainMs: Date.now() - started}
+    const unplanned = statements.filter((s) => s.error).length
+    return {
+      data,
+      metrics: [{name: 'postgres.plans.unplannable', value: unplanned, evidence: {statements: statements.length, source}}],
+    }
+  },
+}
