@@ -71,7 +71,7 @@ export function expireCommand(pattern: string, ttlSeconds: number, jitter: numbe
   const args = nx ? 4 : 3
   const tail = nx ? '$2\\r\\nNX\\r\\n' : ''
   const awk = `BEGIN{srand()} {t=int(ttl*(1-j+2*j*rand())); printf "*${args}\\r\\n$6\\r\\nEXPIRE\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%d\\r\\n${tail}", length($0), $0, length(t ""), t}`
-  return `redis-cli -u "$REDIS_URL" --scan --pattern ${shellQuote(patternToGlob(pattern))} --count 100 | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellQuote(awk)} | redis-cli -u "$REDIS_URL" --pipe`
+  return `redis-cli -u "$REDIS_URL" --scan --pattern ${shellQuote(patternToGlob(pattern))} | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellQuote(awk)} | redis-cli -u "$REDIS_URL" --pipe`
 }
 
 function reading(readings: Reading[], probe: string): Reading | undefined {

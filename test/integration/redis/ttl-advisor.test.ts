@@ -1,0 +1,163 @@
+import {Queue} from 'bullmq'
+import {randomUUID} from 'node:crypto'
+import {execFileSync} from 'node:child_process'
+import {afterEach, describe, expect, it} from 'vitest'
+import type {Redis} from 'ioredis'
+import {startRedis, type RedisServer} from '../../helpers/redis-server.js'
+import type {KeyspaceSampleData} from '../../../src/probes/redis/keyspace-sample.js'
+import {auditRedis, client, findingsOf, readingOf, redisTarget} from './audit-helpers.js'
+
+const servers: RedisServer[] = []
+async function server(opts: Parameters<typeof startRedis>[0] = {}) {
+  const s = await startRedis(opts)
+  servers.push(s)
+  return s
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop()))
+})
+
+/** Rewrites a key with a chosen idle time (RESTORE ... IDLETIME), as if nothing had touched it for that long. */
+async function ageKey(c: Redis, key: string, idleSeconds: number, ttlMs = 0) {
+  const dump = await c.dumpBuffer(key)
+  await c.call('RESTORE', key, String(ttlMs), dump as unknown as string, 'REPLACE', 'IDLETIME', String(idleSeconds))
+}
+
+describe('ttl advisor: no-TTL cache patterns', () => {
+  it('proposes a TTL for a pattern without expiry and none for a pattern with TTLs', async () => {
+    const s = await server({maxmemory: '64mb', policy: 'allkeys-lru'})
+    const c = await client(s.url)
+    for (let i = 0; i < 40; i++) {
+      await c.set(`session:${randomUUID()}`, JSON.stringify({user: i, cart: [1, 2, 3]}))
+      await c.set(`product:${1000 + i}`, 'p'.repeat(200), 'EX', 3600)
+    }
+    // Sessions sit idle 10..49 minutes: p90 idle ≈ 46 min -> proposed TTL 1h.
+    const sessions = (await c.keys('session:*')).sort()
+    for (const [i, key] of sessions.entries()) await ageKey(c, key, 600 + i * 60)
+    c.disconnect()
+
+    const {report, snapshot} = await auditRedis([redisTarget(s.url)])
+    const sample = readingOf(snapshot, 'redis.keys').data as KeyspaceSampleData
+    expect(sample.patterns.map((p) => p.pattern).sort()).toEqual(['product:*', 'session:*'])
+    expect(sample.complete).toBe(true)
+    const findings = findingsOf(report, 'cache/no-ttl-pattern')
+    expect(findings.map((f) => f.subject)).toEqual(['session:*'])
+    const [remedy] = findings[0].remedies
+    expect(remedy).toMatchObject({kind: 'ttl', pattern: 'session:*', ttlSeconds: 3600, jitter: 0.1, keysAffected: 40})
+    expect(String(remedy.command)).toContain(`--pattern 'session:*'`)
+    expect(String(remedy.command)).not.toContain(s.url)
+    expect(findingsOf(report, 'cache/no-ttl-pattern').some((f) => f.subject === 'product:*')).toBe(false)
+  })
+
+  it('its command sets jittered TTLs on exactly the pattern\'s keys without touching others', async () => {
+    const s = await server()
+    const c = await client(s.url)
+    for (let i = 0; i < 30; i++) await c.set(`sess:${randomUUID()}`, 'x')
+    await c.set('sess:keep', 'x', 'EX', 99999)
+    await c.set('other:1', 'x')
+    const {report} = await auditRedis([redisTarget(s.url)])
+    const remedy = findingsOf(report, 'cache/no-ttl-pattern').find((f) => f.subject === 'sess:*')!.remedies[0]
+    // The product never runs it (appliers do); the test runs it to prove the command is right.
+    execFileSync('bash', ['-c', String(remedy.command)], {env: {...process.env, REDIS_URL: s.url}, stdio: 'pipe'})
+    const ttl = Number(remedy.ttlSeconds)
+    for (const key of (await c.keys('sess:*')).filter((k) => k !== 'sess:keep')) {
+      const t = await c.ttl(key)
+      expect(t).toBeGreaterThanOrEqual(Math.floor(ttl * 0.9) - 1)
+      expect(t).toBeLessThanOrEqual(Math.ceil(ttl * 1.1))
+    }
+    expect(await c.ttl('sess:keep')).toBeGreaterThan(99000)
+    expect(await c.ttl('other:1')).toBe(-1)
+    c.disconnect()
+  })
+})
+
+describe('ttl advisor: written and never read', () => {
+  it('flags a TTL\'d pattern whose keys were never read since written, not one that is read', async () => {
+    const s = await server()
+    const c = await client(s.url)
+    // Both patterns are written with a 1h TTL. recs:* keys are 20 min old and idle 20 min (never read);
+    // price:* keys are 20 min old but were read 10 s ago. One fresh key per pattern anchors the TTL's full length.
+    for (let i = 0; i < 10; i++) {
+      await c.set(`recs:${1000 + i}`, 'r'.repeat(100))
+      await ageKey(c, `recs:${1000 + i}`, 1200, (3600 - 1200) * 1000)
+      await c.set(`price:${1000 + i}`, '9.99')
+      await ageKey(c, `price:${1000 + i}`, 10, (3600 - 1200) * 1000)
+    }
+    await c.set('recs:1', 'fresh', 'EX', 3600)
+    await c.set('price:1', 'fresh', 'EX', 3600)
+    c.disconnect()
+    const {report} = await auditRedis([redisTarget(s.url)])
+    const findings = findingsOf(report, 'cache/write-only-pattern')
+    expect(findings.map((f) => f.subject)).toEqual(['recs:*'])
+    expect(findings[0].evidence).toMatchObject({eligible: 10, unread: 10})
+    expect(String(findings[0].evidence.basis)).toMatch(/idle≈age/)
+  })
+})
+
+describe('ttl advisor: evictions and keys without TTL', () => {
+  it('under volatile-lru, evictions while TTL-less keys hold the memory are a finding; without evictions, quiet', async () => {
+    const s = await server({maxmemory: '6mb', policy: 'volatile-lru'})
+    const c = await client(s.url)
+    const blob = 'b'.repeat(8 * 1024)
+    // Permanent keys fill most of memory; then a cache written with TTLs keeps getting evicted.
+    const pipe = c.pipeline()
+    for (let i = 0; i < 400; i++) pipe.set(`profile:${100000 + i}`, blob)
+    await pipe.exec()
+    const quiet = await auditRedis([redisTarget(s.url)])
+    expect(findingsOf(quiet.report, 'cache/evictions-without-ttl')).toEqual([])
+    const cache = c.pipeline()
+    for (let i = 0; i < 600; i++) cache.set(`page:${100000 + i}`, blob, 'EX', 600)
+    await cache.exec().catch(() => {})
+    c.disconnect()
+    const {report} = await auditRedis([redisTarget(s.url)])
+    const [finding] = findingsOf(report, 'cache/evictions-without-ttl')
+    expect(finding.severity).toBe('critical')
+    expect(finding.message).toMatch(/volatile-lru/)
+    expect(finding.message).toMatch(/every eviction hit a TTL'd key/)
+    expect(finding.evidence.topNoTtlPatterns).toContain('profile:*')
+  })
+})
+
+describe('ttl advisor: queue keys under an evicting policy', () => {
+  async function bullmqKeys(url: string) {
+    const queue = new Queue('emails', {connection: {host: '127.0.0.1', port: Number(new URL(url).port)}})
+    for (let i = 0; i < 5; i++) await queue.add('send', {to: `user${i}@example.com`})
+    await queue.close()
+  }
+
+  it('is critical for BullMQ keys under allkeys-lru, and no TTL is proposed for them', async () => {
+    const s = await server({maxmemory: '64mb', policy: 'allkeys-lru'})
+    await bullmqKeys(s.url)
+    const {report, snapshot} = await auditRedis([redisTarget(s.url)])
+    const sample = readingOf(snapshot, 'redis.keys').data as KeyspaceSampleData
+    expect(sample.queues.bullmq?.queues).toEqual(['emails'])
+    const [finding] = findingsOf(report, 'cache/queue-keys-evictable')
+    expect(finding.severity).toBe('critical')
+    expect(finding.message).toMatch(/bullmq \(emails\).*allkeys-lru/)
+    expect(finding.remedies[0]).toMatchObject({kind: 'config', queueInstance: 'noeviction'})
+    expect(report.findings.filter((f) => f.rule === 'cache/no-ttl-pattern' && f.subject.startsWith('bull:'))).toEqual([])
+    expect(report.gate.exitCode).toBe(1)
+  })
+
+  it('is quiet under noeviction', async () => {
+    const s = await server({maxmemory: '64mb', policy: 'noeviction'})
+    await bullmqKeys(s.url)
+    const {report} = await auditRedis([redisTarget(s.url)])
+    expect(findingsOf(report, 'cache/queue-keys-evictable')).toEqual([])
+    expect(report.findings.filter((f) => f.subject.startsWith('bull:'))).toEqual([])
+  })
+
+  it('recognises Sidekiq and Celery keys by their fixed names', async () => {
+    const s = await server({maxmemory: '64mb', policy: 'allkeys-lfu'})
+    const c = await client(s.url)
+    await c.sadd('queues', 'default')
+    await c.lpush('queue:default', '{"class":"HardJob"}')
+    await c.lpush('celery', '{"body":"..."}')
+    await c.sadd('_kombu.binding.celery', 'celery\x06\x16\x06\x16celery')
+    c.disconnect()
+    const {report} = await auditRedis([redisTarget(s.url)])
+    const [finding] = findingsOf(report, 'cache/queue-keys-evictable')
+    expect(String(finding.evidence.frameworks)).toMatch(/sidekiq/)
+    expect(String(finding.evidence.frameworks)).toMatch(/celery/)
+  })
+})
