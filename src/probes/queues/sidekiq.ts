@@ -1,0 +1,164 @@
+/**
+ * Sidekiq's data in Redis (lib/sidekiq/api.rb, client.rb, fetch.rb, launcher.rb), read-only:
+ *   queues                 set of queue names
+ *   queue:<name>           list, LPUSH by clients and BRPOP by processes: the oldest job is at index -1
+ *   schedule, retry, dead  zsets scored by time (dead: the time the job died)
+ *   processes              set of process identities; <identity> hash {info (JSON with queues and concurrency),
+ *                          busy, beat, quiet}, expiring 60 s after the last heartbeat; <identity>:work in flight
+ *   stat:processed         counter of processed jobs (all queues): the service rate over a window
+ * Job payloads are JSON with enqueued_at in float seconds before Sidekiq 8 and integer milliseconds since.
+ * An optional namespace (redis-namespace) prefixes every key.
+ */
+import type {Probe, ProbeContext} from '../../core/probe.js'
+import {ProbeSkip} from '../../core/errors.js'
+import type {RedisSession} from '../../drivers/redis.js'
+import {ageSeconds, epochToMs, normaliseQueues, type FailureSample, type QueueState} from './normalise.js'
+import {pipelineValue, redisDbFlag, redisQueueOptions, shellQuote, toNumber} from './redis-discovery.js'
+
+const MAX_PROCESSES = 200
+
+interface SidekiqProcess {
+  identity: string
+  queues: string[]
+  concurrency: number
+  busy: number
+  quiet: boolean
+}
+
+function parseJob(raw: unknown): Record<string, unknown> | undefined {
+  if (typeof raw !== 'string') return undefined
+  try {
+    const job = JSON.parse(raw)
+    return job && typeof job === 'object' ? (job as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A job's failure as Sidekiq records it: error_class, error_message, failed_at (seconds or ms). */
+function failureOf(raw: unknown, where: string): FailureSample | undefined {
+  const job = parseJob(raw)
+  if (!job) return undefined
+  const at = Number(job.failed_at)
+  const reason = `${job.class ?? 'job'}: ${job.error_class ? `${job.error_class}: ` : ''}${String(job.error_message ?? 'no error_message recorded').split('\n')[0].slice(0, 200)}`
+  return {id: `${where} ${String(job.jid ?? '?')} (queue ${String(job.queue ?? '?')})`, reason, at: Number.isFinite(at) && at > 0 ? new Date(epochToMs(at)).toISOString() : undefined}
+}
+
+export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Promise<{states: QueueState[]; truncated: number; notes: string[]}> {
+  const opts = redisQueueOptions(ctx.options)
+  const ns = opts.sidekiqNamespace ? `${opts.sidekiqNamespace}:` : ''
+  const notes: string[] = []
+  const names = ((await session.send<string[]>('SMEMBERS', `${ns}queues`)) ?? []).map(String).sort()
+  if (names.length === 0) return {states: [], truncated: 0, notes}
+  const read = names.slice(0, opts.maxQueues)
+  const truncated = names.length - read.length
+  if (truncated > 0) notes.push(`${truncated} Sidekiq queues beyond maxQueues (${opts.maxQueues}) not read`)
+
+  const nowMs = Date.now()
+  const recentS = nowMs / 1000 - opts.recentFailureSeconds
+  const commands: Array<[string, ...Array<string | number>]> = []
+  for (const name of read) commands.push(['LLEN', `${ns}queue:${name}`], ['LINDEX', `${ns}queue:${name}`, -1])
+  const globalsAt = commands.length
+  commands.push(
+    ['ZCARD', `${ns}retry`],
+    ['ZCARD', `${ns}dead`],
+    ['ZCARD', `${ns}schedule`],
+    ['GET', `${ns}stat:processed`],
+    ['SMEMBERS', `${ns}processes`],
+    // dead is scored by the time of death; seconds and milliseconds ranges do not overlap, so both are counted.
+    ['ZCOUNT', `${ns}dead`, recentS, nowMs / 1000 + 86_400],
+    ['ZCOUNT', `${ns}dead`, nowMs - opts.recentFailureSeconds * 1000, '+inf'],
+    ['ZREVRANGE', `${ns}dead`, 0, Math.max(0, opts.failureSamples - 1)],
+    ['ZRANGE', `${ns}retry`, 0, Math.max(0, opts.failureSamples - 1)],
+  )
+  const replies = await session.pipeline(commands)
+  const g = (i: number) => pipelineValue<unknown>(replies[globalsAt + i])
+  const retry = toNumber(g(0))
+  const dead = toNumber(g(1))
+  const scheduled = toNumber(g(2))
+  const processed = toNumber(g(3))
+  const identities = ((g(4) as string[] | undefined) ?? []).map(String).slice(0, MAX_PROCESSES)
+  const recentDead = toNumber(g(5)) + toNumber(g(6))
+  const samples = [
+    ...((g(7) as string[] | undefined) ?? []).map((raw) => failureOf(raw, 'dead')),
+    ...((g(8) as string[] | undefined) ?? []).map((raw) => failureOf(raw, 'retry')),
+  ].filter((s): s is FailureSample => !!s).slice(0, opts.failureSamples)
+
+  // Second round trip: the live processes (a dead process's hash has expired) and their in-flight work.
+  const processes: SidekiqProcess[] = []
+  if (identities.length > 0) {
+    const procReplies = await session.pipeline(identities.flatMap((id): Array<[string, ...Array<string | number>]> => [
+      ['HMGET', `${ns}${id}`, 'info', 'busy', 'quiet'],
+    ]))
+    identities.forEach((identity, i) => {
+      const [info, busy, quiet] = pipelineValue<Array<string | null>>(procReplies[i]) ?? []
+      const parsed = parseJob(info)
+      if (!parsed) return
+      processes.push({
+        identity,
+        queues: Array.isArray(parsed.queues) ? parsed.queues.map(String) : [],
+        concurrency: toNumber(parsed.concurrency),
+        busy: toNumber(busy),
+        quiet: quiet === 'true',
+      })
+    })
+  }
+
+  const dbFlag = redisDbFlag(ctx.target.url)
+  const states: QueueState[] = read.map((name, i) => {
+    const depth = toNumber(pipelineValue(replies[2 * i]))
+    const oldest = parseJob(pipelineValue(replies[2 * i + 1]))
+    const enqueuedAt = Number(oldest?.enqueued_at ?? oldest?.created_at)
+    const listening = processes.filter((p) => !p.quiet && p.queues.includes(name))
+    return {
+      system: 'sidekiq',
+      name,
+      depth,
+      oldestAgeSeconds: depth === 0 ? 0 : Number.isFinite(enqueuedAt) && enqueuedAt > 0 ? ageSeconds(epochToMs(enqueuedAt), nowMs) : null,
+      ageNote: depth > 0 && !(enqueuedAt > 0) ? 'the oldest job has no enqueued_at' : undefined,
+      // Threads of live, non-quiet processes that fetch from this queue.
+      consumers: listening.reduce((n, p) => n + p.concurrency, 0),
+      consumersNote: `threads of ${listening.length} live Sidekiq processes listening to '${name}' (${processes.length} live in all)`,
+      inFlight: null,
+      failed: null,
+      counters: {},
+      details: {key: `${ns}queue:${name}`},
+    }
+  })
+  // retry, dead, schedule, processed and busy threads belong to all queues together.
+  states.push({
+    system: 'sidekiq',
+    name: '*',
+    aggregate: true,
+    depth: states.reduce((n, s) => n + s.depth, 0),
+    delayed: scheduled,
+    oldestAgeSeconds: null,
+    consumers: processes.reduce((n, p) => n + p.concurrency, 0),
+    inFlight: processes.reduce((n, p) => n + p.busy, 0),
+    failed: retry + dead,
+    counters: {departures: processed},
+    recentFailures: recentDead,
+    recentFailureSeconds: opts.recentFailureSeconds,
+    failureSamples: samples,
+    inspectCommand: `redis-cli${dbFlag} ZREVRANGE ${shellQuote(`${ns}dead`)} 0 4 (the JSON of each job has error_class and error_message; retries: ZRANGE ${ns}retry 0 4)`,
+    details: {retry, dead, scheduled, processed, liveProcesses: processes.length},
+  })
+  return {states, truncated, notes}
+}
+
+export const sidekiqQueuesProbe: Probe<RedisSession> = {
+  id: 'queues.sidekiq',
+  kind: 'redis',
+  description: 'Sidekiq queues: depth, latency from enqueued_at, threads listening, retry/dead sets, processed counter',
+  async baseline(session, ctx) {
+    return (await readSidekiq(session, ctx)).states
+  },
+  async collect(session, ctx, baseline) {
+    const read = await readSidekiq(session, ctx)
+    if (read.states.length === 0) {
+      const ns = redisQueueOptions(ctx.options).sidekiqNamespace
+      throw new ProbeSkip(`no Sidekiq queues found (the '${ns ? `${ns}:` : ''}queues' set is empty or absent)`)
+    }
+    return normaliseQueues('sidekiq', read.states, baseline as QueueState[] | undefined, ctx.windowSeconds, {truncated: read.truncated, notes: read.notes})
+  },
+}
