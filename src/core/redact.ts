@@ -23,9 +23,8 @@ export function redactUrl(raw: string): string {
   if (url.password) {
     registerSecret(url.password)
     registerSecret(safeDecode(url.password))
-    url.password = ''
-    return url.toString().replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_m, scheme: string, user: string) =>
-      `${scheme}${user ? `${user}:` : ''}${REDACTED}@`)
+    // Built by hand: URL.toString() drops the '@' when a password-only URL (redis://:pw@host) loses its password.
+    return `${url.protocol}//${url.username}:${REDACTED}@${url.host}${url.pathname}${url.search}${url.hash}`
   }
   for (const key of ['password', 'sslpassword', 'token', 'api_key']) {
     const value = url.searchParams.get(key)

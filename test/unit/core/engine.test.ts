@@ -1,0 +1,88 @@
+import {describe, expect, it} from 'vitest'
+import {buildReport, gatePasses} from '../../../src/core/audit.js'
+import {effectiveRules, validateConfig} from '../../../src/core/config.js'
+import {acceptAdvisorFindings, classify, evaluateSnapshot, findingId} from '../../../src/core/engine.js'
+import {compileRule, loadRules} from '../../../src/core/rules.js'
+import type {Finding, Snapshot} from '../../../src/core/types.js'
+
+const rule = (id: string) => compileRule(loadRules().find((r) => r.id === id)!, {})
+
+function snapshotWith(metrics: Snapshot['readings'][number]['metrics'], status: 'ok' | 'error' = 'ok'): Snapshot {
+  return {
+    schemaVersion: 1, tool: {name: 'chokepoint', version: 't'}, capturedAt: new Date().toISOString(), windowSeconds: 0,
+    targets: [{name: 'db', kind: 'postgres', url: 'postgres://db', status: 'ok'}],
+    readings: [{target: 'db', probe: 'postgres.test', takenAt: new Date().toISOString(), durationMs: 1, status, metrics}],
+  }
+}
+
+describe('classification', () => {
+  it('bands a value: ok inside the target, warning between, critical past the action', () => {
+    const lag = rule('replication/lag')
+    expect(classify(lag, 0.5)).toBe('ok')
+    expect(classify(lag, 5)).toBe('warning')
+    expect(classify(lag, 5.01)).toBe('critical')
+    expect(classify(lag, null)).toBe('ok')
+  })
+
+  it('lets a fixed severity replace the band, and `when` conditions gate the rule', () => {
+    const capped = compileRule(loadRules().find((r) => r.id === 'queue/depth')!, {severity: 'info'})
+    expect(classify(capped, 5000)).toBe('info')
+    const conditional = compileRule(loadRules().find((r) => r.id === 'queue/depth')!, {when: {consumers: '== 0'}})
+    expect(classify(conditional, 5000, {consumers: 0})).toBe('critical')
+    expect(classify(conditional, 5000, {consumers: 3})).toBe('ok')
+    expect(classify(conditional, 5000, {})).toBe('ok')
+  })
+})
+
+describe('evaluation', () => {
+  it('raises one finding per breaching subject, with rendered remedies and a stable id', () => {
+    const snapshot = snapshotWith([
+      {name: 'pool.utilization', value: 0.95, subject: 'max_connections', evidence: {idle: 80, idleInTransaction: 0}},
+      {name: 'pool.utilization', value: 0.5, subject: 'pgbouncer app/app'},
+      {name: 'unrelated.metric', value: 1e9},
+    ])
+    const findings = evaluateSnapshot(snapshot, (t) => effectiveRules({}, t))
+    expect(findings).toHaveLength(1)
+    const [f] = findings
+    expect(f).toMatchObject({rule: 'pool/utilization', severity: 'critical', area: 'pool', subject: 'max_connections', value: 0.95})
+    expect(f.id).toBe(findingId('pool/utilization', 'db', 'max_connections'))
+    expect(f.message).toBe('max_connections is 95% used (target 60-80%, act above > 90%)')
+    // The idle-connections remedy applies (idle >= 1); the idle-in-transaction one does not (0 sessions).
+    expect(f.remedies.map((r) => r.kind)).toEqual(['pool-size'])
+    expect(f.remedies[0].summary).toMatch(/^80 of the used connections are idle/)
+  })
+
+  it('skips disabled rules and honours per-target overrides', () => {
+    const snapshot = snapshotWith([{name: 'queue.depth', value: 5000, subject: 'emails'}])
+    const off = validateConfig({rules: {'queue/depth': 'off'}})
+    expect(evaluateSnapshot(snapshot, (t) => effectiveRules(off, t))).toHaveLength(0)
+    const relaxed = validateConfig({overrides: [{targets: ['d?'], rules: {'queue/depth': {target: '< 10000', action: '> 20000'}}}]})
+    expect(evaluateSnapshot(snapshot, (t) => effectiveRules(relaxed, t))).toHaveLength(0)
+  })
+
+  it('rejects advisor findings under unknown rules and applies severity overrides to known ones', () => {
+    const rulesFor = (t: string) => effectiveRules(validateConfig({rules: {'replication/lag': 'warning'}}), t)
+    const base = {target: 'db', subject: 's', metric: 'm', value: 1, message: 'x', evidence: {}, remedies: []}
+    expect(() => acceptAdvisorFindings([{...base, rule: 'nope/nope', severity: 'critical'}], rulesFor)).toThrow(/unknown rule nope\/nope/)
+    const [accepted] = acceptAdvisorFindings([{...base, rule: 'replication/lag', severity: 'critical'}], rulesFor)
+    expect(accepted.severity).toBe('warning')
+    expect(accepted.area).toBe('replication')
+  })
+})
+
+describe('gate and exit codes', () => {
+  const finding = (severity: Finding['severity']) => ({severity}) as Finding
+  it('fails at or above --fail-on only', () => {
+    expect(gatePasses([finding('warning')], 'critical')).toBe(true)
+    expect(gatePasses([finding('warning')], 'warning')).toBe(false)
+    expect(gatePasses([finding('info')], 'warning')).toBe(true)
+    expect(gatePasses([finding('critical')], 'never')).toBe(true)
+  })
+
+  it('exits 1 for a failed gate even when incomplete, 3 when only incomplete, 0 otherwise', () => {
+    const incomplete = snapshotWith([], 'error')
+    expect(buildReport(incomplete, [finding('critical')], [{target: 'db', probe: 'p', status: 'error', reason: 'r'}], 'critical', 'live').gate.exitCode).toBe(1)
+    expect(buildReport(incomplete, [], [{target: 'db', probe: 'p', status: 'error', reason: 'r'}], 'critical', 'live').gate.exitCode).toBe(3)
+    expect(buildReport(incomplete, [], [{target: 'db', probe: 'p', status: 'skipped', reason: 'no extension'}], 'critical', 'live').gate.exitCode).toBe(0)
+  })
+})

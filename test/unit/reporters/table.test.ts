@@ -1,0 +1,30 @@
+import {describe, expect, it} from 'vitest'
+import {renderTable} from '../../../src/reporters/table.js'
+import {sampleReport} from './fixture.js'
+
+const ANSI = /\u001b\[[0-9;]*m/
+
+describe('table reporter', () => {
+  it('shows targets, numbered findings with their remedies, what was not read, and the verdict', () => {
+    const text = renderTable(sampleReport(), {color: false, verbose: false})
+    expect(text).not.toMatch(ANSI)
+    expect(text).toMatch(/replica-1 is 12 s behind the primary/)
+    expect(text).toMatch(/\[2\] drop-index: Drop it\n\s+DROP INDEX CONCURRENTLY "public"."orders_note_idx";/)
+    expect(text).toMatch(/cache: skipped: could not connect: connection refused/)
+    expect(text).toMatch(/postgres.statements: skipped: pg_stat_statements is not installed/)
+    expect(text.trim().split('\n').pop()).toBe('gate failed (--fail-on critical): 1 critical, 1 warning, 1 info')
+    expect(text).not.toMatch(/round trips/)
+  })
+
+  it('colours only when asked, and lists the commands issued in verbose mode', () => {
+    expect(renderTable(sampleReport(), {color: true, verbose: false})).toMatch(ANSI)
+    expect(renderTable(sampleReport(), {color: false, verbose: true})).toMatch(/primary: 9 round trips\n\s+postgres.connections x1: SELECT .../)
+  })
+
+  it('says so plainly when there is nothing to fix', () => {
+    const text = renderTable(sampleReport({findings: [], skipped: [], targets: [], summary: {critical: 0, warning: 0, info: 0},
+      gate: {failOn: 'critical', passed: true, incomplete: false, exitCode: 0}}), {color: false, verbose: false})
+    expect(text).toMatch(/No findings/)
+    expect(text).toMatch(/gate passed/)
+  })
+})
