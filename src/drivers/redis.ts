@@ -20,12 +20,17 @@ export class RedisSession {
       retryStrategy: () => null,
       connectionName: 'chokepoint',
     })
-    client.on('error', () => {})
+    // ioredis rejects connect() with a bare "Connection is closed." and reports the cause (WRONGPASS, NOAUTH,
+    // ECONNREFUSED) only through the 'error' event: keep the last one to name the real reason.
+    let lastError: unknown
+    client.on('error', (error) => {
+      lastError = error
+    })
     try {
       await client.connect()
     } catch (error) {
       client.disconnect()
-      throw new Error(scrubSecrets(describeRedisError(error)))
+      throw new Error(scrubSecrets(describeRedisError(lastError ?? error)))
     }
     return new RedisSession(client, log)
   }

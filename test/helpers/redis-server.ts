@@ -72,7 +72,9 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no',
     // A fresh temporary directory is not needed: with --save '' and appendonly no nothing is written (cluster mode
     // writes nodes-<port>.conf, which extraArgs can redirect with --cluster-config-file).
-    '--loglevel', 'warning']
+    '--loglevel', 'warning',
+    // Tests and benchmarks fill their own servers with DEBUG POPULATE; 'local' allows it from 127.0.0.1 only.
+    '--enable-debug-command', 'local']
   if (opts.maxmemory) args.push('--maxmemory', opts.maxmemory)
   if (opts.policy) args.push('--maxmemory-policy', opts.policy)
   if (opts.requirepass) args.push('--requirepass', opts.requirepass)
