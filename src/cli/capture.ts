@@ -4,7 +4,7 @@ import type {Snapshot} from '../core/types.js'
 import {progressLogger, resolveRun, type CommonFlags} from './options.js'
 
 export async function captureToFile(flags: CommonFlags & {output?: string; verbose?: boolean}): Promise<Snapshot> {
-  const run = resolveRun(flags, {needTargets: true})
+  const run = await resolveRun(flags, {needTargets: true})
   const log = progressLogger(Boolean(flags.verbose))
   const {snapshot} = await captureSnapshot(run.targets, {windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log})
   writeOutput(`${JSON.stringify(snapshot, null, 2)}\n`, flags.output)

@@ -1,4 +1,3 @@
-import {readFileSync} from 'node:fs'
 import {loadConfigFile, resolveTargets, type ChokepointConfig} from '../core/config.js'
 import {UsageError} from '../core/errors.js'
 import type {FailOn, TargetSpec} from '../core/types.js'
@@ -38,14 +37,14 @@ export interface ResolvedRun {
 }
 
 /** Config file, then flags over it; targets from both, with environment fallbacks. */
-export function resolveRun(flags: CommonFlags, {needTargets}: {needTargets: boolean}): ResolvedRun {
+export async function resolveRun(flags: CommonFlags, {needTargets}: {needTargets: boolean}): Promise<ResolvedRun> {
   const {config, file} = loadConfigFile(flags.config)
   const windowText = flags.window ?? (config.window === undefined ? undefined : String(config.window))
   const windowSeconds = windowText === undefined ? DEFAULT_WINDOW_SECONDS : parseDurationSeconds(windowText)
   if (windowSeconds === null) throw new UsageError(`--window: expected a duration like 10s, 1m or 0, got "${windowText}"`)
   if (windowSeconds > 3600) throw new UsageError('--window: at most 1h (a probe holds its connection for the whole window)')
   const failOn = (flags['fail-on'] ?? config.failOn ?? 'critical') as FailOn
-  const withAdvisor = applyAdvisorFlags(config, flags)
+  const withAdvisor = await applyAdvisorFlags(config, flags)
   const targets = resolveTargets(withAdvisor, flags)
   if (needTargets && targets.length === 0) {
     throw new UsageError('no targets: pass --pg URL (or --redis, --amqp, --nats, --pgbouncer, --prometheus), set DATABASE_URL, or list targets in chokepoint.config.yaml')
@@ -54,18 +53,14 @@ export function resolveRun(flags: CommonFlags, {needTargets}: {needTargets: bool
 }
 
 /** The index advisor's flags become postgres target options, so config files can set them too. */
-function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): ChokepointConfig {
+async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): Promise<ChokepointConfig> {
   const advisor: Record<string, unknown> = {...(config.options?.postgres?.indexAdvisor as Record<string, unknown> | undefined)}
   const queries: Array<{sql: string; weight?: number}> = []
   if (flags.queries) {
-    let text: string
-    try {
-      text = readFileSync(flags.queries, 'utf8')
-    } catch {
-      throw new UsageError(`--queries: cannot read ${flags.queries}: check the path`)
-    }
-    advisor.queriesFile = flags.queries
-    advisor.queriesText = text
+    // The server's own parser splits the file; loaded only when the flag is used.
+    const {parseQueriesFile} = await import('../advisors/index-advisor/workload.js')
+    queries.push(...await parseQueriesFile(flags.queries))
+    if (queries.length === 0) throw new UsageError(`--queries ${flags.queries}: the file holds no SQL statement`)
   }
   for (const sql of flags.query ?? []) queries.push({sql})
   if (queries.length > 0) advisor.queries = queries

@@ -6,7 +6,7 @@ import {chooseFormat, resolveRun, useColor, type CommonFlags} from './options.js
 
 export async function renderSaved(file: string, flags: CommonFlags & {output?: string; verbose?: boolean}): Promise<Report> {
   const doc = readSavedDocument(file)
-  const run = resolveRun(flags, {needTargets: false})
+  const run = await resolveRun(flags, {needTargets: false})
   let report: Report
   if (doc.kind === 'snapshot') {
     report = await analyseSnapshot(doc.snapshot, {config: run.config, failOn: run.failOn, source: 'snapshot'})

@@ -15,14 +15,14 @@ export interface AuditRunFlags extends CommonFlags {
 export async function evaluate(flags: AuditRunFlags): Promise<Report> {
   const log = progressLogger(Boolean(flags.verbose))
   if (flags['from-snapshot']) {
-    const run = resolveRun(flags, {needTargets: false})
+    const run = await resolveRun(flags, {needTargets: false})
     const doc = readSavedDocument(flags['from-snapshot'])
     if (doc.kind !== 'snapshot') {
       throw new UsageError(`${flags['from-snapshot']} is a report, not a snapshot: render it with \`chokepoint report ${flags['from-snapshot']}\``)
     }
     return analyseSnapshot(doc.snapshot, {config: run.config, failOn: run.failOn, source: 'snapshot', log})
   }
-  const run = resolveRun(flags, {needTargets: true})
+  const run = await resolveRun(flags, {needTargets: true})
   return (await runAudit({config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log})).report
 }
 
