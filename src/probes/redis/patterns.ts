@@ -7,7 +7,7 @@
  * Keys are split on ':' (the Redis convention) and on '/', '|' and '.' as well, since URL- and path-shaped keys
  * (cache/api/v1/users/42) and dotted ones (_kombu.binding.celery) are common.
  */
-const SEPARATORS = /([:/|.])/
+const SEPARATORS = /([:/|])/
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
 const HEX = /^(0x)?[0-9a-f]{8,}$/i
@@ -30,19 +30,13 @@ export function isVariableSegment(segment: string): boolean {
 }
 
 export function keyPattern(key: string): string {
-  // Segments split on '.' only when the segment itself does not look like a number ("3.14") or a version.
-  const parts = key.split(SEPARATORS)
-  const out: string[] = []
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]
-    if (i % 2 === 1) {
-      out.push(part)
-      continue
-    }
-    out.push(isVariableSegment(part) ? '*' : part)
-  }
-  // Collapse "*.*" runs produced by dotted numbers and IPs (10.0.0.1 -> *).
-  return out.join('').replace(/\*(?:[./|]\*)+/g, '*')
+  // ':' '/' '|' always separate; '.' only inside a segment that is not itself an identifier as a whole, so
+  // e-mail addresses, IPs and decimal numbers become one '*' while _kombu.binding.celery keeps its names.
+  return key.split(SEPARATORS).map((part, i) => {
+    if (i % 2 === 1) return part
+    if (isVariableSegment(part)) return '*'
+    return part.split('.').map((sub) => (isVariableSegment(sub) ? '*' : sub)).join('.')
+  }).join('')
 }
 
 /** Escapes glob metacharacters of a literal key part for SCAN MATCH / redis-cli --pattern. */
