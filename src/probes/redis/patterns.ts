@@ -34,7 +34,7 @@ export function keyPattern(key: string): string {
   // e-mail addresses, IPs and decimal numbers become one '*' while _kombu.binding.celery keeps its names.
   return key.split(SEPARATORS).map((part, i) => {
     if (i % 2 === 1) return part
-    if (isVariableSegment(part)) return '*'
+    if (!part.includes('.') ? isVariableSegment(part) : part.includes('@') || NUMERIC.test(part)) return '*'
     return part.split('.').map((sub) => (isVariableSegment(sub) ? '*' : sub)).join('.')
   }).join('')
 }
