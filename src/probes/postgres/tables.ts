@@ -30,6 +30,8 @@ interface TableRow {
 
 interface WriteRow {
   table: string
+  /** schema.table unquoted, as the index advisor's catalog names tables. */
+  key: string
   inserts: number
   updates: number
   deletes: number
@@ -75,6 +77,7 @@ WITH base AS (
   FROM pg_stat_database d WHERE d.datname = current_database()
 ), t AS (
   SELECT s.relid, quote_ident(s.schemaname) || '.' || quote_ident(s.relname) AS "table",
+         s.schemaname || '.' || s.relname AS plain_name,
          (CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE s.n_live_tup END)::float8 AS rows,
          c.reltuples >= 0 AS analyzed,
          coalesce(s.seq_scan, 0)::float8 AS seq_scan, coalesce(s.seq_tup_read, 0)::float8 AS seq_tup_read,
@@ -108,7 +111,7 @@ SELECT clock.stats_reset, clock.rate_seconds, clock.rate_basis,
             live AS "liveTuples", dead AS "deadTuples", pg_total_relation_size(relid)::float8 AS "sizeBytes"
      FROM t WHERE seq_tup_read > 0 ORDER BY seq_tup_read DESC, "table" LIMIT $8) x) AS top_seq_tup_read,
   (SELECT coalesce(json_agg(x), '[]'::json) FROM (
-     SELECT "table", ins AS inserts, upd AS updates, del AS deletes,
+     SELECT "table", plain_name AS key, ins AS inserts, upd AS updates, del AS deletes,
             ins / nullif(clock.rate_seconds, 0) AS "insertsPerSecond", upd / nullif(clock.rate_seconds, 0) AS "updatesPerSecond",
             del / nullif(clock.rate_seconds, 0) AS "deletesPerSecond", (ins + upd + del) / nullif(clock.rate_seconds, 0) AS "writesPerSecond"
      FROM t WHERE ins + upd + del > 0 ORDER BY ins + upd + del DESC, "table" LIMIT $9) x) AS write_rates
@@ -166,8 +169,11 @@ export const tablesProbe: Probe<PgSession> = {
           autovacuumEnabled: t.autovacuumEnabled},
       })
     }
-    const writeRates: Record<string, WriteRow> = {}
-    for (const w of row.write_rates) writeRates[w.table] = w
+    // Only the three per-second rates, so that their sum is the table's write rate (the index advisor adds them up).
+    const writeRates: Record<string, {insertsPerSecond: number; updatesPerSecond: number; deletesPerSecond: number}> = {}
+    for (const w of row.write_rates) {
+      writeRates[w.key] = {insertsPerSecond: num(w.insertsPerSecond), updatesPerSecond: num(w.updatesPerSecond), deletesPerSecond: num(w.deletesPerSecond)}
+    }
     return {
       data: {
         statsReset,
@@ -176,7 +182,7 @@ export const tablesProbe: Probe<PgSession> = {
         totals: row.totals,
         topBySeqTupRead: row.top_seq_tup_read,
         topByWrites: row.write_rates.slice(0, topN),
-        // For the index advisor's write-cost penalty: the most-written tables, keyed by schema.table.
+        // For the index advisor's write-cost penalty: the most-written tables, keyed by unquoted schema.table.
         writeRates,
         mostDeadTuples: row.dead_candidates.slice(0, topN),
       },

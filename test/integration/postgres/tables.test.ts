@@ -73,8 +73,10 @@ describe('postgres.tables', () => {
       expect(data.topBySeqTupRead[0].table).toBe('public.scanned')
       expect(data.totals.tables).toBe(3)
       // Write rates since the stats reset (or server start): churn had 20000 inserts and 20000 updates.
-      expect(data.writeRates['public.churn']).toMatchObject({inserts: 20000, updates: 20000, deletes: 0})
-      expect(data.writeRates['public.churn'].writesPerSecond).toBeGreaterThan(0)
+      const churn = data.topByWrites.find((w: {table: string}) => w.table === 'public.churn')
+      expect(churn).toMatchObject({inserts: 20000, updates: 20000, deletes: 0})
+      expect(churn.writesPerSecond).toBeGreaterThan(0)
+      expect(data.writeRates['public.churn']).toEqual({insertsPerSecond: churn.insertsPerSecond, updatesPerSecond: churn.updatesPerSecond, deletesPerSecond: 0})
       expect(['since stats reset', 'since server start']).toContain(data.rateBasis)
     })
   })
@@ -95,6 +97,8 @@ describe('postgres.tables', () => {
           await q('INSERT INTO busy_table SELECT g, 0 FROM generate_series(1001, 1400) g')
           await q('UPDATE busy_table SET v = 1 WHERE id <= 100')
           await q('DELETE FROM busy_table WHERE id > 1300')
+          await q('CREATE TABLE "Mixed Case" (id int)')
+          await q('INSERT INTO "Mixed Case" VALUES (1), (2)')
         }, `SELECT n_tup_del = 100 FROM pg_stat_user_tables WHERE relname = 'busy_table'`)
         const tripsBefore = session.log.roundTrips
         // The capture passes the measured window; 10 s here makes the expected rates exact.
@@ -102,9 +106,14 @@ describe('postgres.tables', () => {
         expect(session.log.roundTrips - tripsBefore).toBe(1)
         const data = out.data as Record<string, any>
         expect(data.rateBasis).toBe('window')
-        expect(data.writeRates['public.busy_table']).toMatchObject({inserts: 400, updates: 100, deletes: 100, writesPerSecond: 60, insertsPerSecond: 40})
+        expect(data.topByWrites[0]).toMatchObject({table: 'public.busy_table', inserts: 400, updates: 100, deletes: 100, writesPerSecond: 60})
+        // Per-second rates only, so that their sum is the write rate the index advisor charges indexes for.
+        expect(data.writeRates['public.busy_table']).toEqual({insertsPerSecond: 40, updatesPerSecond: 10, deletesPerSecond: 10})
         // Written before the window only: no writes in it, so not listed.
         expect(data.writeRates['public.quiet_table']).toBeUndefined()
+        // Keys are unquoted schema.table (the index advisor's catalog names); lists carry the quoted name for SQL.
+        expect(data.writeRates['public.Mixed Case']).toEqual({insertsPerSecond: 0.2, updatesPerSecond: 0, deletesPerSecond: 0})
+        expect(data.topByWrites.some((w: {table: string}) => w.table === 'public."Mixed Case"')).toBe(true)
       } finally {
         await session.close()
       }
