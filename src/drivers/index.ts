@@ -5,6 +5,7 @@ import type {TargetKind} from '../core/types.js'
 const loaders: Partial<Record<TargetKind, () => Promise<Driver<any>>>> = {
   postgres: async () => (await import('./postgres.js')).postgresDriver,
   redis: async () => (await import('./redis.js')).redisDriver,
+  rabbitmq: async () => (await import('./rabbitmq.js')).rabbitmqDriver,
 }
 
 export async function driverFor(kind: TargetKind): Promise<Driver<any> | undefined> {

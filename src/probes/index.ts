@@ -5,6 +5,7 @@ import type {TargetKind} from '../core/types.js'
 const loaders: Partial<Record<TargetKind, () => Promise<Probe<any>[]>>> = {
   postgres: async () => (await import('./postgres/index.js')).postgresProbes,
   redis: async () => (await import('./redis/index.js')).redisProbes,
+  rabbitmq: async () => (await import('./rabbitmq/index.js')).rabbitmqProbes,
 }
 
 export async function probesFor(kind: TargetKind): Promise<Probe<any>[]> {
