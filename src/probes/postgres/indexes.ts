@@ -4,7 +4,7 @@ import type {Metric} from '../../core/types.js'
 import type {PgSession} from '../../drivers/postgres.js'
 
 /**
- * postgres.indexes: the user index catalog of the connected database, read set-based (2 or 3 round trips
+ * postgres.indexes: the user index catalog of the connected database, read set-based (at most 4 round trips
  * whatever the number of indexes), and the indexes that cost writes and space for nothing:
  *  - unused: idx_scan = 0 and not unique, primary or backing a constraint; judged only on statistics old enough
  *    (the rule's `when: statsAgeSeconds`), since a zero means nothing on counters that started an hour ago;
@@ -28,9 +28,9 @@ export interface IndexRow {
   table: string
   name: string
   method: string
-  definition: string
   /** Key then INCLUDE column names; null for an expression position. */
   columns: Array<string | null>
+  /** relpages x block_size (as of the last VACUUM, ANALYZE or CREATE INDEX); exact (pg_relation_size) for flagged indexes. */
   sizeBytes: number
   scans: number
   unique: boolean
@@ -70,6 +70,7 @@ export interface IndexesData {
 }
 
 interface CatalogRow extends IndexRow {
+  definition: string
   oid: number
   tableOid: number
   keyCount: number
@@ -155,16 +156,17 @@ export const indexesProbe: Probe<PgSession> = {
 
     const rows = await pg.query(
       `SELECT i.indexrelid::int8 AS oid, i.indrelid::int8 AS table_oid, n.nspname AS schema, t.relname AS "table", c.relname AS name,
-              am.amname AS method, pg_get_indexdef(i.indexrelid) AS definition, pg_relation_size(i.indexrelid) AS size,
+              am.amname AS method, c.relpages::int8 * current_setting('block_size')::int8 AS size,
               coalesce(s.idx_scan, 0) AS scans, i.indisunique AS unique, i.indisprimary AS primary,
-              EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS backs_constraint,
+              i.indexrelid IN (SELECT k.conindid FROM pg_constraint k) AS backs_constraint,
               i.indisvalid AS valid, i.indisready AS ready, i.indnkeyatts AS key_count,
               i.indkey::text AS attnums, i.indclass::text AS opclasses, i.indcollation::text AS collations, i.indoption::text AS options,
               pg_get_expr(i.indexprs, i.indrelid) AS expressions, pg_get_expr(i.indpred, i.indrelid) AS predicate,
               ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
-              EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) AS building
+              i.indexrelid IN (SELECT p.index_relid FROM pg_stat_progress_create_index p) AS building
          FROM pg_index i
+         -- IN (SELECT ...) above runs each subquery once, hashed, instead of once per index.
          JOIN pg_class c ON c.oid = i.indexrelid
          JOIN pg_class t ON t.oid = i.indrelid
          JOIN pg_namespace n ON n.oid = t.relnamespace
@@ -172,7 +174,7 @@ export const indexesProbe: Probe<PgSession> = {
          LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
           AND NOT pg_is_other_temp_schema(n.oid)
-        ORDER BY pg_relation_size(i.indexrelid) DESC, n.nspname, c.relname`)
+        ORDER BY size DESC, n.nspname, c.relname`)
 
     const catalog: CatalogRow[] = rows.map((r) => ({
       oid: Number(r.oid),
@@ -181,7 +183,7 @@ export const indexesProbe: Probe<PgSession> = {
       table: r.table,
       name: r.name,
       method: r.method,
-      definition: r.definition,
+      definition: '',
       columns: r.columns,
       sizeBytes: Number(r.size),
       scans: Number(r.scans),
@@ -227,30 +229,54 @@ export const indexesProbe: Probe<PgSession> = {
       onStandby, checkReplicas, replicaCount, scansCountedOn: nodeNote,
     })
 
+    // Classify on the catalog alone, then fetch definitions and exact sizes for the flagged indexes (and their covers)
+    // only: pg_relation_size and pg_get_indexdef open every index they touch, which on a fresh connection to a
+    // database with thousands of indexes costs more than the rest of the probe.
+    const verdicts: Array<{row: CatalogRow; kind: 'invalid' | 'duplicate' | 'unused'; covering?: CatalogRow}> = []
+    for (const row of catalog) {
+      if (!row.valid) {
+        if (!row.building) verdicts.push({row, kind: 'invalid'})
+        continue
+      }
+      const covering = coveringIndex(row, byTable.get(row.tableOid) ?? [])
+      if (covering) verdicts.push({row, kind: 'duplicate', covering})
+      else if (row.scans === 0 && !row.unique && !row.primary && !row.backsConstraint) verdicts.push({row, kind: 'unused'})
+    }
+    const detailed = new Map<number, CatalogRow>()
+    for (const v of verdicts) {
+      detailed.set(v.row.oid, v.row)
+      if (v.covering) detailed.set(v.covering.oid, v.covering)
+    }
+    if (detailed.size > 0) {
+      const details = await pg.query(
+        'SELECT x.oid::int8 AS oid, pg_get_indexdef(x.oid) AS definition, pg_relation_size(x.oid) AS size FROM unnest($1::oid[]) x(oid)',
+        [[...detailed.keys()]])
+      for (const d of details) {
+        const row = detailed.get(Number(d.oid))
+        if (!row) continue
+        row.definition = d.definition ?? ''
+        row.sizeBytes = Number(d.size ?? row.sizeBytes)
+      }
+    }
+
     const metrics: Metric[] = []
     const unused: FlaggedIndex[] = []
     const duplicate: IndexesData['duplicate'] = []
     const invalid: FlaggedIndex[] = []
-    for (const row of catalog) {
-      if (!row.valid) {
-        if (row.building) continue
+    for (const {row, kind, covering} of verdicts) {
+      if (kind === 'invalid') {
         const f = flag(row, 'invalid')
         invalid.push(f)
         // pg_get_indexdef names the index unqualified-by-schema but the table qualified; CONCURRENTLY keeps writes going.
         const recreateSql = `${row.definition.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY ')};`
         metrics.push({name: 'postgres.index.invalid', value: 1, subject: f.index, evidence: {...common(row), ...f, recreateSql}})
-        continue
-      }
-      const covering = coveringIndex(row, byTable.get(row.tableOid) ?? [])
-      if (covering) {
+      } else if (kind === 'duplicate' && covering) {
         const duplicateOf = quoteQualified(covering.schema, covering.name)
         const f = {...flag(row, `duplicate of ${duplicateOf}`), duplicateOf}
         duplicate.push(f)
         metrics.push({name: 'postgres.index.duplicate_bytes', value: row.sizeBytes, subject: f.index,
           evidence: {...common(row), ...f, duplicateOfDefinition: covering.definition}})
-        continue
-      }
-      if (row.scans === 0 && !row.unique && !row.primary && !row.backsConstraint) {
+      } else {
         const f = flag(row, 'unused')
         unused.push(f)
         metrics.push({name: 'postgres.index.unused_bytes', value: row.sizeBytes, subject: f.index,
@@ -272,7 +298,7 @@ export const indexesProbe: Probe<PgSession> = {
       duplicate,
       invalid,
       indexes: catalog.slice(0, dataLimit).map((r) => ({
-        schema: r.schema, table: r.table, name: r.name, method: r.method, definition: r.definition, columns: r.columns,
+        schema: r.schema, table: r.table, name: r.name, method: r.method, columns: r.columns,
         sizeBytes: r.sizeBytes, scans: r.scans, unique: r.unique, primary: r.primary, backsConstraint: r.backsConstraint,
         valid: r.valid, ready: r.ready, partial: r.partial, expression: r.expression,
       })),

@@ -76,8 +76,11 @@ interface StatementsBaseline {
 
 const NOT_PRELOADED = 'must be loaded via shared_preload_libraries'
 const DEFAULT_LIMIT = 50
-/** Matches pg_stat_statements.max's default: a complete baseline on most servers, bounded on all. */
-const DEFAULT_BASELINE_LIMIT = 5000
+/**
+ * pg_stat_statements holds at most pg_stat_statements.max entries (default 5000), so this reads the whole table on
+ * most servers while staying bounded (about 100 bytes a statement). Entries past it count as new in the window.
+ */
+const DEFAULT_BASELINE_LIMIT = 10_000
 
 interface Extension {
   relation: (name: string) => string
