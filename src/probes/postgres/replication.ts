@@ -11,8 +11,9 @@ import type {PgSession} from '../../drivers/postgres.js'
  * On a primary, pg_stat_replication splits the delay per standby: write lag is the network, flush minus write the
  * standby's disk, replay minus flush its apply. NULL lags mean the standby has caught up (the docs: shown for a
  * short time after activity stops, then NULL), so they count as 0; the byte lag is reported beside them.
- * These lag times only move while WAL is generated and the standby reports back: with replay paused on an idle
- * primary, replay_lag stays where it was while the byte lag stays above 0.
+ * These times are refreshed when the standby reports back (on receiving WAL, else every wal_receiver_status_interval):
+ * with replay paused and WAL pending, the walsender interpolates a replay_lag that keeps growing and the byte lag
+ * stays above 0; with nothing sent since the pause there is nothing to apply, and 0 is the truth.
  *
  * On a standby: 0 when everything received has been replayed (an idle primary is not lag), else the age of the
  * last replayed transaction, as postgres_exporter and PgHero compute it. If no WAL receiver runs (disconnected,
