@@ -6,6 +6,7 @@ const loaders: Partial<Record<TargetKind, () => Promise<Driver<any>>>> = {
   postgres: async () => (await import('./postgres.js')).postgresDriver,
   redis: async () => (await import('./redis.js')).redisDriver,
   rabbitmq: async () => (await import('./rabbitmq.js')).rabbitmqDriver,
+  nats: async () => (await import('./nats.js')).natsDriver,
 }
 
 export async function driverFor(kind: TargetKind): Promise<Driver<any> | undefined> {

@@ -6,6 +6,7 @@ const loaders: Partial<Record<TargetKind, () => Promise<Probe<any>[]>>> = {
   postgres: async () => (await import('./postgres/index.js')).postgresProbes,
   redis: async () => (await import('./redis/index.js')).redisProbes,
   rabbitmq: async () => (await import('./rabbitmq/index.js')).rabbitmqProbes,
+  nats: async () => (await import('./nats/index.js')).natsProbes,
 }
 
 export async function probesFor(kind: TargetKind): Promise<Probe<any>[]> {
