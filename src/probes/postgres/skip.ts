@@ -14,7 +14,7 @@ export function skipIfNotApplicable(error: unknown, session: PgSession, what: st
   }
   // undefined_column / undefined_function / undefined_table: a catalog this probe reads differs on this server version.
   if (code === '42703' || code === '42883' || code === '42P01') {
-    throw new ProbeSkip(`${what}: not available on server version ${session.serverVersionNum} (${message}); needs PostgreSQL 13 or later`)
+    throw new ProbeSkip(`${what}: a catalog column or function it reads is missing on server version ${session.serverVersionNum} (${message}); upgrade the server or skip this probe (skipProbes)`)
   }
   throw error
 }

@@ -1,5 +1,8 @@
 import type pg from 'pg'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {ProbeSkip} from '../../../src/core/errors.js'
+import {PgSession} from '../../../src/drivers/postgres.js'
+import {skipIfNotApplicable} from '../../../src/probes/postgres/skip.js'
 import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_activity'
@@ -92,6 +95,27 @@ describe('postgres.activity', () => {
     })
     afterAll(async () => {
       await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${NOPRIV_ROLE}`)
+    })
+
+    it('turns a real permission error into ProbeSkip naming the GRANT, and passes other errors through', async () => {
+      const session = await PgSession.open(PRIMARY_URL.replace('//postgres@', `//${NOPRIV_ROLE}@`))
+      try {
+        const denied = await session.query(`SELECT pg_read_file('postmaster.pid')`).catch((e: unknown) => e)
+        expect((denied as {code: string}).code).toBe('42501')
+        let skip: unknown
+        try {
+          skipIfNotApplicable(denied, session, 'postgres.example')
+        } catch (error) {
+          skip = error
+        }
+        expect(skip).toBeInstanceOf(ProbeSkip)
+        expect((skip as Error).message).toMatch(/^postgres\.example: permission denied .*GRANT pg_read_all_stats TO cp_noprivs$/)
+        const syntax = await session.query('SELEC 1').catch((e: unknown) => e)
+        expect(() => skipIfNotApplicable(syntax, session, 'postgres.example')).toThrow(/syntax error/)
+        expect(() => skipIfNotApplicable(syntax, session, 'postgres.example')).not.toThrow(ProbeSkip)
+      } finally {
+        await session.close()
+      }
     })
 
     it("reports the sessions it cannot see and how to grant it, instead of failing; after the GRANT it sees them", async () => {
