@@ -5,5 +5,6 @@ export async function loadAdvisors(): Promise<Advisor[]> {
   const advisors: Advisor[] = []
   advisors.push((await import('./ttl.js')).ttlAdvisor)
   advisors.push((await import('./index-advisor/advisor.js')).indexAdvisor)
+  advisors.push((await import('./workers.js')).workersAdvisor)
   return advisors
 }
