@@ -42,6 +42,22 @@ describe('ACL-limited user', () => {
   })
 })
 
+describe('the minimal ACL from docs/probes.md', () => {
+  it('is enough for every Redis probe to read everything', async () => {
+    const s = await server({maxmemory: '64mb', policy: 'allkeys-lru'})
+    const admin = await client(s.url)
+    await admin.call('ACL', 'SETUSER', 'chokepoint', 'on', '>minimal-pw-123', '~*', 'resetchannels', '-@all', '+info', '+ping', '+client|setname', '+dbsize',
+      '+scan', '+type', '+pttl', '+memory|usage', '+object|idletime', '+object|freq', '+config|get', '+cluster|nodes')
+    for (let i = 0; i < 10; i++) await admin.set(`session:${100000 + i}`, 'x')
+    admin.disconnect()
+    const {report, snapshot} = await auditRedis([redisTarget(`redis://chokepoint:minimal-pw-123@127.0.0.1:${s.port}`)])
+    // Only the cache probes: the queue probes in the same index need their own permissions (LLEN, LINDEX ...).
+    expect(snapshot.readings.filter((r) => ['redis.info', 'redis.config', 'redis.keys'].includes(r.probe)).map((r) => [r.probe, r.status])).toEqual([['redis.info', 'ok'], ['redis.config', 'ok'], ['redis.keys', 'ok']])
+    expect((readingOf(snapshot, 'redis.keys').data as KeyspaceSampleData).skipped).toEqual({})
+    expect(report.findings.some((f) => f.rule === 'cache/no-ttl-pattern')).toBe(true)
+  })
+})
+
 describe('a Redis that goes away mid-sample', () => {
   it('marks the sample an error with the reason; the other target completes; exit code 3', async () => {
     const doomed = await server()
