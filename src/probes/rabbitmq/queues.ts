@@ -124,7 +124,8 @@ async function readWithManagement(session: RabbitSession): Promise<{states: Queu
       reportedRates: s ? {arrival: rate(s, 'publish') ?? 0, service: sum(rate(s, 'ack'), rate(s, 'deliver_no_ack'), rate(s, 'get_no_ack')) ?? 0} : undefined,
       inspectCommand: dlqs.length ? `rabbitmqadmin --vhost=${JSON.stringify(session.vhost)} list queues name messages | grep -E '${dlqs.join('|')}' (look at messages with the management UI's Get messages, Nack mode requeue)` : undefined,
       notes: stateNotes.length ? stateNotes : undefined,
-      details: {type: q.type, state: q.state, deadLetterExchange: dlx ?? null, deadLetterQueues: dlqs, redelivered: stat(s, 'redeliver') ?? null},
+      details: {type: q.type, state: q.state, deadLetterExchange: dlx ?? null, deadLetterQueues: dlqs, redelivered: stat(s, 'redeliver') ?? null,
+        publishRate: rate(s, 'publish') ?? null, deliverGetRate: rate(s, 'deliver_get') ?? null, ackRate: rate(s, 'ack') ?? null},
     }
   })
   for (const state of states) {
