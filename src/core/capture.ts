@@ -65,7 +65,9 @@ export async function captureSnapshot(targets: TargetSpec[], options: CaptureOpt
     const probes = (await probesFor(target.kind)).filter((p) => !skip.some((s) => p.id === s || p.id.startsWith(`${s}.`)))
     const baselines = new Map<string, {value?: unknown; error?: unknown; at: number}>()
     if (options.windowSeconds > 0) {
-      for (const probe of probes.filter((p) => p.baseline)) {
+      // Baselines run in reverse and collects in order, so each probe's window encloses only the probes listed
+      // after it: the first probe (e.g. redis.info's hit rate) sees a window free of chokepoint's own reads.
+      for (const probe of probes.filter((p) => p.baseline).reverse()) {
         commandLog.currentProbe = probe.id
         try {
           baselines.set(probe.id, {value: await probe.baseline!(conn, ctx), at: Date.now()})
