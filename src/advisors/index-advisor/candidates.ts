@@ -1,6 +1,7 @@
 import {parseSync} from 'libpg-query'
 import type {CatalogFacts, ColumnFacts, ExistingIndex, TableFacts} from './catalog.js'
-import {quoteIdentifier, type ColumnTerm, type Predicate, type StatementShape} from './parse.js'
+import {quoteIdent, quoteQualified} from '../../core/sql.js'
+import {type ColumnTerm, type Predicate, type StatementShape} from './parse.js'
 
 export interface IndexKey {
   /** SQL text of the key: a quoted column or an expression over one. */
@@ -36,13 +37,13 @@ export interface CandidateSet {
 
 export function quoteQualifiedTable(key: string, catalog?: CatalogFacts): string {
   const t = catalog?.tables[key]
-  if (t) return `${quoteIdentifier(t.schema)}.${quoteIdentifier(t.name)}`
+  if (t) return quoteQualified(t.schema, t.name)
   const dot = key.indexOf('.')
-  return `${quoteIdentifier(key.slice(0, dot))}.${quoteIdentifier(key.slice(dot + 1))}`
+  return quoteQualified(key.slice(0, dot), key.slice(dot + 1))
 }
 
 function termSql(term: ColumnTerm): string {
-  return term.expression ?? quoteIdentifier(term.column)
+  return term.expression ?? quoteIdent(term.column)
 }
 
 export function termKey(term: ColumnTerm): string {
@@ -91,9 +92,9 @@ export function candidateId(c: Pick<Candidate, 'table' | 'method' | 'keys' | 'wh
 /** The CREATE INDEX text (hypopg takes it as is; the remedy adds CONCURRENTLY and a name). */
 export function indexDefinition(c: Candidate, catalog?: CatalogFacts, options: {concurrently?: boolean; name?: string} = {}): string {
   const keys = c.keys.map((k) => `${k.sql.startsWith('"') ? k.sql : `(${k.sql})`}${k.opclass ? ` ${k.opclass}` : ''}${k.desc ? ' DESC' : ''}`).join(', ')
-  const include = c.include?.length ? ` INCLUDE (${c.include.map(quoteIdentifier).join(', ')})` : ''
+  const include = c.include?.length ? ` INCLUDE (${c.include.map(quoteIdent).join(', ')})` : ''
   const where = c.where ? ` WHERE ${c.where}` : ''
-  const name = options.name ? ` ${quoteIdentifier(options.name)}` : ''
+  const name = options.name ? ` ${quoteIdent(options.name)}` : ''
   return `CREATE INDEX${options.concurrently ? ' CONCURRENTLY' : ''}${name} ON ${quoteQualifiedTable(c.table, catalog)} USING ${c.method} (${keys})${include}${where}`
 }
 
@@ -148,7 +149,7 @@ export function coveringIndex(c: Candidate, existing: ExistingIndex[]): Existing
     if (c.method === 'gin' && c.keys[0].opclass && !e.keys[0].includes(c.keys[0].opclass)) return false
     for (let i = 0; i < c.keys.length; i++) if (expressionKey(c.keys[i].sql) !== expressionKey(e.keys[i].replace(/ (gin_trgm_ops|jsonb_path_ops)$/, ''))) return false
     const all = [...e.keys, ...e.include].map(expressionKey)
-    return (c.include ?? []).every((col) => all.includes(expressionKey(quoteIdentifier(col))))
+    return (c.include ?? []).every((col) => all.includes(expressionKey(quoteIdent(col))))
   })
 }
 

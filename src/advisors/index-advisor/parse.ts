@@ -1,5 +1,6 @@
 import {parseSync} from 'libpg-query'
 import {ensureParser} from './workload.js'
+import {quoteIdent} from '../../core/sql.js'
 
 /**
  * What an index could serve in one statement, read from the server's own parse tree (libpg-query).
@@ -73,10 +74,6 @@ const RANGE_OPS = new Set(['<', '<=', '>', '>='])
 const CONTAINS_OPS = new Set(['@>', '<@', '?', '?|', '?&', '&&', '@?', '@@'])
 /** Functions whose results are deterministic and indexable over one column (IMMUTABLE in the catalog). */
 const INDEXABLE_FUNCTIONS = new Set(['lower', 'upper', 'date_trunc', 'abs', 'md5', 'btrim', 'trim', 'coalesce', 'date'])
-
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
-}
 
 function sval(node: Node | undefined): string | undefined {
   return node?.String?.sval
@@ -166,7 +163,7 @@ export class ShapeExtractor {
           if (column) return undefined
           column = this.columnRef(a, scope)
           if (!column) return undefined
-          parts.push(quoteIdentifier(column.column))
+          parts.push(quoteIdent(column.column))
         } else {
           const lit = constLiteral(a)
           if (!lit) return undefined
@@ -181,7 +178,7 @@ export class ShapeExtractor {
       if ((op === '->>' || op === '->') && unwrapCast(node.A_Expr.lexpr)?.ColumnRef) {
         const column = this.columnRef(unwrapCast(node.A_Expr.lexpr), scope)
         const key = constLiteral(unwrapCast(node.A_Expr.rexpr))
-        if (column && key) return {table: column.table, column: column.column, expression: `(${quoteIdentifier(column.column)} ${op} ${key})`}
+        if (column && key) return {table: column.table, column: column.column, expression: `(${quoteIdent(column.column)} ${op} ${key})`}
       }
     }
     return undefined
