@@ -30,10 +30,23 @@ export interface AdvisorRun {
   wallMs: number
 }
 
-function writeRate(table: string, catalog: CatalogFacts, readings: Reading[]): number {
-  const tables = readings.find((r) => r.probe === 'postgres.tables' && r.status === 'ok')?.data as {writeRates?: Record<string, Record<string, number>>} | undefined
-  const rates = tables?.writeRates?.[table]
-  if (rates) return Object.values(rates).reduce((s, v) => s + (Number(v) || 0), 0)
+/** How many tables the tables probe lists in writeRates by default (its `tablesWriteRates` option). */
+const TABLES_WRITE_RATES_LIMIT = 200
+
+/**
+ * A table's row writes per second. The postgres.tables reading's `writeRates` is keyed by unquoted schema.table
+ * (as the catalog) and holds only the per-second rates {insertsPerSecond, updatesPerSecond, deletesPerSecond}, over
+ * the window when there was one; it lists only tables written to, most written first, up to its limit. So a table
+ * missing from a list shorter than the limit had no writes (0), not "unknown": falling back to the catalog's
+ * since-reset rate there would charge a window-0 bulk load against a table nobody writes to in the window.
+ */
+function writeRate(table: string, catalog: CatalogFacts, readings: Reading[], options: Record<string, unknown>): number {
+  const tables = readings.find((r) => r.probe === 'postgres.tables' && r.status === 'ok')?.data as {writeRates?: Record<string, Record<string, unknown>>} | undefined
+  const all = tables?.writeRates
+  const rates = all?.[table]
+  if (rates) return Object.values(rates).reduce((s: number, v) => s + (Number(v) || 0), 0)
+  const limit = Number(options.tablesWriteRates) > 0 ? Math.floor(Number(options.tablesWriteRates)) : TABLES_WRITE_RATES_LIMIT
+  if (all && Object.keys(all).length < limit) return 0
   return catalog.tables[table]?.writeRate ?? 0
 }
 
@@ -106,7 +119,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const session = ctx.live.get(target) as PgSession | undefined
   const stmts: Array<PlannableStatement | undefined> = await Promise.all(data.statements.map(async (s) => (s.plan ? plannable(s.sql).catch(() => undefined) : undefined)))
   const baseStatements = data.statements.map((s) => (s.cost !== undefined && s.cost > 0 ? {weight: s.weight, baseCost: s.cost} : undefined))
-  const rate = (table: string) => writeRate(table, catalog, ctx.readings)
+  const rate = (table: string) => writeRate(table, catalog, ctx.readings, ctx.options)
   const penalty = (c: Candidate) => writePenalty(c, rate(c.table), catalog.tables[c.table]?.rows ?? 0)
   let whatIf: WhatIf | undefined
   const bestAlone = new Map<number, number>()
