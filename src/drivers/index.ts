@@ -5,6 +5,8 @@ import type {TargetKind} from '../core/types.js'
 const loaders: Partial<Record<TargetKind, () => Promise<Driver<any>>>> = {
   postgres: async () => (await import('./postgres.js')).postgresDriver,
   redis: async () => (await import('./redis.js')).redisDriver,
+  pgbouncer: async () => (await import('./pgbouncer.js')).pgbouncerDriver,
+  prometheus: async () => (await import('./prometheus.js')).prometheusDriver,
   rabbitmq: async () => (await import('./rabbitmq.js')).rabbitmqDriver,
   nats: async () => (await import('./nats.js')).natsDriver,
 }

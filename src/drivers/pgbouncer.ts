@@ -29,10 +29,11 @@ export class PgBouncerSession {
   static async open(url: string, options: PgBouncerSessionOptions = {}, log?: CommandLog): Promise<PgBouncerSession> {
     const parsed = new URL(url)
     const user = decodeURIComponent(parsed.username || process.env.PGUSER || 'postgres')
+    // The statistics live only in the admin console, whatever database the URL names (often the app's).
+    // (pg lets the connection string win over a `database` option, so the URL itself is rewritten.)
+    parsed.pathname = '/pgbouncer'
     const client = new pg.Client({
-      connectionString: url,
-      // The statistics live only in the admin console, whatever database the URL names (often the app's).
-      database: 'pgbouncer',
+      connectionString: parsed.toString(),
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       query_timeout: options.queryTimeoutMs ?? 10_000,
       // PgBouncer accepts application_name as a startup parameter (it shows in SHOW CLIENTS).
@@ -48,8 +49,13 @@ export class PgBouncerSession {
     }
     const session = new PgBouncerSession(client, user, log)
     session.log.currentProbe = 'connect'
-    const rows = await session.show('VERSION')
-    session.version = String(rows[0]?.version ?? '')
+    try {
+      const rows = await session.show('VERSION')
+      session.version = String(rows[0]?.version ?? '')
+    } catch (error) {
+      await session.close()
+      throw new Error(scrubSecrets(describePgBouncerError(error, user)))
+    }
     return session
   }
 

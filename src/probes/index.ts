@@ -5,6 +5,8 @@ import type {TargetKind} from '../core/types.js'
 const loaders: Partial<Record<TargetKind, () => Promise<Probe<any>[]>>> = {
   postgres: async () => (await import('./postgres/index.js')).postgresProbes,
   redis: async () => (await import('./redis/index.js')).redisProbes,
+  pgbouncer: async () => (await import('./pgbouncer/index.js')).pgbouncerProbes,
+  prometheus: async () => (await import('./prometheus/index.js')).prometheusProbes,
   rabbitmq: async () => (await import('./rabbitmq/index.js')).rabbitmqProbes,
   nats: async () => (await import('./nats/index.js')).natsProbes,
 }

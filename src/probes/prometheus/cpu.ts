@@ -1,0 +1,42 @@
+import type {Probe, ProbeOutput} from '../../core/probe.js'
+import type {PrometheusSession} from '../../drivers/prometheus.js'
+import {finiteOrNull, firstMatching, noSeries, requireServer, settings, subjectOf, type Candidate} from './queries.js'
+
+/**
+ * CPU busy share per instance. node_exporter and cAdvisor know the capacity (cores, CPU quota); a bare process
+ * (prom-client's process_cpu_seconds_total) does not, so its rate is divided by options.cpuCores, default 1:
+ * for a Node.js process one core is the real ceiling of its event loop.
+ */
+export function cpuCandidates(cores: number): Candidate[] {
+  return [
+    {name: 'node_exporter node_cpu_seconds_total (host busy share)', query: '1 - avg by ({{by}}) (rate(node_cpu_seconds_total{mode="idle"}[{{window}}]))'},
+    {
+      name: 'cAdvisor container_cpu_usage_seconds_total / CPU quota',
+      query: 'max by ({{by}}) (sum by ({{by}}, pod, container) (rate(container_cpu_usage_seconds_total{container!=""}[{{window}}]))'
+        + ' / sum by ({{by}}, pod, container) ((container_spec_cpu_quota{container!=""} > 0) / container_spec_cpu_period{container!=""}))',
+    },
+    {name: `process_cpu_seconds_total / ${cores} core${cores === 1 ? '' : 's'}`, query: `max by ({{by}}) (rate(process_cpu_seconds_total[{{window}}])) / ${cores}`},
+  ]
+}
+
+export const cpuProbe: Probe<PrometheusSession> = {
+  id: 'prometheus.cpu',
+  kind: 'prometheus',
+  description: 'CPU utilisation per instance: node_exporter, cAdvisor against its quota, or process CPU against options.cpuCores',
+  async collect(session, ctx): Promise<ProbeOutput> {
+    requireServer(session, 'host.cpu.utilization')
+    const s = settings(ctx)
+    const cores = typeof ctx.options.cpuCores === 'number' && ctx.options.cpuCores > 0 ? ctx.options.cpuCores : 1
+    const found = await firstMatching(session, s, 'cpu', cpuCandidates(cores), s.resourceBy)
+    if ('tried' in found) throw noSeries('host.cpu.utilization', 'cpu', found.tried)
+    return {
+      data: {window: s.window, groupBy: s.resourceBy, matched: found.matched, query: found.query},
+      metrics: found.samples.map((sample) => ({
+        name: 'host.cpu.utilization',
+        subject: subjectOf(sample, s.resourceBy, ctx.target.name),
+        value: finiteOrNull(sample.value),
+        evidence: {matched: found.matched, query: found.query, window: s.window},
+      })),
+    }
+  },
+}
