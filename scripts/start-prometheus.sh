@@ -7,6 +7,10 @@
 # target), stores TSDB data in <datadir>/data, logs to <datadir>/prometheus.log, listens on
 # 127.0.0.1:<port>, waits until /-/ready answers (max 30 s) and prints the PID on stdout
 # (also written to <datadir>/prometheus.pid). Stop it with: kill <pid>
+#
+# Note: Prometheus applies target discovery only every ~5 s, so the first scrape happens
+# ~5 s after /-/ready. Set PROMETHEUS_WAIT_FIRST_SCRAPE=1 to also wait (within the same 30 s
+# budget) until the target has been scraped once (health "up" or "down").
 set -euo pipefail
 
 PROMETHEUS_BIN=${PROMETHEUS_BIN:-/usr/bin/prometheus}
@@ -43,14 +47,19 @@ setsid nohup "$PROMETHEUS_BIN" \
 pid=$!
 echo "$pid" >"$datadir/prometheus.pid"
 
+ready=0
 for ((i = 0; i < 120; i++)); do
-  if curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$port/-/ready" 2>/dev/null; then
-    echo "$pid"
-    exit 0
+  if ((!ready)) && curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$port/-/ready" 2>/dev/null; then
+    ready=1
+  fi
+  if ((ready)); then
+    if [[ ${PROMETHEUS_WAIT_FIRST_SCRAPE:-0} != 1 ]]; then echo "$pid"; exit 0; fi
+    targets=$(curl -fsS -m 1 "http://127.0.0.1:$port/api/v1/targets" 2>/dev/null || true)
+    if [[ $targets == *'"health":"up"'* || $targets == *'"health":"down"'* ]]; then echo "$pid"; exit 0; fi
   fi
   kill -0 "$pid" 2>/dev/null || { tail -n 20 "$datadir/prometheus.log" >&2; die "prometheus exited during startup"; }
   sleep 0.25
 done
 kill "$pid" 2>/dev/null || true
 tail -n 20 "$datadir/prometheus.log" >&2
-die "prometheus not ready on 127.0.0.1:$port after 30 s"
+die "prometheus not ready (or target not scraped) on 127.0.0.1:$port after 30 s"

@@ -20,7 +20,7 @@ LOG_DIR=$STATE_DIR/log
 PRIMARY_DIR=$STATE_DIR/pg-primary
 REPLICA_DIR=$STATE_DIR/pg-replica
 BOUNCER_DIR=$STATE_DIR/pgbouncer
-LOCK_FILE=/var/tmp/chokepoint-test.lock   # outside STATE_DIR so `down` can delete the dir
+LOCK_FILE=/var/tmp/chokepoint-test-env.lock   # outside STATE_DIR so `down` can delete the dir
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=postgres
@@ -45,8 +45,10 @@ unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS 2>/dev/null
 log()  { printf '[test-env] %s\n' "$*" >&2; }
 die()  { printf '[test-env] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# Every command that may spawn a long-lived daemon runs with the lock fd closed, otherwise
+# postgres/pgbouncer inherit it and keep the harness lock held forever.
 as_pg() {
-  if [[ $(id -un) == "$PG_USER" ]]; then "$@"; else runuser -u "$PG_USER" -- "$@"; fi
+  if [[ $(id -un) == "$PG_USER" ]]; then "$@" 9>&-; else runuser -u "$PG_USER" -- "$@" 9>&-; fi
 }
 
 # psql against one of our clusters over TCP; prints unaligned tuples-only output.
@@ -61,7 +63,14 @@ listener_pid() {
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 
-proc_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+# alive = exists and is not a zombie (PID 1 in this VM reaps orphans only lazily)
+proc_alive() {
+  [[ ${1:-} =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
+}
 
 # Is <pid> a postmaster whose data directory is <dir>?  (postmaster's cwd is its data dir)
 is_our_postmaster() { # pid dir
@@ -125,12 +134,12 @@ pkg_installed() { [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) 
 neutralize_service() { # service port process-name
   local svc=$1 port=$2 name=$3 pid
   if [[ -d /run/systemd/system ]]; then
-    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    systemctl disable --now "$svc" >/dev/null 2>&1 9>&- || true
   else
     # no systemd (container): postinst start is normally blocked by policy-rc.d;
     # still make sure the SysV script will not start it at boot.
-    update-rc.d "$svc" disable >/dev/null 2>&1 || true
-    [[ -x /etc/init.d/$svc ]] && /etc/init.d/"$svc" stop >/dev/null 2>&1 || true
+    update-rc.d "$svc" disable >/dev/null 2>&1 9>&- || true
+    [[ -x /etc/init.d/$svc ]] && /etc/init.d/"$svc" stop >/dev/null 2>&1 9>&- || true
   fi
   pid=$(listener_pid "$port")
   if [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == "$name"* ]] && ! is_ours "$pid"; then
@@ -148,13 +157,16 @@ step_packages() {
     log "packages: installing ${missing[*]}"
     local need_update=0
     for p in "${missing[@]}"; do
-      apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]' || need_update=1
+      # capture first: `apt-cache | grep -q` would SIGPIPE apt-cache and fail under pipefail
+      local policy
+      policy=$(apt-cache policy "$p" 2>/dev/null || true)
+      [[ $policy == *"Candidate: "[0-9]* ]] || need_update=1
     done
     if ((need_update)); then
       log "packages: apt-get update (a package has no install candidate)"
-      apt-get update -qq >/dev/null
+      apt-get update -qq >/dev/null 9>&-
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1 \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1 9>&- \
       || { tail -n 30 "$LOG_DIR/apt.log" >&2; die "apt-get install failed"; }
     # The packages ship daemons on default ports; we never want those running.
     neutralize_service pgbouncer 6432 pgbouncer
@@ -174,7 +186,7 @@ rabbit_mgmt_ok() {
 step_rabbitmq() {
   if rabbit_mgmt_ok; then log "rabbitmq: management API already answers on :15672"; return; fi
   log "rabbitmq: enabling rabbitmq_management"
-  rabbitmq-plugins enable rabbitmq_management >"$LOG_DIR/rabbitmq-plugins.log" 2>&1 \
+  rabbitmq-plugins enable rabbitmq_management >"$LOG_DIR/rabbitmq-plugins.log" 2>&1 9>&- \
     || { cat "$LOG_DIR/rabbitmq-plugins.log" >&2; die "rabbitmq-plugins enable failed (is rabbitmq-server running?)"; }
   local i
   for ((i = 0; i < 60; i++)); do rabbit_mgmt_ok && { log "rabbitmq: management API up"; return; }; sleep 0.5; done
@@ -489,7 +501,7 @@ step_pgbouncer() {
   rm -f "$BOUNCER_PID"   # stale pidfile (process gone / pid reused) would block start
   free_port "$BOUNCER_PORT" pgbouncer
   log "pgbouncer: starting on :$BOUNCER_PORT as $owner"
-  runuser -u "$owner" -- /usr/sbin/pgbouncer -q -d "$BOUNCER_INI" >>"$LOG_DIR/pgbouncer-start.log" 2>&1 \
+  runuser -u "$owner" -- /usr/sbin/pgbouncer -q -d "$BOUNCER_INI" >>"$LOG_DIR/pgbouncer-start.log" 2>&1 9>&- \
     || { tail -n 20 "$BOUNCER_DIR/pgbouncer.log" "$LOG_DIR/pgbouncer-start.log" >&2 2>/dev/null; die "pgbouncer failed to start"; }
   local i
   for ((i = 0; i < 40; i++)); do bouncer_ok && { log "pgbouncer: admin console answers"; return; }; sleep 0.25; done
