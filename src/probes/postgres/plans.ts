@@ -3,6 +3,7 @@ import type {Probe} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import {readCatalog, type CatalogFacts} from '../../advisors/index-advisor/catalog.js'
 import {explainStatement, plannable} from '../../advisors/index-advisor/plan.js'
+import {parseSync} from 'libpg-query'
 import {indexAdvisorOptions} from '../../advisors/index-advisor/workload.js'
 
 export interface PlannedStatement {
@@ -32,6 +33,33 @@ export interface PlansData {
 }
 
 const DEFAULT_MAX_STATEMENTS = 100
+
+/** Table names (RangeVar relname, with schema when given) a statement's parse tree reads or writes. */
+function relationsOf(node: unknown, out: Array<{schema?: string; name: string}> = []): Array<{schema?: string; name: string}> {
+  if (Array.isArray(node)) for (const n of node) relationsOf(n, out)
+  else if (node && typeof node === 'object') {
+    const n = node as Record<string, any>
+    if (n.RangeVar?.relname) out.push({schema: n.RangeVar.schemaname, name: n.RangeVar.relname})
+    for (const v of Object.values(n)) if (v && typeof v === 'object') relationsOf(v, out)
+  }
+  return out
+}
+
+/**
+ * Whether a pg_stat_statements entry touches a user table of the catalog. Statements over system catalogs only
+ * (monitoring queries, chokepoint's own catalog reads, which pg_stat_statements records too) are nothing an index
+ * can be proposed for, and their normalized $n often has no inferable type: they are not the workload.
+ */
+function touchesUserTable(sql: string, catalog: CatalogFacts): boolean {
+  let rels
+  try {
+    rels = relationsOf(parseSync(sql).stmts)
+  } catch {
+    return true
+  }
+  const tables = Object.values(catalog.tables)
+  return rels.some((r) => tables.some((t) => t.name === r.name && (!r.schema || t.schema === r.schema)))
+}
 
 async function fromStatStatements(session: PgSession, limit: number): Promise<Array<Omit<PlannedStatement, 'weight'> & {calls: number}>> {
   if (!(await session.hasExtension('pg_stat_statements'))) {
@@ -94,6 +122,7 @@ export const plansProbe: Probe<PgSession> = {
         statements.push(entry)
         continue
       }
+      if (source === 'pg_stat_statements' && !touchesUserTable(stmt.sql, catalog)) continue
       entry.sql = stmt.sql
       entry.paramCount = stmt.paramCount
       try {
