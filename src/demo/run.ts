@@ -1,0 +1,202 @@
+/**
+ * `chokepoint demo`: the whole job on a stack it builds itself. An embedded PostgreSQL with a seeded shop
+ * and a leaky application in front of it (plus Redis caches and queues when a Redis answers), audited live
+ * by the same runAudit as `chokepoint audit`, then torn down. Nothing in the audit knows it is a demo:
+ * every finding comes from the server's own statistics.
+ */
+import {randomBytes} from 'node:crypto'
+import type pg from 'pg'
+import {runAudit} from '../core/audit.js'
+import type {ChokepointConfig} from '../core/config.js'
+import {errorMessage} from '../core/errors.js'
+import {loadRules} from '../core/rules.js'
+import type {Report, TargetSpec} from '../core/types.js'
+import type {ReportFormat} from '../reporters/index.js'
+import {startEmbeddedServer, type EmbeddedServer} from './embedded-server.js'
+import {checkRedis, DEFAULT_REDIS_URL, describeRedisUrl, seedRedisPart, type RedisPart} from './redis-part.js'
+import * as shop from './shop.js'
+
+export interface DemoOptions {
+  format: ReportFormat
+  color: boolean
+  /** Leave the server running (seeded) after the report, and print how to reach and stop it. */
+  keep: boolean
+  /** Redis to add to the demo; default REDIS_URL, else redis://127.0.0.1:6379. */
+  redisUrl?: string
+  /** Progress lines (stderr). */
+  progress: (line: string) => void
+  /** The report (stdout). */
+  write: (text: string) => void
+}
+
+export interface DemoResult {
+  report: Report
+  timings: Record<string, number>
+  /** Seconds from process start to the report being written. */
+  secondsToReport: number
+  /**
+   * With --keep: how to reach and stop the server. Its URL holds the demo's password, which the scrubbing
+   * progress logger would hide, so the caller prints this as is.
+   */
+  keptMessage?: string
+}
+
+/** The forgotten transaction must be older than the 10 s target of database/idle-in-transaction to show. */
+const IDLE_TRANSACTION_MIN_AGE_S = 11
+const WORKLOAD_CONNECTIONS = 3
+/** Sessions besides the idle pool during the audit: the forgotten transaction and the auditor itself. */
+const OTHER_SESSIONS_DURING_AUDIT = 2
+const UNUSED_INDEX_RULE = 'database/unused-index'
+
+const seconds = (ms: number) => Math.round(ms / 100) / 10
+
+/** Rule overrides the demo needs because its statistics are minutes old, not weeks; each is announced. */
+function demoConfig(progress: (line: string) => void): ChokepointConfig {
+  const rule = loadRules().find((r) => r.id === UNUSED_INDEX_RULE)
+  if (!rule) return {}
+  const usual = rule.when?.statsAgeSeconds
+  progress(`note: ${UNUSED_INDEX_RULE} judges an index unused only once statistics are ${usual ? `${usual.replace(/^>=\s*/, '')} ` : ''}old;`
+    + ' the demo\'s are seconds old, so the demo lowers that to 0 (your audits keep the default)')
+  return {rules: {[UNUSED_INDEX_RULE]: {when: {statsAgeSeconds: '>= 0'}}}}
+}
+
+/**
+ * Runs the demo. On SIGINT/SIGTERM it stops the server, closes its connections, removes the temporary
+ * directory and exits with 130/143; otherwise it returns once the report is written.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const {progress} = options
+  const timings: Record<string, number> = {}
+  let stepStarted = Date.now()
+  const step = (name: string) => {
+    timings[name] = seconds(Date.now() - stepStarted)
+    stepStarted = Date.now()
+  }
+
+  let server: EmbeddedServer | undefined
+  let redis: RedisPart | undefined
+  const clients: pg.Client[] = []
+  let cancelled = false
+  let cleaning: Promise<void> | undefined
+  const cleanup = (): Promise<void> => {
+    cleaning ??= (async () => {
+      cancelled = true
+      await shop.closeAll(clients)
+      await redis?.cleanup().catch(() => {})
+      await server?.stop()
+    })()
+    return cleaning
+  }
+  let interrupted: NodeJS.Signals | undefined
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      progress('still stopping the demo server…')
+      return
+    }
+    interrupted = signal
+    progress(`${signal}: stopping the demo server${server ? ` and removing ${server.rootDir}` : ''}`)
+    cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  try {
+    progress('starting an embedded PostgreSQL (initdb in a temporary directory)…')
+    server = await startEmbeddedServer({
+      log: progress,
+      settings: {shared_preload_libraries: 'pg_stat_statements', max_connections: 100},
+    })
+    step('server')
+    progress(`PostgreSQL ${server.version} on 127.0.0.1:${server.port}${server.account ? ` as user ${server.account.name}` : ''}, data in ${server.rootDir} (${timings.server} s)`)
+
+    const shopUrl = server.url(shop.SHOP_DATABASE)
+    await shop.createShopDatabase(server.url('postgres'))
+    await shop.createShopSchema(shopUrl)
+    const idle = await shop.openIdleTransaction(shopUrl)
+    clients.push(idle.client)
+    progress('seeding the shop: 20k customers, 120k orders, 240k order lines, 60k sessions…')
+    await shop.seedShopRows(shopUrl)
+    step('seed')
+    progress(`seeded in ${timings.seed} s`)
+
+    const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL
+    const redisCheck = await checkRedis(redisUrl)
+    if (redisCheck.ok) {
+      const prefix = `chokepoint-demo-${randomBytes(4).toString('hex')}:`
+      progress(`Redis: reachable at ${describeRedisUrl(redisUrl)}; seeding the cache and queues under ${prefix}`)
+      redis = await seedRedisPart(redisUrl, prefix, progress)
+      for (const line of redis.seeded) progress(`Redis: ${line}`)
+      step('redis')
+    } else {
+      progress(`Redis: not reachable at ${describeRedisUrl(redisUrl)} (${redisCheck.reason}), skipping the cache and queue part`)
+    }
+
+    const pool = await shop.idleSessionsForCriticalPool(shopUrl, OTHER_SESSIONS_DURING_AUDIT)
+    const agedIn = Math.max(0, IDLE_TRANSACTION_MIN_AGE_S - (Date.now() - idle.openedAt) / 1000)
+    progress(`running the shop's workload on ${WORKLOAD_CONNECTIONS} connections while its web tier opens ${pool.count} idle sessions`
+      + ` (max_connections ${pool.maxConnections})…`)
+    const isCancelled = () => cancelled
+    const [workload, held] = await Promise.all([
+      shop.runWorkload(shopUrl, WORKLOAD_CONNECTIONS, isCancelled, agedIn),
+      shop.holdIdleConnections(shopUrl, pool.count, isCancelled),
+    ])
+    clients.push(...held)
+    step('workload')
+    progress(`workload: ${workload.executions} statements in ${workload.seconds.toFixed(1)} s; ${held.length} idle sessions held; one transaction idle for ${Math.round((Date.now() - idle.openedAt) / 1000)} s`)
+
+    const targets: TargetSpec[] = [{name: 'shop-db', kind: 'postgres', url: shopUrl}]
+    if (redis) targets.push({name: 'shop-redis', kind: 'redis', url: redis.url, options: {demoPrefix: redis.prefix}})
+    progress(`auditing ${targets.map((t) => t.name).join(' and ')} live (window 0: counters since the server started)…`)
+    const {report} = await runAudit({config: demoConfig(progress), targets, windowSeconds: 0, failOn: 'critical', log: progress})
+    step('audit')
+
+    const text = await renderDemoReport(report, options.format, options.color)
+    options.write(text)
+    const secondsToReport = Math.round(process.uptime() * 10) / 10
+    const {critical, warning, info} = report.summary
+    progress(`report: ${critical} critical, ${warning} warning, ${info} info, written ${secondsToReport} s after start`
+      + ` (server ${timings.server} s, seed ${timings.seed} s, workload ${timings.workload} s, audit ${timings.audit} s).`
+      + ' The demo exits 0 even with critical findings: it ran as intended.')
+
+    let keptMessage: string | undefined
+    if (options.keep) {
+      await shop.closeAll(clients)
+      await redis?.cleanup()
+      server.detach()
+      keptMessage = keepMessage(server)
+      server = undefined
+      redis = undefined
+    }
+    return {report, timings, secondsToReport, keptMessage}
+  } catch (error) {
+    if (interrupted) {
+      // The server was stopped under a running step; the signal handler finishes and exits.
+      await cleanup()
+      return new Promise<never>(() => {})
+    }
+    const logTail = server?.logTail(5)
+    throw new Error(`${errorMessage(error)}${logTail ? `\nlast lines of the demo server's log:\n${logTail}` : ''}`)
+  } finally {
+    if (!interrupted) {
+      await cleanup()
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
+    }
+  }
+}
+
+async function renderDemoReport(report: Report, format: ReportFormat, color: boolean): Promise<string> {
+  const {renderReport} = await import('../reporters/index.js')
+  return renderReport(report, format, {color})
+}
+
+function keepMessage(server: EmbeddedServer): string {
+  const url = server.url(shop.SHOP_DATABASE)
+  return [
+    'The demo server keeps running (the idle sessions and the open transaction ended with the demo):',
+    `  URL:    ${url}`,
+    `  audit:  chokepoint audit --pg '${url}'`,
+    `  psql:   psql '${url}'`,
+    `  stop:   kill -INT ${server.pid} && rm -rf ${server.rootDir}`,
+  ].join('\n')
+}
