@@ -79,16 +79,19 @@ export const appPoolsProbe: Probe<PrometheusSession> = {
     const custom = customFlavour(s.queries)
     const flavours = custom ? [custom] : DEFAULT_FLAVOURS
     const fallbackMax = typeof ctx.options.appPoolMax === 'number' ? ctx.options.appPoolMax : undefined
+    // Every convention that has series is read: one Prometheus often scrapes Node and JVM services side by side.
+    const metrics: Metric[] = []
+    const pools: Array<Record<string, unknown> & {subject: string; max: number | null}> = []
+    const matched: string[] = []
     for (const flavour of flavours) {
       const waiting = await read(session, flavour.waiting)
       const active = await read(session, flavour.active)
       const total = await read(session, flavour.total)
       if (!waiting?.size && !active?.size && !total?.size) continue
+      matched.push(flavour.name)
       const idle = await read(session, flavour.idle)
       const max = await read(session, flavour.max)
       const keys = new Set([...(active ?? total ?? new Map()).keys(), ...(waiting ?? new Map()).keys()])
-      const metrics: Metric[] = []
-      const pools = []
       for (const k of keys) {
         const labels = (active?.get(k) ?? total?.get(k) ?? waiting?.get(k))!.labels
         const idleCount = idle?.get(k)?.value
@@ -96,10 +99,11 @@ export const appPoolsProbe: Probe<PrometheusSession> = {
         const poolMax = max?.get(k)?.value ?? fallbackMax
         const pool = (flavour.poolLabel && labels[flavour.poolLabel]) || labels.job || ctx.target.name
         const instance = labels.instance ?? ''
-        const subject = `app pool ${pool}${instance ? `/${instance}` : ''}`
+        const service = labels.job ?? pool
+        const subject = `app pool ${service === pool ? pool : `${service} ${pool}`}${instance ? `/${instance}` : ''}`
         const evidence = {
           flavour: flavour.name,
-          service: labels.job ?? pool,
+          service,
           pool,
           instance,
           inUse: inUse ?? null,
@@ -111,9 +115,11 @@ export const appPoolsProbe: Probe<PrometheusSession> = {
         if (inUse !== undefined && poolMax) metrics.push({name: 'pool.utilization', subject, value: inUse / poolMax, evidence})
         metrics.push({name: 'pool.clients_waiting', subject, value: evidence.clientsWaiting, evidence})
       }
+    }
+    if (matched.length > 0) {
       const noMax = pools.filter((p) => p.max === null).map((p) => p.subject)
       return {
-        data: {matched: flavour.name, pools, ...(noMax.length ? {limitation: `no pool max for ${noMax.join(', ')}: export it (e.g. pg_pool_max) or set options.prometheus.appPoolMax`} : {})},
+        data: {matched, pools, ...(noMax.length ? {limitation: `no pool max for ${noMax.join(', ')}: export it (e.g. pg_pool_max) or set options.prometheus.appPoolMax`} : {})},
         metrics,
       }
     }

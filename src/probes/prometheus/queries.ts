@@ -98,6 +98,8 @@ export function finiteOrNull(value: number, factor = 1): number | null {
 export const LATENCY_HISTOGRAMS: Array<{name: string; bucket: string; factor: number}> = [
   {name: 'prom-client http_request_duration_seconds', bucket: 'http_request_duration_seconds_bucket', factor: 1},
   {name: 'OpenTelemetry http_server_request_duration_seconds', bucket: 'http_server_request_duration_seconds_bucket', factor: 1},
+  // @opentelemetry/exporter-prometheus (JS, 0.2xx) writes no unit suffix; the unit of the stable semconv is still seconds.
+  {name: 'OpenTelemetry (JS exporter, no unit suffix) http_server_request_duration', bucket: 'http_server_request_duration_bucket', factor: 1},
   // The older OTel semantic conventions (http.server.duration) measure milliseconds.
   {name: 'OpenTelemetry (pre-1.23 semconv) http_server_duration_milliseconds', bucket: 'http_server_duration_milliseconds_bucket', factor: 0.001},
   {name: 'OpenTelemetry (pre-1.23 semconv, no unit suffix) http_server_duration', bucket: 'http_server_duration_bucket', factor: 0.001},
@@ -119,6 +121,7 @@ export const STATUS_COUNTERS: Array<{name: string; counter: string; label: strin
   {name: 'http_requests_total{status_code}', counter: 'http_requests_total', label: 'status_code'},
   {name: 'http_requests_total{status}', counter: 'http_requests_total', label: 'status'},
   {name: 'OpenTelemetry http_server_request_duration_seconds_count{http_response_status_code}', counter: 'http_server_request_duration_seconds_count', label: 'http_response_status_code'},
+  {name: 'OpenTelemetry (JS exporter) http_server_request_duration_count{http_response_status_code}', counter: 'http_server_request_duration_count', label: 'http_response_status_code'},
   {name: 'OpenTelemetry (pre-1.23) http_server_duration_milliseconds_count{http_status_code}', counter: 'http_server_duration_milliseconds_count', label: 'http_status_code'},
   {name: 'OpenTelemetry (pre-1.23) http_server_duration_count{http_status_code}', counter: 'http_server_duration_count', label: 'http_status_code'},
 ]

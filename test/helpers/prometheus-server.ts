@@ -1,0 +1,60 @@
+/**
+ * A real Prometheus per test (scripts/start-prometheus.sh: scrape interval 1 s, job "app", one target), on a
+ * free port with its TSDB in a temp dir. stop() kills exactly the pid the script reported and removes the dir.
+ */
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {freePort} from './redis-server.js'
+
+const SCRIPT = resolve(import.meta.dirname, '../../scripts/start-prometheus.sh')
+
+export interface PrometheusServer {
+  url: string
+  /** Instant query; returns the result vector. */
+  query(promql: string): Promise<Array<{metric: Record<string, string>; value: [number, string]}>>
+  /** Polls (bounded) until `promql` returns a series whose value satisfies `ok`. */
+  waitFor(promql: string, ok: (value: number) => boolean, what: string, attempts?: number): Promise<number>
+  stop(): Promise<void>
+}
+
+export async function startPrometheus(scrapeTarget: string): Promise<PrometheusServer> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'chokepoint-prometheus-'))
+  const pid = Number(execFileSync('bash', [SCRIPT, String(port), scrapeTarget, dir], {encoding: 'utf8'}).trim())
+  const url = `http://127.0.0.1:${port}`
+  const query = async (promql: string) => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`)
+    const body = (await res.json()) as {data: {result: Array<{metric: Record<string, string>; value: [number, string]}>}}
+    return body.data.result
+  }
+  return {
+    url,
+    query,
+    async waitFor(promql, ok, what, attempts = 120) {
+      let last: number | undefined
+      for (let i = 0; i < attempts; i++) {
+        const result = await query(promql)
+        last = result.length ? Number(result[0].value[1]) : undefined
+        if (last !== undefined && ok(last)) return last
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      throw new Error(`Prometheus never showed ${what} (${promql} = ${last})`)
+    },
+    async stop() {
+      try {
+        process.kill(pid, 'SIGTERM')
+      } catch {}
+      for (let i = 0; i < 200; i++) {
+        try {
+          process.kill(pid, 0)
+        } catch {
+          break
+        }
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      rmSync(dir, {recursive: true, force: true})
+    },
+  }
+}
