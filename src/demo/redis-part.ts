@@ -10,9 +10,12 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 
 export interface RedisPart {
   url: string
+  /** Every key the demo writes contains this (the seeders add their own ":" separators after it). */
   prefix: string
   /** What was seeded, one line each, for the progress output. */
   seeded: string[]
+  /** Options for the Redis target that the seeders ask for (e.g. where the BullMQ probe should look). */
+  targetOptions: Record<string, unknown>
   /** Removes every key the demo wrote (and calls the seeders' own cleanups). */
   cleanup(): Promise<void>
 }
@@ -60,9 +63,27 @@ async function optionalSeeder(module: string, exportName: string): Promise<Seede
 }
 
 function describeSeeded(what: string, result: unknown): string {
-  if (typeof result === 'string') return `${what}: ${result}`
-  if (result && typeof result === 'object' && 'summary' in result && typeof result.summary === 'string') return `${what}: ${result.summary}`
-  return what
+  const r = (result && typeof result === 'object' ? result : {}) as {keys?: unknown; queues?: unknown; expected?: unknown}
+  const parts: string[] = []
+  if (typeof r.keys === 'number') parts.push(`${r.keys} keys`)
+  if (Array.isArray(r.queues)) parts.push(`queues ${r.queues.join(', ')}`)
+  if (Array.isArray(r.expected) && r.expected.length > 0) parts.push(`planted: ${r.expected.join('; ')}`)
+  return parts.length > 0 ? `${what}: ${parts.join(', ')}` : what
+}
+
+function targetOptionsOf(result: unknown): Record<string, unknown> {
+  const options = (result as {targetOptions?: unknown} | undefined)?.targetOptions
+  return options && typeof options === 'object' ? (options as Record<string, unknown>) : {}
+}
+
+/** Merges option objects one level deep (e.g. two seeders both setting parts of options.queues). */
+function mergeOptions(into: Record<string, unknown>, from: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(from)) {
+    const existing = into[key]
+    into[key] = existing && typeof existing === 'object' && value && typeof value === 'object' && !Array.isArray(value)
+      ? {...(existing as object), ...(value as object)}
+      : value
+  }
 }
 
 function cleanupOf(result: unknown): (() => Promise<unknown>) | undefined {
@@ -102,25 +123,33 @@ export async function seedRedisPart(url: string, prefix: string, log: (message: 
     url,
     prefix,
     seeded,
+    targetOptions: {},
     async cleanup() {
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
       await deleteKeysWithPrefix(url, prefix).catch(() => 0)
     },
   }
-  const seeders: Array<[string, string, string]> = [
-    ['./redis-seed.js', 'seedDemoRedis', 'cache keys'],
-    ['./queue-seed.js', 'seedDemoQueues', 'job queues'],
+  // [module, export, what it seeds, its own prefix]: both prefixes contain `prefix`, so one SCAN finds all.
+  const seeders: Array<[string, string, string, string]> = [
+    ['./redis-seed.js', 'seedDemoRedis', 'cache', prefix],
+    ['./queue-seed.js', 'seedDemoQueues', 'queues', `${prefix}-bull`],
   ]
-  for (const [module, exportName, what] of seeders) {
-    const seeder = await optionalSeeder(module, exportName)
-    if (!seeder) {
-      log(`Redis: ${what} are not part of this build yet; skipping them`)
-      continue
+  try {
+    for (const [module, exportName, what, ownPrefix] of seeders) {
+      const seeder = await optionalSeeder(module, exportName)
+      if (!seeder) {
+        log(`Redis: the ${what} seed is not part of this build; skipping it`)
+        continue
+      }
+      const result = await seeder(url, ownPrefix)
+      const cleanup = cleanupOf(result)
+      if (cleanup) cleanups.push(cleanup)
+      mergeOptions(part.targetOptions, targetOptionsOf(result))
+      seeded.push(describeSeeded(what, result))
     }
-    const result = await seeder(url, prefix)
-    const cleanup = cleanupOf(result)
-    if (cleanup) cleanups.push(cleanup)
-    seeded.push(describeSeeded(what, result))
+  } catch (error) {
+    await part.cleanup()
+    throw error
   }
   return part
 }

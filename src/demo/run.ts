@@ -13,7 +13,7 @@ import {loadRules} from '../core/rules.js'
 import type {Report, TargetSpec} from '../core/types.js'
 import type {ReportFormat} from '../reporters/index.js'
 import {startEmbeddedServer, type EmbeddedServer} from './embedded-server.js'
-import {checkRedis, DEFAULT_REDIS_URL, describeRedisUrl, seedRedisPart, type RedisPart} from './redis-part.js'
+import {checkRedis, DEFAULT_REDIS_URL, deleteKeysWithPrefix, describeRedisUrl, seedRedisPart, type RedisPart} from './redis-part.js'
 import * as shop from './shop.js'
 
 export interface DemoOptions {
@@ -75,6 +75,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   let server: EmbeddedServer | undefined
   let redis: RedisPart | undefined
+  /** Set before seeding starts, so that an interrupted seed is still cleaned up. */
+  let redisKeys: {url: string; prefix: string} | undefined
   const clients: pg.Client[] = []
   let cancelled = false
   let cleaning: Promise<void> | undefined
@@ -82,7 +84,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     cleaning ??= (async () => {
       cancelled = true
       await shop.closeAll(clients)
-      await redis?.cleanup().catch(() => {})
+      if (redis) await redis.cleanup().catch(() => {})
+      else if (redisKeys) await deleteKeysWithPrefix(redisKeys.url, redisKeys.prefix).catch(() => 0)
       await server?.stop()
     })()
     return cleaning
@@ -122,10 +125,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL
     const redisCheck = await checkRedis(redisUrl)
     if (redisCheck.ok) {
-      const prefix = `chokepoint-demo-${randomBytes(4).toString('hex')}:`
-      progress(`Redis: reachable at ${describeRedisUrl(redisUrl)}; seeding the cache and queues under ${prefix}`)
-      redis = await seedRedisPart(redisUrl, prefix, progress)
-      for (const line of redis.seeded) progress(`Redis: ${line}`)
+      const prefix = `chokepoint-demo-${randomBytes(4).toString('hex')}`
+      redisKeys = {url: redisUrl, prefix}
+      progress(`Redis: reachable at ${describeRedisUrl(redisUrl)}; seeding the cache and queues under keys containing ${prefix}`)
+      try {
+        redis = await seedRedisPart(redisUrl, prefix, progress)
+        for (const line of redis.seeded) progress(`Redis: ${line}`)
+      } catch (error) {
+        if (interrupted) throw error
+        // The PostgreSQL half stands on its own: a Redis that refuses writes (replica, ACL) only shortens the demo.
+        progress(`Redis: seeding failed (${errorMessage(error).split('\n')[0]}), skipping the cache and queue part`)
+      }
       step('redis')
     } else {
       progress(`Redis: not reachable at ${describeRedisUrl(redisUrl)} (${redisCheck.reason}), skipping the cache and queue part`)
@@ -145,7 +155,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     progress(`workload: ${workload.executions} statements in ${workload.seconds.toFixed(1)} s; ${held.length} idle sessions held; one transaction idle for ${Math.round((Date.now() - idle.openedAt) / 1000)} s`)
 
     const targets: TargetSpec[] = [{name: 'shop-db', kind: 'postgres', url: shopUrl}]
-    if (redis) targets.push({name: 'shop-redis', kind: 'redis', url: redis.url, options: {demoPrefix: redis.prefix}})
+    if (redis) targets.push({name: 'shop-redis', kind: 'redis', url: redis.url, options: redis.targetOptions})
     progress(`auditing ${targets.map((t) => t.name).join(' and ')} live (window 0: counters since the server started)…`)
     const {report} = await runAudit({config: demoConfig(progress), targets, windowSeconds: 0, failOn: 'critical', log: progress})
     step('audit')
@@ -166,6 +176,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       keptMessage = keepMessage(server)
       server = undefined
       redis = undefined
+      redisKeys = undefined
     }
     return {report, timings, secondsToReport, keptMessage}
   } catch (error) {
