@@ -1,0 +1,180 @@
+/**
+ * `chokepoint demo` end to end, as a user runs it: the built CLI (`npm run build` first) as a child process,
+ * with its own embedded PostgreSQL. Needs no test environment; Redis joins when one answers on REDIS_URL or
+ * 127.0.0.1:6379, and its assertions run only then.
+ */
+import {spawn} from 'node:child_process'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {beforeAll, describe, expect, it} from 'vitest'
+import type {Finding, Report} from '../../src/core/types.js'
+
+const ROOT = resolve(import.meta.dirname, '..', '..')
+const BIN = join(ROOT, 'bin', 'run.js')
+
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI; `onStderr` may act on progress lines (e.g. send a signal) as they arrive. */
+function runCli(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      onStderr?.(stderr, child)
+    })
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolvePromise({code, signal, stdout, stderr}))
+  })
+}
+
+/** Data directories the demo announced ("data in /tmp/chokepoint-demo-XXXX"). */
+function announcedDir(stderr: string): string {
+  const match = /data in (\S*chokepoint-demo-[A-Za-z0-9]+)/.exec(stderr)
+  if (!match) throw new Error(`the demo did not announce its data directory:\n${stderr}`)
+  return match[1]
+}
+
+/** PIDs of running processes whose command line mentions `text` (read from /proc, no ps parsing). */
+function processesMentioning(text: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+      if (cmdline.includes(text)) pids.push(Number(entry))
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids
+}
+
+const byRule = (report: Report, rule: string): Finding[] => report.findings.filter((f) => f.rule === rule)
+
+describe('chokepoint demo', () => {
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist', 'commands', 'demo.js'))) throw new Error('dist/commands/demo.js is missing: run `npm run build` first')
+  })
+
+  describe('--format json', () => {
+    let run: Run
+    let report: Report
+
+    beforeAll(async () => {
+      run = await runCli(['demo', '--format', 'json'])
+      if (run.code !== 0) throw new Error(`demo exited ${run.code}:\n${run.stderr}`)
+      report = JSON.parse(run.stdout) as Report
+    }, 120_000)
+
+    it('exits 0 although the report has critical findings, and leaves nothing behind', () => {
+      expect(run.code).toBe(0)
+      expect(report.summary.critical).toBeGreaterThan(0)
+      expect(report.gate.passed).toBe(false)
+      const dir = announcedDir(run.stderr)
+      expect(existsSync(dir)).toBe(false)
+      expect(processesMentioning(dir)).toEqual([])
+    })
+
+    it('audits the embedded PostgreSQL completely, with its password removed from the report', () => {
+      const pg = report.targets.find((t) => t.kind === 'postgres')!
+      expect(pg).toMatchObject({name: 'shop-db', status: 'ok'})
+      expect(pg.url).toContain('<password removed>')
+      expect(report.skipped.filter((s) => s.target === 'shop-db' && s.status === 'error')).toEqual([])
+    })
+
+    it('finds the web tier holding most connections: pool/utilization critical', () => {
+      const [pool] = byRule(report, 'pool/utilization')
+      expect(pool).toBeDefined()
+      expect(pool.severity).toBe('critical')
+      expect(pool.value).toBeGreaterThan(0.9)
+      expect(pool.evidence.idle).toBeGreaterThanOrEqual(80)
+    })
+
+    it('proposes dropping the unused and the duplicate index', () => {
+      const unused = byRule(report, 'database/unused-index')
+      expect(unused.map((f) => f.subject)).toContain('"public"."orders_total_cents_idx"')
+      const unusedDrop = unused.find((f) => f.subject.includes('orders_total_cents_idx'))!.remedies.find((r) => r.kind === 'drop-index')
+      expect(unusedDrop?.sql).toMatch(/DROP INDEX .*orders_total_cents_idx/)
+
+      const duplicate = byRule(report, 'database/duplicate-index')
+      expect(duplicate).toHaveLength(1)
+      expect(duplicate[0].subject).toMatch(/orders_created_at(_copy)?_idx/)
+      const duplicateDrop = duplicate[0].remedies.find((r) => r.kind === 'drop-index')
+      expect(duplicateDrop?.sql).toMatch(/DROP INDEX .*orders_created_at(_copy)?_idx/)
+    })
+
+    it('finds the slow statement, the sequentially scanned tables and the forgotten transaction', () => {
+      const slow = byRule(report, 'database/slow-statement')
+      expect(slow.length).toBeGreaterThanOrEqual(1)
+      expect(slow.every((f) => (f.value ?? 0) > 0.1)).toBe(true)
+
+      const seqScanned = byRule(report, 'database/seq-scan-heavy-table').map((f) => f.subject)
+      expect(seqScanned).toContain('table public.sessions')
+      expect(byRule(report, 'database/seq-scan-heavy-table').find((f) => f.subject === 'table public.sessions')?.severity).toBe('critical')
+
+      const idle = byRule(report, 'database/idle-in-transaction')
+      expect(idle).toHaveLength(1)
+      expect(idle[0].value).toBeGreaterThan(10)
+    })
+
+    it('proposes the missing indexes behind the slow lookups', () => {
+      const missing = byRule(report, 'database/missing-index')
+      const tables = missing.flatMap((f) => f.remedies.filter((r) => r.kind === 'index').map((r) => String(r.table)))
+      expect(tables).toEqual(expect.arrayContaining(['public.sessions', 'public.orders', 'public.order_items']))
+      const sessions = missing.flatMap((f) => f.remedies).find((r) => r.kind === 'index' && r.table === 'public.sessions')
+      expect(sessions?.columns).toEqual(['token'])
+    })
+
+    it('includes the Redis cache and queues when a Redis answers, and removes their keys', async () => {
+      const redis = report.targets.find((t) => t.kind === 'redis')
+      if (!redis) {
+        expect(run.stderr).toMatch(/Redis: not reachable at .*skipping the cache and queue part/)
+        return
+      }
+      expect(redis.status).toBe('ok')
+      const prefix = /keys containing (chokepoint-demo-[0-9a-f]+)/.exec(run.stderr)![1]
+      expect(byRule(report, 'queue/depth').some((f) => f.subject.includes(prefix) && f.severity === 'critical')).toBe(true)
+      expect(byRule(report, 'cache/no-ttl-pattern').length).toBeGreaterThanOrEqual(1)
+      const {Redis} = await import('ioredis')
+      const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+      try {
+        const [, keys] = await client.scan('0', 'MATCH', `*${prefix}*`, 'COUNT', 10_000)
+        expect(keys).toEqual([])
+      } finally {
+        client.disconnect()
+      }
+    })
+  })
+
+  it('on Ctrl-C during seeding: exits 130, stops the server and removes its directory', async () => {
+    let sent = false
+    const run = await runCli(['demo', '--format', 'json'], (stderr, child) => {
+      if (!sent && stderr.includes('seeding the shop')) {
+        sent = true
+        child.kill('SIGINT')
+      }
+    })
+    expect(sent).toBe(true)
+    expect(run.code).toBe(130)
+    expect(run.stdout).toBe('')
+    const dir = announcedDir(run.stderr)
+    expect(existsSync(dir)).toBe(false)
+    expect(processesMentioning(dir)).toEqual([])
+    expect(readdirSync(tmpdir()).filter((e) => join(tmpdir(), e) === dir)).toEqual([])
+  }, 60_000)
+
+  it('--help says the demo exits 0 even with critical findings', async () => {
+    const run = await runCli(['demo', '--help'])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/0 the demo ran/)
+  })
+})
