@@ -9,7 +9,7 @@ import {formatBytes, looksOptimal, percent, planEvidence, SMALL_TABLE_ROWS, type
 import {extractShapeSync, type StatementShape} from './parse.js'
 import {plannable, type PlannableStatement} from './plan.js'
 import {greedySelect, type SelectionResult} from './select.js'
-import {verifyReal} from './verify.js'
+import {verifyReal, verifyRealRefusal} from './verify.js'
 import {WhatIf} from './whatif.js'
 import {ensureParser, indexAdvisorOptions} from './workload.js'
 
@@ -26,6 +26,8 @@ export interface AdvisorRun {
   selection?: SelectionResult
   verified: 'what-if' | 'real' | false
   notVerifiedBecause?: string
+  /** Why --verify-real did not run; the what-if results stand. */
+  verifyRealRefused?: string
   whatIf?: {calls: number; memoHits: number}
   wallMs: number
 }
@@ -147,9 +149,13 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       }
       run.verified = 'what-if'
       if (options.verifyReal && run.selection.chosen.length > 0) {
-        const real = await verifyReal(session, stmts, run.selection.chosen, catalog, options.scratch === true)
-        run.selection.costs = real.costs.map((c, i) => c ?? run.selection!.costs[i])
-        run.verified = 'real'
+        // A refusal is checked first and reported, so the what-if proposals are kept rather than lost with it.
+        run.verifyRealRefused = await verifyRealRefusal(session, options.scratch === true)
+        if (!run.verifyRealRefused) {
+          const real = await verifyReal(session, stmts, run.selection.chosen, catalog, options.scratch === true)
+          run.selection.costs = real.costs.map((c, i) => c ?? run.selection!.costs[i])
+          run.verified = 'real'
+        }
       }
     } finally {
       await whatIf.reset().catch(() => {})
@@ -253,15 +259,17 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   findings.push({
     rule: 'database/index-workload', severity: remedies.size > 0 ? 'warning' : 'info', target, subject: `workload of ${ctx.target.facts?.database ?? target}`,
     metric: 'postgres.index.workload_cost_ratio', value: totalBefore > 0 ? round((totalAfter / totalBefore) * 10000) / 10000 : 1,
-    message: remedies.size === 0
+    message: (remedies.size === 0
       ? `no index recommended for ${data.statements.length} statement(s)${run.verified ? '' : ` (${run.notVerifiedBecause})`}`
       : run.verified
         ? `${remedies.size} index(es), ${formatBytes(sizeBytes)}, cut the workload's estimated cost by ${percent(1 - totalAfter / Math.max(totalBefore, 1e-9))} (${data.statements.length} statements)`
-        : `${remedies.size} likely index(es), ${formatBytes(sizeBytes)} (${run.notVerifiedBecause})`,
+        : `${remedies.size} likely index(es), ${formatBytes(sizeBytes)} (${run.notVerifiedBecause})`)
+      + (run.verifyRealRefused ? `; ${run.verifyRealRefused}` : ''),
     evidence: {
       source: data.source, statements: data.statements.length, unplannable: data.statements.filter((s) => s.error).length,
       costBefore: round(totalBefore), costAfter: run.verified ? round(totalAfter) : null, sizeBytes, verified: run.verified, notVerified: run.notVerifiedBecause,
       candidates: candidates.length, coveredByExisting: Object.keys(covered).length, whatIfCalls: run.whatIf?.calls ?? 0, whatIfMemoHits: run.whatIf?.memoHits ?? 0,
+      ...(run.verifyRealRefused ? {verifyRealRefused: run.verifyRealRefused} : {}),
       wallMs: run.wallMs, budgetBytes: options.indexBudgetBytes ?? null, maxIndexes: options.maxIndexes ?? null, minImprovement: options.minImprovement, rejected,
     },
     remedies: [...remedies.values()],
