@@ -6,5 +6,6 @@ export async function loadAdvisors(): Promise<Advisor[]> {
   advisors.push((await import('./ttl.js')).ttlAdvisor)
   advisors.push((await import('./index-advisor/advisor.js')).indexAdvisor)
   advisors.push((await import('./workers.js')).workersAdvisor)
+  advisors.push((await import('./pool-chain.js')).poolChainAdvisor)
   return advisors
 }

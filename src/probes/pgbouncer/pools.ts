@@ -20,6 +20,9 @@ export const isAdminPool = (database: unknown) => database === 'pgbouncer'
 export interface PgBouncerPool {
   database: string
   user: string
+  /** Where the pool's server connections go (SHOW DATABASES host, port): joins it to a PostgreSQL target. */
+  serverHost: string
+  serverPort: number
   poolMode: string
   clActive: number
   clWaiting: number
@@ -75,6 +78,8 @@ export const poolsProbe: Probe<PgBouncerSession> = {
       return {
         database: String(r.database),
         user: String(r.user),
+        serverHost: String(db?.host ?? ''),
+        serverPort: n(db?.port),
         poolMode: String(r.pool_mode || db?.pool_mode || config.pool_mode || 'session'),
         clActive: n(r.cl_active),
         clWaiting: n(r.cl_waiting),

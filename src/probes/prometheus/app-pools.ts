@@ -98,7 +98,8 @@ export const appPoolsProbe: Probe<PrometheusSession> = {
         const inUse = active?.get(k)?.value ?? (total?.get(k) && idleCount !== undefined ? total.get(k)!.value - idleCount : undefined)
         const poolMax = max?.get(k)?.value ?? fallbackMax
         const pool = (flavour.poolLabel && labels[flavour.poolLabel]) || labels.job || ctx.target.name
-        const instance = labels.instance ?? ''
+        // A bare /metrics scrape has no job/instance labels (Prometheus adds them): the endpoint is the instance.
+        const instance = labels.instance ?? (session.mode === 'scrape' ? session.baseUrl.host : '')
         const service = labels.job ?? pool
         const subject = `app pool ${service === pool ? pool : `${service} ${pool}`}${instance ? `/${instance}` : ''}`
         const evidence = {

@@ -98,8 +98,8 @@ describe('Prometheus service metrics from a prom-client app (real Prometheus)', 
       await prom.waitFor('pg_pool_waiting{job="app"}', (v) => v >= 3, 'three waiting pool clients')
       for (const [name, target] of [['server', promTarget(prom.url)], ['scrape', promTarget(`${app.url}/metrics`)]] as const) {
         const {report, snapshot} = await audit([target], ['prometheus.latency', 'prometheus.errors', 'prometheus.cpu', 'prometheus.memory'])
-        const pg = name === 'server' ? `app pool app main/${app.hostPort}` : 'app pool main'
-        const hikari = name === 'server' ? `app pool app HikariPool-1/${app.hostPort}` : 'app pool HikariPool-1'
+        const pg = name === 'server' ? `app pool app main/${app.hostPort}` : `app pool main/${app.hostPort}`
+        const hikari = name === 'server' ? `app pool app HikariPool-1/${app.hostPort}` : `app pool HikariPool-1/${app.hostPort}`
         expect(finding(report, 'pool/utilization', pg)?.severity, name).toBe('critical')
         expect(finding(report, 'pool/utilization', pg)?.evidence).toMatchObject({inUse: 2, max: 2, flavour: 'node-postgres pg_pool_*'})
         expect(finding(report, 'pool/clients-waiting', pg)?.value, name).toBeGreaterThanOrEqual(3)
