@@ -17,7 +17,7 @@ import type {Probe, ProbeContext} from '../../core/probe.js'
 import {ProbeSkip} from '../../core/errors.js'
 import type {RedisSession} from '../../drivers/redis.js'
 import {ageSeconds, epochToMs, normaliseQueues, type FailureSample, type QueueState} from './normalise.js'
-import {globEscape, pipelineValue, redisDbFlag, redisQueueOptions, scanKeys, shellQuote, toNumber, type RedisQueueOptions} from './redis-discovery.js'
+import {assertPermitted, globEscape, pipelineValue, redisDbFlag, redisQueueOptions, refusalReason, scanKeys, shellQuote, toNumber, type RedisQueueOptions} from './redis-discovery.js'
 
 interface BullQueueRef {
   prefix: string
@@ -54,7 +54,8 @@ async function workersByQueue(session: RedisSession, refs: BullQueueRef[], opts:
   try {
     list = String(await session.send('CLIENT', 'LIST'))
   } catch (error) {
-    return {counts: null, note: `workers not visible: CLIENT LIST refused (${(error as Error).message.split('\n')[0]})`}
+    // Workers unknown, not 0: the rest of the reading stands.
+    return {counts: null, note: `workers not visible: ${refusalReason(error, ['CLIENT', 'LIST']) ?? `CLIENT LIST failed (${(error as Error).message.split('\n')[0]})`}`}
   }
   const byName = new Map<string, string>()
   for (const ref of refs) byName.set(`${ref.prefix}:${Buffer.from(ref.name).toString('base64')}`, `${ref.prefix}\u0000${ref.name}`)
@@ -106,6 +107,7 @@ export async function readBullQueues(session: RedisSession, ctx: ProbeContext): 
     )
   }
   const replies = await session.pipeline(first)
+  assertPermitted(first, replies)
 
   const partial = refs.map((ref, i) => {
     const r = replies.slice(i * PER_QUEUE, (i + 1) * PER_QUEUE)
@@ -146,6 +148,7 @@ export async function readBullQueues(session: RedisSession, ctx: ProbeContext): 
     }
   })
   const secondReplies = await session.pipeline(second)
+  assertPermitted(second, secondReplies)
   const oldestTs = new Map<number, number>()
   const failedIds = new Map<number, string[]>()
   wants.forEach((w, j) => {
@@ -167,6 +170,7 @@ export async function readBullQueues(session: RedisSession, ctx: ProbeContext): 
   }
   const samples = new Map<number, FailureSample[]>()
   const thirdReplies = await session.pipeline(third)
+  assertPermitted(third, thirdReplies)
   sampleOwners.forEach((o, j) => {
     const [reason, finishedOn, jobName] = pipelineValue<Array<string | null>>(thirdReplies[j]) ?? []
     const list = samples.get(o.queue) ?? []

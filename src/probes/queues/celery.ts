@@ -12,7 +12,7 @@ import type {Probe, ProbeContext} from '../../core/probe.js'
 import {ProbeSkip} from '../../core/errors.js'
 import type {RedisSession} from '../../drivers/redis.js'
 import {ageSeconds, epochToMs, normaliseQueues, type QueueState} from './normalise.js'
-import {pipelineValue, redisDbFlag, redisQueueOptions, scanKeys, shellQuote, toNumber} from './redis-discovery.js'
+import {assertPermitted, pipelineValue, redisDbFlag, redisQueueOptions, scanKeys, shellQuote, toNumber} from './redis-discovery.js'
 
 const SEP = '\x06\x16'
 const PRIORITY_STEPS = ['3', '6', '9']
@@ -25,10 +25,9 @@ async function discoverCeleryQueues(session: RedisSession, ctx: ProbeContext): P
   const scan = await scanKeys(session, '_kombu.binding.*', opts)
   if (!scan.complete) notes.push(`discovery of _kombu.binding.* stopped after ${scan.calls} SCAN calls (maxScanCalls)`)
   const bindingSets = scan.keys.slice(0, 100)
-  const replies = await session.pipeline([
-    ...bindingSets.map((k): [string, ...string[]] => ['SMEMBERS', k]),
-    ['TYPE', 'celery'],
-  ])
+  const discovery: Array<[string, ...string[]]> = [...bindingSets.map((k): [string, ...string[]] => ['SMEMBERS', k]), ['TYPE', 'celery']]
+  const replies = await session.pipeline(discovery)
+  assertPermitted(discovery, replies)
   bindingSets.forEach((_, i) => {
     for (const member of (pipelineValue<string[]>(replies[i]) ?? []).map(String)) {
       const queue = member.split(SEP).at(-1)
@@ -67,6 +66,7 @@ export async function readCelery(session: RedisSession, ctx: ProbeContext): Prom
   const globalsAt = commands.length
   commands.push(['HLEN', 'unacked'], ['ZRANGE', 'unacked_index', 0, 0, 'WITHSCORES'])
   const replies = await session.pipeline(commands)
+  assertPermitted(commands, replies)
   const unacked = toNumber(pipelineValue(replies[globalsAt]))
   const oldestUnacked = pipelineValue<string[]>(replies[globalsAt + 1]) ?? []
   const nowMs = Date.now()

@@ -3,6 +3,7 @@
  * Discovery uses SCAN with COUNT <= 100 and a short pause between calls, never KEYS, and stops at a cap of
  * calls so that a Redis with millions of keys costs a known, bounded amount.
  */
+import {ProbeSkip, errorMessage} from '../../core/errors.js'
 import type {RedisSession} from '../../drivers/redis.js'
 
 export interface RedisQueueOptions {
@@ -58,6 +59,73 @@ export interface ScanResult {
   calls: number
 }
 
+type Command = [string, ...Array<string | number>]
+
+/** Commands whose ACL name includes the subcommand (`+client|list`, `+object|idletime`). */
+const WITH_SUBCOMMAND = new Set(['client', 'cluster', 'config', 'memory', 'object', 'xinfo'])
+
+/** The ACL name of a command (`llen`, `client|list`) and how it is shown (`LLEN`, `CLIENT LIST`). */
+export function aclCommand(command: ReadonlyArray<string | number>): {acl: string; display: string} {
+  const name = String(command[0]).toLowerCase()
+  if (WITH_SUBCOMMAND.has(name) && command.length > 1) {
+    const sub = String(command[1]).toLowerCase()
+    return {acl: `${name}|${sub}`, display: `${name} ${sub}`.toUpperCase()}
+  }
+  return {acl: name, display: name.toUpperCase()}
+}
+
+/**
+ * A Redis refusal turned into a skip reason, or undefined for any other error. NOPERM for the command: "LLEN is not
+ * permitted for this user: add +llen to its ACL"; NOPERM for a key: the key pattern to add; unknown command: renamed
+ * or disabled; MOVED/ASK: the key lives on another cluster node (queue probes read the node in the URL only).
+ */
+export function refusalReason(error: unknown, command: ReadonlyArray<string | number>): string | undefined {
+  const message = errorMessage(error).split('\n')[0]
+  const {acl, display} = aclCommand(command)
+  if (/^NOPERM/i.test(message)) {
+    if (/\bkeys?\b/i.test(message)) return `${display} on key '${String(command[1])}' is not permitted for this user: add a key pattern covering it (e.g. ~*) to its ACL`
+    return `${display} is not permitted for this user: add +${acl} to its ACL`
+  }
+  if (/unknown command|unknown subcommand/i.test(message)) return `${display} is disabled or renamed on this server (${message})`
+  if (/^(MOVED|ASK) /.test(message)) return `key '${String(command[1])}' lives on another cluster node (${message}): queue probes read the node in the URL only`
+  return undefined
+}
+
+/** session.send, with a refusal (ACL, renamed command, other cluster node) turned into ProbeSkip. */
+export async function sendOrSkip<T>(session: RedisSession, command: string, ...args: Array<string | number>): Promise<T> {
+  try {
+    return await session.send<T>(command, ...args)
+  } catch (error) {
+    const reason = refusalReason(error, [command, ...args])
+    throw reason ? new ProbeSkip(reason) : error
+  }
+}
+
+/**
+ * Throws ProbeSkip when the server refused any command of a pipeline for permission reasons, naming every refused
+ * command and the ACL to add; other per-command errors (WRONGTYPE ...) stay with their entry. Without this a
+ * refused LLEN would read as an empty queue.
+ */
+export function assertPermitted(commands: Command[], replies: Array<[Error | null, unknown]>): void {
+  const refused = new Map<string, {display: string; reason: string; plain: boolean}>()
+  commands.forEach((command, i) => {
+    const error = replies[i]?.[0]
+    if (!error || /^(MOVED|ASK) /.test(error.message)) return
+    const reason = refusalReason(error, command)
+    if (!reason) return
+    const {acl, display} = aclCommand(command)
+    if (!refused.has(acl)) refused.set(acl, {display, reason, plain: /^NOPERM/i.test(error.message) && !/\bkeys?\b/i.test(error.message)})
+  })
+  if (refused.size === 0) return
+  const all = [...refused]
+  if (all.every(([, r]) => r.plain)) {
+    const names = all.map(([, r]) => r.display)
+    const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
+    throw new ProbeSkip(`${list} ${names.length === 1 ? 'is' : 'are'} not permitted for this user: add ${all.map(([acl]) => `+${acl}`).join(' ')} to its ACL`)
+  }
+  throw new ProbeSkip(all.map(([, r]) => r.reason).join('; '))
+}
+
 /** SCAN MATCH pattern, bounded by calls, pausing between calls; duplicates (SCAN may repeat keys) removed. */
 export async function scanKeys(session: RedisSession, pattern: string, opts: RedisQueueOptions, type?: string): Promise<ScanResult> {
   const keys = new Set<string>()
@@ -67,7 +135,7 @@ export async function scanKeys(session: RedisSession, pattern: string, opts: Red
     if (calls > 0 && opts.scanPauseMs > 0) await sleep(opts.scanPauseMs)
     const args: Array<string | number> = [cursor, 'MATCH', pattern, 'COUNT', opts.scanCount]
     if (type) args.push('TYPE', type)
-    const [next, batch] = await session.send<[string, string[]]>('SCAN', ...args)
+    const [next, batch] = await sendOrSkip<[string, string[]]>(session, 'SCAN', ...args)
     calls++
     cursor = String(next)
     for (const k of batch) keys.add(String(k))

@@ -13,7 +13,7 @@ import type {Probe, ProbeContext} from '../../core/probe.js'
 import {ProbeSkip} from '../../core/errors.js'
 import type {RedisSession} from '../../drivers/redis.js'
 import {ageSeconds, epochToMs, normaliseQueues, type FailureSample, type QueueState} from './normalise.js'
-import {pipelineValue, redisDbFlag, redisQueueOptions, shellQuote, toNumber} from './redis-discovery.js'
+import {assertPermitted, pipelineValue, redisDbFlag, redisQueueOptions, sendOrSkip, shellQuote, toNumber} from './redis-discovery.js'
 
 const MAX_PROCESSES = 200
 
@@ -48,7 +48,7 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
   const opts = redisQueueOptions(ctx.options)
   const ns = opts.sidekiqNamespace ? `${opts.sidekiqNamespace}:` : ''
   const notes: string[] = []
-  const names = ((await session.send<string[]>('SMEMBERS', `${ns}queues`)) ?? []).map(String).sort()
+  const names = ((await sendOrSkip<string[]>(session, 'SMEMBERS', `${ns}queues`)) ?? []).map(String).sort()
   if (names.length === 0) return {states: [], truncated: 0, notes}
   const read = names.slice(0, opts.maxQueues)
   const truncated = names.length - read.length
@@ -72,6 +72,7 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
     ['ZRANGE', `${ns}retry`, 0, Math.max(0, opts.failureSamples - 1)],
   )
   const replies = await session.pipeline(commands)
+  assertPermitted(commands, replies)
   const g = (i: number) => pipelineValue<unknown>(replies[globalsAt + i])
   const retry = toNumber(g(0))
   const dead = toNumber(g(1))
@@ -87,9 +88,9 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
   // Second round trip: the live processes (a dead process's hash has expired) and their in-flight work.
   const processes: SidekiqProcess[] = []
   if (identities.length > 0) {
-    const procReplies = await session.pipeline(identities.flatMap((id): Array<[string, ...Array<string | number>]> => [
-      ['HMGET', `${ns}${id}`, 'info', 'busy', 'quiet'],
-    ]))
+    const procCommands = identities.map((id): [string, ...Array<string | number>] => ['HMGET', `${ns}${id}`, 'info', 'busy', 'quiet'])
+    const procReplies = await session.pipeline(procCommands)
+    assertPermitted(procCommands, procReplies)
     identities.forEach((identity, i) => {
       const [info, busy, quiet] = pipelineValue<Array<string | null>>(procReplies[i]) ?? []
       const parsed = parseJob(info)

@@ -3,6 +3,7 @@ import type {CommandLog, Probe, ProbeContext} from '../../core/probe.js'
 import {RedisSession, describeRedisError} from '../../drivers/redis.js'
 import {isPermissionError, parseInfo, policyIsLfu} from './info-parse.js'
 import {keyPattern} from './patterns.js'
+import {refusalReason, sendOrSkip} from '../queues/redis-discovery.js'
 import {WELL_KNOWN_QUEUE_KEYS, customBullPrefix, queueFrameworkOf, queueNameOf, type QueueFramework} from './queue-keys.js'
 
 export const SAMPLE_DEFAULTS = {
@@ -134,7 +135,8 @@ async function sampleNode(session: RedisSession, cap: number, opts: {scanCount: 
     try {
       reply = await session.send<[string, string[]]>('SCAN', cursor, 'COUNT', opts.scanCount)
     } catch (error) {
-      if (scanCalls === 0 && isPermissionError(error)) throw new ProbeSkip(`SCAN refused (${errorMessage(error)}): no key sample; grant +scan`)
+      const refused = scanCalls === 0 ? refusalReason(error, ['SCAN']) : undefined
+      if (refused) throw new ProbeSkip(`${refused}: no key sample`)
       throw error
     }
     scanCalls++
@@ -167,14 +169,14 @@ async function readBatch(session: RedisSession, keys: string[], state: SampleSta
     const at = (name: string) => replies[i * width + layout.indexOf(name)]
     const [typeErr, type] = at('TYPE')
     if (typeErr) {
-      if (isPermissionError(typeErr)) throw new ProbeSkip(`TYPE refused (${errorMessage(typeErr)}): keys cannot be classified; grant +type`)
+      if (isPermissionError(typeErr)) throw new ProbeSkip(`${refusalReason(typeErr, ['TYPE', keys[i]]) ?? `TYPE refused (${errorMessage(typeErr)})`}: keys cannot be classified`)
       throw typeErr
     }
     // Deleted or expired between SCAN and TYPE.
     if (type === 'none') continue
     const [ttlErr, pttl] = at('PTTL')
     if (ttlErr) {
-      if (isPermissionError(ttlErr)) throw new ProbeSkip(`PTTL refused (${errorMessage(ttlErr)}): TTLs unknown; grant +pttl`)
+      if (isPermissionError(ttlErr)) throw new ProbeSkip(`${refusalReason(ttlErr, ['PTTL', keys[i]]) ?? `PTTL refused (${errorMessage(ttlErr)})`}: TTLs unknown`)
       throw ttlErr
     }
     const facts: KeyFacts = {ttlMs: Number(pttl)}
@@ -343,7 +345,7 @@ export const redisKeyspaceSampleProbe: Probe<RedisSession> = {
     const nodes: KeyspaceSampleData['nodes'] = []
     const sessions: Array<{label: string; session: RedisSession; own: boolean}> = []
     if (mode === 'cluster') {
-      const text = await session.send<string>('CLUSTER', 'NODES')
+      const text = await sendOrSkip<string>(session, 'CLUSTER', 'NODES')
       const primaries = clusterPrimaries(text)
       for (const p of primaries) {
         if (p.myself) sessions.push({label: `${p.host}:${p.port}`, session, own: false})
@@ -356,7 +358,7 @@ export const redisKeyspaceSampleProbe: Probe<RedisSession> = {
       // The key cap is shared by the primaries, so a cluster costs no more than a single server.
       const perNode = Math.max(1, Math.ceil(sampleKeys / sessions.length))
       for (const node of sessions) {
-        const dbsize = Number(await node.session.send('DBSIZE'))
+        const dbsize = Number(await sendOrSkip(node.session, 'DBSIZE'))
         let result
         try {
           result = await sampleNode(node.session, perNode, {scanCount, scanPauseMs}, state)
