@@ -188,7 +188,10 @@ export function planChain(apps: AppService[], bouncer: BouncerSide | undefined, 
   let proposedBouncer = currentBouncerPool
   if (bouncer && currentBouncerPool !== undefined) {
     const perPoolBudget = pgBudget !== undefined ? Math.max(1, Math.floor(pgBudget / nPools) - reservePerPool) : Infinity
-    const wanted = appDemand > 0 ? Math.max(currentBouncerPool, Math.ceil(appDemand / nPools)) : currentBouncerPool
+    // Enough servers for what the apps may ask, or, when the queue is observed at PgBouncer, for the clients
+    // that were waiting at the sample (the pool plus its longest queue), whichever is larger.
+    const queue = Math.max(0, ...bouncer.pools.map((p) => p.clWaiting))
+    const wanted = Math.max(currentBouncerPool, appDemand > 0 ? Math.ceil(appDemand / nPools) : 0, waitSits === 'pgbouncer' ? currentBouncerPool + queue : 0)
     proposedBouncer = Math.min(wanted, perPoolBudget)
   }
   const downstream = bouncer ? (proposedBouncer ?? 0) * nPools : pgBudget
@@ -234,7 +237,7 @@ export function planChain(apps: AppService[], bouncer: BouncerSide | undefined, 
   // Over budget and already queueing (or refusing connections) is critical; either one alone is a warning,
   // because a single sample of a queue, or a budget only a simultaneous peak would exhaust, may be benign.
   const severity: Severity = (breaks.length > 0 && waitObserved) || breaks.some((b) => b.includes('refused')) ? 'critical' : 'warning'
-  const subject = ['app', bouncer ? `pgbouncer ${bouncer.target}` : undefined, postgres ? `postgres ${postgres.target}` : undefined].filter(Boolean).join(' -> ')
+  const subject = [apps.length || options.instances ? 'app' : undefined, bouncer ? `pgbouncer ${bouncer.target}` : undefined, postgres ? `postgres ${postgres.target}` : undefined].filter(Boolean).join(' -> ')
   const message = breaks.length
     ? `connection chain over budget (${breaks.join('; ')}); ${waitObserved ? `requests are waiting at: ${where}` : `at peak requests would wait at: ${where}`}`
     : `requests are waiting at: ${where} although the chain is within budget (${arithmetic}): look at transaction time there`

@@ -55,6 +55,13 @@ describe('planChain arithmetic', () => {
     expect(plan.remedy).toMatchObject({waitSits: 'pgbouncer', waitObserved: true, pgbouncerPoolSize: 40, appPoolSize: 10})
   })
 
+  it('queue at PgBouncer with PostgreSQL room and no app gauges: pool grows by the queue, within budget', () => {
+    const plan = planChain([], bouncer([pool({limit: 5, poolSize: 5, svActive: 5, clWaiting: 4})]), postgres(100, 3, 8))!
+    expect(plan.subject).toBe('pgbouncer bouncer -> postgres pg')
+    expect(plan.remedy).toMatchObject({waitSits: 'pgbouncer', pgbouncerPoolSize: 9, appPoolSize: null, instances: null})
+    expect(plan.severity).toBe('warning')
+  })
+
   it('more app connections than max_client_conn: critical even without a queue', () => {
     const plan = planChain([app(10, 20)], bouncer([pool({limit: 50, poolSize: 50})], 100), postgres(300, 3, 10))!
     expect(plan.severity).toBe('critical')
