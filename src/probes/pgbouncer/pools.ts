@@ -67,7 +67,8 @@ export const poolsProbe: Probe<PgBouncerSession> = {
 
     const pools: PgBouncerPool[] = poolRows.filter((r) => !isAdminPool(r.database)).map((r) => {
       const db = databases.get(String(r.database))
-      const poolSize = n(db?.pool_size) || defaultPoolSize
+      // An unset per-database pool_size can show as empty, 0 or -1 depending on the version: use the default then.
+      const poolSize = n(db?.pool_size) > 0 ? n(db?.pool_size) : defaultPoolSize
       const caps: Array<[number, PgBouncerPool['limitedBy']]> = [
         [poolSize, 'pool_size'],
         [n(db?.max_connections), 'database max_connections'],
