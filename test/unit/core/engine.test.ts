@@ -46,7 +46,7 @@ describe('evaluation', () => {
     const [f] = findings
     expect(f).toMatchObject({rule: 'pool/utilization', severity: 'critical', area: 'pool', subject: 'max_connections', value: 0.95})
     expect(f.id).toBe(findingId('pool/utilization', 'db', 'max_connections'))
-    expect(f.message).toBe('max_connections is 95% used (target 60-80%, act above > 90%)')
+    expect(f.message).toBe('max_connections is 95% used (target 60-80%, act > 90%)')
     // The idle-connections remedy applies (idle >= 1); the idle-in-transaction one does not (0 sessions).
     expect(f.remedies.map((r) => r.kind)).toEqual(['pool-size'])
     expect(f.remedies[0].summary).toMatch(/^80 of the used connections are idle/)
