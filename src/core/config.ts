@@ -1,8 +1,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
-import {parse as parseYaml, YAMLParseError} from 'yaml'
 import {ConfigError} from './errors.js'
-import {compileRule, loadRules, type EffectiveRule, type RuleDefinition, type RuleOverride} from './rules.js'
+import {compileRule, loadRules, parseYamlText, type EffectiveRule, type RuleDefinition, type RuleOverride} from './rules.js'
 import {redactUrl, registerSecret} from './redact.js'
 import {TARGET_KINDS, type FailOn, type Severity, type TargetKind, type TargetSpec} from './types.js'
 import {parseDurationSeconds} from './units.js'
@@ -41,9 +40,9 @@ export function loadConfigFile(explicit?: string, cwd = process.cwd()): LoadedCo
   const text = readFileSync(file, 'utf8')
   let raw: unknown
   try {
-    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYamlText(text)
   } catch (error) {
-    const detail = error instanceof YAMLParseError ? error.message.split('\n')[0] : (error as Error).message
+    const detail = (error as Error).message.split('\n')[0]
     throw new ConfigError(`config ${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${detail}`)
   }
   return {config: validateConfig(raw ?? {}, file), file}
