@@ -9,7 +9,7 @@
  *     Repeated for several scanPauseMs values (the default first) so users can tune it.
  * (b) One pass alone per pause value: wall time, server time, round trips.
  * (c) Sampler memory: peak RSS/heap of a child process sampling 100k vs 1M keys with the default cap.
- * Run: npx tsx bench/redis/run.ts [pauseMs ...]   (default pauses: the default, 5, 10)
+ * Run: npx tsx bench/redis/run.ts [pauseMs ...]   (default pauses: the default and 5 ms; BENCH_SCALE scales -n, BENCH_ROUNDS the rounds)
  */
 import {execFile, execFileSync} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
@@ -31,7 +31,7 @@ const KEYS = 1_000_000
 const SCALE = Number(process.env.BENCH_SCALE ?? 1)
 const MODES = [
   {name: 'unpipelined', pipeline: 1, requests: Math.round(150_000 * SCALE), pauses: [undefined, 5] as Array<number | undefined>},
-  {name: 'pipelined-16', pipeline: 16, requests: Math.round(1_200_000 * SCALE), pauses: [undefined, 5, 10] as Array<number | undefined>},
+  {name: 'pipelined-16', pipeline: 16, requests: Math.round(1_200_000 * SCALE), pauses: [undefined, 5] as Array<number | undefined>},
 ]
 type Mode = (typeof MODES)[number]
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
