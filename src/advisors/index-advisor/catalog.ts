@@ -52,12 +52,37 @@ export interface CatalogFacts {
 
 const MAX_TABLES = 2000
 
-/** Reads user tables (largest first, bounded), their columns and statistics, and every index on them. */
-export async function readCatalog(session: PgSession): Promise<CatalogFacts> {
+/**
+ * Reads user tables (largest first, bounded), their columns and statistics, and every index on them.
+ *
+ * With `relations` (the table names the workload's statements name, as the parser gives them), only the tables
+ * that can appear in their plans: relations of those names in any user schema (a superset when a name is in
+ * several schemas), the relations the views among them read (recursively), and the partitions and inheritance
+ * children of all of these. The filter runs server-side, so the cost follows the workload, not the catalog: on a
+ * database of thousands of tables the column statistics (pg_stats) of all of them are most of an audit's time.
+ */
+export async function readCatalog(session: PgSession, relations?: Array<{schema?: string; name: string}>): Promise<CatalogFacts> {
+  const names = relations ? [...new Set(relations.map((r) => r.name))] : undefined
+  const wanted = names
+    ? `AND c.oid IN (
+         WITH RECURSIVE rel(oid) AS (
+           SELECT c2.oid FROM pg_class c2 WHERE c2.relname = ANY($1::text[])
+           UNION
+           SELECT x.oid FROM rel,
+             LATERAL (SELECT d.refobjid AS oid FROM pg_rewrite rw JOIN pg_depend d
+                        ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
+                       WHERE rw.ev_class = rel.oid
+                      UNION ALL
+                      SELECT ih.inhrelid FROM pg_inherits ih WHERE ih.inhparent = rel.oid) x
+         )
+         SELECT oid FROM rel)`
+    : ''
   const tables = await session.query(`
-    SELECT n.nspname AS schema, c.relname AS name, greatest(c.reltuples, 0)::float8 AS rows, c.relpages::int AS pages,
+    SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, greatest(c.reltuples, 0)::float8 AS rows, c.relpages::int AS pages,
            pg_total_relation_size(c.oid)::float8 AS size, c.relkind = 'p' AS partitioned,
-           coalesce(s.n_tup_ins + s.n_tup_del + s.n_tup_upd - s.n_tup_hot_upd, 0)::float8 AS writes,
+           -- pg_stat_user_tables' own functions, per table: joining the view computes it for every table of the database.
+           (pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_deleted(c.oid) + pg_stat_get_tuples_updated(c.oid)
+              - pg_stat_get_tuples_hot_updated(c.oid))::float8 AS writes,
            (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
                    'nDistinct', st.n_distinct, 'nullFrac', st.null_frac, 'avgWidth', st.avg_width,
                    'mcv', (st.most_common_vals::text::text[])[1:10], 'mcf', st.most_common_freqs[1:10]) ORDER BY a.attnum)
@@ -65,9 +90,9 @@ export async function readCatalog(session: PgSession): Promise<CatalogFacts> {
               LEFT JOIN pg_stats st ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
      WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-     ORDER BY pg_total_relation_size(c.oid) DESC LIMIT ${MAX_TABLES}`)
+       ${wanted}
+     ORDER BY size DESC LIMIT ${MAX_TABLES}`, names ? [names] : undefined)
   const indexes = await session.query(`
     SELECT ic.relname AS name, n.nspname || '.' || t.relname AS table, am.amname AS method,
            array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k) AS keys,
@@ -76,7 +101,8 @@ export async function readCatalog(session: PgSession): Promise<CatalogFacts> {
            pg_relation_size(i.indexrelid)::float8 AS size
       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
       JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_am am ON am.oid = ic.relam
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`)
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+       ${names ? 'AND i.indrelid = ANY($1::oid[])' : ''}`, names ? [tables.map((t) => String(t.oid))] : undefined)
   const [facts] = await session.query(`
     SELECT array(SELECT extname FROM pg_extension) AS extensions, current_schemas(false) AS search_path,
            pg_size_bytes(current_setting('work_mem'))::float8 AS work_mem,

@@ -58,29 +58,99 @@ const PREPARED_NAME = 'chokepoint_plan'
  * stays read-only (PostgreSQL 15 accepts PREPARE and EXPLAIN EXECUTE of an INSERT in a read-only transaction).
  */
 export async function explainStatement(session: PgSession, stmt: PlannableStatement): Promise<PlanResult> {
-  let text: string
-  if (stmt.paramCount === 0) text = `BEGIN; EXPLAIN (FORMAT JSON) ${stmt.sql}\n; ROLLBACK`
-  else if (session.serverVersionNum >= 160000) text = `BEGIN; EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${stmt.sql}\n; ROLLBACK`
-  else {
-    const args = Array.from({length: stmt.paramCount}, () => 'NULL').join(', ')
-    text = `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; PREPARE ${PREPARED_NAME} AS ${stmt.sql}\n;`
-      + ` EXPLAIN (FORMAT JSON) EXECUTE ${PREPARED_NAME}(${args}); DEALLOCATE ${PREPARED_NAME}; ROLLBACK`
-  }
-  session.log.record(text)
-  let results: any
-  try {
-    results = await session.client.query(text)
-  } catch (error) {
-    // The transaction is aborted and the prepared statement may have survived it (PREPARE is not transactional).
-    await session.client.query('ROLLBACK').catch(() => {})
-    if (stmt.paramCount > 0 && session.serverVersionNum < 160000) await session.client.query(`DEALLOCATE ${PREPARED_NAME}`).catch(() => {})
-    throw error
-  }
-  const list = Array.isArray(results) ? results : [results]
-  const explain = list.find((r: any) => r.fields?.[0]?.name === 'QUERY PLAN')
-  const json = explain?.rows?.[0]?.['QUERY PLAN']
+  const [result] = await explainBatch(session, [stmt])
+  if (result instanceof Error) throw result
+  return result
+}
+
+/** Whether the statement is planned through PREPARE (PostgreSQL < 16 with $n): it leaves a prepared statement behind on error. */
+const viaPrepare = (session: PgSession, stmt: PlannableStatement) => stmt.paramCount > 0 && session.serverVersionNum < 160000
+
+/** The commands that plan one statement, each ending with ';' (the statement's text on its own line: a trailing -- comment ends there). */
+function explainCommands(session: PgSession, stmt: PlannableStatement): string {
+  if (stmt.paramCount === 0) return `EXPLAIN (FORMAT JSON) ${stmt.sql}\n;`
+  if (session.serverVersionNum >= 160000) return `EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${stmt.sql}\n;`
+  const args = Array.from({length: stmt.paramCount}, () => 'NULL').join(', ')
+  return `PREPARE ${PREPARED_NAME} AS ${stmt.sql}\n; EXPLAIN (FORMAT JSON) EXECUTE ${PREPARED_NAME}(${args}); DEALLOCATE ${PREPARED_NAME};`
+}
+
+function planOf(result: any): PlanResult {
+  const json = result?.rows?.[0]?.['QUERY PLAN']
   const doc = typeof json === 'string' ? JSON.parse(json) : json
   const plan = doc?.[0]?.Plan
   if (!plan) throw new Error('EXPLAIN returned no plan')
   return {plan, cost: Number(plan['Total Cost'])}
+}
+
+/** Statements planned per round trip by explainBatch. */
+export const EXPLAIN_BATCH_SIZE = 25
+
+/**
+ * Plain plans of several statements, EXPLAIN_BATCH_SIZE per round trip: one simple-protocol query
+ * "BEGIN; [SET LOCAL plan_cache_mode = force_generic_plan;] <EXPLAIN of each> ROLLBACK" (see explainStatement for
+ * how each statement is planned without being executed). Returns each statement's plan, or the Error it alone
+ * raises, in order.
+ *
+ * An error stops the rest of a query string and loses the results before it, so a failing batch is re-planned
+ * without the failing statement: PostgreSQL reports the error's position in the whole string for parse-analysis
+ * errors (unknown table or column, undeterminable parameter type), which names the statement; without a position
+ * (a lock or statement timeout, a planner error) the batch is split in halves until the statement is alone. After
+ * each failure the aborted transaction is rolled back and the prepared statement a failed EXPLAIN EXECUTE may have
+ * left (PREPARE is not transactional) is deallocated, in one round trip, so the session is clean for the next.
+ */
+export async function explainBatch(session: PgSession, stmts: PlannableStatement[], batchSize = EXPLAIN_BATCH_SIZE): Promise<Array<PlanResult | Error>> {
+  const out: Array<PlanResult | Error> = new Array(stmts.length)
+  const run = async (indices: number[]): Promise<void> => {
+    if (indices.length === 0) return
+    const prepared = indices.some((i) => viaPrepare(session, stmts[i]))
+    let text = `BEGIN;${prepared ? ' SET LOCAL plan_cache_mode = force_generic_plan;' : ''}`
+    // Code point offsets (PostgreSQL's error positions count characters, 1-based) where each statement's commands end.
+    const ends: number[] = []
+    let length = [...text].length
+    for (const i of indices) {
+      const commands = ` ${explainCommands(session, stmts[i])}`
+      text += commands
+      length += [...commands].length
+      ends.push(length)
+    }
+    text += ' ROLLBACK'
+    session.log.record(text)
+    let results: any
+    try {
+      results = await session.client.query(text)
+    } catch (error) {
+      // One round trip: ROLLBACK ends the aborted transaction; a DEALLOCATE of nothing then fails alone, outside it.
+      const cleanup = prepared ? `ROLLBACK; DEALLOCATE ${PREPARED_NAME}` : 'ROLLBACK'
+      session.log.record(cleanup)
+      await session.client.query(cleanup).catch(() => {})
+      if (indices.length === 1) {
+        out[indices[0]] = error instanceof Error ? error : new Error(String(error))
+        return
+      }
+      const position = Number((error as {position?: string}).position)
+      const at = position > 0 ? ends.findIndex((end) => position <= end) : -1
+      if (at >= 0) {
+        out[indices[at]] = error instanceof Error ? error : new Error(String(error))
+        await run(indices.slice(0, at))
+        await run(indices.slice(at + 1))
+      } else {
+        const half = Math.ceil(indices.length / 2)
+        await run(indices.slice(0, half))
+        await run(indices.slice(half))
+      }
+      return
+    }
+    const plans = (Array.isArray(results) ? results : [results]).filter((r: any) => r.fields?.[0]?.name === 'QUERY PLAN')
+    indices.forEach((i, k) => {
+      try {
+        out[i] = planOf(plans[k])
+      } catch (error) {
+        out[i] = error as Error
+      }
+    })
+  }
+  for (let from = 0; from < stmts.length; from += batchSize) {
+    await run(stmts.slice(from, from + batchSize).map((_, k) => from + k))
+  }
+  return out
 }

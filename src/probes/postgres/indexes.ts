@@ -157,7 +157,7 @@ export const indexesProbe: Probe<PgSession> = {
     const rows = await pg.query(
       `SELECT i.indexrelid::int8 AS oid, i.indrelid::int8 AS table_oid, n.nspname AS schema, t.relname AS "table", c.relname AS name,
               am.amname AS method, c.relpages::int8 * current_setting('block_size')::int8 AS size,
-              coalesce(s.idx_scan, 0) AS scans, i.indisunique AS unique, i.indisprimary AS primary,
+              pg_stat_get_numscans(i.indexrelid) AS scans, i.indisunique AS unique, i.indisprimary AS primary,
               i.indexrelid IN (SELECT k.conindid FROM pg_constraint k) AS backs_constraint,
               i.indisvalid AS valid, i.indisready AS ready, i.indnkeyatts AS key_count,
               i.indkey::text AS attnums, i.indclass::text AS opclasses, i.indcollation::text AS collations, i.indoption::text AS options,
@@ -166,12 +166,12 @@ export const indexesProbe: Probe<PgSession> = {
                       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
               i.indexrelid IN (SELECT p.index_relid FROM pg_stat_progress_create_index p) AS building
          FROM pg_index i
-         -- IN (SELECT ...) above runs each subquery once, hashed, instead of once per index.
+         -- IN (SELECT ...) above runs each subquery once, hashed, instead of once per index; the scan count is
+         -- pg_stat_user_indexes' own function, per index, instead of a join that builds the whole view.
          JOIN pg_class c ON c.oid = i.indexrelid
          JOIN pg_class t ON t.oid = i.indrelid
          JOIN pg_namespace n ON n.oid = t.relnamespace
          JOIN pg_am am ON am.oid = c.relam
-         LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
           AND NOT pg_is_other_temp_schema(n.oid)
         ORDER BY size DESC, n.nspname, c.relname`)
@@ -212,8 +212,16 @@ export const indexesProbe: Probe<PgSession> = {
       ? 'counted on this standby only: the primary and other standbys count their own scans'
       : replicaCount > 0 ? `counted on this primary only: its ${replicaCount} standby(s) count their own scans` : 'counted on this server (no standbys attached)'
 
-    const byTable = new Map<number, CatalogRow[]>()
-    for (const row of catalog) byTable.set(row.tableOid, [...(byTable.get(row.tableOid) ?? []), row])
+    // Only indexes of the same table, method, expressions and predicate can cover each other: compare within those
+    // groups (a handful of rows each), so the check stays linear in the number of indexes.
+    const groups = new Map<string, CatalogRow[]>()
+    const groupKey = (row: CatalogRow) => `${row.tableOid}\u0000${row.method}\u0000${row.expressionsText ?? ''}\u0000${row.predicateText ?? '\u0001'}`
+    for (const row of catalog) {
+      const key = groupKey(row)
+      const group = groups.get(key)
+      if (group) group.push(row)
+      else groups.set(key, [row])
+    }
 
     const flag = (row: CatalogRow, reason: string): FlaggedIndex => ({
       index: quoteQualified(row.schema, row.name),
@@ -238,7 +246,7 @@ export const indexesProbe: Probe<PgSession> = {
         if (!row.building) verdicts.push({row, kind: 'invalid'})
         continue
       }
-      const covering = coveringIndex(row, byTable.get(row.tableOid) ?? [])
+      const covering = coveringIndex(row, groups.get(groupKey(row)) ?? [])
       if (covering) verdicts.push({row, kind: 'duplicate', covering})
       else if (row.scans === 0 && !row.unique && !row.primary && !row.backsConstraint) verdicts.push({row, kind: 'unused'})
     }

@@ -2,7 +2,7 @@ import {ProbeSkip, errorMessage} from '../../core/errors.js'
 import type {Probe} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import {readCatalog, type CatalogFacts} from '../../advisors/index-advisor/catalog.js'
-import {explainStatement, plannable} from '../../advisors/index-advisor/plan.js'
+import {explainBatch, plannable, type PlannableStatement} from '../../advisors/index-advisor/plan.js'
 import {parseSync} from 'libpg-query'
 import {indexAdvisorOptions} from '../../advisors/index-advisor/workload.js'
 
@@ -45,20 +45,25 @@ function relationsOf(node: unknown, out: Array<{schema?: string; name: string}> 
   return out
 }
 
+function relationsOfSql(sql: string): Array<{schema?: string; name: string}> | undefined {
+  try {
+    return relationsOf(parseSync(sql).stmts)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Whether a pg_stat_statements entry touches a user table of the catalog. Statements over system catalogs only
  * (monitoring queries, chokepoint's own catalog reads, which pg_stat_statements records too) are nothing an index
  * can be proposed for, and their normalized $n often has no inferable type: they are not the workload.
  */
-function touchesUserTable(sql: string, catalog: CatalogFacts): boolean {
-  let rels
-  try {
-    rels = relationsOf(parseSync(sql).stmts)
-  } catch {
-    return true
-  }
-  const tables = Object.values(catalog.tables)
-  return rels.some((r) => tables.some((t) => t.name === r.name && (!r.schema || t.schema === r.schema)))
+function touchesUserTable(rels: Array<{schema?: string; name: string}> | undefined, tablesByName: Map<string, Set<string>>): boolean {
+  if (!rels) return true
+  return rels.some((r) => {
+    const schemas = tablesByName.get(r.name)
+    return schemas !== undefined && (!r.schema || schemas.has(r.schema))
+  })
 }
 
 async function fromStatStatements(session: PgSession, limit: number): Promise<Array<Omit<PlannedStatement, 'weight'> & {calls: number}>> {
@@ -95,7 +100,6 @@ export const plansProbe: Probe<PgSession> = {
   async collect(session, ctx) {
     const options = indexAdvisorOptions(ctx.options)
     const limit = options.maxStatements ?? DEFAULT_MAX_STATEMENTS
-    const catalog = await readCatalog(session)
     let source: PlansData['source']
     let raw: Array<Omit<PlannedStatement, 'weight'> & {calls?: number; weight?: number}>
     if (options.queries && options.queries.length > 0) {
@@ -104,36 +108,54 @@ export const plansProbe: Probe<PgSession> = {
     } else {
       source = 'pg_stat_statements'
       raw = await fromStatStatements(session, limit)
+    }
+    // Parse first: the catalog is read for the tables the statements name only (and what their plans can scan).
+    const parsed: Array<{r: (typeof raw)[number]; stmt?: PlannableStatement; error?: string; rels?: Array<{schema?: string; name: string}>}> = []
+    for (const r of raw) {
+      try {
+        const stmt = await plannable(r.sql)
+        parsed.push({r, stmt, rels: relationsOfSql(stmt.sql)})
+      } catch (error) {
+        // Utility statements in pg_stat_statements (SET, BEGIN, VACUUM ...) are not workload to index for.
+        if (source === 'queries') parsed.push({r, error: errorMessage(error)})
+      }
+    }
+    const named = parsed.flatMap((p) => p.rels ?? [])
+    // A statement the parser's walk cannot read (none passed plannable without parsing) keeps the whole catalog.
+    const catalog = await readCatalog(session, parsed.every((p) => !p.stmt || p.rels) ? named : undefined)
+    if (source === 'pg_stat_statements') {
       const seconds = await statStatementsSeconds(session, catalog.statsSeconds)
       for (const r of raw) r.weight = (r.calls ?? 0) / seconds
     }
+    const tablesByName = new Map<string, Set<string>>()
+    for (const t of Object.values(catalog.tables)) tablesByName.set(t.name, (tablesByName.get(t.name) ?? new Set()).add(t.schema))
+
     const statements: PlannedStatement[] = []
-    const started = Date.now()
-    for (const r of raw) {
+    const toPlan: Array<{entry: PlannedStatement; stmt: PlannableStatement}> = []
+    for (const p of parsed) {
       if (statements.length >= limit && source === 'pg_stat_statements') break
-      const entry: PlannedStatement = {...r, weight: r.weight ?? 1}
-      let stmt
-      try {
-        stmt = await plannable(r.sql)
-      } catch (error) {
-        // Utility statements in pg_stat_statements (SET, BEGIN, VACUUM ...) are not workload to index for.
-        if (source === 'pg_stat_statements') continue
-        entry.error = errorMessage(error)
+      const entry: PlannedStatement = {...p.r, weight: p.r.weight ?? 1}
+      if (!p.stmt) {
+        entry.error = p.error
         statements.push(entry)
         continue
       }
-      if (source === 'pg_stat_statements' && !touchesUserTable(stmt.sql, catalog)) continue
-      entry.sql = stmt.sql
-      entry.paramCount = stmt.paramCount
-      try {
-        const result = await explainStatement(session, stmt)
+      if (source === 'pg_stat_statements' && !touchesUserTable(p.rels, tablesByName)) continue
+      entry.sql = p.stmt.sql
+      entry.paramCount = p.stmt.paramCount
+      statements.push(entry)
+      toPlan.push({entry, stmt: p.stmt})
+    }
+    const started = Date.now()
+    const results = await explainBatch(session, toPlan.map((t) => t.stmt))
+    toPlan.forEach(({entry}, i) => {
+      const result = results[i]
+      if (result instanceof Error) entry.error = errorMessage(result).split('\n')[0]
+      else {
         entry.plan = result.plan
         entry.cost = result.cost
-      } catch (error) {
-        entry.error = errorMessage(error).split('\n')[0]
       }
-      statements.push(entry)
-    }
+    })
     const data: PlansData = {source, serverVersionNum: session.serverVersionNum, statements, catalog, explainMs: Date.now() - started}
     const unplanned = statements.filter((s) => s.error).length
     return {
