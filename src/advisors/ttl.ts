@@ -2,7 +2,7 @@ import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
 import type {Reading, Remedy} from '../core/types.js'
 import {policyEvicts, policyIsVolatile} from '../probes/redis/info-parse.js'
 import type {KeyspaceSampleData, PatternStats} from '../probes/redis/keyspace-sample.js'
-import {patternToGlob} from '../probes/redis/patterns.js'
+import {patternMatches, patternToGlob} from '../probes/redis/patterns.js'
 import {queueFrameworkOf} from '../probes/redis/queue-keys.js'
 
 export const TTL_BOUNDS = {minSeconds: 60, maxSeconds: 7 * 86_400}
@@ -78,8 +78,24 @@ function reading(readings: Reading[], probe: string): Reading | undefined {
   return readings.find((r) => r.probe === probe && r.status === 'ok')
 }
 
-function isQueuePattern(p: PatternStats): boolean {
-  return !!p.queue || !!queueFrameworkOf(p.pattern)
+/**
+ * Key prefixes of the queues the queue probes found, e.g. "app-bull:emails". A BullMQ queue under a custom prefix
+ * keeps its job hashes at <prefix>:<queue>:<id>, which name-based detection cannot tell from cache keys.
+ */
+function queueKeyPrefixes(readings: Reading[]): string[] {
+  const prefixes: string[] = []
+  for (const r of readings) {
+    if (!r.probe.startsWith('queues.') || r.status !== 'ok') continue
+    for (const q of (r.data as {queues?: Array<{details?: {keyPrefix?: unknown}}>} | undefined)?.queues ?? []) {
+      if (typeof q.details?.keyPrefix === 'string') prefixes.push(q.details.keyPrefix)
+    }
+  }
+  return prefixes
+}
+
+function isQueuePattern(p: PatternStats, queuePrefixes: string[] = []): boolean {
+  if (p.queue || queueFrameworkOf(p.pattern)) return true
+  return queuePrefixes.some((prefix) => patternMatches(p.pattern, `${prefix}:1`) || patternMatches(p.pattern, `${prefix}:wait`))
 }
 
 function share(n: number): string {
@@ -109,12 +125,13 @@ export const ttlAdvisor: Advisor = {
     const maxmemory = settings.maxmemory !== undefined ? Number(settings.maxmemory) : info?.memory?.maxmemory
     const major = Number(/^(\d+)/.exec(info?.version ?? '')?.[1] ?? 7)
     const findings: AdvisorFinding[] = []
+    const queuePrefixes = queueKeyPrefixes(ctx.readings)
 
     // 1. Queue keys under a policy that evicts.
     const frameworks = Object.entries(sample.queues ?? {}).filter(([, v]) => v && v.keys > 0)
     if (frameworks.length > 0 && policyEvicts(policy)) {
       const bounded = (maxmemory ?? 0) > 0
-      const cachePatterns = sample.patterns.filter((p) => !isQueuePattern(p)).length
+      const cachePatterns = sample.patterns.filter((p) => !isQueuePattern(p, queuePrefixes)).length
       const remedies: Remedy[] = [{
         kind: 'config',
         summary: 'Run the queues on their own Redis with maxmemory-policy noeviction, and the cache on another with allkeys-lfu or allkeys-lru',
@@ -144,7 +161,7 @@ export const ttlAdvisor: Advisor = {
     // 2 and 3. Per-pattern: no TTL, written and never read.
     const minKeys = option(ctx, 'ttlMinKeys')
     for (const p of sample.patterns) {
-      if (isQueuePattern(p) || p.keys < minKeys) continue
+      if (isQueuePattern(p, queuePrefixes) || p.keys < minKeys) continue
       const memoryShare = p.memoryShare ?? 0
       if (p.noTtlShare >= option(ctx, 'noTtlShare')) {
         const {ttlSeconds, method} = proposeTtl(p)
@@ -206,7 +223,7 @@ export const ttlAdvisor: Advisor = {
     const noTtlMemoryShare = sample.sampledBytes ? (sample.noTtlBytes ?? 0) / sample.sampledBytes : null
     if (evicted > 0 && noTtlMemoryShare !== null && noTtlMemoryShare >= option(ctx, 'evictionNoTtlShare')) {
       const volatile = policyIsVolatile(policy)
-      const topNoTtl = sample.patterns.filter((p) => !isQueuePattern(p) && (p.noTtlBytes ?? 0) > 0)
+      const topNoTtl = sample.patterns.filter((p) => !isQueuePattern(p, queuePrefixes) && (p.noTtlBytes ?? 0) > 0)
         .sort((a, b) => (b.noTtlBytes ?? 0) - (a.noTtlBytes ?? 0)).slice(0, 5).map((p) => p.pattern)
       findings.push({
         rule: 'cache/evictions-without-ttl',

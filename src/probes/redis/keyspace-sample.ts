@@ -2,9 +2,9 @@ import {ProbeSkip, errorMessage} from '../../core/errors.js'
 import type {CommandLog, Probe, ProbeContext} from '../../core/probe.js'
 import {RedisSession, describeRedisError} from '../../drivers/redis.js'
 import {isPermissionError, parseInfo, policyIsLfu} from './info-parse.js'
-import {keyPattern} from './patterns.js'
+import {keyPattern, patternMatches} from './patterns.js'
 import {refusalReason, sendOrSkip} from '../queues/redis-discovery.js'
-import {WELL_KNOWN_QUEUE_KEYS, customBullPrefix, queueFrameworkOf, queueNameOf, type QueueFramework} from './queue-keys.js'
+import {WELL_KNOWN_QUEUE_KEYS, customBullQueuePrefix, queueFrameworkOf, queueNameOf, type QueueFramework} from './queue-keys.js'
 
 export const SAMPLE_DEFAULTS = {
   /** Keys read at most, over all primaries (option sampleKeys). */
@@ -112,6 +112,7 @@ interface SampleState {
   access: AccessMode
   memory: boolean
   queueKeys: Map<QueueFramework, {keys: number; queues: Set<string>}>
+  /** "<prefix>:<queue>" of BullMQ queues under a custom prefix. */
   bullPrefixes: Set<string>
 }
 
@@ -205,7 +206,7 @@ async function readBatch(session: RedisSession, keys: string[], state: SampleSta
       else facts.freq = Number(value)
     }
     const framework = queueFrameworkOf(keys[i], String(type))
-    const prefix = customBullPrefix(keys[i], String(type))
+    const prefix = customBullQueuePrefix(keys[i], String(type))
     if (prefix) state.bullPrefixes.add(prefix)
     if (framework) noteQueue(state, keys[i], framework)
     const pattern = keyPattern(keys[i])
@@ -385,9 +386,10 @@ export const redisKeyspaceSampleProbe: Probe<RedisSession> = {
       for (const node of sessions) if (node.own) await node.session.close()
     }
 
+    // A random-looking prefix is generalised to "*" in the pattern, so match the pattern against the queue's keys.
     for (const prefix of state.bullPrefixes) {
       for (const acc of state.patterns.values()) {
-        if (acc.pattern.startsWith(`${prefix}:`) && !acc.queue) {
+        if (!acc.queue && (patternMatches(acc.pattern, `${prefix}:1`) || patternMatches(acc.pattern, `${prefix}:wait`))) {
           acc.queue = 'bullmq'
           noteQueue(state, acc.pattern, 'bullmq')
         }

@@ -48,3 +48,9 @@ export function escapeGlob(text: string): string {
 export function patternToGlob(pattern: string): string {
   return pattern.split('*').map(escapeGlob).join('*')
 }
+
+/** Whether a key belongs to a pattern: each "*" stands for (part of) one ':'-separated segment. */
+export function patternMatches(pattern: string, key: string): boolean {
+  const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^:]*')
+  return new RegExp(`^${source}$`).test(key)
+}

@@ -24,12 +24,15 @@ export function queueFrameworkOf(key: string, type?: string): QueueFramework | u
   return undefined
 }
 
-/** BullMQ queues with a custom prefix: <prefix>:<queue>:meta as a hash or :wait as a list reveal <prefix>. */
-export function customBullPrefix(key: string, type: string): string | undefined {
+/**
+ * BullMQ queues with a custom prefix: <prefix>:<queue>:meta as a hash or :wait as a list reveal the queue's key
+ * prefix "<prefix>:<queue>", under which its job hashes live.
+ */
+export function customBullQueuePrefix(key: string, type: string): string | undefined {
   const m = /^([^:]+):([^:]+):(meta|wait|events|marker)$/.exec(key)
   if (!m || m[1] === 'bull') return undefined
   const expected: Record<string, string> = {meta: 'hash', wait: 'list', events: 'stream', marker: 'zset'}
-  return expected[m[3]] === type ? m[1] : undefined
+  return expected[m[3]] === type ? `${m[1]}:${m[2]}` : undefined
 }
 
 /** The queue name a key belongs to (for reporting), e.g. bull:emails:wait -> emails, queue:default -> default. */

@@ -161,3 +161,30 @@ describe('ttl advisor: queue keys under an evicting policy', () => {
     expect(String(finding.evidence.frameworks)).toMatch(/celery/)
   })
 })
+
+describe('ttl advisor: queue keys under a custom BullMQ prefix', () => {
+  it('never proposes a TTL on job hashes that the BullMQ probe places under its prefix', async () => {
+    const s = await server({policy: 'noeviction'})
+    // A hex-looking prefix generalises to "*", so the job hashes' pattern is "*:emails:*", which names alone cannot
+    // tell from a cache pattern.
+    const prefix = `app-${randomUUID().slice(0, 8)}-bull`
+    const url = new URL(s.url)
+    const queue = new Queue('emails', {prefix, connection: {host: url.hostname, port: Number(url.port)}})
+    for (let i = 0; i < 30; i++) await queue.add('send', {to: `user${i}@example.com`})
+    await queue.close()
+    const c = await client(s.url)
+    for (let i = 0; i < 30; i++) await c.set(`${prefix.replace('-bull', '')}:sessions:${randomUUID()}`, 'x')
+    c.disconnect()
+
+    const withPrefix = await auditRedis([redisTarget(s.url, 'cache', {queues: {bullmqPrefixes: [prefix]}})])
+    const subjects = findingsOf(withPrefix.report, 'cache/no-ttl-pattern').map((f) => f.subject)
+    expect(subjects).toContain('*:sessions:*')
+    expect(subjects).not.toContain('*:emails:*')
+
+    // Without the prefix configured, the key sampler recognises the queue from its <prefix>:emails:meta hash.
+    const unconfigured = await auditRedis([redisTarget(s.url)])
+    const unconfiguredSubjects = findingsOf(unconfigured.report, 'cache/no-ttl-pattern').map((f) => f.subject)
+    expect(unconfiguredSubjects).toContain('*:sessions:*')
+    expect(unconfiguredSubjects).not.toContain('*:emails:*')
+  })
+})

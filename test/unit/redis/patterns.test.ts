@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {keyPattern, patternToGlob} from '../../../src/probes/redis/patterns.js'
-import {customBullPrefix, queueFrameworkOf} from '../../../src/probes/redis/queue-keys.js'
+import {customBullQueuePrefix, queueFrameworkOf} from '../../../src/probes/redis/queue-keys.js'
 import {clusterPrimaries} from '../../../src/probes/redis/keyspace-sample.js'
 import {keyspaceDbs, parseInfo} from '../../../src/probes/redis/info-parse.js'
 import {expireCommand, proposeTtl, roundTtl} from '../../../src/advisors/ttl.js'
@@ -39,8 +39,8 @@ describe('queue keys', () => {
     expect(queueFrameworkOf('_kombu.binding.celery', 'set')).toBe('celery')
     expect(queueFrameworkOf('unacked', 'hash')).toBe('celery')
     expect(queueFrameworkOf('session:abc', 'string')).toBeUndefined()
-    expect(customBullPrefix('myapp:emails:meta', 'hash')).toBe('myapp')
-    expect(customBullPrefix('myapp:emails:meta', 'string')).toBeUndefined()
+    expect(customBullQueuePrefix('myapp:emails:meta', 'hash')).toBe('myapp:emails')
+    expect(customBullQueuePrefix('myapp:emails:meta', 'string')).toBeUndefined()
   })
 })
 
@@ -86,5 +86,16 @@ describe('INFO and CLUSTER NODES parsing', () => {
       {host: '127.0.0.1', port: 7000, myself: true},
       {host: '127.0.0.1', port: 7001, myself: false},
     ])
+  })
+})
+
+describe('patternMatches', () => {
+  it('lets each wildcard stand for one key segment', async () => {
+    const {patternMatches} = await import('../../../src/probes/redis/patterns.js')
+    expect(patternMatches('*:emails:*', 'app-3f9a-bull:emails:42')).toBe(true)
+    expect(patternMatches('*:emails:*', 'app:sessions:42')).toBe(false)
+    expect(patternMatches('user:*:cart', 'user:12:cart')).toBe(true)
+    expect(patternMatches('user:*:cart', 'user:12:extra:cart')).toBe(false)
+    expect(patternMatches('a.b:*', 'axb:1')).toBe(false)
   })
 })
