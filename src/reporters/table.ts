@@ -1,6 +1,6 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
-import type {Severity} from '../core/types.js'
+import type {Report, Severity} from '../core/types.js'
 import {gateLine, remedyCode, thresholdText} from './format-helpers.js'
 import type {Reporter} from './types.js'
 
@@ -9,6 +9,37 @@ function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string 
 }
 
 const columns = () => Math.max(80, Math.min(process.stdout.columns || 120, 160))
+
+/**
+ * Remedies, numbered by finding. The same remedy often serves several findings (one index for a costly statement, a
+ * seq-scanned table and the workload): it is printed once, with the other findings it serves.
+ */
+function remedyLines(report: Report, chalk: ChalkInstance): string[] {
+  const entries: Array<{findings: number[]; kind: string; summary: string; code?: string}> = []
+  const byKey = new Map<string, (typeof entries)[number]>()
+  report.findings.forEach((f, i) => {
+    for (const remedy of f.remedies) {
+      const code = remedyCode(remedy)
+      const key = `${remedy.kind}\u0000${code ?? remedy.summary}`
+      const seen = byKey.get(key)
+      if (seen) {
+        if (!seen.findings.includes(i + 1)) seen.findings.push(i + 1)
+        continue
+      }
+      const entry = {findings: [i + 1], kind: remedy.kind, summary: remedy.summary, code}
+      byKey.set(key, entry)
+      entries.push(entry)
+    }
+  })
+  if (entries.length === 0) return []
+  const lines = [chalk.bold('Remedies')]
+  for (const e of entries) {
+    const [first, ...others] = e.findings
+    lines.push(`  [${first}] ${chalk.bold(e.kind)}: ${e.summary}${others.length ? chalk.dim(` (also for ${others.map((n) => `[${n}]`).join(', ')})`) : ''}`)
+    if (e.code) lines.push(`      ${chalk.cyan(e.code.split('\n').join('\n      '))}`)
+  }
+  return lines
+}
 
 /** Terminal report: targets, findings with their remedies, what was skipped and why, and the gate. */
 export const renderTable: Reporter = (report, {color, verbose}) => {
@@ -27,23 +58,16 @@ export const renderTable: Reporter = (report, {color, verbose}) => {
     out.push(chalk.green('No findings: every rule is inside its target band.'))
   } else {
     const findings = new Table({head: ['#', 'severity', 'rule', 'subject', 'finding'], style, wordWrap: true,
-      colWidths: [4, 10, 26, 28, Math.max(30, width - 76)]})
+      colWidths: [4, 10, 34, 26, Math.max(48, width - 82)]})
     report.findings.forEach((f, i) => {
-      const detail = `${f.message}${thresholdText(f) ? `\n${chalk.dim(thresholdText(f))}` : ''}`
+      // Most messages already state their thresholds; repeat them only when the message does not.
+      const threshold = thresholdText(f)
+      const stated = f.threshold.action ? f.message.includes(f.threshold.action) : !threshold
+      const detail = `${f.message}${threshold && !stated ? `\n${chalk.dim(threshold)}` : ''}`
       findings.push([String(i + 1), paint(chalk, f.severity)(f.severity), f.rule, `${f.subject}\n${chalk.dim(f.target)}`, detail])
     })
     out.push(findings.toString())
-    const withRemedies = report.findings.map((f, i) => ({f, i})).filter(({f}) => f.remedies.length > 0)
-    if (withRemedies.length > 0) {
-      out.push(chalk.bold('Remedies'))
-      for (const {f, i} of withRemedies) {
-        for (const remedy of f.remedies) {
-          out.push(`  [${i + 1}] ${chalk.bold(remedy.kind)}: ${remedy.summary}`)
-          const code = remedyCode(remedy)
-          if (code) out.push(`      ${chalk.cyan(code.split('\n').join('\n      '))}`)
-        }
-      }
-    }
+    out.push(...remedyLines(report, chalk))
   }
 
   const unreadTargets = report.targets.filter((t) => t.status !== 'ok')

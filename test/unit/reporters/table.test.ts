@@ -8,12 +8,30 @@ describe('table reporter', () => {
   it('shows targets, numbered findings with their remedies, what was not read, and the verdict', () => {
     const text = renderTable(sampleReport(), {color: false, verbose: false})
     expect(text).not.toMatch(ANSI)
-    expect(text).toMatch(/replica-1 is 12 s behind the primary/)
+    // Cells wrap with the terminal width: read the findings table as flowing text.
+    const flowing = text.replace(/[│┌┐└┘├┤┬┴┼─]/g, ' ').replace(/\s+/g, ' ')
+    expect(flowing).toMatch(/replica-1 is 12 s behind the primary/)
     expect(text).toMatch(/\[2\] drop-index: Drop it\n\s+DROP INDEX CONCURRENTLY "public"."orders_note_idx";/)
     expect(text).toMatch(/cache: skipped: could not connect: connection refused/)
     expect(text).toMatch(/postgres.statements: skipped: pg_stat_statements is not installed/)
     expect(text.trim().split('\n').pop()).toBe('gate failed (--fail-on critical): 1 critical, 1 warning, 1 info')
     expect(text).not.toMatch(/round trips/)
+  })
+
+  it('prints a remedy shared by several findings once, naming the others', () => {
+    const report = sampleReport()
+    report.findings[2].remedies = [{...report.findings[1].remedies[0]}]
+    const text = renderTable(report, {color: false, verbose: false})
+    expect(text.match(/DROP INDEX CONCURRENTLY/g)).toHaveLength(1)
+    expect(text).toMatch(/\[2\] drop-index: Drop it \(also for \[3\]\)/)
+  })
+
+  it('repeats a threshold only when the message does not already state it', () => {
+    const report = sampleReport()
+    report.findings[0].message = 'lag is 12 s (act > 5s)'
+    const text = renderTable(report, {color: false, verbose: false})
+    expect(text).not.toMatch(/target <= 1s, act > 5s/)
+    expect(text).toMatch(/target >= 80%, act < 70%/)
   })
 
   it('colours only when asked, and lists the commands issued in verbose mode', () => {
