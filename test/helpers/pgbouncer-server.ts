@@ -10,7 +10,7 @@ import {chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync, 
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import pg from 'pg'
-import {freePort} from './redis-server.js'
+import {freePort, stopProcess} from './process.js'
 
 export interface PgBouncerServer {
   port: number
@@ -88,17 +88,7 @@ ${opts.extra ?? ''}
     statsUrl,
     appUrl: `postgres://app:app-secret@127.0.0.1:${port}/appdb`,
     async stop() {
-      try {
-        process.kill(pid, 'SIGTERM')
-      } catch {}
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(pid, 0)
-        } catch {
-          break
-        }
-        await new Promise((r) => setTimeout(r, 50))
-      }
+      await stopProcess(pid, 5000)
       rmSync(dir, {recursive: true, force: true})
     },
   }

@@ -6,7 +6,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
-import {freePort} from './redis-server.js'
+import {freePort, stopProcess} from './process.js'
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/start-prometheus.sh')
 
@@ -43,17 +43,7 @@ export async function startPrometheus(scrapeTarget: string): Promise<PrometheusS
       throw new Error(`Prometheus never showed ${what} (${promql} = ${last})`)
     },
     async stop() {
-      try {
-        process.kill(pid, 'SIGTERM')
-      } catch {}
-      for (let i = 0; i < 200; i++) {
-        try {
-          process.kill(pid, 0)
-        } catch {
-          break
-        }
-        await new Promise((r) => setTimeout(r, 50))
-      }
+      await stopProcess(pid, 10000)
       rmSync(dir, {recursive: true, force: true})
     },
   }

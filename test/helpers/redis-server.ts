@@ -4,7 +4,7 @@
  * (no persistence: nothing is written to disk) and stop() kills it.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {createServer, createConnection} from 'node:net'
+import {createConnection} from 'node:net'
 
 export interface StartRedisOptions {
   /** e.g. "10mb"; omitted = unbounded (Redis's default 0). */
@@ -27,19 +27,9 @@ export interface RedisServer {
   stop(): Promise<void>
 }
 
-/** A TCP port nobody listens on right now: the OS picks one for a throwaway listener, which is then closed. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
+import {freePort} from './process.js'
+
+export {freePort}
 
 /** Sends PING over a raw socket (with AUTH when needed) and resolves true on +PONG. No client library involved. */
 function ping(port: number, password?: string): Promise<boolean> {

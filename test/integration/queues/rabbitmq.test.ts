@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {runAudit} from '../../../src/core/audit.js'
 import {rabbitmqDriver} from '../../../src/drivers/rabbitmq.js'
 import {rabbitmqQueuesProbe} from '../../../src/probes/rabbitmq/queues.js'
-import {freePort} from '../../helpers/redis-server.js'
+import {freePort} from '../../helpers/process.js'
 import {runQueueProbe, until, type ProbeRun} from './helpers.js'
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672'
