@@ -96,3 +96,28 @@ export function readingOf(snapshot: Snapshot, probe: string) {
   if (!reading) throw new Error(`no reading for ${probe}; readings: ${snapshot.readings.map((r) => r.probe).join(', ')}`)
   return reading
 }
+
+/**
+ * Polls `sql` on `url` until its first row's `ok` is true. Statistics reach the shared views asynchronously (a
+ * backend flushes its counters, a closed session leaves pg_stat_activity later): this waits for a state, and
+ * asserts nothing about time. Throws when the state never comes, so the test fails here and not later.
+ */
+export async function waitForSql(url: string, sql: string, params: unknown[] = [], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const [row] = await adminQuery(url, sql, params)
+    if (row?.ok) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`condition never held within ${timeoutMs} ms: ${sql.replace(/\s+/g, ' ')}`)
+}
+
+/**
+ * Forgets a bulk load's row writes: a fresh database's statistics start at its creation, so rows inserted seconds
+ * ago read as a very write-heavy table. Waits until the load's counters reached the shared statistics, then resets
+ * this database's counters.
+ */
+export async function forgetLoadWrites(url: string): Promise<void> {
+  await waitForSql(url, 'SELECT coalesce(sum(n_tup_ins), 0) > 0 AS ok FROM pg_stat_user_tables', [], 10_000)
+  await adminQuery(url, 'SELECT pg_stat_reset()')
+}

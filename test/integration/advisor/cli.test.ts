@@ -7,7 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {runCli} from '../../helpers/cli.js'
-import {adminQuery, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+import {adminQuery, forgetLoadWrites, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 
 const DB = 'cp_advfu_cli'
 const url = withDatabase(PRIMARY_URL, DB)
@@ -33,12 +33,7 @@ describe('chokepoint audit --queries (built CLI)', () => {
     await adminQuery(PRIMARY_URL, `CREATE DATABASE ${DB}`)
     await adminQuery(url, SCHEMA)
     // Forget the bulk load's writes once they reached the statistics (a fresh database counts them as a write rate).
-    for (let i = 0; i < 100; i++) {
-      const [row] = await adminQuery(url, `SELECT coalesce(sum(n_tup_ins), 0)::float8 AS n FROM pg_stat_user_tables`)
-      if (row.n > 0) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    await adminQuery(url, 'SELECT pg_stat_reset()')
+    await forgetLoadWrites(url)
     dir = mkdtempSync(join(tmpdir(), 'cp-advfu-cli-'))
     writeFileSync(join(dir, 'workload.sql'), QUERIES)
   }, 120_000)

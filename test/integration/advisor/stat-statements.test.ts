@@ -4,7 +4,7 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Report, Snapshot} from '../../../src/core/types.js'
-import {adminQuery, auditTarget, connect, readingOf, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, connect, forgetLoadWrites, readingOf, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 
 const DB = 'cp_advfu_pss'
 const OTHER = 'cp_advfu_pss_other'
@@ -19,16 +19,6 @@ INSERT INTO accounts SELECT g, 'user' || g || '@example.com', g % 400, now() - g
 ANALYZE;
 `
 
-/** Waits for the load's counters to reach the shared statistics, then forgets them (see verify-real.test.ts). */
-async function resetWriteCounters(target: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const [row] = await adminQuery(target, `SELECT coalesce(sum(n_tup_ins), 0)::float8 AS ins FROM pg_stat_user_tables`)
-    if (row.ins > 0) break
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  await adminQuery(target, 'SELECT pg_stat_reset()')
-}
-
 let report: Report
 let snapshot: Snapshot
 
@@ -39,7 +29,7 @@ describe('index advisor on the pg_stat_statements workload', () => {
       await adminQuery(PRIMARY_URL, `CREATE DATABASE ${db}`)
     }
     await adminQuery(url, SCHEMA)
-    await resetWriteCounters(url)
+    await forgetLoadWrites(url)
     // Another database of the same cluster, with a table of the same name and statements of its own: they would
     // plan fine here, so only the dbid filter keeps them out.
     await adminQuery(otherUrl, `CREATE TABLE accounts (id int, email text, region int, created_at timestamptz)`)

@@ -6,7 +6,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {analyseSnapshot} from '../../../src/core/audit.js'
 import type {Finding, Report, Snapshot} from '../../../src/core/types.js'
-import {adminQuery, auditTarget, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, forgetLoadWrites, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 
 const DB = 'cp_advfu_verify'
 const url = withDatabase(PRIMARY_URL, DB)
@@ -41,20 +41,6 @@ async function realBuilds(): Promise<number> {
   return row.n
 }
 
-/**
- * Forgets the bulk load's row writes: a fresh database's statistics start at its creation, so 200k inserts a few
- * seconds ago read as a very write-heavy table. Waits until the loading session's counters reached the shared
- * statistics (they are flushed asynchronously), then resets this database's counters.
- */
-async function resetWriteCounters(): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const [row] = await adminQuery(url, `SELECT coalesce(sum(n_tup_ins), 0)::float8 AS ins FROM pg_stat_user_tables`)
-    if (row.ins > 0) break
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  await adminQuery(url, 'SELECT pg_stat_reset()')
-}
-
 function missingIndexes(report: Report): Finding[] {
   return report.findings.filter((f) => f.rule === 'database/missing-index')
 }
@@ -64,7 +50,7 @@ describe('--verify-real on PostgreSQL 15', () => {
     await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
     await adminQuery(PRIMARY_URL, `CREATE DATABASE ${DB}`)
     await adminQuery(url, SCHEMA)
-    await resetWriteCounters()
+    await forgetLoadWrites(url)
   }, 120_000)
 
   afterAll(async () => {

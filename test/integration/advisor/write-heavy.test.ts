@@ -4,7 +4,7 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Report} from '../../../src/core/types.js'
-import {adminQuery, auditTarget, readingOf, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, readingOf, waitForSql, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 
 const DB = 'cp_advfu_writes'
 const url = withDatabase(PRIMARY_URL, DB)
@@ -18,12 +18,7 @@ ANALYZE;
 const READ = 'SELECT * FROM events WHERE device_id = $1'
 
 async function waitForInserts(min: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const [row] = await adminQuery(url, `SELECT coalesce(sum(n_tup_ins + n_tup_del), 0)::float8 AS n FROM pg_stat_user_tables WHERE relname = 'events'`)
-    if (row.n >= min) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error('write counters never reached the shared statistics')
+  await waitForSql(url, `SELECT coalesce(sum(n_tup_ins + n_tup_del), 0) >= $1 AS ok FROM pg_stat_user_tables WHERE relname = 'events'`, [min], 10_000)
 }
 
 const audit = (weight: number, windowSeconds = 0) => auditTarget(url, {

@@ -3,20 +3,10 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {ProbeSkip} from '../../../src/core/errors.js'
 import {PgSession} from '../../../src/drivers/postgres.js'
 import {skipIfNotApplicable} from '../../../src/probes/postgres/skip.js'
-import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_activity'
 const NOPRIV_ROLE = 'cp_noprivs'
-
-/** Polls until `sql` (run on the primary) returns a row whose `ok` is true: waits for a state, asserts nothing about time. */
-async function waitUntil(sql: string, params: unknown[]): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const [row] = await adminQuery(PRIMARY_URL, sql, params)
-    if (row?.ok) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`condition never held: ${sql}`)
-}
 
 async function backendPid(client: pg.Client): Promise<number> {
   return (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
@@ -35,7 +25,7 @@ describe('postgres.activity', () => {
       const pid = await backendPid(client)
       await client.query('BEGIN')
       await client.query('SELECT 1 AS left_open')
-      await waitUntil(`SELECT now() - state_change > interval '2.5 seconds' AS ok FROM pg_stat_activity
+      await waitForSql(PRIMARY_URL, `SELECT now() - state_change > interval '2.5 seconds' AS ok FROM pg_stat_activity
                        WHERE pid = $1 AND state = 'idle in transaction'`, [pid])
       const config = {rules: {'database/idle-in-transaction': {target: '< 1s', action: '> 2s'}}}
 
@@ -62,7 +52,7 @@ describe('postgres.activity', () => {
       held.push(client)
       const pid = await backendPid(client)
       const running = client.query('SELECT pg_sleep(60) AS long_sleep').catch((e: Error) => e)
-      await waitUntil(`SELECT now() - query_start > interval '2.5 seconds' AS ok FROM pg_stat_activity
+      await waitForSql(PRIMARY_URL, `SELECT now() - query_start > interval '2.5 seconds' AS ok FROM pg_stat_activity
                        WHERE pid = $1 AND state = 'active'`, [pid])
       const config = {rules: {'database/long-running-query': {target: '< 1s', action: '> 2s'}}}
 

@@ -4,7 +4,7 @@ import {evaluateMetric} from '../../../src/core/engine.js'
 import type {ProbeContext} from '../../../src/core/probe.js'
 import {PgSession} from '../../../src/drivers/postgres.js'
 import {cacheHitProbe, hitRatio} from '../../../src/probes/postgres/cache-hit.js'
-import {adminQuery, auditTarget, connect, readingOf, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, connect, readingOf, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_cache_hit'
 
@@ -17,12 +17,7 @@ async function runAndFlush(url: string, statements: string[], visible: string): 
   const client = await connect(url, 'cp-test-cache-load')
   for (const sql of statements) await client.query(sql)
   await client.end()
-  for (let i = 0; i < 300; i++) {
-    const [row] = await adminQuery(url, `SELECT (${visible}) AS ok`)
-    if (row.ok) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`statistics never showed: ${visible}`)
+  await waitForSql(url, `SELECT (${visible}) AS ok`)
 }
 
 type Level = {subject: string; ratio: number | null; hits: number; reads: number; blocks: number; sampleTooSmall: boolean}

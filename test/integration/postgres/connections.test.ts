@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import {afterEach, describe, expect, it} from 'vitest'
-import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, SYSTEM_URL, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, SYSTEM_URL, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_connections'
 
@@ -55,11 +55,7 @@ describe('postgres.connections', () => {
 
       await Promise.all(held.splice(0).map((c) => c.end()))
       // Closed client connections leave pg_stat_activity asynchronously: wait until ours are gone.
-      for (let i = 0; i < 100; i++) {
-        const [row] = await adminQuery(PRIMARY_URL, 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [DB])
-        if (row.n === 0) break
-        await new Promise((r) => setTimeout(r, 100))
-      }
+      await waitForSql(PRIMARY_URL, 'SELECT count(*) = 0 AS ok FROM pg_stat_activity WHERE datname = $1', [DB], 10_000)
       const quiet = await auditTarget(url, {onlyProbes: ['postgres.connections'], failOn: 'critical'})
       expect(readingOf(quiet.snapshot, 'postgres.connections').metrics[0].value).toBeLessThanOrEqual(0.8)
       expect(quiet.report.findings.filter((f) => f.rule === 'pool/utilization')).toEqual([])

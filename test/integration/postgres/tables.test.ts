@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {ProbeContext} from '../../../src/core/probe.js'
 import {PgSession} from '../../../src/drivers/postgres.js'
 import {tablesProbe} from '../../../src/probes/postgres/tables.js'
-import {adminQuery, auditTarget, connect, readingOf, withTempDatabase} from '../../helpers/pg.js'
+import {auditTarget, connect, readingOf, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_tables'
 
@@ -15,12 +15,7 @@ async function runAndFlush(url: string, work: (q: (sql: string, params?: unknown
   const client = await connect(url, 'cp-test-tables-load')
   await work((sql, params) => client.query(sql, params as unknown[]))
   await client.end()
-  for (let i = 0; i < 300; i++) {
-    const [row] = await adminQuery(url, `SELECT (${visible}) AS ok`)
-    if (row.ok) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`statistics never showed: ${visible}`)
+  await waitForSql(url, `SELECT (${visible}) AS ok`)
 }
 
 function ctx(windowSeconds: number): ProbeContext {
