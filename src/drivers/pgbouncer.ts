@@ -1,6 +1,7 @@
 import pg from 'pg'
 import {CommandLog, type Driver} from '../core/probe.js'
 import {scrubSecrets} from '../core/redact.js'
+import {connectClient} from './postgres.js'
 import type {TargetSpec} from '../core/types.js'
 
 export interface PgBouncerSessionOptions {
@@ -32,21 +33,13 @@ export class PgBouncerSession {
     // The statistics live only in the admin console, whatever database the URL names (often the app's).
     // (pg lets the connection string win over a `database` option, so the URL itself is rewritten.)
     parsed.pathname = '/pgbouncer'
-    const client = new pg.Client({
+    const client = await connectClient({
       connectionString: parsed.toString(),
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       query_timeout: options.queryTimeoutMs ?? 10_000,
       // PgBouncer accepts application_name as a startup parameter (it shows in SHOW CLIENTS).
       application_name: 'chokepoint',
-    })
-    // Without a listener, a connection dropped by PgBouncer would crash the process instead of failing a probe.
-    client.on('error', () => {})
-    try {
-      await client.connect()
-    } catch (error) {
-      await client.end().catch(() => {})
-      throw new Error(scrubSecrets(describePgBouncerError(error, user)))
-    }
+    }, (error) => describePgBouncerError(error, user))
     const session = new PgBouncerSession(client, user, log)
     session.log.currentProbe = 'connect'
     try {

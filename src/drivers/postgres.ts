@@ -27,19 +27,11 @@ export class PgSession {
   }
 
   static async open(url: string, options: PgSessionOptions = {}, log?: CommandLog): Promise<PgSession> {
-    const client = new pg.Client({
+    const client = await connectClient({
       connectionString: url,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       application_name: 'chokepoint',
-    })
-    // Without a listener, a connection dropped by the server would crash the process instead of failing a probe.
-    client.on('error', () => {})
-    try {
-      await client.connect()
-    } catch (error) {
-      await client.end().catch(() => {})
-      throw new Error(scrubSecrets(describePgError(error)))
-    }
+    }, describePgError)
     const session = new PgSession(client, log)
     const statementTimeout = Math.round(options.statementTimeoutMs ?? 10_000)
     const lockTimeout = Math.round(options.lockTimeoutMs ?? 1000)
@@ -77,6 +69,23 @@ export class PgSession {
   async close(): Promise<void> {
     await this.client.end().catch(() => {})
   }
+}
+
+/**
+ * Connects a node-postgres client (to PostgreSQL or to PgBouncer's admin console). A failure becomes one line, scrubbed
+ * of secrets, in the words of `describe`.
+ */
+export async function connectClient(config: pg.ClientConfig, describe: (error: unknown) => string): Promise<pg.Client> {
+  const client = new pg.Client(config)
+  // Without a listener, a connection dropped by the server would crash the process instead of failing a probe.
+  client.on('error', () => {})
+  try {
+    await client.connect()
+  } catch (error) {
+    await client.end().catch(() => {})
+    throw new Error(scrubSecrets(describe(error)))
+  }
+  return client
 }
 
 export function describePgError(error: unknown): string {
