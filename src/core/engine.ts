@@ -41,12 +41,12 @@ export function classify(rule: EffectiveRule, value: number | null, evidence?: R
   return rule.severity ?? level
 }
 
-function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope, rule: EffectiveRule): Remedy[] {
+function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope): Remedy[] {
   const remedies: Remedy[] = []
   for (const template of templates) {
     const {when, ...fields} = template
     if (when) {
-      const conds = Object.entries(when).map(([path, text]) => ({path, cmp: rule.whenCmp.find((c) => c.path === path)?.cmp ?? parseCond(text)}))
+      const conds = Object.entries(when).map(([path, text]) => ({path, cmp: parseCond(text)}))
       if (!conditionsHold(conds, scope.evidence)) continue
     }
     const rendered = renderStructured(fields, scope) as Remedy
@@ -78,7 +78,7 @@ export function evaluateMetric(rule: EffectiveRule, target: string, metric: Metr
     threshold: {target: rule.target, action: rule.action},
     message: renderTemplate(rule.message, scope),
     evidence,
-    remedies: renderRemedies(rule.remedies, scope, rule),
+    remedies: renderRemedies(rule.remedies, scope),
   }
 }
 

@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {buildReport, gatePasses} from '../../../src/core/audit.js'
 import {effectiveRules, validateConfig} from '../../../src/core/config.js'
-import {acceptAdvisorFindings, classify, evaluateSnapshot, findingId} from '../../../src/core/engine.js'
-import {compileRule, loadRules} from '../../../src/core/rules.js'
+import {acceptAdvisorFindings, classify, evaluateMetric, evaluateSnapshot, findingId} from '../../../src/core/engine.js'
+import {compileRule, loadRules, parseRule} from '../../../src/core/rules.js'
 import type {Finding, Snapshot} from '../../../src/core/types.js'
 
 const rule = (id: string) => compileRule(loadRules().find((r) => r.id === id)!, {})
@@ -50,6 +50,18 @@ describe('evaluation', () => {
     // The idle-connections remedy applies (idle >= 1); the idle-in-transaction one does not (0 sessions).
     expect(f.remedies.map((r) => r.kind)).toEqual(['pool-size'])
     expect(f.remedies[0].summary).toMatch(/^80 of the used connections are idle/)
+  })
+
+  it('includes a remedy by its own `when`, even where the rule has a condition on the same field', () => {
+    const rule = compileRule(parseRule({
+      id: 'queue/test-rule', area: 'queue', title: 't', description: 'a test rule', metric: 'test.metric', action: '> 0',
+      when: {backlog: '>= 10'}, message: 'm', docs: 'docs for a rule that exists only in this test',
+      remedies: [{kind: 'workers', summary: 'only for a large backlog', when: {backlog: '>= 100'}}, {kind: 'config', summary: 'always'}],
+    }, 'test.yaml'), {})
+    const finding = evaluateMetric(rule, 'db', {name: 'test.metric', value: 1, evidence: {backlog: 50}})
+    expect(finding?.severity).toBe('critical')
+    expect(finding?.remedies.map((r) => r.summary)).toEqual(['always'])
+    expect(evaluateMetric(rule, 'db', {name: 'test.metric', value: 1, evidence: {backlog: 500}})?.remedies).toHaveLength(2)
   })
 
   it('skips disabled rules and honours per-target overrides', () => {
