@@ -58,7 +58,7 @@ async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): 
   const queries: Array<{sql: string; weight?: number}> = []
   if (flags.queries) {
     // The server's own parser splits the file; loaded only when the flag is used.
-    const {parseQueriesFile} = await import('../advisors/index-advisor/workload.js')
+    const {parseQueriesFile} = await import('../knowledge/postgres/workload.js')
     queries.push(...await parseQueriesFile(flags.queries))
     if (queries.length === 0) throw new UsageError(`--queries ${flags.queries}: the file holds no SQL statement`)
   }

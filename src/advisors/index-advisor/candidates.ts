@@ -1,7 +1,7 @@
 import {parseSync} from 'libpg-query'
-import type {CatalogFacts, ColumnFacts, ExistingIndex, TableFacts} from './catalog.js'
+import type {CatalogFacts, ColumnFacts, ExistingIndex, TableFacts} from '../../knowledge/postgres/catalog.js'
 import {quoteIdent, quoteQualified} from '../../core/sql.js'
-import {type ColumnTerm, type Predicate, type StatementShape} from './parse.js'
+import {type ColumnTerm, type Predicate, type StatementShape} from '../../knowledge/postgres/parse.js'
 
 export interface IndexKey {
   /** SQL text of the key: a quoted column or an expression over one. */

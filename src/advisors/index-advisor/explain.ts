@@ -1,4 +1,4 @@
-import type {CatalogFacts} from './catalog.js'
+import type {CatalogFacts} from '../../knowledge/postgres/catalog.js'
 import {walkPlan} from './whatif.js'
 
 /** What a plain plan shows about a statement (no ANALYZE: every row count is the planner's estimate). */

@@ -1,8 +1,8 @@
 import {errorMessage} from '../../core/errors.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import type {CatalogFacts} from './catalog.js'
+import type {CatalogFacts} from '../../knowledge/postgres/catalog.js'
 import {indexDefinition, type Candidate} from './candidates.js'
-import {explainStatement, type PlannableStatement} from './plan.js'
+import {explainStatement, type PlannableStatement} from '../../knowledge/postgres/plan.js'
 
 export interface WhatIfCost {
   cost: number

@@ -1,10 +1,10 @@
 import {ProbeSkip, errorMessage} from '../../core/errors.js'
 import type {Probe} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import {readCatalog, type CatalogFacts} from '../../advisors/index-advisor/catalog.js'
-import {explainBatch, plannable, type PlannableStatement} from '../../advisors/index-advisor/plan.js'
+import {readCatalog, type CatalogFacts} from '../../knowledge/postgres/catalog.js'
+import {explainBatch, plannable, type PlannableStatement} from '../../knowledge/postgres/plan.js'
 import {parseSync} from 'libpg-query'
-import {indexAdvisorOptions} from '../../advisors/index-advisor/workload.js'
+import {indexAdvisorOptions} from '../../knowledge/postgres/workload.js'
 
 export interface PlannedStatement {
   /** pg_stat_statements queryid, or q1, q2 ... for statements given with --queries/--query. */

@@ -1,9 +1,9 @@
 import {beforeAll, describe, expect, it} from 'vitest'
-import type {CatalogFacts, ColumnFacts, ExistingIndex, TableFacts} from '../../../src/advisors/index-advisor/catalog.js'
-import {columnsOf} from '../../../src/advisors/index-advisor/catalog.js'
+import type {CatalogFacts, ColumnFacts, ExistingIndex, TableFacts} from '../../../src/knowledge/postgres/catalog.js'
+import {columnsOf} from '../../../src/knowledge/postgres/catalog.js'
 import {generateCandidates, indexDefinition} from '../../../src/advisors/index-advisor/candidates.js'
-import {extractShapeSync} from '../../../src/advisors/index-advisor/parse.js'
-import {ensureParser} from '../../../src/advisors/index-advisor/workload.js'
+import {extractShapeSync} from '../../../src/knowledge/postgres/parse.js'
+import {ensureParser} from '../../../src/knowledge/postgres/workload.js'
 
 const col = (name: string, type: string, nDistinct: number, extra: Partial<ColumnFacts> = {}): ColumnFacts =>
   ({name, type, nDistinct, nullFrac: 0, avgWidth: 8, ...extra})

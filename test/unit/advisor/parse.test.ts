@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {extractShape, parameterCount} from '../../../src/advisors/index-advisor/parse.js'
-import {ensureParser} from '../../../src/advisors/index-advisor/workload.js'
+import {extractShape, parameterCount} from '../../../src/knowledge/postgres/parse.js'
+import {ensureParser} from '../../../src/knowledge/postgres/workload.js'
 
 const catalog = {
   columns: {

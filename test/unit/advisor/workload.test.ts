@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {parseQueriesText} from '../../../src/advisors/index-advisor/workload.js'
+import {parseQueriesText} from '../../../src/knowledge/postgres/workload.js'
 
 describe('parseQueriesText', () => {
   it('splits statements with the parser and reads weight comments', async () => {
