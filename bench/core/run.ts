@@ -123,7 +123,7 @@ interface InProcessRun {
 }
 
 async function auditInProcess(url: string): Promise<InProcessRun> {
-  const {runAudit} = (await import(pathToFileURL(join(ROOT, 'dist', 'core', 'audit.js')).href)) as typeof import('../../src/core/audit.js')
+  const {runAudit} = (await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)) as typeof import('../../src/index.js')
   const started = performance.now()
   const {report, snapshot} = await runAudit({targets: [{name: 'bench', kind: 'postgres', url}], windowSeconds: 0, failOn: 'never'})
   const wallMs = performance.now() - started

@@ -31,7 +31,7 @@ async function timeProbe<C>(driver: typeof redisDriver | typeof rabbitmqDriver, 
   for (let i = 0; i < REPS; i++) {
     const log = new CommandLog()
     const t0 = process.hrtime.bigint()
-    const {conn} = await (driver as {connect: (t: TargetSpec, l: CommandLog) => Promise<{conn: C}>}).connect(target, log)
+    const {conn} = await (driver as unknown as {connect: (t: TargetSpec, l: CommandLog) => Promise<{conn: C}>}).connect(target, log)
     const out = await (probe as {collect: (c: C, ctx: unknown, b: unknown) => Promise<{data?: unknown}>}).collect(conn, {target, windowSeconds: 0, options: target.options ?? {}, log: () => {}}, undefined)
     await (driver as {close: (c: C) => Promise<void>}).close(conn)
     runs.push(ms(t0))

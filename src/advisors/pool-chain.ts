@@ -1,6 +1,10 @@
 import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
-import type {Reading, Remedy, Severity, Snapshot} from '../core/types.js'
-import type {PgBouncerPool} from '../probes/pgbouncer/pools.js'
+import type {Proposed, PoolSizeRemedy} from '../core/remedies.js'
+import type {Reading, Severity, Snapshot} from '../core/types.js'
+import {readingsOf} from '../core/readings.js'
+import {poolsReading, type PgBouncerPool} from '../readings/pgbouncer.js'
+import {connectionsReading} from '../readings/postgres.js'
+import {appPoolsReading} from '../readings/prometheus.js'
 
 /**
  * The connection chain, budgeted end to end: application instances x app pool size <= PgBouncer's server pool
@@ -55,7 +59,7 @@ const ok = (r: Reading) => r.status === 'ok'
 
 export function readAppServices(readings: Reading[]): AppService[] {
   const byKey = new Map<string, AppService & {seen: Set<string>}>()
-  for (const reading of readings.filter((r) => r.probe === 'prometheus.app-pools' && ok(r))) {
+  for (const {reading} of readingsOf(readings, appPoolsReading)) {
     for (const m of reading.metrics.filter((x) => x.name === 'pool.clients_waiting')) {
       const e = (m.evidence ?? {}) as {service?: string; pool?: string; instance?: string; max?: number | null; clientsWaiting?: number}
       // Keyed by service and pool, not target: several /metrics targets of one app are its instances.
@@ -77,9 +81,8 @@ export function readAppServices(readings: Reading[]): AppService[] {
 }
 
 export function readBouncers(readings: Reading[]): BouncerSide[] {
-  return readings.filter((r) => r.probe === 'pgbouncer.pools' && ok(r)).map((r) => {
-    const data = r.data as {pools: PgBouncerPool[]; config: {maxClientConn: number}}
-    const pools = data.pools ?? []
+  return readingsOf(readings, poolsReading).map(({reading: r, data}) => {
+    const pools = data.pools
     return {
       target: r.target,
       pools,
@@ -95,7 +98,7 @@ export function readBouncers(readings: Reading[]): BouncerSide[] {
 
 /** The PostgreSQL target PgBouncer's pools point at (by host:port), else the only (or first primary) one. */
 export function readPostgres(snapshot: Snapshot, bouncer?: BouncerSide): PostgresSide | undefined {
-  const candidates = snapshot.readings.filter((r) => r.probe === 'postgres.connections' && ok(r))
+  const candidates = readingsOf(snapshot.readings, connectionsReading).map((r) => r.reading)
   const portOf = (target: string) => {
     const info = snapshot.targets.find((t) => t.name === target)
     try {
@@ -123,7 +126,7 @@ export interface ChainPlan {
   subject: string
   value: number
   message: string
-  remedy: Remedy
+  remedy: Proposed<PoolSizeRemedy>
   evidence: Record<string, unknown>
 }
 
@@ -215,10 +218,9 @@ export function planChain(apps: AppService[], bouncer: BouncerSide | undefined, 
     : where === 'pgbouncer' ? 'requests queue for a PgBouncer server connection' : 'requests queue inside the application pool'
   const summary = `${proposal.length ? `${proposal.join(' and ')}: ` : ''}${why} (${arithmetic})`
 
-  const remedy: Remedy = {
+  const remedy: Proposed<PoolSizeRemedy> = {
     kind: 'pool-size',
     summary,
-    applier: null,
     instances: instances ?? null,
     appPoolSize: proposedApp ?? null,
     pgbouncerPoolSize: bouncer ? proposedBouncer ?? null : null,

@@ -1,7 +1,10 @@
 import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
-import type {Reading, Remedy} from '../core/types.js'
+import type {ProposedRemedy} from '../core/remedies.js'
+import type {Reading} from '../core/types.js'
 import {policyEvicts, policyIsVolatile} from '../probes/redis/info-parse.js'
-import type {KeyspaceSampleData, PatternStats} from '../probes/redis/keyspace-sample.js'
+import {dataOf, readingsOfAny} from '../core/readings.js'
+import {queueReadings} from '../readings/queues.js'
+import {configReading, infoReading, keysReading, type PatternStats} from '../readings/redis.js'
 import {patternMatches, patternToGlob} from '../probes/redis/patterns.js'
 import {queueFrameworkOf} from '../probes/redis/queue-keys.js'
 
@@ -74,20 +77,16 @@ export function expireCommand(pattern: string, ttlSeconds: number, jitter: numbe
   return `redis-cli -u "$REDIS_URL" --scan --pattern ${shellQuote(patternToGlob(pattern))} | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellQuote(awk)} | redis-cli -u "$REDIS_URL" --pipe`
 }
 
-function reading(readings: Reading[], probe: string): Reading | undefined {
-  return readings.find((r) => r.probe === probe && r.status === 'ok')
-}
-
 /**
  * Key prefixes of the queues the queue probes found, e.g. "app-bull:emails". A BullMQ queue under a custom prefix
  * keeps its job hashes at <prefix>:<queue>:<id>, which name-based detection cannot tell from cache keys.
  */
 function queueKeyPrefixes(readings: Reading[]): string[] {
   const prefixes: string[] = []
-  for (const r of readings) {
-    if (!r.probe.startsWith('queues.') || r.status !== 'ok') continue
-    for (const q of (r.data as {queues?: Array<{details?: {keyPrefix?: unknown}}>} | undefined)?.queues ?? []) {
-      if (typeof q.details?.keyPrefix === 'string') prefixes.push(q.details.keyPrefix)
+  for (const {data} of readingsOfAny(readings, queueReadings)) {
+    for (const q of data.queues) {
+      const keyPrefix = (q.details as {keyPrefix?: unknown} | undefined)?.keyPrefix
+      if (typeof keyPrefix === 'string') prefixes.push(keyPrefix)
     }
   }
   return prefixes
@@ -114,13 +113,10 @@ export const ttlAdvisor: Advisor = {
 
   async advise(ctx) {
     const target = ctx.target?.name
-    const keysReading = reading(ctx.readings, 'redis.keys')
-    if (!target || !keysReading) return []
-    const sample = keysReading.data as KeyspaceSampleData
-    const info = reading(ctx.readings, 'redis.info')?.data as
-      | {version?: string; deltas?: Record<string, number | undefined>; window?: string; memory?: {policy?: string; maxmemory?: number}}
-      | undefined
-    const settings = (reading(ctx.readings, 'redis.config')?.data as {settings?: Record<string, string>} | undefined)?.settings ?? {}
+    const sample = dataOf(ctx.readings, keysReading)
+    if (!target || !sample) return []
+    const info = dataOf(ctx.readings, infoReading)
+    const settings = dataOf(ctx.readings, configReading)?.settings ?? {}
     const policy = settings['maxmemory-policy'] ?? info?.memory?.policy ?? sample.policy ?? undefined
     const maxmemory = settings.maxmemory !== undefined ? Number(settings.maxmemory) : info?.memory?.maxmemory
     const major = Number(/^(\d+)/.exec(info?.version ?? '')?.[1] ?? 7)
@@ -132,17 +128,16 @@ export const ttlAdvisor: Advisor = {
     if (frameworks.length > 0 && policyEvicts(policy)) {
       const bounded = (maxmemory ?? 0) > 0
       const cachePatterns = sample.patterns.filter((p) => !isQueuePattern(p, queuePrefixes)).length
-      const remedies: Remedy[] = [{
+      const remedies: ProposedRemedy[] = [{
         kind: 'config',
         summary: 'Run the queues on their own Redis with maxmemory-policy noeviction, and the cache on another with allkeys-lfu or allkeys-lru',
         setting: 'maxmemory-policy',
         queueInstance: 'noeviction',
         cacheInstance: 'allkeys-lfu',
-        applier: null,
       }]
       if (cachePatterns === 0) {
         remedies.push({kind: 'config', summary: 'Only queue keys were sampled here: set maxmemory-policy noeviction on this instance',
-          setting: 'maxmemory-policy', value: 'noeviction', command: 'redis-cli -u "$REDIS_URL" CONFIG SET maxmemory-policy noeviction', applier: null})
+          setting: 'maxmemory-policy', value: 'noeviction', command: 'redis-cli -u "$REDIS_URL" CONFIG SET maxmemory-policy noeviction'})
       }
       findings.push({
         rule: 'cache/queue-keys-evictable',
@@ -188,7 +183,6 @@ export const ttlAdvisor: Advisor = {
             jitter: JITTER,
             keysAffected,
             command: expireCommand(p.pattern, ttlSeconds, JITTER, nx),
-            applier: null,
             estimate: {method, bytesAffected: p.noTtlBytes === null ? null : Math.round(p.noTtlBytes * sample.scale)},
           }],
         })
@@ -211,7 +205,6 @@ export const ttlAdvisor: Advisor = {
             kind: 'cache-aside',
             summary: `Stop writing ${p.pattern} ahead of reads (populate on a miss instead), or remove it if nothing reads it`,
             pattern: p.pattern,
-            applier: null,
             estimate: {bytesReclaimable: p.estimatedBytes},
           }],
         })
@@ -240,7 +233,6 @@ export const ttlAdvisor: Advisor = {
           kind: 'ttl',
           summary: `Set TTLs on the no-expiry patterns (${topNoTtl.join(', ') || 'see cache/no-ttl-pattern'}) before adding memory`,
           patterns: topNoTtl,
-          applier: null,
         }],
       })
     }

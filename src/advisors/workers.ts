@@ -9,7 +9,8 @@
  *   drainEtaSeconds      = depth / (serviceRate - arrivalRate) when positive, else not draining
  */
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
-import {isQueueReadingData, type QueueSummary} from '../probes/queues/normalise.js'
+import {readingsOfAny} from '../core/readings.js'
+import {queueReadings, type QueueSummary} from '../readings/queues.js'
 
 export const RULE_ID = 'queue/workers'
 
@@ -60,9 +61,8 @@ export const workersAdvisor: Advisor = {
     const utilisation = Number(ctx.options.workersUtilisation ?? 0.7) || 0.7
     const drainTarget = Number(ctx.options.drainTargetSeconds ?? 600) || 600
     const findings: AdvisorFinding[] = []
-    for (const reading of ctx.readings) {
-      if (reading.status !== 'ok' || !isQueueReadingData(reading.data)) continue
-      for (const q of reading.data.queues) {
+    for (const {reading, data} of readingsOfAny(ctx.readings, queueReadings)) {
+      for (const q of data.queues) {
         const estimate = estimateWorkers(q, utilisation, drainTarget)
         if ('unsized' in estimate || estimate.recommendedConsumers <= estimate.currentConsumers) continue
         const draining = estimate.serviceRate > estimate.arrivalRate
@@ -81,7 +81,6 @@ export const workersAdvisor: Advisor = {
           remedies: [{
             kind: 'workers',
             summary: `Run ${estimate.recommendedConsumers} consumers for ${q.subject} (${add} more), or make each job faster`,
-            applier: null,
             ...estimate,
           }],
         })

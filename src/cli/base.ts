@@ -1,23 +1,41 @@
 import {Command, Errors} from '@oclif/core'
 import {errorMessage, UsageError} from '../core/errors.js'
-import {scrubSecrets} from '../core/redact.js'
+import {scrubSecrets as scrubUrlPasswords} from '../core/redact.js'
+import type {CliContext} from './context.js'
 
 /**
  * Every error ends in one line on stderr and an exit code from the contract: 2 for usage, config and internal
- * errors. Stack traces only with DEBUG=chokepoint.
+ * errors. Stack traces only with DEBUG=chokepoint. Secrets are scrubbed with the run's own registry.
  */
 export abstract class BaseCommand extends Command {
+  private runContext?: Promise<CliContext>
+  private resolved?: CliContext
+
+  /** The run's registry (the built-ins plus every installed or linked chokepoint plugin) and secret registry. */
+  protected context(): Promise<CliContext> {
+    this.runContext ??= import('./context.js').then(({cliContext}) => cliContext(this.config.getPluginsList())).then((ctx) => {
+      this.resolved = ctx
+      return ctx
+    })
+    return this.runContext
+  }
+
+  /** Before the context exists (a flag parse error), only URL passwords are masked: no secret is known yet. */
+  private scrub(text: string): string {
+    return this.resolved ? this.resolved.secrets.scrub(text) : scrubUrlPasswords(text)
+  }
+
   protected progress(message: string): void {
-    process.stderr.write(`${scrubSecrets(message)}\n`)
+    process.stderr.write(`${this.scrub(message)}\n`)
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<any> {
     if (error instanceof Errors.ExitError) throw error
     const debug = (process.env.DEBUG ?? '').includes('chokepoint')
     const isUsage = error instanceof UsageError || error.oclif?.exit === 2 || error.name?.endsWith('ParseError') || /Expected|Nonexistent flag|Unexpected argument|Missing required flag/.test(error.message ?? '')
-    const text = scrubSecrets(errorMessage(error).split('\n').filter(Boolean).join(' ').trim())
+    const text = this.scrub(errorMessage(error).split('\n').filter(Boolean).join(' ').trim())
     process.stderr.write(`error: ${isUsage ? text : `internal error: ${text} (rerun with DEBUG=chokepoint for details)`}\n`)
-    if (debug && error.stack) process.stderr.write(`${scrubSecrets(error.stack)}\n`)
+    if (debug && error.stack) process.stderr.write(`${this.scrub(error.stack)}\n`)
     process.exitCode = 2
   }
 }

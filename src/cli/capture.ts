@@ -1,13 +1,14 @@
 import {captureSnapshot} from '../core/capture.js'
 import {writeOutput} from '../core/snapshot-io.js'
 import type {Snapshot} from '../core/types.js'
+import type {CliContext} from './context.js'
 import {progressLogger, resolveRun, type CommonFlags} from './options.js'
 
-export async function captureToFile(flags: CommonFlags & {output?: string; verbose?: boolean}): Promise<Snapshot> {
-  const run = await resolveRun(flags, {needTargets: true})
-  const log = progressLogger(Boolean(flags.verbose))
-  const {snapshot} = await captureSnapshot(run.targets, {windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log})
-  writeOutput(`${JSON.stringify(snapshot, null, 2)}\n`, flags.output)
+export async function captureToFile(flags: CommonFlags & {output?: string; verbose?: boolean}, ctx: CliContext): Promise<Snapshot> {
+  const run = await resolveRun(flags, {needTargets: true}, ctx)
+  const log = progressLogger(Boolean(flags.verbose), ctx)
+  const snapshot = await captureSnapshot(run.targets, {...ctx, windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log})
+  writeOutput(`${JSON.stringify(snapshot, null, 2)}\n`, flags.output, ctx.secrets)
   if (flags.output) log(`snapshot written to ${flags.output}: ${snapshot.readings.length} readings from ${snapshot.targets.length} targets`)
   if (flags.verbose) {
     for (const entry of snapshot.overhead ?? []) process.stderr.write(`${entry.target}: ${entry.roundTrips} round trips\n`)

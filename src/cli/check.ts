@@ -1,7 +1,7 @@
 import {writeOutput} from '../core/snapshot-io.js'
 import {SEVERITY_RANK, type Report, type Severity} from '../core/types.js'
 import {gateLine} from '../reporters/format-helpers.js'
-import type {ReportFormat} from '../reporters/index.js'
+import type {CliContext} from './context.js'
 import {auditAndRender, evaluate, type AuditRunFlags} from './run.js'
 
 /** Terse CI output: the failing findings, what could not be read, and the verdict; nothing else. */
@@ -18,12 +18,12 @@ export function renderTerse(report: Report): string {
   return `${lines.join('\n')}\n`
 }
 
-export async function runCheck(flags: AuditRunFlags & {format?: string}): Promise<Report> {
+export async function runCheck(flags: AuditRunFlags & {format?: string}, ctx: CliContext): Promise<Report> {
   if (flags.json || (flags.format && flags.format !== 'terse')) {
-    return auditAndRender(flags, flags.json ? 'json' : (flags.format as ReportFormat))
+    return auditAndRender(flags, flags.json ? 'json' : flags.format!, ctx)
   }
-  const report = await evaluate(flags)
-  writeOutput(renderTerse(report), flags.output)
+  const report = await evaluate(flags, ctx)
+  writeOutput(renderTerse(report), flags.output, ctx.secrets)
   process.exitCode = report.gate.exitCode
   return report
 }

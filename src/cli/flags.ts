@@ -1,14 +1,12 @@
 import {Flags} from '@oclif/core'
-import {REPORT_FORMATS} from '../reporters/index.js'
+import {BUILTIN_FORMATS, BUILTIN_KINDS} from '../builtin.js'
 
-/** Where the stack is: every kind is repeatable; environment variables fill in kinds no flag or config names. */
+/**
+ * Where the stack is: one repeatable flag per target kind, from the kinds' definitions; environment variables fill in
+ * kinds no flag or config names. (oclif flags are static, so a plugin's own kinds are configured in the config file.)
+ */
 export const targetFlags = {
-  pg: Flags.string({summary: 'PostgreSQL URL (repeatable). Default: DATABASE_URL or libpq PG* variables.', multiple: true, helpGroup: 'TARGET'}),
-  pgbouncer: Flags.string({summary: 'PgBouncer admin console URL, e.g. postgres://stats_user:pw@host:6432/pgbouncer (repeatable).', multiple: true, helpGroup: 'TARGET'}),
-  redis: Flags.string({summary: 'Redis URL (repeatable). Default: REDIS_URL.', multiple: true, helpGroup: 'TARGET'}),
-  amqp: Flags.string({summary: 'RabbitMQ AMQP URL (repeatable). Default: AMQP_URL.', multiple: true, helpGroup: 'TARGET'}),
-  nats: Flags.string({summary: 'NATS URL for JetStream (repeatable). Default: NATS_URL.', multiple: true, helpGroup: 'TARGET'}),
-  prometheus: Flags.string({summary: 'Prometheus server URL (repeatable). Default: PROMETHEUS_URL.', multiple: true, helpGroup: 'TARGET'}),
+  ...Object.fromEntries(BUILTIN_KINDS.filter((k) => k.flag).map((k) => [k.flag!, Flags.string({summary: k.summary, multiple: true, helpGroup: 'TARGET'})])),
   config: Flags.string({char: 'c', summary: 'Config file (default: chokepoint.config.yaml|yml|json in the current directory).', env: 'CHOKEPOINT_CONFIG'}),
 }
 
@@ -27,7 +25,8 @@ export const advisorFlags = {
 }
 
 export const outputFlags = {
-  format: Flags.string({char: 'f', summary: 'Report format.', options: [...REPORT_FORMATS]}),
+  // Not restricted to the built-in formats: a plugin may register more; an unknown one fails with the list.
+  format: Flags.string({char: 'f', summary: `Report format: ${BUILTIN_FORMATS.join(', ')}, or one a plugin adds.`}),
   json: Flags.boolean({summary: 'Same as --format json.'}),
   output: Flags.string({char: 'o', summary: 'Write the report to this file instead of stdout.'}),
   color: Flags.boolean({summary: 'Colour the table report (default: on a TTY unless NO_COLOR is set).', allowNo: true}),

@@ -2,18 +2,13 @@ import {loadConfigFile, resolveTargets, type ChokepointConfig} from '../core/con
 import {UsageError} from '../core/errors.js'
 import type {FailOn, TargetSpec} from '../core/types.js'
 import {parseDurationSeconds, parseQuantity} from '../core/units.js'
-import type {ReportFormat} from '../reporters/index.js'
-import {scrubSecrets} from '../core/redact.js'
+import type {CliContext} from './context.js'
 
 export const DEFAULT_WINDOW_SECONDS = 5
 
 export interface CommonFlags {
-  pg?: string[]
-  pgbouncer?: string[]
-  redis?: string[]
-  amqp?: string[]
-  nats?: string[]
-  prometheus?: string[]
+  /** Target URLs per kind flag (pg, redis, amqp ...), as the kinds' definitions name them. */
+  [kindFlag: string]: unknown
   config?: string
   window?: string
   'fail-on'?: string
@@ -37,17 +32,20 @@ export interface ResolvedRun {
 }
 
 /** Config file, then flags over it; targets from both, with environment fallbacks. */
-export async function resolveRun(flags: CommonFlags, {needTargets}: {needTargets: boolean}): Promise<ResolvedRun> {
-  const {config, file} = loadConfigFile(flags.config)
+export async function resolveRun(flags: CommonFlags, {needTargets}: {needTargets: boolean}, ctx: CliContext): Promise<ResolvedRun> {
+  const {config, file} = loadConfigFile(ctx.registry, flags.config)
   const windowText = flags.window ?? (config.window === undefined ? undefined : String(config.window))
   const windowSeconds = windowText === undefined ? DEFAULT_WINDOW_SECONDS : parseDurationSeconds(windowText)
   if (windowSeconds === null) throw new UsageError(`--window: expected a duration like 10s, 1m or 0, got "${windowText}"`)
   if (windowSeconds > 3600) throw new UsageError('--window: at most 1h (a probe holds its connection for the whole window)')
   const failOn = (flags['fail-on'] ?? config.failOn ?? 'critical') as FailOn
   const withAdvisor = await applyAdvisorFlags(config, flags)
-  const targets = resolveTargets(withAdvisor, flags)
+  const kindFlags = ctx.registry.kinds().flatMap((k) => (k.flag ? [k.flag] : []))
+  const urls = Object.fromEntries(kindFlags.map((flag) => [flag, flags[flag] as string[] | undefined]))
+  const targets = resolveTargets(withAdvisor, urls, ctx.registry, ctx.secrets)
   if (needTargets && targets.length === 0) {
-    throw new UsageError('no targets: pass --pg URL (or --redis, --amqp, --nats, --pgbouncer, --prometheus), set DATABASE_URL, or list targets in chokepoint.config.yaml')
+    const [first, ...others] = kindFlags
+    throw new UsageError(`no targets: pass --${first} URL${others.length ? ` (or ${others.map((f) => `--${f}`).join(', ')})` : ''}, set DATABASE_URL, or list targets in chokepoint.config.yaml`)
   }
   return {config: withAdvisor, configFile: file, targets, windowSeconds, failOn}
 }
@@ -81,9 +79,9 @@ async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): 
   return {...config, options: {...config.options, postgres: {...config.options?.postgres, indexAdvisor: advisor}}}
 }
 
-export function chooseFormat(flags: CommonFlags, fallback: ReportFormat = 'table'): ReportFormat {
+export function chooseFormat(flags: CommonFlags, fallback = 'table'): string {
   if (flags.json) return 'json'
-  return (flags.format as ReportFormat | undefined) ?? fallback
+  return flags.format ?? fallback
 }
 
 /**
@@ -97,9 +95,9 @@ export function useColor(flags: CommonFlags, toFile: boolean): boolean {
 }
 
 /** Progress goes to stderr, never stdout; quiet when stderr is not a terminal unless verbose. */
-export function progressLogger(verbose: boolean): (message: string) => void {
+export function progressLogger(verbose: boolean, ctx: CliContext): (message: string) => void {
   const show = verbose || Boolean(process.stderr.isTTY)
   return (message) => {
-    if (show) process.stderr.write(`${scrubSecrets(message)}\n`)
+    if (show) process.stderr.write(`${ctx.secrets.scrub(message)}\n`)
   }
 }

@@ -1,23 +1,26 @@
 import {analyseSnapshot, buildReport} from '../core/audit.js'
+import {renderReport} from '../core/render.js'
 import {readSavedDocument, writeOutput} from '../core/snapshot-io.js'
 import type {FailOn, Report} from '../core/types.js'
-import {renderReport} from '../reporters/index.js'
+import type {CliContext} from './context.js'
 import {chooseFormat, resolveRun, useColor, type CommonFlags} from './options.js'
 
-export async function renderSaved(file: string, flags: CommonFlags & {output?: string; verbose?: boolean}): Promise<Report> {
+export async function renderSaved(file: string, flags: CommonFlags & {output?: string; verbose?: boolean}, ctx: CliContext): Promise<Report> {
   const doc = readSavedDocument(file)
-  const run = await resolveRun(flags, {needTargets: false})
+  const run = await resolveRun(flags, {needTargets: false}, ctx)
   let report: Report
   if (doc.kind === 'snapshot') {
-    report = await analyseSnapshot(doc.snapshot, {config: run.config, failOn: run.failOn, source: 'snapshot'})
+    report = await analyseSnapshot(doc.snapshot, {...ctx, config: run.config, failOn: run.failOn, source: 'snapshot'})
   } else if (flags['fail-on'] && flags['fail-on'] !== doc.report.gate.failOn) {
-    // A saved report re-gated at another level: same findings, new verdict.
-    const snapshotLike = {targets: doc.report.targets, readings: [], windowSeconds: doc.report.windowSeconds, overhead: doc.report.overhead} as never
-    report = {...buildReport(snapshotLike, doc.report.findings, doc.report.skipped, flags['fail-on'] as FailOn, doc.report.source), generatedAt: doc.report.generatedAt}
+    // A saved report re-gated at another level: same findings and checks, new verdict.
+    const saved = doc.report
+    report = {...buildReport(saved, saved.findings, saved.skipped, flags['fail-on'] as FailOn, saved.source,
+      {checks: saved.checks, omitted: saved.checksOmitted, rules: saved.rules}), generatedAt: saved.generatedAt}
   } else {
     report = doc.report
   }
-  writeOutput(await renderReport(report, chooseFormat(flags), {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}), flags.output)
+  const text = await renderReport(report, chooseFormat(flags), {...ctx, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
+  writeOutput(text, flags.output, ctx.secrets)
   process.exitCode = report.gate.exitCode
   return report
 }

@@ -2,6 +2,7 @@ import Table from 'cli-table3'
 import {effectiveRules, loadConfigFile} from '../core/config.js'
 import {UsageError} from '../core/errors.js'
 import type {EffectiveRule} from '../core/rules.js'
+import type {CliContext} from './context.js'
 
 export interface RulesFlags {
   config?: string
@@ -9,9 +10,9 @@ export interface RulesFlags {
   json?: boolean
 }
 
-function activeRules(flags: RulesFlags): EffectiveRule[] {
-  const {config} = loadConfigFile(flags.config)
-  return effectiveRules(config, flags.target ?? '*')
+function activeRules(flags: RulesFlags, {registry}: CliContext): EffectiveRule[] {
+  const {config} = loadConfigFile(registry, flags.config)
+  return effectiveRules(config, flags.target ?? '*', registry.rules())
 }
 
 function ruleJson(r: EffectiveRule) {
@@ -22,8 +23,8 @@ function ruleJson(r: EffectiveRule) {
 }
 
 /** The rules as they apply after the config file's overrides (for one target with --target). */
-export function listRules(flags: RulesFlags): string {
-  const rules = activeRules(flags)
+export function listRules(flags: RulesFlags, ctx: CliContext): string {
+  const rules = activeRules(flags, ctx)
   if (flags.json) return `${JSON.stringify(rules.map(ruleJson), null, 2)}\n`
   const table = new Table({head: ['rule', 'area', 'measures', 'target', 'action', 'on'], style: {head: [], border: []}, wordWrap: true,
     colWidths: [34, 12, 38, 14, 14, 5]})
@@ -33,8 +34,8 @@ export function listRules(flags: RulesFlags): string {
   return `${table.toString()}\n${rules.length} rules; \`chokepoint rules show ID\` explains one.\n`
 }
 
-export function showRule(id: string, flags: RulesFlags): string {
-  const rules = activeRules(flags)
+export function showRule(id: string, flags: RulesFlags, ctx: CliContext): string {
+  const rules = activeRules(flags, ctx)
   const rule = rules.find((r) => r.id === id)
   if (!rule) {
     const near = rules.filter((r) => r.id.includes(id.split('/').pop() ?? id)).map((r) => r.id)

@@ -1,8 +1,9 @@
 import {analyseSnapshot, runAudit} from '../core/audit.js'
 import {UsageError} from '../core/errors.js'
+import {renderReport} from '../core/render.js'
 import {readSavedDocument, writeOutput} from '../core/snapshot-io.js'
 import type {Report} from '../core/types.js'
-import {renderReport, type ReportFormat} from '../reporters/index.js'
+import type {CliContext} from './context.js'
 import {progressLogger, resolveRun, useColor, type CommonFlags} from './options.js'
 
 export interface AuditRunFlags extends CommonFlags {
@@ -12,24 +13,25 @@ export interface AuditRunFlags extends CommonFlags {
 }
 
 /** The evaluation shared by `audit` and `check`: live, or offline from a snapshot with the same rules. */
-export async function evaluate(flags: AuditRunFlags): Promise<Report> {
-  const log = progressLogger(Boolean(flags.verbose))
+export async function evaluate(flags: AuditRunFlags, ctx: CliContext): Promise<Report> {
+  const log = progressLogger(Boolean(flags.verbose), ctx)
+  const {registry, secrets} = ctx
   if (flags['from-snapshot']) {
-    const run = await resolveRun(flags, {needTargets: false})
+    const run = await resolveRun(flags, {needTargets: false}, ctx)
     const doc = readSavedDocument(flags['from-snapshot'])
     if (doc.kind !== 'snapshot') {
       throw new UsageError(`${flags['from-snapshot']} is a report, not a snapshot: render it with \`chokepoint report ${flags['from-snapshot']}\``)
     }
-    return analyseSnapshot(doc.snapshot, {config: run.config, failOn: run.failOn, source: 'snapshot', log})
+    return analyseSnapshot(doc.snapshot, {registry, secrets, config: run.config, failOn: run.failOn, source: 'snapshot', log})
   }
-  const run = await resolveRun(flags, {needTargets: true})
-  return (await runAudit({config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log})).report
+  const run = await resolveRun(flags, {needTargets: true}, ctx)
+  return (await runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log})).report
 }
 
-export async function auditAndRender(flags: AuditRunFlags, format: ReportFormat): Promise<Report> {
-  const report = await evaluate(flags)
-  const text = await renderReport(report, format, {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)})
-  writeOutput(text, flags.output)
+export async function auditAndRender(flags: AuditRunFlags, format: string, ctx: CliContext): Promise<Report> {
+  const report = await evaluate(flags, ctx)
+  const text = await renderReport(report, format, {...ctx, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
+  writeOutput(text, flags.output, ctx.secrets)
   process.exitCode = report.gate.exitCode
   return report
 }

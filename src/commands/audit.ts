@@ -23,6 +23,6 @@ Exit codes: 0 passed; 1 a finding at or above --fail-on; 2 usage, config or inte
   async run(): Promise<void> {
     const {flags} = await this.parse(Audit)
     const [{auditAndRender}, {chooseFormat}] = await Promise.all([import('../cli/run.js'), import('../cli/options.js')])
-    await auditAndRender(flags, chooseFormat(flags, 'table'))
+    await auditAndRender(flags, chooseFormat(flags, 'table'), await this.context())
   }
 }

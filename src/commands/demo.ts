@@ -27,7 +27,8 @@ Exit codes: 0 the demo ran (the report has critical findings on purpose: that is
     const {runDemo} = await import('../demo/run.js')
     const color = flags.color ?? (!process.env.NO_COLOR && Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb')
     const result = await runDemo({
-      format: flags.format as 'table' | 'json' | 'markdown',
+      format: flags.format,
+      context: await this.context(),
       color,
       keep: flags.keep,
       progress: (line) => this.progress(line),

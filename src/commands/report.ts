@@ -19,6 +19,6 @@ export default class ReportCommand extends BaseCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ReportCommand)
     const {renderSaved} = await import('../cli/report.js')
-    await renderSaved(args.file, flags)
+    await renderSaved(args.file, flags, await this.context())
   }
 }

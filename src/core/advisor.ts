@@ -1,8 +1,9 @@
 import type {EffectiveRule} from './rules.js'
+import type {ProposedRemedy} from './remedies.js'
 import type {Finding, Reading, Snapshot, TargetInfo, TargetKind, TargetSpec} from './types.js'
 
 /** A finding as an advisor raises it: the engine adds id and area from the rule, and applies the user's overrides. */
-export type AdvisorFinding = Omit<Finding, 'id' | 'area' | 'threshold'> & {threshold?: Finding['threshold']}
+export type AdvisorFinding = Omit<Finding, 'id' | 'area' | 'threshold' | 'remedies'> & {threshold?: Finding['threshold']; remedies: ProposedRemedy[]}
 
 export interface AdvisorContext {
   snapshot: Snapshot

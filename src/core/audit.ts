@@ -1,45 +1,83 @@
-import {loadAdvisors} from '../advisors/index.js'
 import type {AdvisorContext} from './advisor.js'
-import {captureSnapshot, closeLive} from './capture.js'
+import {CaptureSession} from './capture.js'
+import {collectChecks, ruleInfo, type Check, type OmittedChecks} from './checks.js'
 import {effectiveRules, type ChokepointConfig} from './config.js'
-import {acceptAdvisorFindings, evaluateSnapshot, sortFindings} from './engine.js'
+import {acceptAdvisorFindings, evaluateSnapshot, sortFindings, type Evaluation} from './engine.js'
 import {errorMessage} from './errors.js'
+import type {Instrumentation} from './instrumentation.js'
+import type {CommandLog} from './probe.js'
+import type {Registry} from './registry.js'
 import type {EffectiveRule} from './rules.js'
-import {scrubSecrets} from './redact.js'
-import {SEVERITY_RANK, type FailOn, type Finding, type Report, type Snapshot, type TargetSpec} from './types.js'
+import type {Secrets} from './secrets.js'
+import {REPORT_SCHEMA_VERSION, SEVERITY_RANK, type FailOn, type Finding, type Report, type Snapshot, type TargetSpec} from './types.js'
 import {toolVersion} from './version.js'
 
 export interface AuditOptions {
+  registry: Registry
+  /** The audit's secret registry: every output of this audit is scrubbed with it. */
+  secrets: Secrets
   config?: ChokepointConfig
   targets: TargetSpec[]
   windowSeconds: number
   failOn: FailOn
   log?: (message: string) => void
+  instrumentation?: Instrumentation
 }
 
 export interface AnalyseOptions {
+  registry: Registry
+  secrets: Secrets
   config?: ChokepointConfig
   failOn: FailOn
   source: 'live' | 'snapshot'
   live?: Map<string, unknown>
+  /** Per target, the log advisors' live queries are recorded in (what-if calls count as round trips). */
+  commandLogs?: (target: string) => CommandLog | undefined
   specs?: TargetSpec[]
   log?: (message: string) => void
 }
 
 /** Probes the targets, then analyses the snapshot with the live connections available to advisors. */
 export async function runAudit(options: AuditOptions): Promise<{report: Report; snapshot: Snapshot}> {
-  const {snapshot, live} = await captureSnapshot(options.targets, {
+  const started = performance.now()
+  options.instrumentation?.auditStart?.({targets: options.targets.map((t) => t.name)})
+  const session = new CaptureSession(options.targets, {
+    registry: options.registry,
+    secrets: options.secrets,
     windowSeconds: options.windowSeconds,
     skipProbes: options.config?.skipProbes,
-    keepOpen: true,
     log: options.log,
+    instrumentation: options.instrumentation,
   })
+  let failure: unknown
   try {
-    const conns = new Map([...live].map(([name, s]) => [name, s.conn]))
-    const report = await analyseSnapshot(snapshot, {config: options.config, failOn: options.failOn, source: 'live', live: conns, specs: options.targets, log: options.log})
-    return {report, snapshot}
+    const snapshot = await session.sample()
+    const report = await analyseSnapshot(snapshot, {
+      registry: options.registry, secrets: options.secrets, config: options.config, failOn: options.failOn, source: 'live',
+      live: session.live(), commandLogs: (target) => session.commandLog(target), specs: options.targets, log: options.log,
+    })
+    // Taken after the advisors ran, so their EXPLAIN and what-if calls are in the overhead report.
+    const overhead = session.overheadEntries()
+    return {report: {...report, overhead}, snapshot: {...snapshot, overhead}}
+  } catch (error) {
+    failure = error
+    throw error
   } finally {
-    await closeLive(live)
+    await session.close()
+    options.instrumentation?.auditEnd?.({durationMs: performance.now() - started, ...(failure ? {error: errorMessage(failure)} : {})})
+  }
+}
+
+/** The rules as they apply to each target, computed once per target. */
+function rulesByTarget(config: ChokepointConfig, registry: Registry): (target: string) => EffectiveRule[] {
+  const cache = new Map<string, EffectiveRule[]>()
+  return (target) => {
+    let rules = cache.get(target)
+    if (!rules) {
+      rules = effectiveRules(config, target, registry.rules())
+      cache.set(target, rules)
+    }
+    return rules
   }
 }
 
@@ -47,41 +85,42 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
 export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOptions): Promise<Report> {
   const config = options.config ?? {}
   const log = options.log ?? (() => {})
-  const ruleCache = new Map<string, EffectiveRule[]>()
-  const rulesFor = (target: string) => {
-    let rules = ruleCache.get(target)
-    if (!rules) {
-      rules = effectiveRules(config, target)
-      ruleCache.set(target, rules)
-    }
-    return rules
-  }
-  const findings: Finding[] = evaluateSnapshot(snapshot, rulesFor)
+  const {registry} = options
+  const evaluation: Evaluation = {rulesFor: rulesByTarget(config, registry), applierFor: (kind) => registry.applierFor(kind)}
+  const findings: Finding[] = evaluateSnapshot(snapshot, evaluation)
   const skipped = snapshot.readings
     .filter((r) => r.status !== 'ok')
     .map((r) => ({target: r.target, probe: r.probe, status: r.status as 'skipped' | 'error', reason: r.reason ?? 'no reason recorded'}))
+  const advisorFailures: Array<{target: string; advisor: string; reason: string}> = []
 
-  for (const advisor of await loadAdvisors()) {
-    const scopes = advisor.scope === 'stack' ? [undefined] : snapshot.targets.filter((t) => t.kind === advisor.scope && t.status === 'ok')
+  for (const {definition, advisor} of await registry.advisors()) {
+    const scopes = definition.scope === 'stack' ? [undefined] : snapshot.targets.filter((t) => t.kind === definition.scope && t.status === 'ok')
     for (const target of scopes) {
+      const spec = options.specs?.find((s) => s.name === target?.name)
       const ctx: AdvisorContext = {
         snapshot,
         target,
-        spec: options.specs?.find((s) => s.name === target?.name),
+        spec,
         readings: target ? snapshot.readings.filter((r) => r.target === target.name) : snapshot.readings,
         live: options.live ?? new Map(),
-        rules: rulesFor,
-        options: {...config.options?.[target?.kind ?? 'postgres'], ...options.specs?.find((s) => s.name === target?.name)?.options},
+        rules: evaluation.rulesFor,
+        options: {...config.options?.[target?.kind ?? 'postgres'], ...spec?.options},
         log,
       }
+      const commands = target ? options.commandLogs?.(target.name) : undefined
+      if (commands) commands.currentProbe = `advisor.${definition.id}`
       try {
-        findings.push(...acceptAdvisorFindings(await advisor.advise(ctx), rulesFor))
+        findings.push(...acceptAdvisorFindings(await advisor.advise(ctx), evaluation))
       } catch (error) {
-        skipped.push({target: target?.name ?? 'stack', probe: `advisor.${advisor.id}`, status: 'error', reason: scrubSecrets(errorMessage(error).split('\n')[0])})
+        const reason = options.secrets.scrub(errorMessage(error).split('\n')[0])
+        advisorFailures.push({target: target?.name ?? 'stack', advisor: definition.id, reason})
+        skipped.push({target: target?.name ?? 'stack', probe: `advisor.${definition.id}`, status: 'error', reason})
       }
     }
   }
-  return buildReport(snapshot, sortFindings(findings), skipped, options.failOn, options.source)
+  const sorted = sortFindings(findings)
+  const {checks, omitted} = collectChecks(snapshot, sorted, evaluation.rulesFor, registry.checkScope(), advisorFailures)
+  return buildReport(snapshot, sorted, skipped, options.failOn, options.source, {checks, omitted, rules: registry.rules().map(ruleInfo)})
 }
 
 export function gatePasses(findings: Finding[], failOn: FailOn): boolean {
@@ -89,22 +128,29 @@ export function gatePasses(findings: Finding[], failOn: FailOn): boolean {
   return !findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn])
 }
 
-export function buildReport(snapshot: Snapshot, findings: Finding[], skipped: Report['skipped'], failOn: FailOn, source: Report['source']): Report {
+/** What a report says about its targets and window: a snapshot, or a saved report being re-gated. */
+export type ReportBasis = Pick<Snapshot, 'targets' | 'windowSeconds' | 'overhead'>
+
+export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Report['skipped'], failOn: FailOn, source: Report['source'],
+  evaluated: {checks: Check[]; omitted: OmittedChecks[]; rules: Report['rules']} = {checks: [], omitted: [], rules: []}): Report {
   const summary = {critical: 0, warning: 0, info: 0}
   for (const f of findings) summary[f.severity]++
   const passed = gatePasses(findings, failOn)
-  const incomplete = snapshot.targets.some((t) => t.status !== 'ok') || skipped.some((s) => s.status === 'error')
+  const incomplete = basis.targets.some((t) => t.status !== 'ok') || skipped.some((s) => s.status === 'error')
   return {
-    schemaVersion: 1,
+    schemaVersion: REPORT_SCHEMA_VERSION,
     tool: {name: 'chokepoint', version: toolVersion()},
     generatedAt: new Date().toISOString(),
     source,
-    windowSeconds: snapshot.windowSeconds,
-    targets: snapshot.targets,
+    windowSeconds: basis.windowSeconds,
+    targets: basis.targets,
     findings,
+    checks: evaluated.checks,
+    checksOmitted: evaluated.omitted,
+    rules: evaluated.rules,
     skipped,
     summary,
     gate: {failOn, passed, incomplete, exitCode: !passed ? 1 : incomplete ? 3 : 0},
-    overhead: snapshot.overhead,
+    overhead: basis.overhead,
   }
 }

@@ -1,9 +1,11 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {ConfigError} from './errors.js'
-import {compileRule, loadRules, parseYamlText, type EffectiveRule, type RuleDefinition, type RuleOverride} from './rules.js'
-import {redactUrl, registerSecret} from './redact.js'
-import {TARGET_KINDS, type FailOn, type Severity, type TargetKind, type TargetSpec} from './types.js'
+import type {OptionSpecs} from './plugin.js'
+import type {Registry} from './registry.js'
+import {compileRule, parseYamlText, type EffectiveRule, type RuleDefinition, type RuleOverride} from './rules.js'
+import type {Secrets} from './secrets.js'
+import type {FailOn, Severity, TargetKind, TargetSpec} from './types.js'
 import {parseDurationSeconds} from './units.js'
 
 export const CONFIG_FILE_NAMES = ['chokepoint.config.yaml', 'chokepoint.config.yml', 'chokepoint.config.json']
@@ -17,7 +19,7 @@ export interface ChokepointConfig {
   rules?: Record<string, RuleSetting>
   overrides?: Array<{targets: string[]; rules: Record<string, RuleSetting>}>
   /** Defaults for every target of a kind, e.g. options.redis.sampleKeys, options.prometheus.queries. */
-  options?: Partial<Record<TargetKind, Record<string, unknown>>>
+  options?: Record<TargetKind, Record<string, unknown> | undefined>
   /** Probe ids (or prefixes such as "postgres.statements") not to run. */
   skipProbes?: string[]
 }
@@ -33,7 +35,7 @@ const OVERRIDE_KEYS = ['enabled', 'target', 'action', 'severity', 'when']
 const FAIL_ON: readonly FailOn[] = ['critical', 'warning', 'info', 'never']
 
 /** Finds and reads the config file: --config if given, else the first of CONFIG_FILE_NAMES in cwd. */
-export function loadConfigFile(explicit?: string, cwd = process.cwd()): LoadedConfig {
+export function loadConfigFile(registry: Registry, explicit?: string, cwd = process.cwd()): LoadedConfig {
   const file = explicit ? resolve(cwd, explicit) : CONFIG_FILE_NAMES.map((n) => resolve(cwd, n)).find((f) => existsSync(f))
   if (!file) return {config: {}}
   if (!existsSync(file)) throw new ConfigError(`config file ${explicit} not found (check the --config path)`)
@@ -45,10 +47,10 @@ export function loadConfigFile(explicit?: string, cwd = process.cwd()): LoadedCo
     const detail = (error as Error).message.split('\n')[0]
     throw new ConfigError(`config ${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${detail}`)
   }
-  return {config: validateConfig(raw ?? {}, file), file}
+  return {config: validateConfig(raw ?? {}, registry, file), file}
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined
   let bestScore = Infinity
   for (const c of candidates) {
@@ -104,7 +106,33 @@ function validateRuleSettings(settings: unknown, where: string, rules: RuleDefin
   return settings as Record<string, RuleSetting>
 }
 
-export function validateConfig(raw: unknown, file = 'config'): ChokepointConfig {
+/** Option keys of a kind: a misspelled one fails with "did you mean", a value of the wrong type says which type. */
+function validateOptions(options: unknown, specs: OptionSpecs, where: string): void {
+  if (!isObject(options)) throw new ConfigError(`${where}: expected a mapping of option names to values`)
+  const names = Object.keys(specs)
+  for (const [key, value] of Object.entries(options)) {
+    const spec = specs[key]
+    if (!spec) throw unknownKey(where, key, names)
+    const actual = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value
+    // Numbers may be written as strings in YAML ("10000"); the probes parse them.
+    const fits = actual === spec.type || (spec.type === 'number' && actual === 'string' && Number.isFinite(Number(value)))
+    if (!fits) throw new ConfigError(`${where}.${key}: expected ${spec.type === 'array' ? 'a list' : spec.type === 'object' ? 'a mapping' : `a ${spec.type}`} (${spec.description}), got ${JSON.stringify(value)}`)
+  }
+}
+
+/** skipProbes entries name a probe id or a prefix of ids ("postgres" skips every postgres.* probe). */
+function validateSkipProbes(skip: unknown[], registry: Registry, where: string): void {
+  const ids = registry.probeIds()
+  skip.forEach((entry, i) => {
+    const id = String(entry)
+    if (ids.some((p) => p === id || p.startsWith(`${id}.`))) return
+    const hint = closest(id, ids)
+    throw new ConfigError(`${where}: skipProbes[${i}]: no probe "${id}"${hint ? ` (did you mean "${hint}"?)` : ` (probes: ${ids.join(', ')})`}`)
+  })
+}
+
+export function validateConfig(raw: unknown, registry: Registry, file = 'config'): ChokepointConfig {
+  const kinds = registry.kindNames()
   const where = `config ${file}`
   if (!isObject(raw)) throw new ConfigError(`${where}: expected a mapping at the top level`)
   for (const key of Object.keys(raw)) if (!TOP_KEYS.includes(key)) throw unknownKey(where, key, TOP_KEYS)
@@ -120,16 +148,17 @@ export function validateConfig(raw: unknown, file = 'config'): ChokepointConfig 
       const tw = `${where}: targets[${i}]`
       if (!isObject(t)) throw new ConfigError(`${tw}: expected a mapping with kind and url`)
       for (const key of Object.keys(t)) if (!TARGET_KEYS.includes(key)) throw unknownKey(tw, key, TARGET_KEYS)
-      if (!TARGET_KINDS.includes(t.kind as TargetKind)) throw new ConfigError(`${tw}.kind: expected one of ${TARGET_KINDS.join(', ')}, got ${JSON.stringify(t.kind)}`)
+      if (!kinds.includes(String(t.kind))) throw new ConfigError(`${tw}.kind: expected one of ${kinds.join(', ')}, got ${JSON.stringify(t.kind)}`)
       if (typeof t.url !== 'string' || !t.url) throw new ConfigError(`${tw}.url: missing (e.g. url: postgres://user@host:5432/db)`)
       try {
         new URL(t.url)
       } catch {
         throw new ConfigError(`${tw}.url: not a URL: write it as scheme://user@host:port/path`)
       }
+      if (t.options !== undefined) validateOptions(t.options, registry.optionSpecs(String(t.kind)), `${tw}.options`)
     })
   }
-  const rules = loadRules()
+  const rules = registry.rules()
   if (raw.rules !== undefined) validateRuleSettings(raw.rules, `${where}: rules`, rules)
   if (raw.overrides !== undefined) {
     if (!Array.isArray(raw.overrides)) throw new ConfigError(`${where}: overrides: expected a list of {targets, rules}`)
@@ -143,9 +172,15 @@ export function validateConfig(raw: unknown, file = 'config'): ChokepointConfig 
   }
   if (raw.options !== undefined) {
     if (!isObject(raw.options)) throw new ConfigError(`${where}: options: expected a mapping by target kind`)
-    for (const key of Object.keys(raw.options)) if (!TARGET_KINDS.includes(key as TargetKind)) throw unknownKey(`${where}: options`, key, TARGET_KINDS)
+    for (const [key, value] of Object.entries(raw.options)) {
+      if (!kinds.includes(key)) throw unknownKey(`${where}: options`, key, kinds)
+      validateOptions(value, registry.optionSpecs(key), `${where}: options.${key}`)
+    }
   }
-  if (raw.skipProbes !== undefined && !Array.isArray(raw.skipProbes)) throw new ConfigError(`${where}: skipProbes: expected a list of probe ids`)
+  if (raw.skipProbes !== undefined) {
+    if (!Array.isArray(raw.skipProbes)) throw new ConfigError(`${where}: skipProbes: expected a list of probe ids`)
+    validateSkipProbes(raw.skipProbes, registry, where)
+  }
   return raw as ChokepointConfig
 }
 
@@ -162,7 +197,7 @@ function globToRegExp(glob: string): RegExp {
 }
 
 /** The rules as they apply to one target: defaults, then `rules:` overrides, then matching `overrides:` blocks. */
-export function effectiveRules(config: ChokepointConfig, targetName: string, rules = loadRules()): EffectiveRule[] {
+export function effectiveRules(config: ChokepointConfig, targetName: string, rules: RuleDefinition[]): EffectiveRule[] {
   return rules.map((rule) => {
     let merged: RuleOverride = {}
     const global = config.rules?.[rule.id]
@@ -176,27 +211,8 @@ export function effectiveRules(config: ChokepointConfig, targetName: string, rul
   })
 }
 
-export interface TargetFlags {
-  pg?: string[]
-  redis?: string[]
-  amqp?: string[]
-  nats?: string[]
-  pgbouncer?: string[]
-  prometheus?: string[]
-}
-
-const FLAG_KINDS: Array<[keyof TargetFlags, TargetKind]> = [
-  ['pg', 'postgres'], ['pgbouncer', 'pgbouncer'], ['redis', 'redis'], ['amqp', 'rabbitmq'], ['nats', 'nats'], ['prometheus', 'prometheus'],
-]
-
-const SCHEMES: Record<TargetKind, string[]> = {
-  postgres: ['postgres:', 'postgresql:'],
-  pgbouncer: ['postgres:', 'postgresql:'],
-  redis: ['redis:', 'rediss:'],
-  rabbitmq: ['amqp:', 'amqps:', 'http:', 'https:'],
-  nats: ['nats:', 'tls:'],
-  prometheus: ['http:', 'https:'],
-}
+/** URLs given per target-kind flag, keyed by the flag's name (pg, redis, amqp ...). */
+export type TargetFlags = Record<string, string[] | undefined>
 
 export function defaultTargetName(kind: TargetKind, url: string): string {
   const u = new URL(url)
@@ -204,53 +220,42 @@ export function defaultTargetName(kind: TargetKind, url: string): string {
   return `${kind}:${u.hostname || 'localhost'}${u.port ? `:${u.port}` : ''}${path}`
 }
 
-function checkUrl(kind: TargetKind, url: string, origin: string): void {
+function checkUrl(registry: Registry, kind: TargetKind, url: string, origin: string): void {
+  const def = registry.kind(kind)
+  const schemes = def?.schemes ?? []
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw new ConfigError(`${origin}: not a URL; write it as ${SCHEMES[kind][0]}//user@host:port/...`)
+    throw new ConfigError(`${origin}: not a URL; write it as ${def?.example ?? 'scheme://user@host:port/...'}`)
   }
-  if (!SCHEMES[kind].includes(parsed.protocol)) {
-    throw new ConfigError(`${origin}: a ${kind} URL must start with ${SCHEMES[kind].map((s) => `${s}//`).join(' or ')}`)
+  if (schemes.length > 0 && !schemes.includes(parsed.protocol)) {
+    throw new ConfigError(`${origin}: a ${kind} URL must start with ${schemes.map((s) => `${s}//`).join(' or ')}`)
   }
-}
-
-/** libpq's PG* variables as a URL; the password stays in PGPASSWORD, which node-postgres reads itself. */
-function urlFromLibpqEnv(env: NodeJS.ProcessEnv): string | undefined {
-  if (!env.PGHOST && !env.PGDATABASE && !env.PGPORT && !env.PGUSER) return undefined
-  registerSecret(env.PGPASSWORD)
-  const host = env.PGHOST && !env.PGHOST.startsWith('/') ? env.PGHOST : 'localhost'
-  const user = env.PGUSER ? `${encodeURIComponent(env.PGUSER)}@` : ''
-  const socket = env.PGHOST?.startsWith('/') ? `?host=${encodeURIComponent(env.PGHOST)}` : ''
-  return `postgres://${user}${host}:${env.PGPORT ?? '5432'}/${encodeURIComponent(env.PGDATABASE ?? env.PGUSER ?? 'postgres')}${socket}`
 }
 
 /** Targets from the config file and flags; environment variables fill in a kind that neither names. */
-export function resolveTargets(config: ChokepointConfig, flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): TargetSpec[] {
+export function resolveTargets(config: ChokepointConfig, flags: TargetFlags, registry: Registry, secrets: Secrets, env: NodeJS.ProcessEnv = process.env): TargetSpec[] {
   const targets: TargetSpec[] = []
   for (const t of config.targets ?? []) {
-    checkUrl(t.kind, t.url, `config targets: ${t.name ?? redactUrl(t.url)}`)
+    checkUrl(registry, t.kind, t.url, `config targets: ${t.name ?? secrets.redactUrl(t.url)}`)
     targets.push({name: t.name ?? defaultTargetName(t.kind, t.url), kind: t.kind, url: t.url, options: {...config.options?.[t.kind], ...t.options}})
   }
-  for (const [flag, kind] of FLAG_KINDS) {
-    for (const url of flags[flag] ?? []) {
-      checkUrl(kind, url, `--${flag}`)
-      targets.push({name: defaultTargetName(kind, url), kind, url, options: {...config.options?.[kind]}})
+  const kinds = registry.kinds()
+  for (const def of kinds) {
+    if (!def.flag) continue
+    for (const url of flags[def.flag] ?? []) {
+      checkUrl(registry, def.kind, url, `--${def.flag}`)
+      targets.push({name: defaultTargetName(def.kind, url), kind: def.kind, url, options: {...config.options?.[def.kind]}})
     }
   }
-  const has = (kind: TargetKind) => targets.some((t) => t.kind === kind)
-  const fromEnv: Array<[TargetKind, string | undefined, string]> = [
-    ['postgres', env.DATABASE_URL ?? urlFromLibpqEnv(env), env.DATABASE_URL ? 'DATABASE_URL' : 'PG* variables'],
-    ['redis', env.REDIS_URL, 'REDIS_URL'],
-    ['rabbitmq', env.AMQP_URL, 'AMQP_URL'],
-    ['nats', env.NATS_URL, 'NATS_URL'],
-    ['prometheus', env.PROMETHEUS_URL, 'PROMETHEUS_URL'],
-  ]
-  for (const [kind, url, origin] of fromEnv) {
-    if (!url || has(kind)) continue
-    checkUrl(kind, url, origin)
-    targets.push({name: defaultTargetName(kind, url), kind, url, options: {...config.options?.[kind]}})
+  for (const def of kinds) {
+    if (targets.some((t) => t.kind === def.kind)) continue
+    const named = def.env?.find((name) => env[name])
+    const found = named ? {url: env[named]!, origin: named} : def.urlFromEnv?.(env, secrets)
+    if (!found) continue
+    checkUrl(registry, def.kind, found.url, found.origin)
+    targets.push({name: defaultTargetName(def.kind, found.url), kind: def.kind, url: found.url, options: {...config.options?.[def.kind]}})
   }
   const names = new Set<string>()
   for (const t of targets) {

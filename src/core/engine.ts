@@ -3,7 +3,8 @@ import type {AdvisorFinding} from './advisor.js'
 import type {EffectiveRule, RemedyTemplate} from './rules.js'
 import {renderStructured, renderTemplate, type TemplateScope} from './template.js'
 import {compare, parseComparison} from './threshold.js'
-import type {Finding, Metric, Remedy, Severity, Snapshot} from './types.js'
+import {finishRemedy, type ProposedRemedy, type Remedy, type RemedyKind} from './remedies.js'
+import type {Finding, Metric, Severity, Snapshot} from './types.js'
 
 export function findingId(rule: string, target: string, subject: string): string {
   return createHash('sha256').update(`${rule}\u0000${target}\u0000${subject}`).digest('hex').slice(0, 16)
@@ -41,7 +42,13 @@ export function classify(rule: EffectiveRule, value: number | null, evidence?: R
   return rule.severity ?? level
 }
 
-function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope): Remedy[] {
+/** What the engine needs from the run: the rules as they apply to a target, and which applier serves a remedy kind. */
+export interface Evaluation {
+  rulesFor: (target: string) => EffectiveRule[]
+  applierFor: (kind: RemedyKind) => string | null
+}
+
+function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope, applierFor: Evaluation['applierFor']): Remedy[] {
   const remedies: Remedy[] = []
   for (const template of templates) {
     const {when, ...fields} = template
@@ -49,8 +56,8 @@ function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope): Reme
       const conds = Object.entries(when).map(([path, text]) => ({path, cmp: parseCond(text)}))
       if (!conditionsHold(conds, scope.evidence)) continue
     }
-    const rendered = renderStructured(fields, scope) as Remedy
-    remedies.push({applier: null, ...rendered})
+    const rendered = renderStructured(fields, scope) as ProposedRemedy
+    remedies.push(finishRemedy(rendered, applierFor, scope.target))
   }
   return remedies
 }
@@ -60,11 +67,21 @@ function parseCond(text: string) {
   return parseComparison(text, undefined, 'remedy when')
 }
 
-export function evaluateMetric(rule: EffectiveRule, target: string, metric: Metric): Finding | undefined {
+/**
+ * Metrics whose meaning is shared across database engines are named db.*; the finding's evidence says which engine
+ * (the target's kind) measured it, so one rule serves every database kind.
+ */
+function withVendor(metric: Metric, targetKind: string | undefined): Record<string, unknown> {
+  const evidence = metric.evidence ?? {}
+  if (!targetKind || !metric.name.startsWith('db.') || 'vendor' in evidence) return evidence
+  return {vendor: targetKind, ...evidence}
+}
+
+export function evaluateMetric(rule: EffectiveRule, target: string, metric: Metric, applierFor: Evaluation['applierFor'] = () => null, targetKind?: string): Finding | undefined {
   const severity = classify(rule, metric.value, metric.evidence)
   if (severity === 'ok') return undefined
   const subject = metric.subject ?? target
-  const evidence = metric.evidence ?? {}
+  const evidence = withVendor(metric, targetKind)
   const scope: TemplateScope = {value: metric.value, unit: rule.unit, subject, target, threshold: {target: rule.target, action: rule.action}, evidence}
   return {
     id: findingId(rule.id, target, subject),
@@ -78,12 +95,13 @@ export function evaluateMetric(rule: EffectiveRule, target: string, metric: Metr
     threshold: {target: rule.target, action: rule.action},
     message: renderTemplate(rule.message, scope),
     evidence,
-    remedies: renderRemedies(rule.remedies, scope),
+    remedies: renderRemedies(rule.remedies, scope, applierFor),
   }
 }
 
 /** Applies the threshold rules to every metric of every successful reading. */
-export function evaluateSnapshot(snapshot: Snapshot, rulesFor: (target: string) => EffectiveRule[]): Finding[] {
+export function evaluateSnapshot(snapshot: Snapshot, {rulesFor, applierFor}: Evaluation): Finding[] {
+  const kindOf = new Map(snapshot.targets.map((t) => [t.name, t.kind]))
   const findings: Finding[] = []
   const byTarget = new Map<string, Map<string, EffectiveRule[]>>()
   for (const reading of snapshot.readings) {
@@ -99,7 +117,7 @@ export function evaluateSnapshot(snapshot: Snapshot, rulesFor: (target: string) 
     }
     for (const metric of reading.metrics) {
       for (const rule of index.get(metric.name) ?? []) {
-        const finding = evaluateMetric(rule, reading.target, metric)
+        const finding = evaluateMetric(rule, reading.target, metric, applierFor, kindOf.get(reading.target))
         if (finding) findings.push(finding)
       }
     }
@@ -108,7 +126,7 @@ export function evaluateSnapshot(snapshot: Snapshot, rulesFor: (target: string) 
 }
 
 /** Gives advisor findings their id and area, drops disabled rules and applies severity overrides. */
-export function acceptAdvisorFindings(raw: AdvisorFinding[], rulesFor: (target: string) => EffectiveRule[]): Finding[] {
+export function acceptAdvisorFindings(raw: AdvisorFinding[], {rulesFor, applierFor}: Evaluation): Finding[] {
   const out: Finding[] = []
   for (const f of raw) {
     const rule = rulesFor(f.target).find((r) => r.id === f.rule)
@@ -120,6 +138,7 @@ export function acceptAdvisorFindings(raw: AdvisorFinding[], rulesFor: (target: 
       area: rule.area,
       severity: rule.severity && f.severity !== 'info' ? rule.severity : f.severity,
       threshold: f.threshold ?? {target: rule.target, action: rule.action},
+      remedies: f.remedies.map((r) => finishRemedy(r, applierFor, f.target)),
     })
   }
   return out

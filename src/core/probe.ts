@@ -1,3 +1,6 @@
+import {errorMessage} from './errors.js'
+import type {Instrumentation} from './instrumentation.js'
+import type {Secrets} from './secrets.js'
 import type {Metric, OverheadEntry, ReadingStatus, TargetKind, TargetSpec} from './types.js'
 
 export interface ProbeContext {
@@ -15,6 +18,11 @@ export interface ProbeOutput {
   /** A probe may report a partial failure itself (e.g. one of several queues unreadable). */
   status?: ReadingStatus
   reason?: string
+  /**
+   * What baseline() would return if called now: a capture that samples again (watch mode) uses it as the next
+   * window's baseline instead of reading the counters a second time.
+   */
+  nextBaseline?: unknown
 }
 
 /**
@@ -31,22 +39,47 @@ export interface Probe<Conn = unknown> {
   collect(conn: Conn, ctx: ProbeContext, baseline: unknown): Promise<ProbeOutput>
 }
 
-/** Records every query or command sent to a target, by probe, for the overhead report and round-trip counts. */
+/**
+ * What a driver is given to record every query or command it sends to its target, on behalf of the probe (or
+ * advisor) currently running: it counts round trips and forwards each command, timed, to the run's instrumentation.
+ */
 export class CommandLog {
   currentProbe = 'connect'
   roundTrips = 0
   private readonly counts = new Map<string, {probe: string; text: string; count: number}>()
 
-  record(text: string, roundTrips = 1): void {
+  constructor(readonly target = '', private readonly instrumentation: Instrumentation = {}) {}
+
+  record(text: string, roundTrips = 1, timing: {durationMs?: number; error?: unknown} = {}): void {
     this.roundTrips += roundTrips
     const short = text.replace(/\s+/g, ' ').trim().slice(0, 160)
     const key = `${this.currentProbe}\u0000${short}`
     const entry = this.counts.get(key)
     if (entry) entry.count += 1
     else this.counts.set(key, {probe: this.currentProbe, text: short, count: 1})
+    try {
+      this.instrumentation.command?.({target: this.target, probe: this.currentProbe, text: short, roundTrips,
+        ...(timing.durationMs !== undefined ? {durationMs: timing.durationMs} : {}),
+        ...(timing.error !== undefined ? {error: errorMessage(timing.error).split('\n')[0]} : {})})
+    } catch {
+      // An observer's failure must not fail the query it observed.
+    }
   }
 
-  toEntry(target: string): OverheadEntry {
+  /** Sends one command through `send`, recording it with its duration and error. */
+  async run<T>(text: string, send: () => Promise<T>, roundTrips = 1): Promise<T> {
+    const started = performance.now()
+    try {
+      const result = await send()
+      this.record(text, roundTrips, {durationMs: performance.now() - started})
+      return result
+    } catch (error) {
+      this.record(text, roundTrips, {durationMs: performance.now() - started, error})
+      throw error
+    }
+  }
+
+  toEntry(target: string = this.target): OverheadEntry {
     return {target, roundTrips: this.roundTrips, commands: [...this.counts.values()]}
   }
 }
@@ -54,6 +87,7 @@ export class CommandLog {
 /** Opens and closes a connection of one kind; the connection object is what that kind's probes receive. */
 export interface Driver<Conn = unknown> {
   kind: TargetKind
-  connect(target: TargetSpec, log: CommandLog): Promise<{conn: Conn; facts: Record<string, unknown>}>
+  /** `secrets`: the audit's registry, for any password or token the driver finds in options or files. */
+  connect(target: TargetSpec, log: CommandLog, secrets?: Secrets): Promise<{conn: Conn; facts: Record<string, unknown>}>
   close(conn: Conn): Promise<void>
 }

@@ -118,8 +118,6 @@ export function parseRule(raw: unknown, file: string): RuleDefinition {
   return rule
 }
 
-let cache: {dir: string; rules: RuleDefinition[]} | undefined
-
 /** The YAML parser is loaded only when rules or a config file are read from YAML: it costs ~35 ms to import. */
 export function parseYamlText(text: string): unknown {
   const {parse} = createRequire(import.meta.url)('yaml') as typeof import('yaml')
@@ -166,10 +164,25 @@ function parseRuleFiles(dir: string): RuleDefinition[] {
   return rules
 }
 
+/** The rules of one directory: the build's compiled bundle for the shipped rules while it is current, else the YAML. */
 export function loadRules(dir: string = DEFAULT_RULES_DIR): RuleDefinition[] {
-  if (cache && cache.dir === dir) return cache.rules
-  cache = {dir, rules: readCompiled(dir) ?? parseRuleFiles(dir)}
-  return cache.rules
+  return readCompiled(dir) ?? parseRuleFiles(dir)
+}
+
+/** The rules of several directories (the plugins'); a rule id defined twice is an error naming both files. */
+export function loadRuleDirs(dirs: string[]): RuleDefinition[] {
+  const rules: RuleDefinition[] = []
+  const seen = new Map<string, string>()
+  for (const dir of dirs) {
+    if (!existsSync(dir)) throw new ConfigError(`rules directory ${dir} does not exist (check the plugin's rulesDirs)`)
+    for (const rule of loadRules(dir)) {
+      const previous = seen.get(rule.id)
+      if (previous) throw new ConfigError(`rule id ${rule.id} is defined twice: ${previous} and ${rule.file}`)
+      seen.set(rule.id, rule.file)
+      rules.push(rule)
+    }
+  }
+  return rules
 }
 
 /** Validates and compiles the shipped rules into dist/rules.json, so a CLI run need not parse YAML. */

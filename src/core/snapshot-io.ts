@@ -1,6 +1,6 @@
 import {readFileSync, writeFileSync} from 'node:fs'
 import {ConfigError} from './errors.js'
-import {scrubSecrets} from './redact.js'
+import type {Secrets} from './secrets.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Report, type Snapshot} from './types.js'
 
 export type SavedDocument = {kind: 'snapshot'; snapshot: Snapshot} | {kind: 'report'; report: Report}
@@ -27,9 +27,9 @@ export function readSavedDocument(file: string): SavedDocument {
   throw new ConfigError(`${file} is neither a snapshot (readings) nor a report (findings)`)
 }
 
-/** Writes text to a file or stdout, scrubbed of every registered secret. */
-export function writeOutput(text: string, file?: string): void {
-  const clean = scrubSecrets(text)
+/** Writes text to a file or stdout, scrubbed of every secret of this run. */
+export function writeOutput(text: string, file: string | undefined, secrets: Secrets): void {
+  const clean = secrets.scrub(text)
   if (file) writeFileSync(file, clean)
   else process.stdout.write(clean)
 }

@@ -3,8 +3,11 @@
  * everything an audit concludes must be derivable from it (plus, optionally, a live planner).
  */
 
-export type TargetKind = 'postgres' | 'pgbouncer' | 'redis' | 'rabbitmq' | 'nats' | 'prometheus'
-export const TARGET_KINDS: readonly TargetKind[] = ['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus']
+import type {Check, OmittedChecks, RuleInfo} from './checks.js'
+import type {Remedy} from './remedies.js'
+
+/** A target kind's name; the kinds that exist are those the run's registry defines (src/core/plugin.ts). */
+export type TargetKind = string
 
 export type Severity = 'critical' | 'warning' | 'info'
 export type FailOn = Severity | 'never'
@@ -89,20 +92,8 @@ export interface Threshold {
   action: string | null
 }
 
-export type RemedyKind =
-  | 'index' | 'drop-index' | 'ttl' | 'cache-aside' | 'replica' | 'pool-size' | 'shard-key' | 'workers' | 'config'
-  | 'dead-letter' | 'query'
-
-export interface Remedy {
-  kind: RemedyKind
-  summary: string
-  sql?: string
-  command?: string
-  applier?: string | null
-  estimate?: Record<string, unknown>
-  /** Kind-specific structured fields (table, columns, pattern, ttlSeconds ...): CI and appliers read these. */
-  [field: string]: unknown
-}
+export type {Remedy, RemedyKind, ProposedRemedy} from './remedies.js'
+export type {Check, CheckStatus, OmittedChecks, RuleInfo} from './checks.js'
 
 export interface Finding {
   id: string
@@ -126,14 +117,22 @@ export interface SkippedEntry {
   reason: string
 }
 
+export const REPORT_SCHEMA_VERSION = 2
+
 export interface Report {
-  schemaVersion: 1
+  /** 2 added checks, checksOmitted and rules; `chokepoint report` still reads version 1 files. */
+  schemaVersion: typeof REPORT_SCHEMA_VERSION
   tool: {name: 'chokepoint'; version: string}
   generatedAt: string
   source: 'live' | 'snapshot'
   windowSeconds: number
   targets: TargetInfo[]
   findings: Finding[]
+  /** Every rule evaluated per target and subject, passing ones too (capped per rule: see checksOmitted). */
+  checks: Check[]
+  checksOmitted: OmittedChecks[]
+  /** The rules the audit was judged by, with their thresholds as configured by default. */
+  rules: RuleInfo[]
   skipped: SkippedEntry[]
   summary: {critical: number; warning: number; info: number}
   gate: {failOn: FailOn; passed: boolean; incomplete: boolean; exitCode: 0 | 1 | 3}

@@ -11,13 +11,16 @@ import type {ChokepointConfig} from '../core/config.js'
 import {errorMessage} from '../core/errors.js'
 import {loadRules} from '../core/rules.js'
 import type {Report, TargetSpec} from '../core/types.js'
-import type {ReportFormat} from '../reporters/index.js'
+import {renderReport} from '../core/render.js'
+import type {CliContext} from '../cli/context.js'
 import {startEmbeddedServer, type EmbeddedServer} from './embedded-server.js'
 import {checkRedis, DEFAULT_REDIS_URL, deleteKeysWithPrefix, describeRedisUrl, seedRedisPart, type RedisPart} from './redis-part.js'
 import * as shop from './shop.js'
 
 export interface DemoOptions {
-  format: ReportFormat
+  format: string
+  /** The run's registry and secrets. */
+  context: CliContext
   color: boolean
   /** Leave the server running (seeded) after the report, and print how to reach and stop it. */
   keep: boolean
@@ -157,10 +160,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const targets: TargetSpec[] = [{name: 'shop-db', kind: 'postgres', url: shopUrl}]
     if (redis) targets.push({name: 'shop-redis', kind: 'redis', url: redis.url, options: redis.targetOptions})
     progress(`auditing ${targets.map((t) => t.name).join(' and ')} live (window 0: counters since the server started)…`)
-    const {report} = await runAudit({config: demoConfig(progress), targets, windowSeconds: 0, failOn: 'critical', log: progress})
+    const {report} = await runAudit({...options.context, config: demoConfig(progress), targets, windowSeconds: 0, failOn: 'critical', log: progress})
     step('audit')
 
-    const text = await renderDemoReport(report, options.format, options.color)
+    const text = await renderReport(report, options.format, {...options.context, options: {color: options.color}})
     options.write(text)
     const secondsToReport = Math.round(process.uptime() * 10) / 10
     const {critical, warning, info} = report.summary
@@ -194,11 +197,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       process.removeListener('SIGTERM', onSignal)
     }
   }
-}
-
-async function renderDemoReport(report: Report, format: ReportFormat, color: boolean): Promise<string> {
-  const {renderReport} = await import('../reporters/index.js')
-  return renderReport(report, format, {color})
 }
 
 function keepMessage(server: EmbeddedServer): string {

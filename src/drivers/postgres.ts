@@ -51,8 +51,7 @@ export class PgSession {
   }
 
   private async raw(text: string, params?: unknown[]): Promise<pg.QueryResult | pg.QueryResult[]> {
-    this.log.record(text)
-    return this.client.query(text, params as unknown[])
+    return this.log.run(text, () => this.client.query(text, params as unknown[]))
   }
 
   async query<T extends Record<string, unknown> = Record<string, any>>(text: string, params?: unknown[]): Promise<T[]> {

@@ -1,6 +1,6 @@
-import type {Finding, Report} from '../core/types.js'
-import {gateLine, remedyCode, thresholdText} from './format-helpers.js'
-import type {Reporter} from './types.js'
+import type {Finding} from '../core/types.js'
+import {checksLine, gateLine, remedyCode, thresholdText} from './format-helpers.js'
+import type {Reporter} from '../core/reporter.js'
 
 const ICON = {critical: '🔴', warning: '🟠', info: '🔵'} as const
 
@@ -23,7 +23,7 @@ function remediesBlock(f: Finding): string {
 }
 
 /** GitHub-flavoured Markdown, sized for $GITHUB_STEP_SUMMARY: a summary, a findings table, remedies folded. */
-export const renderMarkdown: Reporter = (report: Report) => {
+export const renderMarkdown: Reporter = ({report}) => {
   const status = !report.gate.passed ? '❌' : report.gate.incomplete ? '⚠️' : '✅'
   const out: string[] = [`## ${status} chokepoint: ${gateLine(report)}`, '']
   out.push(`| target | kind | status |`, `| --- | --- | --- |`)
@@ -45,6 +45,7 @@ export const renderMarkdown: Reporter = (report: Report) => {
       }
     }
   }
+  out.push(checksLine(report), '')
   if (report.skipped.length > 0) {
     out.push('### Not read', '')
     for (const s of report.skipped) out.push(`- ${cell(s.target)} \`${s.probe}\`: skipped: ${cell(s.reason)}`)

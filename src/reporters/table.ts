@@ -1,8 +1,8 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
 import type {Report, Severity} from '../core/types.js'
-import {gateLine, remedyCode, thresholdText} from './format-helpers.js'
-import type {Reporter} from './types.js'
+import {checksLine, gateLine, remedyCode, thresholdText} from './format-helpers.js'
+import type {Reporter} from '../core/reporter.js'
 
 function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string {
   return severity === 'critical' ? chalk.red.bold : severity === 'warning' ? chalk.yellow : chalk.cyan
@@ -20,14 +20,13 @@ function remedyLines(report: Report, chalk: ChalkInstance): string[] {
   report.findings.forEach((f, i) => {
     for (const remedy of f.remedies) {
       const code = remedyCode(remedy)
-      const key = `${remedy.kind}\u0000${code ?? remedy.summary}`
-      const seen = byKey.get(key)
+      const seen = byKey.get(remedy.id)
       if (seen) {
         if (!seen.findings.includes(i + 1)) seen.findings.push(i + 1)
         continue
       }
       const entry = {findings: [i + 1], kind: remedy.kind, summary: remedy.summary, code}
-      byKey.set(key, entry)
+      byKey.set(remedy.id, entry)
       entries.push(entry)
     }
   })
@@ -42,7 +41,7 @@ function remedyLines(report: Report, chalk: ChalkInstance): string[] {
 }
 
 /** Terminal report: targets, findings with their remedies, what was skipped and why, and the gate. */
-export const renderTable: Reporter = (report, {color, verbose}) => {
+export const renderTable: Reporter = ({report, options: {color, verbose}}) => {
   const chalk = new Chalk({level: color ? 1 : 0})
   const style = {head: color ? ['bold'] : [], border: color ? ['grey'] : []}
   const out: string[] = []
@@ -83,6 +82,7 @@ export const renderTable: Reporter = (report, {color, verbose}) => {
       for (const c of entry.commands) out.push(`    ${c.probe} x${c.count}: ${c.text}`)
     }
   }
+  out.push(chalk.dim(checksLine(report)))
   const line = gateLine(report)
   out.push(report.gate.passed ? (report.gate.incomplete ? chalk.yellow(line) : chalk.green(line)) : chalk.red.bold(line))
   return `${out.join('\n')}\n`

@@ -3,7 +3,7 @@
  * throwaway databases on the primary, and a one-target audit through the real runAudit path.
  */
 import pg from 'pg'
-import {runAudit} from '../../src/core/audit.js'
+import {runAudit} from '../../src/index.js'
 import type {ChokepointConfig} from '../../src/core/config.js'
 import type {FailOn, Report, Snapshot, TargetSpec} from '../../src/core/types.js'
 

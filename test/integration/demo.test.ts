@@ -3,6 +3,7 @@
  * with its own embedded PostgreSQL. Needs no test environment; Redis joins when one answers on REDIS_URL or
  * 127.0.0.1:6379, and its assertions run only then.
  */
+import {remediesOfKind} from '../../src/core/remedies.js'
 import {spawn} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -128,9 +129,9 @@ describe('chokepoint demo', () => {
 
     it('proposes the missing indexes behind the slow lookups', () => {
       const missing = byRule(report, 'database/missing-index')
-      const tables = missing.flatMap((f) => f.remedies.filter((r) => r.kind === 'index').map((r) => String(r.table)))
+      const tables = missing.flatMap((f) => remediesOfKind(f.remedies, 'index').map((r) => r.table))
       expect(tables).toEqual(expect.arrayContaining(['public.sessions', 'public.orders', 'public.order_items']))
-      const sessions = missing.flatMap((f) => f.remedies).find((r) => r.kind === 'index' && r.table === 'public.sessions')
+      const sessions = remediesOfKind(missing.flatMap((f) => f.remedies), 'index').find((r) => r.table === 'public.sessions')
       expect(sessions?.columns).toEqual(['token'])
     })
 

@@ -1,8 +1,10 @@
 import type {Advisor, AdvisorContext, AdvisorFinding} from '../../core/advisor.js'
 import {errorMessage} from '../../core/errors.js'
-import type {Reading, Remedy} from '../../core/types.js'
+import type {IndexRemedy, Proposed} from '../../core/remedies.js'
+import type {Reading} from '../../core/types.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import type {PlansData} from '../../probes/postgres/plans.js'
+import {dataOf} from '../../core/readings.js'
+import {plansReading, tablesReading, type PlansData} from '../../readings/postgres.js'
 import {columnsOf, type CatalogFacts} from '../../knowledge/postgres/catalog.js'
 import {generateCandidates, indexDefinition, indexName, type Candidate} from './candidates.js'
 import {formatBytes, looksOptimal, percent, planEvidence, SMALL_TABLE_ROWS, type PlanEvidence, type Reason} from './explain.js'
@@ -43,8 +45,7 @@ const TABLES_WRITE_RATES_LIMIT = 200
  * since-reset rate there would charge a window-0 bulk load against a table nobody writes to in the window.
  */
 function writeRate(table: string, catalog: CatalogFacts, readings: Reading[], options: Record<string, unknown>): number {
-  const tables = readings.find((r) => r.probe === 'postgres.tables' && r.status === 'ok')?.data as {writeRates?: Record<string, Record<string, unknown>>} | undefined
-  const all = tables?.writeRates
+  const all = dataOf(readings, tablesReading)?.writeRates
   const rates = all?.[table]
   if (rates) return Object.values(rates).reduce((s: number, v) => s + (Number(v) || 0), 0)
   const limit = Number(options.tablesWriteRates) > 0 ? Math.floor(Number(options.tablesWriteRates)) : TABLES_WRITE_RATES_LIMIT
@@ -58,13 +59,12 @@ export function writePenalty(c: Candidate, rate: number, rows: number): number {
   return rate * INDEX_WRITE_COST_PER_ROW * (c.method === 'gin' ? 3 : 1) * fraction
 }
 
-function indexRemedy(c: Candidate, run: AdvisorRun, helped: number[], costBefore: number, costAfter: number): Remedy {
+function indexRemedy(c: Candidate, run: AdvisorRun, helped: number[], costBefore: number, costAfter: number): Proposed<IndexRemedy> {
   const catalog = run.data.catalog
   return {
     kind: 'index',
     summary: `index ${c.table} ${c.method === 'btree' ? '' : `using ${c.method} `}(${c.keys.map((k) => k.sql + (k.desc ? ' DESC' : '')).join(', ')})${c.include?.length ? ` include (${c.include.join(', ')})` : ''}${c.where ? ` where ${c.where}` : ''}`,
     sql: indexDefinition(c, catalog, {concurrently: !catalog.tables[c.table]?.partitioned, name: indexName(c, catalog)}),
-    applier: null,
     table: c.table,
     columns: c.keys.map((k) => (k.sql.startsWith('"') ? k.column : k.sql) + (k.desc ? ' DESC' : '')),
     method: c.method,
@@ -98,9 +98,8 @@ function heuristicChoice(run: AdvisorRun): Candidate[] {
 
 export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: AdvisorRun; findings: AdvisorFinding[]} | undefined> {
   const started = Date.now()
-  const reading = ctx.readings.find((r) => r.probe === 'postgres.plans' && r.status === 'ok')
-  if (!reading || !ctx.target) return undefined
-  const data = reading.data as PlansData
+  const data = dataOf(ctx.readings, plansReading)
+  if (!data || !ctx.target) return undefined
   const options = indexAdvisorOptions(ctx.options)
   const catalog = data.catalog
   const target = ctx.target.name
@@ -186,7 +185,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const totalBefore = data.statements.reduce((s, st, si) => s + weighted(si, st.cost), 0)
   const totalAfter = data.statements.reduce((s, st, si) => s + weighted(si, finalCosts[si] ?? st.cost), 0)
 
-  const remedies = new Map<string, Remedy>()
+  const remedies = new Map<string, Proposed<IndexRemedy>>()
   for (const c of chosen) {
     const helped = usedBy.get(c.id) ?? []
     const before = helped.reduce((s, si) => s + weighted(si, data.statements[si].cost), 0)
@@ -240,13 +239,13 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   for (const c of chosen) {
     const remedy = remedies.get(c.id)
     if (!remedy) continue
-    const est = remedy.estimate as {costBefore: number; costAfter: number}
+    const est = remedy.estimate
     const gain = totalBefore > 0 ? (est.costBefore - est.costAfter) / totalBefore : 0
     findings.push({
-      rule: 'database/missing-index', severity: 'warning', target, subject: `${c.table} ${remedy.columns ? (remedy.columns as string[]).join(', ') : ''}${c.where ? ` where ${c.where}` : ''}`.trim(),
+      rule: 'database/missing-index', severity: 'warning', target, subject: `${c.table} ${remedy.columns.join(', ')}${c.where ? ` where ${c.where}` : ''}`.trim(),
       metric: 'postgres.index.workload_gain', value: round(gain * 10000) / 10000,
       message: run.verified
-        ? `missing index on ${c.table}: cuts ${percent(gain)} of the workload's estimated cost (${(remedy.statements as string[]).length} statement(s)), about ${formatBytes(c.estimatedBytes)}`
+        ? `missing index on ${c.table}: cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}`
         : `likely missing index on ${c.table} (${run.notVerifiedBecause}), about ${formatBytes(c.estimatedBytes)}`,
       evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c)},
       remedies: [remedy],
@@ -281,7 +280,7 @@ interface ExplainInput {
   si: number
   shape: StatementShape
   gain: number
-  mine: Remedy[]
+  mine: Array<Proposed<IndexRemedy>>
   evidence: PlanEvidence
   run: AdvisorRun
   candidates: Candidate[]

@@ -12,6 +12,6 @@ export default class RulesList extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(RulesList)
     const {listRules} = await import('../../cli/rules.js')
-    process.stdout.write(listRules(flags))
+    process.stdout.write(listRules(flags, await this.context()))
   }
 }

@@ -13,6 +13,6 @@ export default class RulesShow extends BaseCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(RulesShow)
     const {showRule} = await import('../../cli/rules.js')
-    process.stdout.write(showRule(args.id, flags))
+    process.stdout.write(showRule(args.id, flags, await this.context()))
   }
 }

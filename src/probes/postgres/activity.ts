@@ -94,8 +94,8 @@ export const activityProbe: Probe<PgSession> = {
     }
     const hiddenSessions = num(row.hidden)
     const metrics: Metric[] = [
-      ...row.long_running.map((r) => ({name: 'postgres.query.duration_seconds', subject: `pid ${r.pid}`, value: r.seconds, evidence: sessionEvidence(r, hiddenSessions)})),
-      ...row.idle_in_transaction.map((r) => ({name: 'postgres.idle_in_transaction.seconds', subject: `pid ${r.pid}`, value: r.seconds, evidence: sessionEvidence(r, hiddenSessions)})),
+      ...row.long_running.map((r) => ({name: 'db.query.duration_seconds', subject: `pid ${r.pid}`, value: r.seconds, evidence: sessionEvidence(r, hiddenSessions)})),
+      ...row.idle_in_transaction.map((r) => ({name: 'db.idle_in_transaction.seconds', subject: `pid ${r.pid}`, value: r.seconds, evidence: sessionEvidence(r, hiddenSessions)})),
     ]
     const limitation = hiddenSessions > 0 && !row.can_read_all_stats
       ? `sees only its own sessions: ${hiddenSessions} sessions of other roles show '<insufficient privilege>' and cannot be checked for long queries or idle transactions; fix: GRANT pg_read_all_stats TO ${quoteRole(session.user)}`

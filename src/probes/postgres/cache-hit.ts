@@ -145,7 +145,7 @@ export const cacheHitProbe: Probe<PgSession> = {
     for (const s of summaries) {
       // Tiny samples stay in data but produce no metric: a rule cannot tell noise from a cold cache.
       if (s.sampleTooSmall || s.ratio === null) continue
-      metrics.push({name: 'postgres.cache.hit_ratio', subject: s.subject, value: s.ratio,
+      metrics.push({name: 'db.cache.hit_ratio', subject: s.subject, value: s.ratio,
         evidence: {hits: s.hits, reads: s.reads, blocks: s.blocks, ...common}})
     }
     return {

@@ -282,12 +282,12 @@ export const indexesProbe: Probe<PgSession> = {
         const duplicateOf = quoteQualified(covering.schema, covering.name)
         const f = {...flag(row, `duplicate of ${duplicateOf}`), duplicateOf}
         duplicate.push(f)
-        metrics.push({name: 'postgres.index.duplicate_bytes', value: row.sizeBytes, subject: f.index,
+        metrics.push({name: 'db.index.duplicate_bytes', value: row.sizeBytes, subject: f.index,
           evidence: {...common(row), ...f, duplicateOfDefinition: covering.definition}})
       } else {
         const f = flag(row, 'unused')
         unused.push(f)
-        metrics.push({name: 'postgres.index.unused_bytes', value: row.sizeBytes, subject: f.index,
+        metrics.push({name: 'db.index.unused_bytes', value: row.sizeBytes, subject: f.index,
           evidence: {...common(row), ...f, statsAgeSeconds, statsSince: statsSince?.toISOString() ?? null, statsSinceSource}})
       }
     }

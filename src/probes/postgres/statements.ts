@@ -261,7 +261,7 @@ export const statementsProbe: Probe<PgSession> = {
       deallocations: head.dealloc === null || head.dealloc === undefined ? null : Number(head.dealloc),
     }
     const metrics: Metric[] = statements.map((s) => ({
-      name: 'postgres.statement.mean_seconds',
+      name: 'db.statement.mean_seconds',
       value: s.meanMs / 1000,
       subject: `queryid ${s.queryid}`,
       evidence: {

@@ -152,7 +152,7 @@ export const tablesProbe: Probe<PgSession> = {
     const metrics: Metric[] = []
     for (const t of row.seq_candidates) {
       metrics.push({
-        name: 'postgres.table.seq_scan_share',
+        name: 'db.table.seq_scan_share',
         subject: `table ${t.table}`,
         value: t.seqScan / (t.seqScan + t.idxScan),
         evidence: {table: t.table, rows: t.rows, analyzed: t.analyzed, seqScan: t.seqScan, idxScan: t.idxScan, seqTupRead: t.seqTupRead,

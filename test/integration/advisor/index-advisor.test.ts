@@ -1,7 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {adminQuery, auditTarget, connect, readingOf, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 import type {Finding, Report, Snapshot} from '../../../src/core/types.js'
-import {analyseSnapshot} from '../../../src/core/audit.js'
+import {analyseSnapshot} from '../../../src/index.js'
 
 const DB = 'cp_advisor_it'
 const url = withDatabase(PRIMARY_URL, DB)

@@ -3,8 +3,9 @@
  * DATABASE mark and the scratch option), never from a snapshot. The real builds are observed through
  * pg_stat_statements (utility statements are tracked: a CREATE INDEX is recorded even when its transaction rolls back).
  */
+import {remediesOfKind} from '../../../src/core/remedies.js'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {analyseSnapshot} from '../../../src/core/audit.js'
+import {analyseSnapshot} from '../../../src/index.js'
 import type {Finding, Report, Snapshot} from '../../../src/core/types.js'
 import {adminQuery, auditTarget, forgetLoadWrites, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 
@@ -68,7 +69,7 @@ describe('--verify-real on PostgreSQL 15', () => {
     expect(report.skipped.find((s) => s.probe === 'advisor.index')).toBeUndefined()
     expect(report.gate.incomplete).toBe(false)
     expect(missingIndexes(report).length).toBeGreaterThan(0)
-    for (const f of missingIndexes(report)) expect(f.remedies.every((r) => r.verified === 'what-if')).toBe(true)
+    for (const f of missingIndexes(report)) expect(remediesOfKind(f.remedies, 'index').every((r) => r.verified === 'what-if')).toBe(true)
     expect(await realBuilds()).toBe(before)
     expect(await indexesOnTable()).toEqual(['Order Lines_pkey'])
   })

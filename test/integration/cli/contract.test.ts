@@ -127,7 +127,7 @@ describe('secrets', () => {
 
 describe('snapshots and schemas', () => {
   it('audit --from-snapshot gives the same findings as the live audit that captured it', async () => {
-    const {runAudit, analyseSnapshot} = await import('../../../src/core/audit.js')
+    const {runAudit, analyseSnapshot} = await import('../../../src/index.js')
     const strict = {rules: {'database/xid-wraparound': {target: '< 0%', action: '>= 0%'}}} as const
     const {report: live, snapshot} = await runAudit({targets: [{name: 'primary', kind: 'postgres', url: PRIMARY_URL}], windowSeconds: 0, failOn: 'critical', config: strict})
     const offline = await analyseSnapshot(JSON.parse(JSON.stringify(snapshot)), {failOn: 'critical', source: 'snapshot', config: strict})

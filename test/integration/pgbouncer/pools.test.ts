@@ -1,6 +1,6 @@
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runAudit} from '../../../src/core/audit.js'
+import {runAudit} from '../../../src/index.js'
 import type {Report, Snapshot, TargetSpec} from '../../../src/core/types.js'
 import {startPgBouncer, type PgBouncerServer} from '../../helpers/pgbouncer-server.js'
 

@@ -1,6 +1,7 @@
 import pg from 'pg'
+import {remedyOfKind} from '../../../src/core/remedies.js'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runAudit} from '../../../src/core/audit.js'
+import {runAudit} from '../../../src/index.js'
 import type {Report, TargetSpec} from '../../../src/core/types.js'
 import {postgresProbes} from '../../../src/probes/postgres/index.js'
 import {startMetricsApp, type MetricsApp} from '../../helpers/metrics-app.js'
@@ -56,7 +57,7 @@ describe('pool-chain advisor over a real stack: app instances (pg Pool gauges) -
       current: {appPoolSize: 4, pgbouncerPoolSize: 5, appDemand: 12},
     })
     expect(remedy.summary).toContain('set PgBouncer pool_size 5 -> 12')
-    expect((remedy.sizingHint as {formula: string}).formula).toMatch(/core_count \* 2 \+ effective_spindle_count/)
+    expect((remedyOfKind([remedy], 'pool-size')?.sizingHint as {formula: string}).formula).toMatch(/core_count \* 2 \+ effective_spindle_count/)
   })
 
   it('within budget (1 instance x 4 <= 5 <= 97) and nothing waiting: no chain finding', async () => {

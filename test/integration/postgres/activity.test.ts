@@ -31,7 +31,7 @@ describe('postgres.activity', () => {
 
       const {report, snapshot} = await auditTarget(url, {onlyProbes: ['postgres.activity'], config})
       const metric = readingOf(snapshot, 'postgres.activity').metrics
-        .find((m) => m.name === 'postgres.idle_in_transaction.seconds' && m.subject === `pid ${pid}`)!
+        .find((m) => m.name === 'db.idle_in_transaction.seconds' && m.subject === `pid ${pid}`)!
       expect(metric.value).toBeGreaterThan(2)
       expect(metric.evidence).toMatchObject({pid, datname: DB, usename: 'postgres', application_name: 'cp-test-idle-tx', query: 'SELECT 1 AS left_open'})
       const finding = report.findings.find((f) => f.rule === 'database/idle-in-transaction' && f.subject === `pid ${pid}`)
@@ -59,7 +59,7 @@ describe('postgres.activity', () => {
       const {report, snapshot} = await auditTarget(url, {onlyProbes: ['postgres.activity'], config})
       const reading = readingOf(snapshot, 'postgres.activity')
       expect(reading.status).toBe('ok')
-      const metric = reading.metrics.find((m) => m.name === 'postgres.query.duration_seconds' && m.subject === `pid ${pid}`)!
+      const metric = reading.metrics.find((m) => m.name === 'db.query.duration_seconds' && m.subject === `pid ${pid}`)!
       expect(metric.value).toBeGreaterThan(2)
       expect(metric.evidence).toMatchObject({datname: DB, application_name: 'cp-test-long-query', wait_event: 'PgSleep'})
       expect(String((metric.evidence as Record<string, unknown>).query)).toContain('pg_sleep(60)')
@@ -137,7 +137,7 @@ describe('postgres.activity', () => {
         const granted = await auditTarget(asNoPrivs, {onlyProbes: ['postgres.activity']})
         const seen = readingOf(granted.snapshot, 'postgres.activity')
         expect(seen.status).toBe('ok')
-        expect(seen.metrics.some((m) => m.subject === `pid ${pid}` && m.name === 'postgres.idle_in_transaction.seconds')).toBe(true)
+        expect(seen.metrics.some((m) => m.subject === `pid ${pid}` && m.name === 'db.idle_in_transaction.seconds')).toBe(true)
         await adminQuery(PRIMARY_URL, `REVOKE pg_read_all_stats FROM ${NOPRIV_ROLE}`)
         await other.query('ROLLBACK')
       })

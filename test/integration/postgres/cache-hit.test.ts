@@ -72,7 +72,7 @@ describe('postgres.cache-hit', () => {
         expect(out.metrics.some((m) => m.subject === 'indexes')).toBe(false)
 
         const metric = out.metrics.find((m) => m.subject === 'table public.big_scanned')!
-        expect(metric.name).toBe('postgres.cache.hit_ratio')
+        expect(metric.name).toBe('db.cache.hit_ratio')
         expect(metric.evidence).toMatchObject({basis: 'window', windowSeconds: 10, blocks: 3 * pages})
         const rule = compileRule(loadRules().find((r) => r.id === 'database/buffer-cache-hit-rate')!, {})
         expect(evaluateMetric(rule, 'pg', metric)?.severity).toBe('critical')

@@ -1,4 +1,5 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {remedyOfKind, remediesOfKind} from '../../../src/core/remedies.js'
 import type pg from 'pg'
 import type {Finding, Remedy} from '../../../src/core/types.js'
 import type {IndexesData} from '../../../src/probes/postgres/indexes.js'
@@ -10,7 +11,7 @@ const replicaUrl = withDatabase(REPLICA_URL, DB)
 const youngStatsAllowed = {rules: {'database/unused-index': {when: {statsAgeSeconds: '>= 0'}}}}
 
 const byRule = (findings: Finding[], rule: string) => findings.filter((f) => f.rule === rule)
-const dropRemedies = (findings: Finding[]): Remedy[] => findings.flatMap((f) => f.remedies.filter((r) => r.kind === 'drop-index'))
+const dropRemedies = (findings: Finding[]) => findings.flatMap((f) => remediesOfKind(f.remedies, 'drop-index'))
 
 describe('postgres.indexes', () => {
   let rw: pg.Client
@@ -72,12 +73,12 @@ describe('postgres.indexes', () => {
       kind: 'drop-index', index: '"public"."orders_a_idx"', table: '"public"."orders"', reason: 'duplicate of "public"."orders_a_b_idx"',
       sql: 'DROP INDEX CONCURRENTLY "public"."orders_a_idx";', sizeBytes: expect.any(Number),
     })])
-    expect(duplicates.find((f) => f.subject === '"public"."orders_id_plain"')!.remedies[0].reason).toBe('duplicate of "public"."orders_pkey"')
+    expect(remedyOfKind(duplicates.find((f) => f.subject === '"public"."orders_id_plain"')!.remedies, 'drop-index')!.reason).toBe('duplicate of "public"."orders_pkey"')
 
     const invalid = byRule(report.findings, 'database/invalid-index')
     expect(invalid.map((f) => f.subject)).toEqual(['"public"."orders_code_uniq"'])
     expect(invalid[0].remedies[0]).toMatchObject({kind: 'drop-index', reason: 'invalid', sql: 'DROP INDEX CONCURRENTLY "public"."orders_code_uniq";'})
-    expect(invalid[0].remedies[0].recreateSql).toMatch(/^CREATE UNIQUE INDEX CONCURRENTLY orders_code_uniq ON public\.orders/)
+    expect(remedyOfKind(invalid[0].remedies, 'drop-index')!.recreateSql).toMatch(/^CREATE UNIQUE INDEX CONCURRENTLY orders_code_uniq ON public\.orders/)
   })
 
   it('with the statistics age override, proposes the unused indexes, quoted, and never a unique, primary or constraint index', async () => {
@@ -92,7 +93,7 @@ describe('postgres.indexes', () => {
       sql: 'DROP INDEX CONCURRENTLY "public"."Ugly Index";'})
     // The test primary streams to a replica: a zero here says nothing about the replica's reads.
     expect(ugly.evidence.checkReplicas).toBe(true)
-    expect(ugly.remedies[0].checkReplicas).toBe(true)
+    expect(remedyOfKind(ugly.remedies, 'drop-index')!.checkReplicas).toBe(true)
     expect(ugly.remedies[0].summary).toMatch(/every standby/)
     expect(ugly.message).toMatch(/standby/)
 

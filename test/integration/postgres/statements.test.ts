@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type pg from 'pg'
-import {analyseSnapshot} from '../../../src/core/audit.js'
+import {analyseSnapshot} from '../../../src/index.js'
 import {CommandLog, type ProbeContext} from '../../../src/core/probe.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Snapshot} from '../../../src/core/types.js'
 import {PgSession} from '../../../src/drivers/postgres.js'

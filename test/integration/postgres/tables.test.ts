@@ -47,7 +47,7 @@ describe('postgres.tables', () => {
       const reading = readingOf(snapshot, 'postgres.tables')
       expect(reading.status).toBe('ok')
 
-      const seqShare = reading.metrics.find((m) => m.name === 'postgres.table.seq_scan_share' && m.subject === 'table public.scanned')!
+      const seqShare = reading.metrics.find((m) => m.name === 'db.table.seq_scan_share' && m.subject === 'table public.scanned')!
       expect(seqShare.value).toBeGreaterThan(0.9)
       expect(seqShare.evidence).toMatchObject({rows: 20000, analyzed: true, idxScan: 0})
       expect((seqShare.evidence as Record<string, number>).seqTupRead).toBeGreaterThanOrEqual(30 * 20000)

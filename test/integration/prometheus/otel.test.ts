@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {runAudit} from '../../../src/core/audit.js'
+import {runAudit} from '../../../src/index.js'
 import {drive, startMetricsApp} from '../../helpers/metrics-app.js'
 import {startPrometheus, type PrometheusServer} from '../../helpers/prometheus-server.js'
 

@@ -1,5 +1,5 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runAudit} from '../../../src/core/audit.js'
+import {runAudit} from '../../../src/index.js'
 import type {Report, Snapshot, TargetSpec} from '../../../src/core/types.js'
 import {drive, startMetricsApp, type MetricsApp} from '../../helpers/metrics-app.js'
 import {startPrometheus, type PrometheusServer} from '../../helpers/prometheus-server.js'

@@ -2,7 +2,7 @@
  * Runs one queue probe against a real server the way capture does (baseline, window, collect), then the
  * shipped rules and advisors over the resulting snapshot, so a test sees the findings a user would.
  */
-import {analyseSnapshot} from '../../../src/core/audit.js'
+import {analyseSnapshot} from '../../../src/index.js'
 import {CommandLog, type Driver, type Probe} from '../../../src/core/probe.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Finding, type Report, type Snapshot, type TargetSpec} from '../../../src/core/types.js'
 import {isQueueReadingData, type QueueSummary} from '../../../src/probes/queues/normalise.js'

@@ -1,6 +1,6 @@
 import amqp, {type Channel, type ChannelModel} from 'amqplib'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runAudit} from '../../../src/core/audit.js'
+import {runAudit} from '../../../src/index.js'
 import {rabbitmqDriver} from '../../../src/drivers/rabbitmq.js'
 import {rabbitmqQueuesProbe} from '../../../src/probes/rabbitmq/queues.js'
 import {freePort} from '../../helpers/process.js'

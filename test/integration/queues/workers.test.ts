@@ -1,4 +1,5 @@
 import {Queue, Worker} from 'bullmq'
+import {remedyOfKind} from '../../../src/core/remedies.js'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {redisDriver} from '../../../src/drivers/redis.js'
 import {bullmqQueuesProbe} from '../../../src/probes/queues/bullmq.js'
@@ -50,8 +51,8 @@ describe('workers advisor on a saturated BullMQ queue', () => {
     const [finding] = run.findings('queue/workers', 'bullmq:cpq_slow')
     expect(finding).toBeDefined()
     expect(finding.severity).toBe('warning')
-    const remedy = finding.remedies[0]
-    expect(remedy.kind).toBe('workers')
+    const remedy = remedyOfKind(finding.remedies, 'workers')!
+    expect(finding.remedies[0].kind).toBe('workers')
     expect(remedy.currentConsumers).toBe(1)
     expect(remedy.recommendedConsumers as number).toBeGreaterThan(1)
     expect(remedy.arrivalRate as number).toBeGreaterThan(remedy.serviceRate as number)

@@ -1,6 +1,6 @@
 /** Helpers for the Redis integration tests: a one-target audit through runAudit, and a probe run with traffic in its window. */
 import {Redis} from 'ioredis'
-import {analyseSnapshot, runAudit} from '../../../src/core/audit.js'
+import {analyseSnapshot, runAudit} from '../../../src/index.js'
 import type {ChokepointConfig} from '../../../src/core/config.js'
 import {CommandLog} from '../../../src/core/probe.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Report, type Snapshot, type TargetSpec} from '../../../src/core/types.js'

@@ -35,7 +35,7 @@ describe('ACL-limited user', () => {
     expect(readingOf(snapshot, 'redis.info').status).toBe('ok')
     // What remains still reasons: the TTL finding uses the default TTL and says why.
     const noTtl = report.findings.find((f) => f.rule === 'cache/no-ttl-pattern')!
-    expect(String(noTtl.remedies[0].estimate?.method)).toMatch(/no idle times/)
+    expect(String((noTtl.remedies[0].estimate as {method?: string} | undefined)?.method)).toMatch(/no idle times/)
     expect(report.skipped).toContainEqual(expect.objectContaining({probe: 'redis.config', status: 'skipped'}))
     expect(report.gate.incomplete).toBe(false)
     expect(JSON.stringify({report, snapshot})).not.toContain('limited-pw-123')

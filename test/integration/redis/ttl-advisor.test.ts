@@ -1,4 +1,5 @@
 import {Queue} from 'bullmq'
+import {remedyOfKind} from '../../../src/core/remedies.js'
 import {randomUUID} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -56,7 +57,7 @@ describe('ttl advisor: no-TTL cache patterns', () => {
     await c.set('sess:keep', 'x', 'EX', 99999)
     await c.set('other:1', 'x')
     const {report} = await auditRedis([redisTarget(s.url)])
-    const remedy = findingsOf(report, 'cache/no-ttl-pattern').find((f) => f.subject === 'sess:*')!.remedies[0]
+    const remedy = remedyOfKind(findingsOf(report, 'cache/no-ttl-pattern').find((f) => f.subject === 'sess:*')!.remedies, 'ttl')!
     // The product never runs it (appliers do); the test runs it to prove the command is right.
     execFileSync('bash', ['-c', String(remedy.command)], {env: {...process.env, REDIS_URL: s.url}, stdio: 'pipe'})
     const ttl = Number(remedy.ttlSeconds)

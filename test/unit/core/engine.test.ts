@@ -1,11 +1,12 @@
 import {describe, expect, it} from 'vitest'
 import {buildReport, gatePasses} from '../../../src/core/audit.js'
-import {effectiveRules, validateConfig} from '../../../src/core/config.js'
+import {validateConfig} from '../../../src/core/config.js'
 import {acceptAdvisorFindings, classify, evaluateMetric, evaluateSnapshot, findingId} from '../../../src/core/engine.js'
-import {compileRule, loadRules, parseRule} from '../../../src/core/rules.js'
+import {compileRule, parseRule} from '../../../src/core/rules.js'
 import type {Finding, Snapshot} from '../../../src/core/types.js'
+import {evaluation, registry} from '../../helpers/context.js'
 
-const rule = (id: string) => compileRule(loadRules().find((r) => r.id === id)!, {})
+const rule = (id: string) => compileRule(registry.rules().find((r) => r.id === id)!, {})
 
 function snapshotWith(metrics: Snapshot['readings'][number]['metrics'], status: 'ok' | 'error' = 'ok'): Snapshot {
   return {
@@ -25,9 +26,9 @@ describe('classification', () => {
   })
 
   it('lets a fixed severity replace the band, and `when` conditions gate the rule', () => {
-    const capped = compileRule(loadRules().find((r) => r.id === 'queue/depth')!, {severity: 'info'})
+    const capped = compileRule(registry.rules().find((r) => r.id === 'queue/depth')!, {severity: 'info'})
     expect(classify(capped, 5000)).toBe('info')
-    const conditional = compileRule(loadRules().find((r) => r.id === 'queue/depth')!, {when: {consumers: '== 0'}})
+    const conditional = compileRule(registry.rules().find((r) => r.id === 'queue/depth')!, {when: {consumers: '== 0'}})
     expect(classify(conditional, 5000, {consumers: 0})).toBe('critical')
     expect(classify(conditional, 5000, {consumers: 3})).toBe('ok')
     expect(classify(conditional, 5000, {})).toBe('ok')
@@ -41,7 +42,7 @@ describe('evaluation', () => {
       {name: 'pool.utilization', value: 0.5, subject: 'pgbouncer app/app'},
       {name: 'unrelated.metric', value: 1e9},
     ])
-    const findings = evaluateSnapshot(snapshot, (t) => effectiveRules({}, t))
+    const findings = evaluateSnapshot(snapshot, evaluation())
     expect(findings).toHaveLength(1)
     const [f] = findings
     expect(f).toMatchObject({rule: 'pool/utilization', severity: 'critical', area: 'pool', subject: 'max_connections', value: 0.95})
@@ -66,14 +67,14 @@ describe('evaluation', () => {
 
   it('skips disabled rules and honours per-target overrides', () => {
     const snapshot = snapshotWith([{name: 'queue.depth', value: 5000, subject: 'emails'}])
-    const off = validateConfig({rules: {'queue/depth': 'off'}})
-    expect(evaluateSnapshot(snapshot, (t) => effectiveRules(off, t))).toHaveLength(0)
-    const relaxed = validateConfig({overrides: [{targets: ['d?'], rules: {'queue/depth': {target: '< 10000', action: '> 20000'}}}]})
-    expect(evaluateSnapshot(snapshot, (t) => effectiveRules(relaxed, t))).toHaveLength(0)
+    const off = validateConfig({rules: {'queue/depth': 'off'}}, registry)
+    expect(evaluateSnapshot(snapshot, evaluation(off))).toHaveLength(0)
+    const relaxed = validateConfig({overrides: [{targets: ['d?'], rules: {'queue/depth': {target: '< 10000', action: '> 20000'}}}]}, registry)
+    expect(evaluateSnapshot(snapshot, evaluation(relaxed))).toHaveLength(0)
   })
 
   it('rejects advisor findings under unknown rules and applies severity overrides to known ones', () => {
-    const rulesFor = (t: string) => effectiveRules(validateConfig({rules: {'replication/lag': 'warning'}}), t)
+    const rulesFor = evaluation(validateConfig({rules: {'replication/lag': 'warning'}}, registry))
     const base = {target: 'db', subject: 's', metric: 'm', value: 1, message: 'x', evidence: {}, remedies: []}
     expect(() => acceptAdvisorFindings([{...base, rule: 'nope/nope', severity: 'critical'}], rulesFor)).toThrow(/unknown rule nope\/nope/)
     const [accepted] = acceptAdvisorFindings([{...base, rule: 'replication/lag', severity: 'critical'}], rulesFor)

@@ -1,11 +1,14 @@
-import {describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 import {renderMarkdown} from '../../../src/reporters/markdown.js'
-import {sampleReport} from './fixture.js'
+import {contextOf, sampleReport} from './fixture.js'
 
 describe('markdown reporter', () => {
-  const text = renderMarkdown(sampleReport(), {color: false, verbose: false})
+  let text = ''
+  beforeAll(async () => {
+    text = await renderMarkdown(contextOf(sampleReport(), {color: false, verbose: false}))
+  })
 
-  it('leads with the verdict and keeps every table row intact', () => {
+  it('leads with the verdict and keeps every table row intact', async () => {
     expect(text.split('\n')[0]).toBe('## ❌ chokepoint: gate failed (--fail-on critical): 1 critical, 1 warning, 1 info')
     const rows = text.split('\n').filter((l) => l.startsWith('| 🟠'))
     expect(rows).toHaveLength(1)
@@ -14,7 +17,7 @@ describe('markdown reporter', () => {
     expect(rows[0]).toContain('index \\| with pipe is unused')
   })
 
-  it('folds remedies with fenced SQL, and lists what was not read', () => {
+  it('folds remedies with fenced SQL, and lists what was not read', async () => {
     expect(text).toMatch(/<details><summary>🟠 <code>database\/unused-index<\/code>/)
     expect(text).toMatch(/```sql\n\s*DROP INDEX CONCURRENTLY/)
     expect(text).toMatch(/- primary `postgres.statements`: skipped: pg_stat_statements is not installed/)

@@ -1,0 +1,88 @@
+/**
+ * The one shape through which every part joins chokepoint: target kinds (with their driver and probes), advisors,
+ * reporters, appliers and rule directories. The built-ins are a plugin like any other (src/builtin.ts); the core
+ * only ever sees a Registry built from plugins, so it imports no concrete part.
+ *
+ * Parts are described by data and loaded on demand: a run pays only for the client libraries and modules of the
+ * kinds and formats it uses, and flags, config validation and docs can be generated without loading any of them.
+ */
+import type {Advisor} from './advisor.js'
+import type {Applier} from './applier.js'
+import type {Driver, Probe} from './probe.js'
+import type {Reporter} from './reporter.js'
+import type {RemedyKind} from './remedies.js'
+
+/** What an option accepts; validated on config load so a misspelled key fails before anything is probed. */
+export interface OptionSpec {
+  type: 'number' | 'string' | 'boolean' | 'object' | 'array'
+  description: string
+}
+
+export type OptionSpecs = Record<string, OptionSpec>
+
+export interface TargetKindDefinition {
+  /** The kind's name in config files and reports, e.g. "postgres". */
+  kind: string
+  /** A person's name for it, e.g. "PostgreSQL". */
+  title: string
+  /** The repeatable CLI flag that adds a target of this kind (without dashes), e.g. "pg". */
+  flag?: string
+  /** One line for --help and the README's flag table. */
+  summary: string
+  /** Environment variables read (in order) when no flag or config names a target of this kind. */
+  env?: string[]
+  /** A URL from other environment variables (libpq's PG*), tried after `env`; may register secrets it reads. */
+  urlFromEnv?: (env: NodeJS.ProcessEnv, secrets: {register(secret: string | undefined): void}) => {url: string; origin: string} | undefined
+  /** URL schemes accepted, with the colon: "postgres:". */
+  schemes: string[]
+  /** An example URL for error messages and docs. */
+  example: string
+  /** Target options (config `options:` per target or per kind), including those its probes and advisors read. */
+  options: OptionSpecs
+  /**
+   * Each probe `probes()` returns, by id, with the rule metrics it emits: skipProbes is validated and the report's
+   * checks know which rules apply to a target of this kind, without loading any probe.
+   */
+  probeMetrics: Record<string, string[]>
+  driver: () => Promise<Driver<any>>
+  probes: () => Promise<Probe<any>[]>
+}
+
+export interface AdvisorDefinition {
+  id: string
+  /** A target kind whose targets it advises one at a time, or 'stack' for one call that sees every target. */
+  scope: string
+  description: string
+  load: () => Promise<Advisor>
+}
+
+export interface ReporterDefinition {
+  format: string
+  description: string
+  load: () => Promise<Reporter>
+}
+
+export interface ApplierDefinition {
+  id: string
+  /** The remedy kinds it can carry out; the report names this applier on such remedies. */
+  remedyKinds: RemedyKind[]
+  description: string
+  load: () => Promise<Applier>
+}
+
+export interface PluginDefinition {
+  name: string
+  targetKinds?: TargetKindDefinition[]
+  /** Probes for a kind another plugin defines (e.g. one more PostgreSQL probe). */
+  probes?: Array<{kind: string; probes: Record<string, string[]>; load: () => Promise<Probe<any>[]>}>
+  advisors?: AdvisorDefinition[]
+  reporters?: ReporterDefinition[]
+  appliers?: ApplierDefinition[]
+  /** Absolute paths of directories of rule YAML files. */
+  rulesDirs?: string[]
+}
+
+/** Types a plugin; the registry checks it when it is registered. */
+export function definePlugin(plugin: PluginDefinition): PluginDefinition {
+  return plugin
+}

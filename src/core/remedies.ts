@@ -1,0 +1,190 @@
+/**
+ * Remedies are typed: one shape per kind, each described in schemas/report.schema.json (definitions/remedy-*),
+ * with a stable id so that reporters can print a remedy shared by several findings once, findings and remedies can
+ * refer to each other, and `chokepoint apply --only ID` can name one across runs.
+ */
+import {createHash} from 'node:crypto'
+
+export const REMEDY_KINDS = [
+  'index', 'drop-index', 'ttl', 'cache-aside', 'replica', 'pool-size', 'shard-key', 'workers', 'config', 'dead-letter', 'query',
+] as const
+export type RemedyKind = (typeof REMEDY_KINDS)[number]
+
+interface RemedyBase {
+  /** Stable: a hash of the kind and the fields that say what the remedy does (REMEDY_IDENTITY), never of prose. */
+  id: string
+  summary: string
+  /** Paste-ready SQL or shell command; every identifier quoted. */
+  sql?: string
+  command?: string
+  /** The registered applier that can carry it out (`chokepoint apply`), or null. */
+  applier: string | null
+  estimate?: Record<string, unknown>
+  /** Ids of other remedies in the same report this one builds on or summarises. */
+  refs?: string[]
+}
+
+export interface IndexRemedy extends RemedyBase {
+  kind: 'index'
+  sql: string
+  table: string
+  columns: string[]
+  method: string
+  where: string | null
+  include: string[]
+  /** Statement ids (queryids) the index helps. */
+  statements: string[]
+  /** How the gain was established: hypothetical indexes, indexes really built (and rolled back), or not at all. */
+  verified: 'what-if' | 'real' | false
+  notVerified?: string
+  estimate: {costBefore: number; costAfter: number; queriesImproved: number; sizeBytes: number}
+}
+
+export interface DropIndexRemedy extends RemedyBase {
+  kind: 'drop-index'
+  index: string
+  table?: string
+  reason: string
+  sizeBytes?: number | string
+  recreateSql?: string
+  checkReplicas?: boolean | number | string
+}
+
+export interface TtlRemedy extends RemedyBase {
+  kind: 'ttl'
+  /** One key pattern (a glob), or several for a summary remedy. */
+  pattern?: string
+  patterns?: string[]
+  ttlSeconds?: number
+  jitter?: number
+  keysAffected?: number
+}
+
+export interface CacheAsideRemedy extends RemedyBase {
+  kind: 'cache-aside'
+  pattern?: string
+}
+
+export interface ReplicaRemedy extends RemedyBase {
+  kind: 'replica'
+}
+
+export interface PoolSizeRemedy extends RemedyBase {
+  kind: 'pool-size'
+  instances?: number | null
+  appPoolSize?: number | null
+  pgbouncerPoolSize?: number | null
+  maxConnections?: number | null
+  reserved?: number | null
+  usable?: number | null
+  otherConnections?: number | null
+  /** Where requests wait: app, pgbouncer or postgres. */
+  waitSits?: string
+  waitObserved?: boolean
+  current?: Record<string, unknown>
+  arithmetic?: string
+  sizingHint?: Record<string, unknown>
+}
+
+export interface ShardKeyRemedy extends RemedyBase {
+  kind: 'shard-key'
+  table?: string
+  columns?: string[]
+}
+
+export interface WorkersRemedy extends RemedyBase {
+  kind: 'workers'
+  currentConsumers?: number | string
+  recommendedConsumers?: number
+  arrivalRate?: number | string
+  serviceRate?: number | string
+  perWorkerRate?: number
+  utilisationTarget?: number
+  drainTargetSeconds?: number
+  drainEtaSeconds?: number | null
+  drainEtaAfterSeconds?: number | null
+}
+
+export interface ConfigRemedy extends RemedyBase {
+  kind: 'config'
+  setting?: string
+  value?: string | number
+  slot?: string
+  /** For a split into two instances: the setting for each. */
+  queueInstance?: string
+  cacheInstance?: string
+}
+
+export interface DeadLetterRemedy extends RemedyBase {
+  kind: 'dead-letter'
+  failed?: number | string
+  samples?: unknown
+}
+
+export interface QueryRemedy extends RemedyBase {
+  kind: 'query'
+  queryid?: string
+  query?: string
+}
+
+export type Remedy =
+  | IndexRemedy | DropIndexRemedy | TtlRemedy | CacheAsideRemedy | ReplicaRemedy | PoolSizeRemedy | ShardKeyRemedy
+  | WorkersRemedy | ConfigRemedy | DeadLetterRemedy | QueryRemedy
+
+/** A remedy of one kind as an advisor or rule template proposes it: the engine gives it its id and applier. */
+export type Proposed<R extends Remedy> = Omit<R, 'id' | 'applier'>
+export type ProposedRemedy = Remedy extends infer R ? R extends Remedy ? Proposed<R> : never : never
+
+/**
+ * The fields that make two remedies the same action. Prose (summary) and estimates are left out on purpose: a
+ * remedy keeps its id when its wording or its estimated gain changes between runs.
+ */
+export const REMEDY_IDENTITY: Record<RemedyKind, string[]> = {
+  'index': ['table', 'columns', 'method', 'where', 'include'],
+  'drop-index': ['index', 'reason'],
+  'ttl': ['pattern', 'patterns', 'ttlSeconds'],
+  'cache-aside': ['pattern'],
+  'replica': ['sql'],
+  'pool-size': ['appPoolSize', 'pgbouncerPoolSize'],
+  'shard-key': ['table', 'columns'],
+  'workers': ['recommendedConsumers'],
+  'config': ['setting', 'value', 'slot', 'sql', 'command'],
+  'dead-letter': ['command'],
+  'query': ['queryid', 'query'],
+}
+
+/** JSON with sorted keys, so that the same fields in another order hash the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return JSON.stringify(value ?? null)
+}
+
+/**
+ * The id of a remedy: its kind, its identity fields, and the target it acts on (the same index on two databases is
+ * two remedies; the same index proposed by three findings on one database is one). When a remedy's identity fields
+ * are all absent (a replica remedy with no SQL), its summary stands in so two different ones never collide.
+ */
+export function remedyId(remedy: {kind: RemedyKind; summary: string}, scope = ''): string {
+  const fields = remedy as Record<string, unknown>
+  const identity = Object.fromEntries(REMEDY_IDENTITY[remedy.kind].filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]]))
+  const basis = Object.keys(identity).length > 0 ? identity : {summary: remedy.summary}
+  return `${remedy.kind}-${createHash('sha256').update(`${remedy.kind}\u0000${scope}\u0000${canonical(basis)}`).digest('hex').slice(0, 12)}`
+}
+
+/** Gives a proposed remedy its id and the applier the registry names for its kind. */
+export function finishRemedy(proposed: ProposedRemedy, applierFor: (kind: RemedyKind) => string | null, scope = ''): Remedy {
+  return {...proposed, id: remedyId(proposed, scope), applier: applierFor(proposed.kind)} as Remedy
+}
+
+/** The first remedy of a kind, typed as that kind: what tests, reporters and appliers use to read its fields. */
+export function remedyOfKind<K extends RemedyKind>(remedies: readonly Remedy[], kind: K): Extract<Remedy, {kind: K}> | undefined {
+  return remedies.find((r): r is Extract<Remedy, {kind: K}> => r.kind === kind)
+}
+
+/** Every remedy of a kind, typed as that kind. */
+export function remediesOfKind<K extends RemedyKind>(remedies: readonly Remedy[], kind: K): Array<Extract<Remedy, {kind: K}>> {
+  return remedies.filter((r): r is Extract<Remedy, {kind: K}> => r.kind === kind)
+}

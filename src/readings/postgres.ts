@@ -1,0 +1,18 @@
+/** The PostgreSQL readings other parts consume, typed once here (probe ids and data shapes). */
+import {readingKey} from '../core/readings.js'
+import type {PlansData} from '../probes/postgres/plans.js'
+
+export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
+
+export interface TablesData {
+  /** The most-written tables' per-second write rates, keyed by unquoted schema.table. */
+  writeRates?: Record<string, {insertsPerSecond: number; updatesPerSecond: number; deletesPerSecond: number}>
+  [field: string]: unknown
+}
+
+const hasArray = (field: string) => (d: unknown) => !!d && typeof d === 'object' && Array.isArray((d as Record<string, unknown>)[field])
+
+export const plansReading = readingKey<PlansData>('postgres.plans', (d) => hasArray('statements')(d) && typeof (d as {catalog?: unknown}).catalog === 'object')
+export const tablesReading = readingKey<TablesData>('postgres.tables')
+/** Connection counts; consumers read its pool.utilization metric. */
+export const connectionsReading = readingKey<Record<string, unknown>>('postgres.connections')
