@@ -1,6 +1,6 @@
 import {Command, Errors} from '@oclif/core'
 import {errorMessage, UsageError} from '../core/errors.js'
-import {scrubSecrets as scrubUrlPasswords} from '../core/redact.js'
+import {SecretRegistry} from '../core/redact.js'
 import type {CliContext} from './context.js'
 
 /**
@@ -22,7 +22,7 @@ export abstract class BaseCommand extends Command {
 
   /** Before the context exists (a flag parse error), only URL passwords are masked: no secret is known yet. */
   private scrub(text: string): string {
-    return this.resolved ? this.resolved.secrets.scrub(text) : scrubUrlPasswords(text)
+    return (this.resolved?.secrets ?? new SecretRegistry()).scrub(text)
   }
 
   protected progress(message: string): void {

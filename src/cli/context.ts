@@ -5,7 +5,7 @@ import {builtinRegistry} from '../builtin.js'
 import {ConfigError, errorMessage} from '../core/errors.js'
 import type {PluginDefinition} from '../core/plugin.js'
 import type {Registry} from '../core/registry.js'
-import {registerSecret, redactUrl, scrubSecrets} from '../core/redact.js'
+import {SecretRegistry} from '../core/redact.js'
 import type {Secrets} from '../core/secrets.js'
 
 /** What every command's work is given: the run's parts, and the secrets this run must keep out of its output. */
@@ -50,6 +50,7 @@ export async function cliContext(plugins: Iterable<OclifPluginInfo> = []): Promi
   return {registry: builtinRegistry(...await loadExternalPlugins(plugins)), secrets: newSecrets()}
 }
 
+/** A secret registry for one run: nothing it learns outlives the run or leaks into another audit in the process. */
 export function newSecrets(): Secrets {
-  return {register: registerSecret, redactUrl, scrub: scrubSecrets}
+  return new SecretRegistry()
 }

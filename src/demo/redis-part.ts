@@ -4,7 +4,6 @@
  * one of them simply leaves that part out. Everything is written under one random prefix and removed after.
  */
 import {Redis} from 'ioredis'
-import {redactUrl} from '../core/redact.js'
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 
@@ -154,6 +153,3 @@ export async function seedRedisPart(url: string, prefix: string, log: (message: 
   return part
 }
 
-export function describeRedisUrl(url: string): string {
-  return redactUrl(url)
-}

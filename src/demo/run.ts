@@ -14,7 +14,7 @@ import type {Report, TargetSpec} from '../core/types.js'
 import {renderReport} from '../core/render.js'
 import type {CliContext} from '../cli/context.js'
 import {startEmbeddedServer, type EmbeddedServer} from './embedded-server.js'
-import {checkRedis, DEFAULT_REDIS_URL, deleteKeysWithPrefix, describeRedisUrl, seedRedisPart, type RedisPart} from './redis-part.js'
+import {checkRedis, DEFAULT_REDIS_URL, deleteKeysWithPrefix, seedRedisPart, type RedisPart} from './redis-part.js'
 import * as shop from './shop.js'
 
 export interface DemoOptions {
@@ -130,7 +130,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (redisCheck.ok) {
       const prefix = `chokepoint-demo-${randomBytes(4).toString('hex')}`
       redisKeys = {url: redisUrl, prefix}
-      progress(`Redis: reachable at ${describeRedisUrl(redisUrl)}; seeding the cache and queues under keys containing ${prefix}`)
+      progress(`Redis: reachable at ${options.context.secrets.redactUrl(redisUrl)}; seeding the cache and queues under keys containing ${prefix}`)
       try {
         redis = await seedRedisPart(redisUrl, prefix, progress)
         for (const line of redis.seeded) progress(`Redis: ${line}`)
@@ -141,7 +141,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       }
       step('redis')
     } else {
-      progress(`Redis: not reachable at ${describeRedisUrl(redisUrl)} (${redisCheck.reason}), skipping the cache and queue part`)
+      progress(`Redis: not reachable at ${options.context.secrets.redactUrl(redisUrl)} (${redisCheck.reason}), skipping the cache and queue part`)
     }
 
     const pool = await shop.idleSessionsForCriticalPool(shopUrl, OTHER_SESSIONS_DURING_AUDIT)
