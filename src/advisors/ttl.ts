@@ -1,5 +1,5 @@
 import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
-import type {ProposedRemedy} from '../core/remedies.js'
+import {remedyId, type Proposed, type ProposedRemedy, type TtlRemedy} from '../core/remedies.js'
 import type {Reading} from '../core/types.js'
 import {policyEvicts, policyIsVolatile} from '../probes/redis/info-parse.js'
 import {dataOf, readingsOfAny} from '../core/readings.js'
@@ -122,6 +122,8 @@ export const ttlAdvisor: Advisor = {
     const major = Number(/^(\d+)/.exec(info?.version ?? '')?.[1] ?? 7)
     const findings: AdvisorFinding[] = []
     const queuePrefixes = queueKeyPrefixes(ctx.readings)
+    // Per-pattern TTL remedies by pattern, so the eviction summary can name them by id.
+    const ttlRemedyIds = new Map<string, string>()
 
     // 1. Queue keys under a policy that evicts.
     const frameworks = Object.entries(sample.queues ?? {}).filter(([, v]) => v && v.keys > 0)
@@ -153,6 +155,11 @@ export const ttlAdvisor: Advisor = {
       })
     }
 
+    const rememberTtl = (remedy: Proposed<TtlRemedy> & {pattern: string}) => {
+      ttlRemedyIds.set(remedy.pattern, remedyId(remedy, target))
+      return remedy
+    }
+
     // 2 and 3. Per-pattern: no TTL, written and never read.
     const minKeys = option(ctx, 'ttlMinKeys')
     for (const p of sample.patterns) {
@@ -175,7 +182,7 @@ export const ttlAdvisor: Advisor = {
             memoryShare: p.memoryShare, bytes: p.bytes, estimatedBytes: p.estimatedBytes, ttlBuckets: p.ttlBuckets, idleSeconds: p.idleSeconds,
             idleBuckets: p.idleBuckets, freq: p.freq, types: p.types, policy: policy ?? null,
             note: 'hit rate per pattern needs client-side instrumentation; Redis counts hits server-wide only'},
-          remedies: [{
+          remedies: [rememberTtl({
             kind: 'ttl',
             summary: `Expire ${p.pattern} after ${formatSeconds(ttlSeconds)} ±${JITTER * 100}% (set it on every write; the command backfills existing keys${nx ? '' : ', overwriting TTLs set meanwhile (EXPIRE NX needs Redis 7)'}${sample.mode === 'cluster' ? '; run it against each primary' : ''})`,
             pattern: p.pattern,
@@ -184,7 +191,7 @@ export const ttlAdvisor: Advisor = {
             keysAffected,
             command: expireCommand(p.pattern, ttlSeconds, JITTER, nx),
             estimate: {method, bytesAffected: p.noTtlBytes === null ? null : Math.round(p.noTtlBytes * sample.scale)},
-          }],
+          })],
         })
       }
       const unreadShare = p.unread.eligible > 0 ? p.unread.unread / p.unread.eligible : 0
@@ -233,6 +240,7 @@ export const ttlAdvisor: Advisor = {
           kind: 'ttl',
           summary: `Set TTLs on the no-expiry patterns (${topNoTtl.join(', ') || 'see cache/no-ttl-pattern'}) before adding memory`,
           patterns: topNoTtl,
+          refs: topNoTtl.flatMap((pattern) => ttlRemedyIds.get(pattern) ?? []),
         }],
       })
     }

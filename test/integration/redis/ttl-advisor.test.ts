@@ -116,6 +116,9 @@ describe('ttl advisor: evictions and keys without TTL', () => {
     expect(finding.message).toMatch(/volatile-lru/)
     expect(finding.message).toMatch(/every eviction hit a TTL'd key/)
     expect(finding.evidence.topNoTtlPatterns).toContain('profile:*')
+    // The summary remedy names the per-pattern TTL remedy it builds on by id, and that remedy is in the report.
+    const profileTtl = remedyOfKind(findingsOf(report, 'cache/no-ttl-pattern').find((f) => f.subject === 'profile:*')!.remedies, 'ttl')!
+    expect(remedyOfKind(finding.remedies, 'ttl')!.refs).toContain(profileTtl.id)
   })
 })
 
