@@ -102,6 +102,17 @@ describe('index advisor on a real PostgreSQL 15 with hypopg', () => {
     expect(f.message).toMatch(/gain .*% below --min-improvement 99.5%/)
   })
 
+  it('counts the advisor\'s EXPLAIN and what-if calls in the overhead report, under the advisor', () => {
+    const workload = report.findings.find((f) => f.rule === 'database/index-workload')!
+    const whatIfCalls = Number(workload.evidence.whatIfCalls)
+    expect(whatIfCalls).toBeGreaterThan(10)
+    const [overhead] = report.overhead!
+    const advisorCommands = overhead.commands.filter((c) => c.probe === 'advisor.index').reduce((n, c) => n + c.count, 0)
+    expect(advisorCommands).toBeGreaterThanOrEqual(whatIfCalls)
+    const probeCommands = overhead.commands.filter((c) => c.probe !== 'advisor.index').reduce((n, c) => n + c.count, 0)
+    expect(overhead.roundTrips).toBeGreaterThanOrEqual(probeCommands + advisorCommands)
+  })
+
   it('marks remedies unverified when audited from the snapshot alone', async () => {
     const offline = await analyseSnapshot(snapshot, {failOn: 'never', source: 'snapshot', specs: [{name: 'pg', kind: 'postgres', url, options: {indexAdvisor: {queries: WORKLOAD}}}]})
     const missing = offline.findings.filter((f) => f.rule === 'database/missing-index')
