@@ -19,7 +19,8 @@ export async function renderSaved(file: string, flags: CommonFlags & {output?: s
   } else {
     report = doc.report
   }
-  const text = await renderReport(report, chooseFormat(flags), {...ctx, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
+  const snapshot = doc.kind === 'snapshot' ? doc.snapshot : undefined
+  const text = await renderReport(report, chooseFormat(flags), {...ctx, snapshot, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
   writeOutput(text, flags.output, ctx.secrets)
   process.exitCode = report.gate.exitCode
   return report

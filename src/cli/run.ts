@@ -2,7 +2,7 @@ import {analyseSnapshot, runAudit} from '../core/audit.js'
 import {UsageError} from '../core/errors.js'
 import {renderReport} from '../core/render.js'
 import {readSavedDocument, writeOutput} from '../core/snapshot-io.js'
-import type {Report} from '../core/types.js'
+import type {Report, Snapshot} from '../core/types.js'
 import type {CliContext} from './context.js'
 import {progressLogger, resolveRun, useColor, type CommonFlags} from './options.js'
 
@@ -14,6 +14,11 @@ export interface AuditRunFlags extends CommonFlags {
 
 /** The evaluation shared by `audit` and `check`: live, or offline from a snapshot with the same rules. */
 export async function evaluate(flags: AuditRunFlags, ctx: CliContext): Promise<Report> {
+  return (await evaluateWithSnapshot(flags, ctx)).report
+}
+
+/** The report, and the snapshot it was made from (reporters may chart its readings). */
+export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext): Promise<{report: Report; snapshot: Snapshot}> {
   const log = progressLogger(Boolean(flags.verbose), ctx)
   const {registry, secrets} = ctx
   if (flags['from-snapshot']) {
@@ -22,15 +27,15 @@ export async function evaluate(flags: AuditRunFlags, ctx: CliContext): Promise<R
     if (doc.kind !== 'snapshot') {
       throw new UsageError(`${flags['from-snapshot']} is a report, not a snapshot: render it with \`chokepoint report ${flags['from-snapshot']}\``)
     }
-    return analyseSnapshot(doc.snapshot, {registry, secrets, config: run.config, failOn: run.failOn, source: 'snapshot', log})
+    return {report: await analyseSnapshot(doc.snapshot, {registry, secrets, config: run.config, failOn: run.failOn, source: 'snapshot', log}), snapshot: doc.snapshot}
   }
   const run = await resolveRun(flags, {needTargets: true}, ctx)
-  return (await runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log})).report
+  return runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log})
 }
 
 export async function auditAndRender(flags: AuditRunFlags, format: string, ctx: CliContext): Promise<Report> {
-  const report = await evaluate(flags, ctx)
-  const text = await renderReport(report, format, {...ctx, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
+  const {report, snapshot} = await evaluateWithSnapshot(flags, ctx)
+  const text = await renderReport(report, format, {...ctx, snapshot, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
   writeOutput(text, flags.output, ctx.secrets)
   process.exitCode = report.gate.exitCode
   return report
