@@ -11,8 +11,6 @@ import type {FailOn, Report, Snapshot, TargetSpec} from '../../src/core/types.js
 export const PRIMARY_URL = 'postgres://postgres@127.0.0.1:55432/postgres'
 /** Streaming replica of the primary. */
 export const REPLICA_URL = 'postgres://postgres@127.0.0.1:55433/postgres'
-/** The machine's own cluster: trust, no pg_stat_statements preloaded (shows the "skipped" path). Never reconfigure it. */
-export const SYSTEM_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
 /** PgBouncer (transaction pooling) in front of the primary, database "appdb". */
 export const PGBOUNCER_URL = 'postgres://postgres@127.0.0.1:56432/appdb'
 
