@@ -22,7 +22,8 @@ port=$1 target=$2 datadir=$3
 [[ $port =~ ^[0-9]+$ ]] || die "port must be numeric: $port"
 [[ $target == *:* ]] || die "scrape target must be host:port: $target"
 [[ -x $PROMETHEUS_BIN ]] || die "$PROMETHEUS_BIN not found (run scripts/test-env.sh up)"
-if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then die "port $port is already in use"; fi
+# Any socket on the port but TIME-WAIT (Prometheus binds with SO_REUSEADDR): a listener, or the local end of a connection.
+if ss -Htan exclude time-wait "sport = :$port" 2>/dev/null | grep -q .; then die "port $port is already in use"; fi
 
 mkdir -p "$datadir/data"
 datadir=$(cd "$datadir" && pwd)

@@ -6,28 +6,36 @@
 #   scripts/test-env.sh down     # stop our services and delete /var/tmp/chokepoint-test
 #
 # Services managed here (all bound to 127.0.0.1, test-only credentials):
-#   PostgreSQL 15 primary   :55432  (trust auth, pg_stat_statements + hypopg)
-#   PostgreSQL 15 replica   :55433  (streaming, slot chokepoint_test_replica)
-#   PgBouncer               :56432  (transaction pooling, fronts the primary as "appdb")
+#   PostgreSQL 15 primary   :25432  (trust auth, pg_stat_statements + hypopg)
+#   PostgreSQL 15 replica   :25433  (streaming, slot chokepoint_test_replica)
+#   PgBouncer               :26432  (transaction pooling, fronts the primary as "appdb")
 #   RabbitMQ management     :15672  (plugin enabled on the already-running broker)
 # Prometheus is only installed; tests start their own via scripts/start-prometheus.sh.
+#
+# CHOKEPOINT_TEST_STATE_DIR (default /var/tmp/chokepoint-test) and CHOKEPOINT_TEST_LOCK_FILE (default
+# <state dir>-env.lock) move the state and the lock, e.g. to try a change to this script beside a running
+# environment. The ports stay: stop the other environment first, or expect a "held by a foreign process" error.
 # See scripts/README.md.
 set -euo pipefail
 
-STATE_DIR=/var/tmp/chokepoint-test
+STATE_DIR=${CHOKEPOINT_TEST_STATE_DIR:-/var/tmp/chokepoint-test}
+STATE_DIR=${STATE_DIR%/}
+[[ $STATE_DIR == /?* ]] || { echo "[test-env] ERROR: CHOKEPOINT_TEST_STATE_DIR must be an absolute path" >&2; exit 1; }
 RUN_DIR=$STATE_DIR/run
 LOG_DIR=$STATE_DIR/log
 PRIMARY_DIR=$STATE_DIR/pg-primary
 REPLICA_DIR=$STATE_DIR/pg-replica
 BOUNCER_DIR=$STATE_DIR/pgbouncer
-LOCK_FILE=/var/tmp/chokepoint-test-env.lock   # outside STATE_DIR so `down` can delete the dir
+LOCK_FILE=${CHOKEPOINT_TEST_LOCK_FILE:-$STATE_DIR-env.lock}   # outside STATE_DIR so `down` can delete the dir
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=postgres
 HOST=127.0.0.1
-PRIMARY_PORT=55432
-REPLICA_PORT=55433
-BOUNCER_PORT=56432
+# Below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default), so an outgoing connection can
+# never hold one of them when we bind it. The tests read the same numbers from test/helpers/pg.ts: change both.
+PRIMARY_PORT=25432
+REPLICA_PORT=25433
+BOUNCER_PORT=26432
 SLOT=chokepoint_test_replica
 RABBIT_MGMT_URL=http://127.0.0.1:15672
 RABBIT_USER=guest
@@ -61,7 +69,12 @@ listener_pid() {
   ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true
 }
 
-port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
+# Every TCP socket whose local port is <port>, in any state but TIME-WAIT: a listener, and also the local end of
+# a connection (an outgoing connection given this port, or one left by a server that is going away), which blocks
+# bind() just as well. TIME-WAIT does not: PostgreSQL and PgBouncer set SO_REUSEADDR, which lets bind() through it.
+port_sockets() { ss -Htanp exclude time-wait "sport = :$1" 2>/dev/null || true; }
+
+port_busy() { [[ -n $(port_sockets "$1") ]]; }
 
 # alive = exists and is not a zombie (PID 1 in this VM reaps orphans only lazily)
 proc_alive() {
@@ -83,13 +96,14 @@ is_our_postmaster() { # pid dir
 }
 
 # Is <pid> any process belonging to this harness (postgres with cwd under STATE_DIR,
-# possibly deleted, or a pgbouncer started with our config)?
+# possibly deleted, or a pgbouncer started with our config)? Under STATE_DIR/, not merely beginning with
+# its name: /var/tmp/chokepoint-test-other is another harness's.
 is_ours() {
   local pid=$1 cwd cmd
   proc_alive "$pid" || return 1
   cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)
   cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
-  [[ $cwd == "$STATE_DIR"* || $cmd == *"$STATE_DIR"* ]]
+  [[ $cwd == "$STATE_DIR" || $cwd == "$STATE_DIR/"* || $cwd == "$STATE_DIR (deleted)" || $cmd == *"$STATE_DIR/"* ]]
 }
 
 wait_gone() { # pid timeout_s
@@ -105,8 +119,15 @@ kill_pid() { # pid signal-for-graceful  -> graceful, then SIGKILL after 10 s
   wait_gone "$pid" 10 || { kill -9 "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; }
 }
 
-# Make sure <port> is free or held by the expected process; kill stale processes of ours.
-# Returns 0 if the port is (now) free, dies if a foreign process holds it.
+# Waits up to <timeout_s> until no socket uses <port>; 0 if it is free.
+wait_port_free() { # port timeout_s
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do port_busy "$1" || return 0; sleep 0.1; done
+  return 1
+}
+
+# Make sure no socket uses <port> before we bind it: kill a stale listener of ours, wait a little for
+# connections that are closing. Returns 0 if the port is (now) free, dies if a foreign process holds it.
 free_port() { # port what
   local port=$1 what=$2 pid
   port_busy "$port" || return 0
@@ -115,10 +136,12 @@ free_port() { # port what
     log "$what: port $port held by stale process $pid of ours -> killing it"
     # SIGQUIT = immediate shutdown for a postmaster, harmless-ish for others
     if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == postgres ]]; then kill_pid "$pid" QUIT; else kill_pid "$pid" TERM; fi
-    port_busy "$port" && die "$what: port $port still busy after killing $pid"
-    return 0
+  elif [[ -n $pid ]]; then
+    die "$what: port $port is held by a foreign process (pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || echo unknown)); refusing to touch it"
   fi
-  die "$what: port $port is held by a foreign process (pid ${pid:-?}: $(tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null || echo unknown)); refusing to touch it"
+  # No listener (left): the local end of connections, ours closing or someone's outgoing one. Give them time.
+  wait_port_free "$port" 10 && return 0
+  die "$what: port $port is still in use, so it cannot be bound: $(port_sockets "$port" | head -n 3 | tr -s ' ' | paste -sd ';')"
 }
 
 ensure_dirs() {
@@ -301,14 +324,14 @@ step_primary() {
   local config_changed=1
   pg_write_config "$dir" "$port" && config_changed=0
 
+  # A config change (a new port, from an older version of this script) is a stop and a start, so that the
+  # port is checked before the postmaster binds it; the postmaster may still be on the old port.
+  if ((config_changed == 0)) && pm_pid "$dir" >/dev/null; then
+    log "primary: config changed -> restarting"
+    pg_stop "$dir" primary
+  fi
   if pm_pid "$dir" >/dev/null && pg_q "$port" 'select 1' >/dev/null; then
-    if ((config_changed == 0)); then
-      log "primary: config changed -> restarting"
-      as_pg "$PG_BIN/pg_ctl" -D "$dir" -l "$LOG_DIR/primary.log" -m fast -w -t 60 -s restart >/dev/null 2>&1 \
-        || { tail -n 20 "$LOG_DIR/primary.log" >&2; die "primary restart failed"; }
-    else
-      log "primary: already running on :$port"
-    fi
+    log "primary: already running on :$port"
   else
     local pid
     pid=$(pm_pid "$dir" || true)
@@ -365,6 +388,17 @@ replica_clone() {
   pg_write_config "$REPLICA_DIR" "$REPLICA_PORT" || true
 }
 
+# pg_basebackup -R wrote the primary's port into primary_conninfo (postgresql.auto.conf, which overrides our
+# settings file): point it at PRIMARY_PORT. Returns 0 if it changed.
+replica_conninfo_sync() {
+  local conf=$REPLICA_DIR/postgresql.auto.conf
+  [[ -f $conf ]] && grep -q "^primary_conninfo = '.*port=[0-9]" "$conf" || return 1
+  grep -Eq "^primary_conninfo = '(.* )?port=$PRIMARY_PORT[ ']" "$conf" && return 1
+  sed -i -E "/^primary_conninfo = /s/([' ])port=[0-9]+/\1port=$PRIMARY_PORT/" "$conf"
+  log "replica: primary_conninfo now points at :$PRIMARY_PORT"
+  return 0
+}
+
 replica_wait_streaming() { # up to 15 s -> 0 streaming, 1 not
   local i
   for ((i = 0; i < 60; i++)); do
@@ -378,6 +412,7 @@ step_replica() {
   if [[ -f $REPLICA_DIR/global/pg_control && -f $REPLICA_DIR/standby.signal ]]; then
     local config_changed=1
     pg_write_config "$REPLICA_DIR" "$REPLICA_PORT" && config_changed=0
+    replica_conninfo_sync && config_changed=0
     if ((config_changed == 1)) && replica_healthy; then
       log "replica: already streaming on :$REPLICA_PORT"
       return

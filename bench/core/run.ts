@@ -1,7 +1,7 @@
 /**
  * Core benchmarks; results in bench/results/core.json.
  *
- * (a) Audit at scale. Two databases on the test primary (scripts/test-env.sh, 127.0.0.1:55432):
+ * (a) Audit at scale. Two databases on the test primary (scripts/test-env.sh, PRIMARY_URL of test/helpers/pg.ts):
  *     cp_bench_core (1,000 small tables with two secondary indexes each, 2,000 distinct statements in
  *     pg_stat_statements) and cp_bench_core_small (10 tables, 20 statements: the baseline of the same run).
  *     Audited with window 0, alternately, ROUNDS times each:
@@ -24,11 +24,12 @@ import {cpus, loadavg, tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import pg from 'pg'
+import {PRIMARY_URL} from '../../test/helpers/pg.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const HELLO = join(ROOT, 'bench', 'core', 'hello-oclif')
 const MAXRSS_PRELOAD = pathToFileURL(join(ROOT, 'bench', 'core', 'maxrss.mjs')).href
-const SERVER_URL = process.env.CP_BENCH_PG ?? 'postgres://postgres@127.0.0.1:55432/postgres'
+const SERVER_URL = process.env.CP_BENCH_PG ?? PRIMARY_URL
 const RESULTS = join(ROOT, 'bench', 'results', 'core.json')
 
 function arg(name: string, fallback: string): string {

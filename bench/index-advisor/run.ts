@@ -19,10 +19,11 @@ import {WhatIf} from '../../src/advisors/index-advisor/whatif.js'
 import {ensureParser} from '../../src/knowledge/postgres/workload.js'
 import type {AdvisorContext} from '../../src/core/advisor.js'
 import type {Reading} from '../../src/core/types.js'
+import {PRIMARY_URL, withDatabase} from '../../test/helpers/pg.js'
 
-const SERVER = 'postgres://postgres@127.0.0.1:55432/postgres'
+const SERVER = PRIMARY_URL
 const DB = 'cp_bench_advisor'
-const URL_DB = `postgres://postgres@127.0.0.1:55432/${DB}`
+const URL_DB = withDatabase(PRIMARY_URL, DB)
 
 const SETUP = `
 CREATE EXTENSION IF NOT EXISTS hypopg;

@@ -10,7 +10,7 @@ import {writeFileSync, mkdirSync} from 'node:fs'
 import {cpus} from 'node:os'
 import amqp from 'amqplib'
 import {Queue} from 'bullmq'
-import {CommandLog} from '../../src/core/probe.js'
+import {CommandLog, type Driver, type Probe} from '../../src/core/probe.js'
 import type {TargetSpec} from '../../src/core/types.js'
 import {rabbitmqDriver} from '../../src/drivers/rabbitmq.js'
 import {redisDriver, RedisSession} from '../../src/drivers/redis.js'
@@ -24,16 +24,16 @@ const REPS = 9
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6
 
-async function timeProbe<C>(driver: typeof redisDriver | typeof rabbitmqDriver, probe: typeof bullmqQueuesProbe | typeof rabbitmqQueuesProbe, target: TargetSpec) {
+async function timeProbe<C>(driver: Driver<C>, probe: Probe<C>, target: TargetSpec) {
   const runs: number[] = []
   let roundTrips = 0
   let queues = 0
   for (let i = 0; i < REPS; i++) {
     const log = new CommandLog()
     const t0 = process.hrtime.bigint()
-    const {conn} = await (driver as unknown as {connect: (t: TargetSpec, l: CommandLog) => Promise<{conn: C}>}).connect(target, log)
-    const out = await (probe as {collect: (c: C, ctx: unknown, b: unknown) => Promise<{data?: unknown}>}).collect(conn, {target, windowSeconds: 0, options: target.options ?? {}, log: () => {}}, undefined)
-    await (driver as {close: (c: C) => Promise<void>}).close(conn)
+    const {conn} = await driver.connect(target, log)
+    const out = await probe.collect(conn, {target, windowSeconds: 0, options: target.options ?? {}, log: () => {}}, undefined)
+    await driver.close(conn)
     runs.push(ms(t0))
     roundTrips = log.roundTrips
     queues = (out.data as {queues: unknown[]}).queues.length

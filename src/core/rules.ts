@@ -136,10 +136,10 @@ function ruleFileStamps(dir: string): Record<string, number> {
   return Object.fromEntries(yamlFiles(dir).map((f) => [relative(PACKAGE_ROOT, f), Math.trunc(statSync(f).mtimeMs)]))
 }
 
-export function readCompiled(dir: string): RuleDefinition[] | undefined {
-  if (dir !== DEFAULT_RULES_DIR || !existsSync(COMPILED_RULES_FILE)) return undefined
+export function readCompiled(dir: string, file: string = COMPILED_RULES_FILE): RuleDefinition[] | undefined {
+  if (dir !== DEFAULT_RULES_DIR || !existsSync(file)) return undefined
   try {
-    const compiled = JSON.parse(readFileSync(COMPILED_RULES_FILE, 'utf8')) as CompiledRules
+    const compiled = JSON.parse(readFileSync(file, 'utf8')) as CompiledRules
     const now = ruleFileStamps(dir)
     const same = Object.keys(now).length === Object.keys(compiled.files).length
       && Object.entries(now).every(([f, m]) => compiled.files[f] === m)
@@ -185,10 +185,13 @@ export function loadRuleDirs(dirs: string[]): RuleDefinition[] {
   return rules
 }
 
-/** Validates and compiles the shipped rules into dist/rules.json, so a CLI run need not parse YAML. */
-export function writeCompiledRules(): number {
+/**
+ * Validates and compiles the shipped rules into dist/rules.json, so a CLI run need not parse YAML.
+ * `file` is for tests, which compile into a temporary file instead of the build's.
+ */
+export function writeCompiledRules(file: string = COMPILED_RULES_FILE): number {
   const compiled: CompiledRules = {files: ruleFileStamps(DEFAULT_RULES_DIR), rules: parseRuleFiles(DEFAULT_RULES_DIR)}
-  writeFileSync(COMPILED_RULES_FILE, JSON.stringify(compiled))
+  writeFileSync(file, JSON.stringify(compiled))
   return compiled.rules.length
 }
 

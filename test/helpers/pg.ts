@@ -7,14 +7,23 @@ import {runAudit} from '../../src/index.js'
 import type {ChokepointConfig} from '../../src/core/config.js'
 import type {FailOn, Report, Snapshot, TargetSpec} from '../../src/core/types.js'
 
+/**
+ * The ports of scripts/test-env.sh (PRIMARY_PORT, REPLICA_PORT, BOUNCER_PORT there): the one place tests and
+ * benchmarks take them from. Below the kernel's ephemeral range (32768-60999), so no outgoing connection can hold
+ * one when the harness binds it.
+ */
+export const PRIMARY_PORT = 25432
+export const REPLICA_PORT = 25433
+export const PGBOUNCER_PORT = 26432
+
 /** PostgreSQL 15 primary of scripts/test-env.sh: trust auth, pg_stat_statements preloaded, hypopg available. */
-export const PRIMARY_URL = 'postgres://postgres@127.0.0.1:55432/postgres'
+export const PRIMARY_URL = `postgres://postgres@127.0.0.1:${PRIMARY_PORT}/postgres`
 /** Streaming replica of the primary. */
-export const REPLICA_URL = 'postgres://postgres@127.0.0.1:55433/postgres'
-/** The machine's own cluster: trust, no pg_stat_statements preloaded (shows the "skipped" path). Never reconfigure it. */
-export const SYSTEM_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
-/** PgBouncer (transaction pooling) in front of the primary, database "appdb". */
-export const PGBOUNCER_URL = 'postgres://postgres@127.0.0.1:56432/appdb'
+export const REPLICA_URL = `postgres://postgres@127.0.0.1:${REPLICA_PORT}/postgres`
+/** PgBouncer (transaction pooling, pool size 5) in front of the primary: the app user on database "appdb". */
+export const PGBOUNCER_APP_URL = `postgres://app:app-secret@127.0.0.1:${PGBOUNCER_PORT}/appdb`
+/** The same PgBouncer's admin console as its stats user (stats_users): what chokepoint needs. */
+export const PGBOUNCER_STATS_URL = `postgres://chokepoint_stats:stats-secret@127.0.0.1:${PGBOUNCER_PORT}/pgbouncer`
 
 /** The URL of another database on the same server as `url`. */
 export function withDatabase(url: string, database: string): string {

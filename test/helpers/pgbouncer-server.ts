@@ -1,5 +1,5 @@
 /**
- * A private PgBouncer per test, for states the shared one (scripts/test-env.sh, :56432) must not be pushed into:
+ * A private PgBouncer per test, for states the shared one (scripts/test-env.sh, PGBOUNCER_PORT) must not be pushed into:
  * a tiny pool with clients queued behind it. Same approach as test-env.sh (md5 auth_file, stats and admin
  * users, transaction pooling, fronting the test primary), on a free port, in a temp dir, as an unprivileged OS
  * user (PgBouncer refuses to run as root). stop() kills exactly the process it started.
@@ -10,6 +10,7 @@ import {chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync, 
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import pg from 'pg'
+import {PRIMARY_PORT} from './pg.js'
 import {freePort, stopProcess} from './process.js'
 
 export interface PgBouncerServer {
@@ -44,7 +45,7 @@ export async function startPgBouncer(opts: {poolSize: number; primaryPort?: numb
   const user = osUser()
   const [uid, gid] = uidGid(user)
   const ini = `[databases]
-appdb = host=127.0.0.1 port=${opts.primaryPort ?? 55432} dbname=postgres user=postgres
+appdb = host=127.0.0.1 port=${opts.primaryPort ?? PRIMARY_PORT} dbname=postgres user=postgres
 
 [pgbouncer]
 listen_addr = 127.0.0.1

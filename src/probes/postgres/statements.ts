@@ -74,7 +74,8 @@ interface StatementsBaseline {
   tempBlksWritten: string[]
 }
 
-const NOT_PRELOADED = 'must be loaded via shared_preload_libraries'
+// PostgreSQL 18 (and possibly 17) quotes the setting's name: must be loaded via "shared_preload_libraries".
+const NOT_PRELOADED = /must be loaded via "?shared_preload_libraries"?/
 const DEFAULT_LIMIT = 50
 /**
  * pg_stat_statements holds at most pg_stat_statements.max entries (default 5000), so this reads the whole table on
@@ -110,7 +111,7 @@ async function readingStatements<T>(ext: Extension, read: () => Promise<T>): Pro
   try {
     return await read()
   } catch (error) {
-    if (errorMessage(error).includes(NOT_PRELOADED)) {
+    if (NOT_PRELOADED.test(errorMessage(error))) {
       throw new ProbeSkip(`pg_stat_statements is installed in ${ext.database} but not loaded: add pg_stat_statements to shared_preload_libraries and restart PostgreSQL`)
     }
     throw error

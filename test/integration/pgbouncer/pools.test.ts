@@ -2,10 +2,8 @@ import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {runAudit} from '../../../src/index.js'
 import type {Report, Snapshot, TargetSpec} from '../../../src/core/types.js'
+import {PGBOUNCER_APP_URL, PGBOUNCER_STATS_URL} from '../../helpers/pg.js'
 import {startPgBouncer, type PgBouncerServer} from '../../helpers/pgbouncer-server.js'
-
-/** The shared PgBouncer of scripts/test-env.sh (pool_mode=transaction, default_pool_size=5). */
-const SHARED_STATS_URL = 'postgres://chokepoint_stats:stats-secret@127.0.0.1:56432/pgbouncer'
 
 const audit = (targets: TargetSpec[]) => runAudit({targets, windowSeconds: 0, failOn: 'critical'})
 const target = (url: string, name = 'bouncer'): TargetSpec => ({name, kind: 'pgbouncer', url, options: {}})
@@ -34,10 +32,10 @@ async function showPools(url: string): Promise<Array<Record<string, string>>> {
 describe('PgBouncer probes against the shared test PgBouncer', () => {
   it('reads SHOW POOLS/DATABASES/CONFIG/STATS as a stats user, with pool_size from SHOW DATABASES', async () => {
     // A query through the pooler makes sure the appdb pool exists (user postgres: the [databases] entry forces it).
-    const app = new pg.Client({connectionString: 'postgres://app:app-secret@127.0.0.1:56432/appdb'})
+    const app = new pg.Client({connectionString: PGBOUNCER_APP_URL})
     await app.connect()
     await app.query('SELECT 1')
-    const {report, snapshot} = await audit([target(SHARED_STATS_URL)])
+    const {report, snapshot} = await audit([target(PGBOUNCER_STATS_URL)])
     await app.end()
     expect(report.targets[0].status).toBe('ok')
     expect(report.targets[0].facts?.version).toMatch(/PgBouncer/)
@@ -58,8 +56,8 @@ describe('PgBouncer probes against the shared test PgBouncer', () => {
 
   it('a wrong password skips the target with a clear reason, the rest of the audit completes, exit 3', async () => {
     const {report, snapshot} = await audit([
-      target('postgres://chokepoint_stats:not-the-password@127.0.0.1:56432/pgbouncer', 'wrong'),
-      target(SHARED_STATS_URL, 'bouncer'),
+      target(PGBOUNCER_STATS_URL.replace(':stats-secret@', ':not-the-password@'), 'wrong'),
+      target(PGBOUNCER_STATS_URL, 'bouncer'),
     ])
     const wrong = report.targets.find((t) => t.name === 'wrong')!
     expect(wrong.status).toBe('error')

@@ -5,10 +5,8 @@ import {runAudit} from '../../../src/index.js'
 import type {Report, TargetSpec} from '../../../src/core/types.js'
 import {postgresProbes} from '../../../src/probes/postgres/index.js'
 import {startMetricsApp, type MetricsApp} from '../../helpers/metrics-app.js'
+import {PGBOUNCER_APP_URL, PGBOUNCER_STATS_URL, PRIMARY_URL} from '../../helpers/pg.js'
 import {startPgBouncer, type PgBouncerServer} from '../../helpers/pgbouncer-server.js'
-
-const PRIMARY_URL = 'postgres://postgres@127.0.0.1:55432/postgres'
-const SHARED_BOUNCER_STATS = 'postgres://chokepoint_stats:stats-secret@127.0.0.1:56432/pgbouncer'
 
 /** Only the probes the chain needs: postgres.connections, pgbouncer.pools, prometheus.app-pools. */
 const SKIP = [
@@ -31,14 +29,14 @@ describe('pool-chain advisor over a real stack: app instances (pg Pool gauges) -
   const apps: MetricsApp[] = []
   beforeAll(async () => {
     // Three instances, each with a node-postgres Pool of max 4, through the shared PgBouncer (pool_size 5).
-    for (let i = 0; i < 3; i++) apps.push(await startMetricsApp({pool: {url: 'postgres://app:app-secret@127.0.0.1:56432/appdb', max: 4}}))
+    for (let i = 0; i < 3; i++) apps.push(await startMetricsApp({pool: {url: PGBOUNCER_APP_URL, max: 4}}))
   })
   afterAll(async () => {
     await Promise.all(apps.map((a) => a.stop()))
   })
 
   it('3 instances x 4 > PgBouncer pool 5: proposes PgBouncer 12 within PostgreSQL 100 - 3 reserved', async () => {
-    const report = await auditStack(apps, SHARED_BOUNCER_STATS)
+    const report = await auditStack(apps, PGBOUNCER_STATS_URL)
     const chain = report.findings.find((f) => f.rule === 'pool/chain-budget')
     expect(chain, JSON.stringify(report.skipped)).toBeDefined()
     expect(chain!.severity).toBe('warning')
@@ -61,7 +59,7 @@ describe('pool-chain advisor over a real stack: app instances (pg Pool gauges) -
   })
 
   it('within budget (1 instance x 4 <= 5 <= 97) and nothing waiting: no chain finding', async () => {
-    const report = await auditStack(apps.slice(0, 1), SHARED_BOUNCER_STATS)
+    const report = await auditStack(apps.slice(0, 1), PGBOUNCER_STATS_URL)
     expect(report.findings.filter((f) => f.rule === 'pool/chain-budget')).toEqual([])
   })
 })

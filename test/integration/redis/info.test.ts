@@ -151,7 +151,7 @@ describe('redis.info: fragmentation', () => {
 describe('redis.info: clients', () => {
   it('fires when connections approach maxclients and when connections are rejected; quiet with few clients', async () => {
     const server = await startRedis({extraArgs: ['--maxclients', '12']})
-    const clients = []
+    const clients: Awaited<ReturnType<typeof client>>[] = []
     try {
       const quiet = await infoWithTraffic(server.url, async () => {})
       expect(findingsOf(quiet.report, 'cache/clients')).toEqual([])

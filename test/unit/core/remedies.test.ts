@@ -14,7 +14,8 @@ describe('remedy ids', () => {
   })
 
   it('differ by what the remedy does and where', () => {
-    expect(remedyId(index, 'db')).not.toBe(remedyId({...index, columns: ['customer_id', 'created_at']}, 'db'))
+    const wider = {...index, columns: ['customer_id', 'created_at']}
+    expect(remedyId(index, 'db')).not.toBe(remedyId(wider, 'db'))
     expect(remedyId(index, 'db')).not.toBe(remedyId(index, 'other-db'))
     // Identity fields all absent: the summary keeps two different ones apart.
     expect(remedyId({kind: 'replica', summary: 'a'}, 'db')).not.toBe(remedyId({kind: 'replica', summary: 'b'}, 'db'))
