@@ -110,7 +110,7 @@ async function compare(builds: Build[], args: string[], runs: number, parse?: (s
       samples.get(build.label)!.push({...run, ...parse?.(run.stdout)})
     }
   }
-  const summary = (label: string) => {
+  const summary = (label: Build['label']) => {
     const list = samples.get(label)!
     return {
       runs: list.length,
