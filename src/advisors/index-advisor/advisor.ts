@@ -1,5 +1,6 @@
 import type {Advisor, AdvisorContext, AdvisorFinding} from '../../core/advisor.js'
 import {errorMessage} from '../../core/errors.js'
+import {round} from '../../core/numbers.js'
 import type {Reading, Remedy} from '../../core/types.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import type {PlansData} from '../../probes/postgres/plans.js'
@@ -75,10 +76,6 @@ function indexRemedy(c: Candidate, run: AdvisorRun, helped: number[], costBefore
     verified: run.verified,
     ...(run.verified === false ? {notVerified: run.notVerifiedBecause} : {}),
   }
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100
 }
 
 /** Without a live planner: the widest btree candidate per seq-scanned large table of each statement, unverified. */
