@@ -15,7 +15,7 @@
  */
 import type {ProbeContext} from '../../core/probe.js'
 import type {RedisSession} from '../../drivers/redis.js'
-import {defineQueueProbe, type QueueRead} from './define.js'
+import {capQueues, defineQueueProbe, type QueueRead} from './define.js'
 import {ageSeconds, epochToMs, type FailureSample, type QueueState} from './normalise.js'
 import {assertPermitted, globEscape, pipelineValue, redisDbFlag, redisQueueOptions, refusalReason, scanKeys, shellQuote, toNumber, type RedisQueueOptions} from './redis-discovery.js'
 
@@ -71,9 +71,7 @@ export async function readBullQueues(session: RedisSession, ctx: ProbeContext): 
   const opts = redisQueueOptions(ctx.options)
   const found = await discoverBullQueues(session, opts)
   const notes = [...found.notes]
-  const refs = found.queues.slice(0, opts.maxQueues)
-  const truncated = found.queues.length - refs.length
-  if (truncated > 0) notes.push(`${truncated} BullMQ queues beyond maxQueues (${opts.maxQueues}) not read`)
+  const {kept: refs, truncated} = capQueues(found.queues, opts.maxQueues, 'BullMQ queues', notes)
   if (refs.length === 0) return {states: [], truncated, notes}
 
   const workers = await workersByQueue(session, refs, opts)

@@ -10,7 +10,7 @@
  */
 import type {ProbeContext} from '../../core/probe.js'
 import type {RedisSession} from '../../drivers/redis.js'
-import {defineQueueProbe, type QueueRead} from './define.js'
+import {capQueues, defineQueueProbe, type QueueRead} from './define.js'
 import {ageSeconds, epochToMs, type QueueState} from './normalise.js'
 import {assertPermitted, pipelineValue, redisDbFlag, redisQueueOptions, scanKeys, shellQuote, toNumber} from './redis-discovery.js'
 
@@ -53,9 +53,7 @@ export async function readCelery(session: RedisSession, ctx: ProbeContext): Prom
   const opts = redisQueueOptions(ctx.options)
   const found = await discoverCeleryQueues(session, ctx)
   const notes = [...found.notes]
-  const read = found.names.slice(0, opts.maxQueues)
-  const truncated = found.names.length - read.length
-  if (truncated > 0) notes.push(`${truncated} Celery queues beyond maxQueues (${opts.maxQueues}) not read`)
+  const {kept: read, truncated} = capQueues(found.names, opts.maxQueues, 'Celery queues', notes)
   if (read.length === 0) return {states: [], truncated, notes}
 
   const PER_QUEUE = 5

@@ -15,6 +15,17 @@ export interface QueueRead {
   notes: string[]
 }
 
+/**
+ * The first `max` of what discovery found (maxQueues bounds the commands a read sends), with a note in `notes`
+ * of how many the cap left out, so a reading never looks complete when it is not.
+ */
+export function capQueues<T>(found: T[], max: number, what: string, notes: string[]): {kept: T[]; truncated: number} {
+  const kept = found.slice(0, max)
+  const truncated = found.length - kept.length
+  if (truncated > 0) notes.push(`${truncated} ${what} beyond maxQueues (${max}) not read`)
+  return {kept, truncated}
+}
+
 export interface QueueProbeDefinition<Conn> {
   id: string
   kind: TargetKind

@@ -11,7 +11,7 @@
  */
 import type {ProbeContext} from '../../core/probe.js'
 import type {RedisSession} from '../../drivers/redis.js'
-import {defineQueueProbe, type QueueRead} from './define.js'
+import {capQueues, defineQueueProbe, type QueueRead} from './define.js'
 import {ageSeconds, epochToMs, type FailureSample, type QueueState} from './normalise.js'
 import {assertPermitted, pipelineValue, redisDbFlag, redisQueueOptions, sendOrSkip, shellQuote, toNumber} from './redis-discovery.js'
 
@@ -50,9 +50,7 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
   const notes: string[] = []
   const names = ((await sendOrSkip<string[]>(session, 'SMEMBERS', `${ns}queues`)) ?? []).map(String).sort()
   if (names.length === 0) return {states: [], truncated: 0, notes}
-  const read = names.slice(0, opts.maxQueues)
-  const truncated = names.length - read.length
-  if (truncated > 0) notes.push(`${truncated} Sidekiq queues beyond maxQueues (${opts.maxQueues}) not read`)
+  const {kept: read, truncated} = capQueues(names, opts.maxQueues, 'Sidekiq queues', notes)
 
   const nowMs = Date.now()
   const recentS = nowMs / 1000 - opts.recentFailureSeconds

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {ProbeSkip} from '../../../src/core/errors.js'
 import type {ProbeContext} from '../../../src/core/probe.js'
-import {defineQueueProbe, type QueueRead} from '../../../src/probes/queues/define.js'
+import {capQueues, defineQueueProbe, type QueueRead} from '../../../src/probes/queues/define.js'
 import type {QueueReadingData, QueueState} from '../../../src/probes/queues/normalise.js'
 
 const state = (over: Partial<QueueState>): QueueState => ({
@@ -42,5 +42,13 @@ describe('defineQueueProbe', () => {
     const out = await scripted([read], {failure: (r) => r.notes.join('; ')}).collect(null, ctx(0), undefined)
     expect(out).toMatchObject({status: 'error', reason: "queue 'gone' not found"})
     expect(out.metrics.find((m) => m.name === 'queue.depth')?.value).toBe(3)
+  })
+
+  it('caps discovery at maxQueues and says how many it left out', () => {
+    const notes: string[] = ['earlier note']
+    expect(capQueues(['a', 'b', 'c', 'd'], 3, 'BullMQ queues', notes)).toEqual({kept: ['a', 'b', 'c'], truncated: 1})
+    expect(notes).toEqual(['earlier note', '1 BullMQ queues beyond maxQueues (3) not read'])
+    expect(capQueues(['a'], 3, 'BullMQ queues', notes)).toEqual({kept: ['a'], truncated: 0})
+    expect(notes).toHaveLength(2)
   })
 })
