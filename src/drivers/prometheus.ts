@@ -1,6 +1,7 @@
 import {CommandLog, type Driver} from '../core/probe.js'
 import {registerSecret, scrubSecrets} from '../core/redact.js'
 import type {TargetSpec} from '../core/types.js'
+import {describeHttpError} from './connect-errors.js'
 
 /** One series of an instant vector: its labels (without __name__ unless the query kept it) and value. */
 export interface PromSample {
@@ -62,7 +63,7 @@ export class PrometheusSession {
     try {
       response = await fetch(url, {headers: this.headers, signal: AbortSignal.timeout(this.timeoutMs)})
     } catch (error) {
-      throw new Error(scrubSecrets(describeFetchError(error, this.baseUrl)))
+      throw new Error(scrubSecrets(describeHttpError(error, 'Prometheus', this.baseUrl)))
     }
     if (response.status === 401 || response.status === 403) {
       throw new Error(`Prometheus at ${this.baseUrl.host} refused the credentials (HTTP ${response.status}): check the user and password or bearer token`)
@@ -160,15 +161,6 @@ export function promNumber(text: string): number {
   if (text === '+Inf' || text === 'Inf') return Infinity
   if (text === '-Inf') return -Infinity
   return Number(text)
-}
-
-function describeFetchError(error: unknown, base: URL): string {
-  const cause = (error as {cause?: {code?: string; message?: string}})?.cause
-  const e = error as {name?: string; message?: string}
-  if (cause?.code === 'ECONNREFUSED') return `connection refused (${base.host}): is Prometheus running and the port right?`
-  if (cause?.code === 'ENOTFOUND') return `host not found (${base.hostname}): check the host name`
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer from ${base.host} in time`
-  return cause?.message ?? e?.message ?? String(error)
 }
 
 export const prometheusDriver: Driver<PrometheusSession> = {
