@@ -38,7 +38,8 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   xidTableLimit: number('postgres.xid-age: tables listed'),
   connectionsTopN: number('postgres.connections: roles and states listed'),
   activityTopN: number('postgres.activity: sessions listed'),
-  indexesDataLimit: number('postgres.indexes: indexes listed per kind'),
+  indexesDataLimit: number('postgres.indexes: indexes kept in the reading (default 5000)'),
+  indexesFlaggedLimit: number('postgres.indexes: unused, duplicate and invalid indexes listed, each (default 100)'),
   ...STACK_ADVISOR_OPTIONS,
 }
 

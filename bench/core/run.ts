@@ -1,21 +1,27 @@
 /**
  * Core benchmarks; results in bench/results/core.json.
  *
- * (a) Audit at scale. Two databases on the test primary (scripts/test-env.sh, PRIMARY_URL of test/helpers/pg.ts):
- *     cp_bench_core (1,000 small tables with two secondary indexes each, 2,000 distinct statements in
- *     pg_stat_statements) and cp_bench_core_small (10 tables, 20 statements: the baseline of the same run).
- *     Audited with window 0, alternately, ROUNDS times each:
+ * (a) Audit at scale. Databases on the test primary (scripts/test-env.sh, PRIMARY_URL of test/helpers/pg.ts), named after
+ *     CP_BENCH_DB_PREFIX (default cp_bench_core): <prefix> (1,000 small tables with two secondary indexes each,
+ *     2,000 distinct statements in pg_stat_statements), <prefix>_medium (100 tables) and <prefix>_small (10 tables)
+ *     as baselines of the same run, and <prefix>_huge (20,000 tables; 50,000 statements asked for, as many as
+ *     pg_stat_statements.max leaves room for). The large and huge databases are also audited as <prefix>_monitor,
+ *     a pg_monitor role that may read no table (how monitoring is often granted). Audited with window 0,
+ *     alternately, ROUNDS times each:
  *       - in-process with runAudit (dist/core/audit.js): wall time and SQL round trips (report.overhead, the
  *         CommandLog), which must not grow with the number of tables;
  *       - as a user runs it, `node bin/run.js audit --pg URL --window 0 --format json` in a child process:
  *         wall time and peak RSS (maxrss.mjs, preloaded, records process.resourceUsage().maxRSS at exit).
+ *     With --compare DIR, the build in DIR (a checkout with dist/ and bin/, e.g. the commit before a change) is
+ *     audited in the same rounds, and `beforeAfter` sets the two side by side.
  *     Budgets: CLI wall < 1.5 s and peak RSS < 200 MB on the 1,000-table database.
  * (b) Startup. `chokepoint --version` and `--help` against a bare oclif hello-world CLI configured the same
  *     way (bench/core/hello-oclif: ESM, manifest, no plugins or hooks, the repository's @oclif/core), and bare
  *     `node -e 0`; each run STARTUP_RUNS times, interleaved so that machine noise hits all alike; medians.
  *     Budget: chokepoint within 1.2x of hello-oclif.
  *
- * Run: npm run build && npx tsx bench/core/run.ts [--rounds N] [--startup-runs N] [--only audit|startup]
+ * Run: npm run build && npx tsx bench/core/run.ts [--rounds N] [--startup-runs N] [--only audit|startup|prepare]
+ *      [--compare DIR] [--huge-tables N] [--huge-statements N]
  * The audit part needs the test primary (bash scripts/test-env.sh up); without it, it is skipped with a message.
  */
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
@@ -39,6 +45,12 @@ function arg(name: string, fallback: string): string {
 const ROUNDS = Number(arg('rounds', '5'))
 const STARTUP_RUNS = Number(arg('startup-runs', '30'))
 const ONLY = arg('only', 'all')
+/** Another build (a checkout with dist/ and bin/, e.g. of the commit before a change) audited in the same rounds. */
+const COMPARE = process.argv.includes('--compare') ? resolve(arg('compare', '')) : undefined
+/** Database names: the default is shared by everyone who runs the benchmark on this server; set it to keep your own. */
+const DB_PREFIX = process.env.CP_BENCH_DB_PREFIX ?? 'cp_bench_core'
+/** The huge case asks for 50,000 statements; pg_stat_statements.max on the test primary (10,000) holds fewer. */
+const HUGE = {tables: Number(arg('huge-tables', '20000')), statements: Number(arg('huge-statements', '50000'))}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -63,51 +75,110 @@ async function query<T extends Record<string, any> = Record<string, any>>(url: s
   }
 }
 
-const tableName = (i: number) => `bench_t${String(i).padStart(4, '0')}`
+/** Zero-padded to at least 4 digits, so the 1,000-table databases keep the names they were created with. */
+const tableName = (i: number, width = 4) => `bench_t${String(i).padStart(width, '0')}`
+const nameWidth = (tables: number) => Math.max(4, String(tables).length)
+
+/**
+ * The k-th distinct statement of a database of `tables` tables: every table gets one of each shape before any
+ * gets the next, so up to 3 x tables statements are distinct and normalise to distinct queryids.
+ */
+function statementText(k: number, tables: number): string {
+  const table = tableName((k % tables) + 1, nameWidth(tables))
+  const shapes = [
+    `SELECT id, c FROM ${table} WHERE a = 3`,
+    `SELECT count(*) FROM ${table} WHERE b BETWEEN 2 AND 5`,
+    `SELECT max(c) FROM ${table} WHERE a = 1 AND b = 2`,
+  ]
+  return shapes[Math.floor(k / tables) % shapes.length]
+}
+
+interface PreparedDatabase {
+  name: string
+  url: string
+  tables: number
+  /** What the case asked for and what was run: fewer when pg_stat_statements.max leaves no room (see below). */
+  statementsRequested: number
+  statementsRun: number
+  /** Entries pg_stat_statements holds for this database after the run (evictions by other databases lower it). */
+  statements: number
+  setupSeconds: number
+}
 
 /**
  * Creates (or reuses, when it already has the right shape) a database of `tables` small tables, then runs
- * two distinct statements per table so that pg_stat_statements holds 2 x tables entries for it. Statements
- * run every time: on a shared server other databases' entries may have evicted ours.
+ * `statements` distinct statements (two per table by default) so that pg_stat_statements holds them. Statements
+ * run every time: on a shared server other databases' entries may have evicted ours. Creation is resumable: an
+ * interrupted seeding of a large database keeps the tables it made and adds the missing ones on the next run.
+ *
+ * The DDL runs with pg_stat_statements.track = none: every CREATE of a distinct table is a distinct utility entry,
+ * and 20,000 of them would evict every other database's statements on a server other test runs share.
+ * Past 2,000, `statements` is capped so that the server's pg_stat_statements.max still has room for what it holds
+ * already (less a margin): beyond that, seeding would only evict entries, ours or other runs'.
  */
-async function prepareDatabase(name: string, tables: number): Promise<{url: string; statements: number; setupSeconds: number}> {
+const ALWAYS_RUN = 2000
+
+async function prepareDatabase(name: string, tables: number, statements = 2 * tables): Promise<PreparedDatabase> {
   const started = Date.now()
   const url = withDatabase(SERVER_URL, name)
+  const width = nameWidth(tables)
   const exists = (await query(SERVER_URL, `SELECT 1 FROM pg_database WHERE datname = '${name}'`)).length > 0
-  let shaped = false
-  if (exists) {
-    const [row] = await query<{n: string}>(url, "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'bench_t%'")
-    shaped = Number(row.n) === tables
-  }
-  if (!shaped) {
-    log(`creating database ${name} with ${tables} tables`)
-    await query(SERVER_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await query(SERVER_URL, `CREATE DATABASE ${name}`)
-    await query(url, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
-    // Batches of 100 tables per transaction: 3 relations a table, each locked until commit, must fit the lock table.
+  const count = async () => Number((await query<{n: string}>(url,
+    "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'bench\\_t%'"))[0].n)
+  const present = exists ? await count() : -1
+  if (present !== tables) {
+    // More tables than wanted (another shape) cannot be trimmed to this one: start again.
+    if (present > tables || present < 0) {
+      log(`creating database ${name} with ${tables} tables`)
+      await query(SERVER_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await query(SERVER_URL, `CREATE DATABASE ${name}`)
+      await query(url, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+    } else {
+      log(`completing database ${name}: ${present} of ${tables} tables there`)
+    }
+    // Batches of 100 tables per transaction: 6 relations a table (with TOAST), each locked until commit, must fit the lock table.
     for (let from = 1; from <= tables; from += 100) {
       const to = Math.min(from + 99, tables)
-      await query(url, `DO $$ BEGIN FOR i IN ${from}..${to} LOOP
-        EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, a int NOT NULL, b int NOT NULL, c text NOT NULL)', 'bench_t' || lpad(i::text, 4, '0'));
-        EXECUTE format('CREATE INDEX ON %I (a)', 'bench_t' || lpad(i::text, 4, '0'));
-        EXECUTE format('CREATE INDEX ON %I (b, c)', 'bench_t' || lpad(i::text, 4, '0'));
-        EXECUTE format('INSERT INTO %I SELECT g, g %% 7, g %% 13, md5(g::text) FROM generate_series(1, 50) g', 'bench_t' || lpad(i::text, 4, '0'));
+      await query(url, `SET pg_stat_statements.track = 'none'; DO $$ DECLARE t text; BEGIN FOR i IN ${from}..${to} LOOP
+        t := 'bench_t' || lpad(i::text, ${width}, '0');
+        CONTINUE WHEN to_regclass(quote_ident(t)) IS NOT NULL;
+        EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, a int NOT NULL, b int NOT NULL, c text NOT NULL)', t);
+        EXECUTE format('CREATE INDEX ON %I (a)', t);
+        EXECUTE format('CREATE INDEX ON %I (b, c)', t);
+        EXECUTE format('INSERT INTO %I SELECT g, g %% 7, g %% 13, md5(g::text) FROM generate_series(1, 50) g', t);
       END LOOP; END $$`)
+      if (tables >= 5000 && to % 2000 === 0) log(`${name}: ${to} of ${tables} tables`)
     }
-    await query(url, 'ANALYZE')
+    // Apart from the SET: in one query string ANALYZE would run in one transaction, holding a lock per table.
+    const analyzer = new pg.Client({connectionString: url, application_name: 'chokepoint-bench'})
+    await analyzer.connect()
+    try {
+      await analyzer.query("SET pg_stat_statements.track = 'none'")
+      await analyzer.query('ANALYZE')
+    } finally {
+      await analyzer.end()
+    }
   }
-  const statements: string[] = []
-  for (let i = 1; i <= tables; i++) {
-    statements.push(`SELECT id, c FROM ${tableName(i)} WHERE a = 3`, `SELECT count(*) FROM ${tableName(i)} WHERE b BETWEEN 2 AND 5`)
-  }
+  const [room] = await query<{max: string; held: string; ours: string}>(url, `SELECT current_setting('pg_stat_statements.max') AS max,
+      (SELECT count(*) FROM pg_stat_statements) AS held,
+      (SELECT count(*) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS ours`)
+  // Room for ours again (they were counted in held), less 10% of max for the audits' own and other runs' statements.
+  // The standard cases (2 per table, at most 2,000) always run: they are what the baselines compare.
+  const fits = Math.max(0, Number(room.max) - Number(room.held) + Number(room.ours) - Math.ceil(Number(room.max) / 10))
+  const run = statements <= ALWAYS_RUN ? statements : Math.min(statements, Math.max(ALWAYS_RUN, fits))
+  if (run < statements) log(`${name}: ${run} of ${statements} statements (pg_stat_statements.max = ${room.max}, ${room.held} entries held)`)
   const client = new pg.Client({connectionString: url, application_name: 'chokepoint-bench'})
   await client.connect()
   try {
     // 100 statements a round trip (simple protocol): pg_stat_statements still records each one separately.
-    for (let i = 0; i < statements.length; i += 100) await client.query(statements.slice(i, i + 100).join(';\n'))
+    for (let i = 0; i < run; i += 100) {
+      const batch: string[] = []
+      for (let k = i; k < Math.min(i + 100, run); k++) batch.push(statementText(k, tables))
+      await client.query(batch.join(';\n'))
+    }
     const [row] = (await client.query<{n: string}>(
       'SELECT count(*) AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())')).rows
-    return {url, statements: Number(row.n), setupSeconds: round((Date.now() - started) / 1000)}
+    return {name, url, tables, statementsRequested: statements, statementsRun: run, statements: Number(row.n), setupSeconds: round((Date.now() - started) / 1000)}
   } finally {
     await client.end()
   }
@@ -123,8 +194,8 @@ interface InProcessRun {
   probeErrors: number
 }
 
-async function auditInProcess(url: string): Promise<InProcessRun> {
-  const {runAudit} = (await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)) as typeof import('../../src/index.js')
+async function auditInProcess(url: string, build = ROOT): Promise<InProcessRun> {
+  const {runAudit} = (await import(pathToFileURL(join(build, 'dist', 'index.js')).href)) as typeof import('../../src/index.js')
   const started = performance.now()
   const {report, snapshot} = await runAudit({targets: [{name: 'bench', kind: 'postgres', url}], windowSeconds: 0, failOn: 'never'})
   const wallMs = performance.now() - started
@@ -174,8 +245,8 @@ function runNode(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildRun 
   })
 }
 
-async function auditCli(url: string): Promise<ChildRun> {
-  const run = await runNode([join(ROOT, 'bin', 'run.js'), 'audit', '--pg', url, '--window', '0', '--format', 'json'])
+async function auditCli(url: string, build = ROOT): Promise<ChildRun> {
+  const run = await runNode([join(build, 'bin', 'run.js'), 'audit', '--pg', url, '--window', '0', '--format', 'json'])
   let roundTrips: number | undefined
   try {
     roundTrips = (JSON.parse(run.stdout) as {overhead?: Array<{roundTrips: number}>}).overhead?.[0]?.roundTrips
@@ -196,6 +267,59 @@ function summarise<T extends Record<string, any>>(runs: T[], keys: Array<keyof T
   return out
 }
 
+type DbName = 'small' | 'medium' | 'large' | 'huge'
+/** An audit case: a database, audited as the superuser, or (…Monitor) as a pg_monitor role that may read no table. */
+type CaseName = DbName | 'largeMonitor' | 'hugeMonitor'
+const CASES: Array<{name: CaseName; db: DbName; monitor?: true; cli?: true}> = [
+  {name: 'small', db: 'small', cli: true},
+  {name: 'medium', db: 'medium'},
+  {name: 'large', db: 'large', cli: true},
+  {name: 'huge', db: 'huge', cli: true},
+  {name: 'largeMonitor', db: 'large', monitor: true},
+  {name: 'hugeMonitor', db: 'huge', monitor: true, cli: true},
+]
+/** Cluster-wide: one monitoring role for all the databases of this prefix. */
+const MONITOR_ROLE = `${DB_PREFIX}_monitor`
+
+interface BuildRuns {
+  inProcess: Record<CaseName, InProcessRun[]>
+  cli: Partial<Record<CaseName, ChildRun[]>>
+}
+
+const emptyRuns = (): BuildRuns => ({
+  inProcess: Object.fromEntries(CASES.map((c) => [c.name, []])) as unknown as Record<CaseName, InProcessRun[]>,
+  cli: Object.fromEntries(CASES.filter((c) => c.cli).map((c) => [c.name, []])),
+})
+
+function inProcessSummary(runs: InProcessRun[]) {
+  return {
+    ...summarise(runs, ['wallMs']),
+    roundTrips: [...new Set(runs.map((r) => r.roundTrips))],
+    readings: runs[0].readings,
+    findings: runs[0].findings,
+    probeErrors: runs[0].probeErrors,
+    roundTripsByProbe: runs[0].roundTripsByProbe,
+    medianProbeMs: Object.fromEntries(Object.keys(runs[0].probeMs).map((p) => [p, median(runs.map((r) => r.probeMs[p]))])),
+  }
+}
+
+function cliSummary(runs: ChildRun[]) {
+  return {...summarise(runs, ['wallMs', 'maxRssMB']), roundTrips: [...new Set(runs.map((r) => r.roundTrips))], exitCodes: [...new Set(runs.map((r) => r.exitCode))]}
+}
+
+const sameRoundTrips = (a: InProcessRun[], b: InProcessRun[]) => {
+  const x = new Set(a.map((r) => r.roundTrips))
+  const y = new Set(b.map((r) => r.roundTrips))
+  return x.size === 1 && y.size === 1 && [...x][0] === [...y][0]
+}
+
+const asRole = (url: string, role: string) => {
+  const u = new URL(url)
+  u.username = role
+  u.password = ''
+  return u.toString()
+}
+
 async function benchAudit(): Promise<Record<string, unknown>> {
   try {
     await query(SERVER_URL, 'SELECT 1')
@@ -203,67 +327,94 @@ async function benchAudit(): Promise<Record<string, unknown>> {
     log(`audit: skipped: the test primary at ${SERVER_URL} does not answer (${(error as Error).message}); start it with: bash scripts/test-env.sh up`)
     return {skipped: `test primary not reachable at ${SERVER_URL}`}
   }
-  if (!existsSync(join(ROOT, 'dist', 'core', 'audit.js'))) throw new Error('dist/ is missing: run `npm run build` first')
-  const cliAvailable = existsSync(join(ROOT, 'dist', 'commands', 'audit.js'))
-  const large = await prepareDatabase('cp_bench_core', 1000)
-  const small = await prepareDatabase('cp_bench_core_small', 10)
-  // 100 tables: past the plans probe's statement cap (100), so 100 -> 1,000 tables isolates growth with tables.
-  const medium = await prepareDatabase('cp_bench_core_medium', 100)
-  log(`databases ready: large ${large.statements} statements (${large.setupSeconds} s), small ${small.statements} statements`)
+  const builds: Array<{name: 'after' | 'before'; root: string}> = [{name: 'after', root: ROOT}]
+  if (COMPARE) builds.push({name: 'before', root: COMPARE})
+  for (const b of builds) {
+    if (!existsSync(join(b.root, 'dist', 'core', 'audit.js'))) throw new Error(`${b.root}/dist is missing: run \`npm run build\` there first`)
+  }
+  const cliAvailable = builds.every((b) => existsSync(join(b.root, 'dist', 'commands', 'audit.js')))
+  const dbs: Record<DbName, PreparedDatabase> = {
+    large: await prepareDatabase(DB_PREFIX, 1000),
+    small: await prepareDatabase(`${DB_PREFIX}_small`, 10),
+    // 100 tables: past the plans probe's statement cap (100), so 100 -> 1,000 tables isolates growth with tables.
+    medium: await prepareDatabase(`${DB_PREFIX}_medium`, 100),
+    // Prepared last: what pg_stat_statements.max leaves after the others is what it may fill.
+    huge: await prepareDatabase(`${DB_PREFIX}_huge`, HUGE.tables, HUGE.statements),
+  }
+  // How monitoring is often set up: pg_monitor (all the statistics views) and no SELECT on the application's tables.
+  await query(SERVER_URL, `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${MONITOR_ROLE}') THEN
+      CREATE ROLE ${MONITOR_ROLE} LOGIN IN ROLE pg_monitor; END IF; END $$`)
+  log(`databases ready: ${Object.entries(dbs).map(([k, d]) => `${k} ${d.tables} tables, ${d.statements} statements (${d.setupSeconds} s)`).join('; ')}`)
+  if (ONLY === 'prepare') return {prepared: Object.fromEntries(Object.entries(dbs).map(([k, d]) => [k, {...d, url: undefined}]))}
 
+  const urlOf = (c: (typeof CASES)[number]) => (c.monitor ? asRole(dbs[c.db].url, MONITOR_ROLE) : dbs[c.db].url)
   // Warm-up (module loading, catalog caches on the server), not counted.
-  await auditInProcess(small.url)
-  await auditInProcess(large.url)
-  const inProcess = {small: [] as InProcessRun[], medium: [] as InProcessRun[], large: [] as InProcessRun[]}
-  const cli = {small: [] as ChildRun[], large: [] as ChildRun[]}
+  for (const b of builds) for (const c of CASES) await auditInProcess(urlOf(c), b.root)
+  const runs = {after: emptyRuns(), before: emptyRuns()}
   const bareNode: ChildRun[] = []
   for (let round_ = 1; round_ <= ROUNDS; round_++) {
-    inProcess.small.push(await auditInProcess(small.url))
-    inProcess.medium.push(await auditInProcess(medium.url))
-    inProcess.large.push(await auditInProcess(large.url))
+    // Builds alternate inside each round, so that load on the shared machine hits both alike.
+    for (const c of CASES) for (const b of builds) runs[b.name].inProcess[c.name].push(await auditInProcess(urlOf(c), b.root))
     if (cliAvailable) {
       const bare = await runNode(['-e', '0'])
       bareNode.push({wallMs: bare.wallMs, maxRssMB: bare.maxRssMB, exitCode: bare.exitCode})
-      cli.small.push(await auditCli(small.url))
-      cli.large.push(await auditCli(large.url))
+      for (const c of CASES.filter((x) => x.cli)) for (const b of builds) runs[b.name].cli[c.name]!.push(await auditCli(urlOf(c), b.root))
     }
-    log(`audit round ${round_}/${ROUNDS}: in-process large ${Math.round(inProcess.large.at(-1)!.wallMs)} ms`
-      + (cliAvailable ? `, CLI large ${Math.round(cli.large.at(-1)!.wallMs)} ms ${Math.round(cli.large.at(-1)!.maxRssMB)} MB` : ''))
+    const last = (b: 'after' | 'before', c: CaseName) => `${runs[b].inProcess[c].at(-1)!.roundTrips} rt ${Math.round(runs[b].inProcess[c].at(-1)!.wallMs)} ms`
+    log(`audit round ${round_}/${ROUNDS}: ${builds.map((b) => `${b.name}: large ${last(b.name, 'large')}, huge ${last(b.name, 'huge')}, huge as monitor ${last(b.name, 'hugeMonitor')}`).join('; ')}`)
   }
-  const largeRoundTrips = [...new Set(inProcess.large.map((r) => r.roundTrips))]
-  const mediumRoundTrips = [...new Set(inProcess.medium.map((r) => r.roundTrips))]
-  const smallRoundTrips = [...new Set(inProcess.small.map((r) => r.roundTrips))]
-  const detail = (runs: InProcessRun[]) => ({
-    readings: runs[0].readings, findings: runs[0].findings, probeErrors: runs[0].probeErrors, roundTripsByProbe: runs[0].roundTripsByProbe,
-    medianProbeMs: Object.fromEntries(Object.keys(runs[0].probeMs).map((p) => [p, median(runs.map((r) => r.probeMs[p]))])),
+
+  const report = (r: BuildRuns) => {
+    const cliLarge = summarise(r.cli.large!, ['wallMs', 'maxRssMB'])
+    return {
+      inProcess: {
+        ...Object.fromEntries(CASES.map((c) => [c.name, inProcessSummary(r.inProcess[c.name])])),
+        // Every probe but postgres.plans issues a fixed number of queries; plans EXPLAINs each workload statement
+        // up to its cap (maxStatements, 100), so it grows with the statements of a small workload, never with tables.
+        roundTripsSame100To1000Tables: sameRoundTrips(r.inProcess.medium, r.inProcess.large),
+        roundTripsSame1000To20000Tables: sameRoundTrips(r.inProcess.large, r.inProcess.huge),
+        roundTripsSame10To1000TablesExceptPlans: sameExcept(r.inProcess.small[0].roundTripsByProbe, r.inProcess.large[0].roundTripsByProbe, 'postgres.plans'),
+        allWallMs: Object.fromEntries(CASES.map((c) => [c.name, r.inProcess[c.name].map((x) => Math.round(x.wallMs))])),
+      },
+      cli: cliAvailable
+        ? {
+            command: 'node bin/run.js audit --pg <url> --window 0 --format json',
+            ...Object.fromEntries(Object.entries(r.cli).map(([c, runs_]) => [c, cliSummary(runs_!)])),
+            bareNode: summarise(bareNode, ['wallMs', 'maxRssMB']),
+            allWallMs: {...Object.fromEntries(Object.entries(r.cli).map(([c, runs_]) => [c, runs_!.map((x) => Math.round(x.wallMs))])),
+              bareNode: bareNode.map((x) => Math.round(x.wallMs))},
+            budget: {wallMs: 1500, maxRssMB: 200, wallOk: cliLarge.medianWallMs < 1500, rssOk: cliLarge.medianMaxRssMB < 200},
+          }
+        : {skipped: 'dist/commands/audit.js not built yet'},
+    }
+  }
+  const after = report(runs.after)
+  const before = COMPARE ? report(runs.before) : undefined
+  const medianOf = (xs: number[]) => round(median(xs), 1)
+  const pick = (r: BuildRuns, c: CaseName) => ({
+    roundTrips: [...new Set(r.inProcess[c].map((x) => x.roundTrips))],
+    inProcessMedianWallMs: medianOf(r.inProcess[c].map((x) => x.wallMs)),
+    ...(cliAvailable && r.cli[c] ? {cliMedianWallMs: medianOf(r.cli[c]!.map((x) => x.wallMs)), cliMedianMaxRssMB: medianOf(r.cli[c]!.map((x) => x.maxRssMB))} : {}),
   })
-  const cliLarge = summarise(cli.large, ['wallMs', 'maxRssMB'])
   return {
-    databases: {
-      large: {name: 'cp_bench_core', tables: 1000, indexes: 3000, pgStatStatementsEntries: large.statements},
-      medium: {name: 'cp_bench_core_medium', tables: 100, indexes: 300, pgStatStatementsEntries: medium.statements},
-      small: {name: 'cp_bench_core_small', tables: 10, indexes: 30, pgStatStatementsEntries: small.statements},
-    },
-    inProcess: {
-      large: {...summarise(inProcess.large, ['wallMs']), roundTrips: largeRoundTrips, ...detail(inProcess.large)},
-      medium: {...summarise(inProcess.medium, ['wallMs']), roundTrips: mediumRoundTrips, ...detail(inProcess.medium)},
-      small: {...summarise(inProcess.small, ['wallMs']), roundTrips: smallRoundTrips, ...detail(inProcess.small)},
-      // Every probe but postgres.plans issues a fixed number of queries; plans EXPLAINs each workload statement
-      // up to its cap (maxStatements, 100), so it grows with the statements of a small workload, never with tables.
-      roundTripsSame100To1000Tables: largeRoundTrips.length === 1 && mediumRoundTrips.length === 1 && largeRoundTrips[0] === mediumRoundTrips[0],
-      roundTripsSame10To1000TablesExceptPlans: sameExcept(inProcess.small[0].roundTripsByProbe, inProcess.large[0].roundTripsByProbe, 'postgres.plans'),
-      allWallMs: {large: inProcess.large.map((r) => Math.round(r.wallMs)), medium: inProcess.medium.map((r) => Math.round(r.wallMs)), small: inProcess.small.map((r) => Math.round(r.wallMs))},
-    },
-    cli: cliAvailable
+    databases: Object.fromEntries((['small', 'medium', 'large', 'huge'] as const).map((c) => [c, {
+      name: dbs[c].name, tables: dbs[c].tables, indexes: 3 * dbs[c].tables, pgStatStatementsEntries: dbs[c].statements,
+      ...(dbs[c].statementsRun < dbs[c].statementsRequested ? {statementsRequested: dbs[c].statementsRequested, statementsRun: dbs[c].statementsRun} : {}),
+    }])),
+    monitorRole: {name: MONITOR_ROLE, grants: 'pg_monitor only: no SELECT on the benchmark tables'},
+    ...after,
+    ...(before
       ? {
-          command: 'node bin/run.js audit --pg <url> --window 0 --format json',
-          large: {...cliLarge, roundTrips: [...new Set(cli.large.map((r) => r.roundTrips))], exitCodes: [...new Set(cli.large.map((r) => r.exitCode))]},
-          small: {...summarise(cli.small, ['wallMs', 'maxRssMB']), roundTrips: [...new Set(cli.small.map((r) => r.roundTrips))]},
-          bareNode: summarise(bareNode, ['wallMs', 'maxRssMB']),
-          allWallMs: {large: cli.large.map((r) => Math.round(r.wallMs)), small: cli.small.map((r) => Math.round(r.wallMs)), bareNode: bareNode.map((r) => Math.round(r.wallMs))},
-          budget: {wallMs: 1500, maxRssMB: 200, wallOk: cliLarge.medianWallMs < 1500, rssOk: cliLarge.medianMaxRssMB < 200},
+          before: {build: COMPARE, ...before},
+          beforeAfter: {
+            note: 'before = the build given with --compare, after = this checkout; both audited in the same rounds, alternately. Medians.',
+            tables1000: {before: pick(runs.before, 'large'), after: pick(runs.after, 'large')},
+            tables20000: {before: pick(runs.before, 'huge'), after: pick(runs.after, 'huge')},
+            tables1000AsMonitor: {before: pick(runs.before, 'largeMonitor'), after: pick(runs.after, 'largeMonitor')},
+            tables20000AsMonitor: {before: pick(runs.before, 'hugeMonitor'), after: pick(runs.after, 'hugeMonitor')},
+          },
         }
-      : {skipped: 'dist/commands/audit.js not built yet'},
+      : {}),
   }
 }
 
@@ -325,6 +476,11 @@ async function main(): Promise<void> {
   }
   const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {}
   const audit = ONLY === 'startup' ? previous.audit : await benchAudit()
+  // Preparing the databases only (they take minutes to seed the first time): nothing measured, nothing written.
+  if (ONLY === 'prepare') {
+    process.stdout.write(`${JSON.stringify(audit, null, 2)}\n`)
+    return
+  }
   const startup = ONLY === 'audit' ? previous.startup : await benchStartup()
   const results = {
     generatedAt: new Date().toISOString(),
@@ -338,7 +494,7 @@ async function main(): Promise<void> {
       note: 'Two cores shared with other engineers\' test runs: compare numbers with the baselines of the same run, not across runs.',
     },
     method: [
-      'Audit: window 0, one postgres target, every probe and advisor of the build. Large = 1,000 tables x (primary key + 2 indexes), 2,000 distinct statements run once each; medium = 100 tables, 200 statements; small = 10 tables, 20 statements (baselines in the same run). pgStatStatementsEntries also counts the setup DDL.',
+      `Audit: window 0, one postgres target, every probe and advisor of the build. Large = 1,000 tables x (primary key + 2 indexes), 2,000 distinct statements run once each; medium = 100 tables, 200 statements; small = 10 tables, 20 statements (baselines in the same run); huge = ${HUGE.tables} tables, ${HUGE.statements} statements asked for, as many run as pg_stat_statements.max leaves room for (statementsRun). The setup DDL runs untracked (pg_stat_statements.track = none). *Monitor cases: the same database audited as a pg_monitor role with no SELECT on its tables.`,
       `In-process: runAudit from dist/core/audit.js, after one unmeasured warm-up each; ${ROUNDS} alternating rounds; medians. Round trips from report.overhead (the CommandLog).`,
       'CLI: node bin/run.js audit --pg <url> --window 0 --format json as a child process; wall from spawn to exit; peak RSS from process.resourceUsage().maxRSS at exit (bench/core/maxrss.mjs preloaded with --import). Bare `node -e 0` with the same preload is the floor.',
       `Startup: ${STARTUP_RUNS} runs of each case, interleaved with a rotating order, after one warm-up each; medians. hello-oclif is a bare @oclif/core 4 CLI with one command and a manifest, using the same node_modules.`,

@@ -9,6 +9,7 @@
  *   drainEtaSeconds      = depth / (serviceRate - arrivalRate) when positive, else not draining
  */
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
+import {round} from '../core/numbers.js'
 import {readingsOfAny} from '../core/readings.js'
 import {queueReadings, type QueueSummary} from '../readings/queues.js'
 
@@ -25,8 +26,6 @@ export interface WorkersEstimate {
   drainEtaSeconds: number | null
   drainEtaAfterSeconds: number | null
 }
-
-const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 10 ** digits
 
 /** The estimate for one queue, or why none can be made. */
 export function estimateWorkers(q: QueueSummary, utilisation = 0.7, drainTargetSeconds = 600): WorkersEstimate | {unsized: string} {

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 import type {AdvisorFinding} from './advisor.js'
+import {lookupPath} from './lookup.js'
 import type {EffectiveRule, RemedyTemplate} from './rules.js'
 import {renderStructured, renderTemplate, type TemplateScope} from './template.js'
 import {compare, parseComparison} from './threshold.js'
@@ -8,15 +9,6 @@ import type {Finding, Metric, Severity, Snapshot} from './types.js'
 
 export function findingId(rule: string, target: string, subject: string): string {
   return createHash('sha256').update(`${rule}\u0000${target}\u0000${subject}`).digest('hex').slice(0, 16)
-}
-
-function lookupPath(obj: Record<string, unknown> | undefined, path: string): unknown {
-  let current: unknown = obj
-  for (const part of path.split('.')) {
-    if (current === null || current === undefined || typeof current !== 'object') return undefined
-    current = (current as Record<string, unknown>)[part]
-  }
-  return current
 }
 
 /** Whether every `when` condition holds on the metric's evidence (a missing or non-numeric field fails it). */

@@ -143,28 +143,6 @@ export class SecretRegistry {
 }
 
 /**
- * The registry behind the function exports below: process-global and only ever growing.
- * @deprecated Create a SecretRegistry per audit; while callers migrate, `defaultSecretRegistry.child()` gives a
- * per-audit registry that still scrubs what unmigrated code registers here.
- */
-export const defaultSecretRegistry = new SecretRegistry()
-
-/** @deprecated Use SecretRegistry#register on the audit's registry. */
-export function registerSecret(secret: string | undefined | null): void {
-  defaultSecretRegistry.register(secret)
-}
-
-/** @deprecated Use SecretRegistry#redactUrl on the audit's registry. */
-export function redactUrl(raw: string): string {
-  return defaultSecretRegistry.redactUrl(raw)
-}
-
-/** @deprecated Use SecretRegistry#scrub on the audit's registry. */
-export function scrubSecrets(text: string): string {
-  return defaultSecretRegistry.scrub(text)
-}
-
-/**
  * Masks secret query parameters and the password of everything shaped like `scheme:[//]user:password@`.
  * Returns the spans of the user names it saw next to a password, which token scrubbing must not touch.
  */

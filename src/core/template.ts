@@ -1,3 +1,4 @@
+import {lookupPath as lookup} from './lookup.js'
 import {formatBytes, formatValue, type Unit} from './units.js'
 
 /**
@@ -16,15 +17,6 @@ export interface TemplateScope {
 
 const PLACEHOLDER = /\{\{\s*([\w.]+)\s*(?:\|\s*(\w+)\s*)?\}\}/g
 const SOLE_PLACEHOLDER = /^\{\{\s*([\w.]+)\s*\}\}$/
-
-function lookup(scope: TemplateScope, path: string): unknown {
-  let current: unknown = scope
-  for (const part of path.split('.')) {
-    if (current === null || current === undefined || typeof current !== 'object') return undefined
-    current = (current as Record<string, unknown>)[part]
-  }
-  return current
-}
 
 function applyFilter(raw: unknown, filter: string | undefined, scope: TemplateScope, path: string): string {
   if (raw === undefined || raw === null) return 'n/a'

@@ -6,7 +6,7 @@ import {connect} from '@nats-io/transport-node'
 import {jetstreamManager, type JetStreamManager} from '@nats-io/jetstream'
 import type {NatsConnection} from '@nats-io/transport-node'
 import {CommandLog, type Driver} from '../core/probe.js'
-import {registerSecret, scrubSecrets} from '../core/redact.js'
+import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
 
 export class NatsSession {
@@ -31,11 +31,11 @@ export class NatsSession {
 }
 
 /** nats://[user:pass@ | token@]host:port */
-export function natsConnectOptions(target: TargetSpec) {
+export function natsConnectOptions(target: TargetSpec, secrets?: Secrets) {
   const url = new URL(target.url)
   const user = decodeURIComponent(url.username)
   const pass = decodeURIComponent(url.password)
-  registerSecret(pass)
+  secrets?.register(pass)
   const opts: {servers: string; timeout: number; name: string; maxReconnectAttempts: number; user?: string; pass?: string; token?: string} = {
     servers: `${url.hostname}:${url.port || 4222}`,
     timeout: Number(target.options?.timeoutMs ?? 5000),
@@ -45,7 +45,7 @@ export function natsConnectOptions(target: TargetSpec) {
   if (user && pass) Object.assign(opts, {user, pass})
   else if (user) {
     // nats://token@host: a lone user part is a token.
-    registerSecret(user)
+    secrets?.register(user)
     opts.token = user
   }
   return opts
@@ -53,15 +53,16 @@ export function natsConnectOptions(target: TargetSpec) {
 
 export const natsDriver: Driver<NatsSession> = {
   kind: 'nats',
-  async connect(target: TargetSpec, log: CommandLog) {
+  async connect(target: TargetSpec, log: CommandLog, secrets?: Secrets) {
     let nc: NatsConnection
     try {
       log.record('CONNECT')
-      nc = await connect(natsConnectOptions(target))
+      nc = await connect(natsConnectOptions(target, secrets))
     } catch (error) {
       const message = String((error as Error).message ?? error)
       if (/authorization/i.test(message)) throw new Error('NATS refused the login: check the user, password or token in the URL')
-      throw new Error(scrubSecrets(`could not connect to NATS: ${message}`))
+      // The capture scrubs this with the audit's secrets (the token above included).
+      throw new Error(`could not connect to NATS: ${message}`)
     }
     return {conn: new NatsSession(nc, log), facts: {version: nc.info?.version, jetstream: nc.info?.jetstream ?? false, server: nc.info?.server_name}}
   },

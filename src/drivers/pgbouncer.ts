@@ -1,6 +1,6 @@
 import pg from 'pg'
 import {CommandLog, type Driver} from '../core/probe.js'
-import {scrubSecrets} from '../core/redact.js'
+import {describePgConnectError} from './connect-errors.js'
 import {connectClient} from './postgres.js'
 import type {TargetSpec} from '../core/types.js'
 
@@ -39,7 +39,7 @@ export class PgBouncerSession {
       query_timeout: options.queryTimeoutMs ?? 10_000,
       // PgBouncer accepts application_name as a startup parameter (it shows in SHOW CLIENTS).
       application_name: 'chokepoint',
-    }, (error) => describePgBouncerError(error, user))
+    }, 'PgBouncer')
     const session = new PgBouncerSession(client, user, log)
     session.log.currentProbe = 'connect'
     try {
@@ -47,7 +47,7 @@ export class PgBouncerSession {
       session.version = String(rows[0]?.version ?? '')
     } catch (error) {
       await session.close()
-      throw new Error(scrubSecrets(describePgBouncerError(error, user)))
+      throw new Error(describePgConnectError(error, 'PgBouncer', {user, where: `${client.host}:${client.port}`}))
     }
     return session
   }
@@ -63,24 +63,6 @@ export class PgBouncerSession {
   async close(): Promise<void> {
     await this.client.end().catch(() => {})
   }
-}
-
-/** Turns PgBouncer's login and network errors into one line that names the fix. */
-export function describePgBouncerError(error: unknown, user: string): string {
-  const e = error as {code?: string; message?: string}
-  const message = e?.message ?? String(error)
-  if (e?.code === 'ECONNREFUSED') return `connection refused (${message.replace(/^connect /, '')}): is PgBouncer running and the port right?`
-  if (e?.code === 'ENOTFOUND') return `host not found (${message.replace(/^getaddrinfo /, '')}): check the host name`
-  // 28P01: wrong password; 28000: unknown user in auth_file / hba reject.
-  if (e?.code === '28P01' || e?.code === '28000' || /password authentication failed|no such user|SASL authentication failed/i.test(message)) {
-    return `PgBouncer refused the login for user '${user}': check the user and password`
-  }
-  // The user logged in but is in neither admin_users nor stats_users.
-  if (/not allowed/i.test(message) || /admin console/i.test(message)) {
-    return `PgBouncer refused user '${user}' on the admin console (${message}): add it to stats_users in pgbouncer.ini`
-  }
-  if (/timeout/i.test(message)) return `connection timed out: ${message}`
-  return message
 }
 
 export const pgbouncerDriver: Driver<PgBouncerSession> = {

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import {CommandLog, type Driver} from '../core/probe.js'
-import {scrubSecrets} from '../core/redact.js'
 import type {TargetSpec} from '../core/types.js'
+import {describePgConnectError} from './connect-errors.js'
 
 export interface PgSessionOptions {
   statementTimeoutMs?: number
@@ -31,7 +31,7 @@ export class PgSession {
       connectionString: url,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       application_name: 'chokepoint',
-    }, describePgError)
+    }, 'PostgreSQL')
     const session = new PgSession(client, log)
     const statementTimeout = Math.round(options.statementTimeoutMs ?? 10_000)
     const lockTimeout = Math.round(options.lockTimeoutMs ?? 1000)
@@ -72,9 +72,9 @@ export class PgSession {
 
 /**
  * Connects a node-postgres client (to PostgreSQL or to PgBouncer's admin console). A failure becomes one line, scrubbed
- * of secrets, in the words of `describe`.
+ * of secrets, naming the address and user node-postgres resolved (URL, PG* variables or defaults).
  */
-export async function connectClient(config: pg.ClientConfig, describe: (error: unknown) => string): Promise<pg.Client> {
+export async function connectClient(config: pg.ClientConfig, service: 'PostgreSQL' | 'PgBouncer'): Promise<pg.Client> {
   const client = new pg.Client(config)
   // Without a listener, a connection dropped by the server would crash the process instead of failing a probe.
   client.on('error', () => {})
@@ -82,20 +82,9 @@ export async function connectClient(config: pg.ClientConfig, describe: (error: u
     await client.connect()
   } catch (error) {
     await client.end().catch(() => {})
-    throw new Error(scrubSecrets(describe(error)))
+    throw new Error(describePgConnectError(error, service, {user: client.user, where: `${client.host}:${client.port}`}))
   }
   return client
-}
-
-export function describePgError(error: unknown): string {
-  const e = error as {code?: string; message?: string; errno?: string}
-  if (e?.code === 'ECONNREFUSED') return `connection refused (${e.message?.replace(/^connect /, '')}): is the server running and the port right?`
-  if (e?.code === 'ENOTFOUND') return `host not found (${e.message?.replace(/^getaddrinfo /, '')}): check the host name`
-  if (e?.code === '28P01') return 'password authentication failed: check the user and password in the URL'
-  if (e?.code === '3D000') return `${e.message}: check the database name in the URL`
-  if (e?.code === '28000') return `${e.message}: check pg_hba.conf or the user name`
-  if (e?.message?.includes('timeout')) return `connection timed out: ${e.message}`
-  return e?.message ?? String(error)
 }
 
 export const postgresDriver: Driver<PgSession> = {

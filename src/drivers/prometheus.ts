@@ -1,6 +1,7 @@
 import {CommandLog, type Driver} from '../core/probe.js'
-import {registerSecret, scrubSecrets} from '../core/redact.js'
+import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
+import {describeHttpError} from './connect-errors.js'
 
 /** One series of an instant vector: its labels (without __name__ unless the query kept it) and value. */
 export interface PromSample {
@@ -34,20 +35,20 @@ export class PrometheusSession {
     private readonly timeoutMs: number,
   ) {}
 
-  static fromTarget(target: TargetSpec, log = new CommandLog()): PrometheusSession {
+  static fromTarget(target: TargetSpec, log = new CommandLog(), secrets?: Secrets): PrometheusSession {
     const options = (target.options ?? {}) as PrometheusOptions
     const url = new URL(target.url)
     const headers: Record<string, string> = {accept: 'application/json, text/plain;q=0.9'}
     const user = decodeURIComponent(url.username)
     const password = decodeURIComponent(url.password)
     if (options.bearerToken) {
-      registerSecret(options.bearerToken)
+      secrets?.register(options.bearerToken)
       headers.authorization = `Bearer ${options.bearerToken}`
     } else if (options.basicAuth) {
-      registerSecret(options.basicAuth.password)
+      secrets?.register(options.basicAuth.password)
       headers.authorization = `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`
     } else if (user || password) {
-      registerSecret(password)
+      secrets?.register(password)
       headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
     }
     url.username = ''
@@ -62,7 +63,7 @@ export class PrometheusSession {
     try {
       response = await fetch(url, {headers: this.headers, signal: AbortSignal.timeout(this.timeoutMs)})
     } catch (error) {
-      throw new Error(scrubSecrets(describeFetchError(error, this.baseUrl)))
+      throw new Error(describeHttpError(error, 'Prometheus', this.baseUrl))
     }
     if (response.status === 401 || response.status === 403) {
       throw new Error(`Prometheus at ${this.baseUrl.host} refused the credentials (HTTP ${response.status}): check the user and password or bearer token`)
@@ -162,19 +163,10 @@ export function promNumber(text: string): number {
   return Number(text)
 }
 
-function describeFetchError(error: unknown, base: URL): string {
-  const cause = (error as {cause?: {code?: string; message?: string}})?.cause
-  const e = error as {name?: string; message?: string}
-  if (cause?.code === 'ECONNREFUSED') return `connection refused (${base.host}): is Prometheus running and the port right?`
-  if (cause?.code === 'ENOTFOUND') return `host not found (${base.hostname}): check the host name`
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer from ${base.host} in time`
-  return cause?.message ?? e?.message ?? String(error)
-}
-
 export const prometheusDriver: Driver<PrometheusSession> = {
   kind: 'prometheus',
-  async connect(target: TargetSpec, log: CommandLog) {
-    const session = PrometheusSession.fromTarget(target, log)
+  async connect(target: TargetSpec, log: CommandLog, secrets?: Secrets) {
+    const session = PrometheusSession.fromTarget(target, log, secrets)
     if (session.mode === 'scrape') {
       const samples = await session.scrape()
       return {conn: session, facts: {mode: 'scrape', series: samples.length}}

@@ -6,8 +6,9 @@
 import amqp from 'amqplib'
 import type {Channel, ChannelModel} from 'amqplib'
 import {CommandLog, type Driver} from '../core/probe.js'
-import {registerSecret, scrubSecrets} from '../core/redact.js'
+import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
+import {describeHttpError, describeNetworkError} from './connect-errors.js'
 
 export interface RabbitManagement {
   available: boolean
@@ -33,11 +34,11 @@ export interface RabbitEndpoints {
 }
 
 /** amqp://user:pass@host:5672/vhost (vhost percent-encoded, default '/'); the management URL defaults to http://host:15672. */
-export function rabbitEndpoints(target: TargetSpec): RabbitEndpoints {
+export function rabbitEndpoints(target: TargetSpec, secrets?: Secrets): RabbitEndpoints {
   const url = new URL(target.url)
   const user = decodeURIComponent(url.username || 'guest')
   const password = decodeURIComponent(url.password || 'guest')
-  registerSecret(password)
+  secrets?.register(password)
   const isHttp = url.protocol === 'http:' || url.protocol === 'https:'
   const path = url.pathname.replace(/^\//, '')
   const vhost = isHttp ? String(target.options?.vhost ?? '/') : path ? decodeURIComponent(path) : '/'
@@ -89,7 +90,7 @@ export class RabbitSession {
       this.connection = await amqp.connect({protocol: a.protocol, hostname: a.hostname, port: a.port, vhost: a.vhost, username: user, password, heartbeat: 0}, {timeout: this.timeoutMs})
     } catch (error) {
       if (isLoginRefused(error)) throw new RabbitLoginRefused(user)
-      throw new Error(scrubSecrets(`AMQP connection to ${a.hostname}:${a.port} failed: ${(error as Error).message}`))
+      throw new Error((`AMQP connection failed: ${describeNetworkError(error, 'RabbitMQ', `${a.hostname}:${a.port}`) ?? `${(error as Error).message} (${a.hostname}:${a.port})`}`))
     }
     this.connection.on('error', () => {})
     return this.connection
@@ -140,8 +141,8 @@ export class RabbitSession {
  */
 export const rabbitmqDriver: Driver<RabbitSession> = {
   kind: 'rabbitmq',
-  async connect(target: TargetSpec, log: CommandLog) {
-    const session = new RabbitSession(rabbitEndpoints(target), log, Number(target.options?.timeoutMs ?? 5000))
+  async connect(target: TargetSpec, log: CommandLog, secrets?: Secrets) {
+    const session = new RabbitSession(rabbitEndpoints(target, secrets), log, Number(target.options?.timeoutMs ?? 5000))
     const user = session.endpoints.user
     try {
       const overview = await session.getJson<{rabbitmq_version?: string; management_version?: string; rates_mode?: string; cluster_name?: string}>('/api/overview')
@@ -151,7 +152,7 @@ export const rabbitmqDriver: Driver<RabbitSession> = {
       const status = (error as {status?: number}).status
       const reason = status === 401
         ? `the management API refused user '${user}' (a user needs the 'monitoring' tag to read it)`
-        : status ? `the management API answered HTTP ${status}` : `the management API at ${session.endpoints.managementUrl} did not answer (${describeFetchError(error)})`
+        : status ? `the management API answered HTTP ${status}` : `the management API did not answer (${describeHttpError(error, 'the management plugin', session.endpoints.managementUrl)})`
       session.management = {available: false, baseUrl: session.endpoints.managementUrl, reason}
     }
     try {
@@ -163,11 +164,4 @@ export const rabbitmqDriver: Driver<RabbitSession> = {
     return {conn: session, facts: {management: false, managementReason: session.management.reason, vhost: session.vhost}}
   },
   close: (session) => session.close(),
-}
-
-function describeFetchError(error: unknown): string {
-  const cause = (error as {cause?: {code?: string}})?.cause
-  if (cause?.code) return cause.code === 'ECONNREFUSED' ? 'connection refused' : cause.code
-  if ((error as Error)?.name === 'TimeoutError') return 'timed out'
-  return String((error as Error)?.message ?? error).split('\n')[0]
 }

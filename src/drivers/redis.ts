@@ -1,7 +1,7 @@
 import {Redis} from 'ioredis'
 import {CommandLog, type Driver} from '../core/probe.js'
-import {scrubSecrets} from '../core/redact.js'
 import type {TargetSpec} from '../core/types.js'
+import {describeRedisError} from './connect-errors.js'
 
 /**
  * One Redis connection, with every command counted. No reconnects and no offline queue: a server that goes
@@ -30,7 +30,7 @@ export class RedisSession {
       await client.connect()
     } catch (error) {
       client.disconnect()
-      throw new Error(scrubSecrets(describeRedisError(lastError ?? error)))
+      throw new Error(describeRedisError(lastError ?? error, `${client.options.host}:${client.options.port}`))
     }
     return new RedisSession(client, log)
   }
@@ -54,13 +54,6 @@ export class RedisSession {
   async close(): Promise<void> {
     this.client.disconnect()
   }
-}
-
-export function describeRedisError(error: unknown): string {
-  const e = error as {code?: string; message?: string}
-  if (e?.code === 'ECONNREFUSED') return `connection refused (${e.message?.replace(/^connect /, '')}): is Redis running and the port right?`
-  if (e?.message?.includes('WRONGPASS') || e?.message?.includes('NOAUTH')) return 'authentication failed: check the user and password in the URL'
-  return e?.message ?? String(error)
 }
 
 export const redisDriver: Driver<RedisSession> = {

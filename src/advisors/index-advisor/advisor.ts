@@ -2,6 +2,7 @@ import type {Advisor, AdvisorContext, AdvisorFinding} from '../../core/advisor.j
 import {errorMessage} from '../../core/errors.js'
 import type {IndexRemedy, Proposed} from '../../core/remedies.js'
 import type {Reading} from '../../core/types.js'
+import {round} from '../../core/numbers.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import {dataOf} from '../../core/readings.js'
 import {plansReading, tablesReading, type PlansData} from '../../readings/postgres.js'
@@ -75,10 +76,6 @@ function indexRemedy(c: Candidate, run: AdvisorRun, helped: number[], costBefore
     verified: run.verified,
     ...(run.verified === false ? {notVerified: run.notVerifiedBecause} : {}),
   }
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100
 }
 
 /** Without a live planner: the widest btree candidate per seq-scanned large table of each statement, unverified. */

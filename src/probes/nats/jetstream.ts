@@ -10,9 +10,10 @@
  */
 import type {ConsumerInfo, StreamInfo} from '@nats-io/jetstream'
 import {ProbeSkip} from '../../core/errors.js'
-import type {Probe, ProbeContext} from '../../core/probe.js'
+import type {ProbeContext} from '../../core/probe.js'
 import type {NatsSession} from '../../drivers/nats.js'
-import {ageSeconds, normaliseQueues, type QueueState} from '../queues/normalise.js'
+import {defineQueueProbe, type QueueRead} from '../queues/define.js'
+import {ageSeconds, type QueueState} from '../queues/normalise.js'
 
 export function natsOptions(options: Record<string, unknown>): {maxQueues: number; consumerActiveSeconds: number} {
   return {
@@ -34,7 +35,7 @@ function isAttached(c: ConsumerInfo, activeSeconds: number, now: number): boolea
   return last !== undefined && now - last <= activeSeconds * 1000
 }
 
-async function readJetStream(session: NatsSession, ctx: ProbeContext): Promise<{states: QueueState[]; truncated: number; notes: string[]}> {
+async function readJetStream(session: NatsSession, ctx: ProbeContext): Promise<QueueRead> {
   const opts = natsOptions(ctx.options)
   let jsm
   try {
@@ -126,16 +127,11 @@ async function readJetStream(session: NatsSession, ctx: ProbeContext): Promise<{
   return {states, truncated, notes}
 }
 
-export const natsJetStreamProbe: Probe<NatsSession> = {
+export const natsJetStreamProbe = defineQueueProbe<NatsSession>({
   id: 'nats.jetstream',
   kind: 'nats',
+  system: 'nats',
   description: 'JetStream streams and consumers: pending, ack pending, redelivered, consumer activity, age of the oldest message',
-  async baseline(session, ctx) {
-    return (await readJetStream(session, ctx)).states
-  },
-  async collect(session, ctx, baseline) {
-    const read = await readJetStream(session, ctx)
-    if (read.states.length === 0) throw new ProbeSkip('no work-queue or interest streams and no consumers found in JetStream')
-    return normaliseQueues('nats', read.states, baseline as QueueState[] | undefined, ctx.windowSeconds, {truncated: read.truncated, notes: read.notes})
-  },
-}
+  read: readJetStream,
+  noQueues: () => 'no work-queue or interest streams and no consumers found in JetStream',
+})

@@ -1,7 +1,7 @@
 import type {Metric} from '../../core/types.js'
 import type {Probe, ProbeOutput} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import {intOption, num, quoteRole, requireVersion, skipIfNotApplicable} from './skip.js'
+import {intOption, num, queryRow, quoteRole, requireVersion} from './skip.js'
 
 interface SessionRow {
   pid: number
@@ -86,12 +86,7 @@ export const activityProbe: Probe<PgSession> = {
   async collect(session, ctx): Promise<ProbeOutput> {
     requireVersion(session, 100000, 'postgres.activity (pg_stat_activity.backend_type)')
     const topN = intOption(ctx.options, 'activityTopN', 20)
-    let row: ActivityRow
-    try {
-      row = (await session.query<ActivityRow & Record<string, unknown>>(ACTIVITY_SQL, [topN]))[0]
-    } catch (error) {
-      skipIfNotApplicable(error, session, 'postgres.activity')
-    }
+    const row = await queryRow<ActivityRow>(session, 'postgres.activity', ACTIVITY_SQL, [topN])
     const hiddenSessions = num(row.hidden)
     const metrics: Metric[] = [
       ...row.long_running.map((r) => ({name: 'db.query.duration_seconds', subject: `pid ${r.pid}`, value: r.seconds, evidence: sessionEvidence(r, hiddenSessions)})),

@@ -1,7 +1,7 @@
 import type {Metric} from '../../core/types.js'
 import type {Probe, ProbeOutput} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import {intOption, num, skipIfNotApplicable} from './skip.js'
+import {intOption, num, queryRow} from './skip.js'
 
 /** Counters read at the start of the window; per-table counters travel as parallel arrays (one row, one round trip). */
 interface CacheBaseline {
@@ -87,12 +87,7 @@ export const cacheHitProbe: Probe<PgSession> = {
   kind: 'postgres',
   description: 'Shared-buffer hit ratios of the database, its tables (worst N by misses) and its indexes',
   async baseline(session): Promise<CacheBaseline> {
-    let row: CounterRow
-    try {
-      row = (await session.query<CounterRow & Record<string, unknown>>(BASELINE_SQL))[0]
-    } catch (error) {
-      skipIfNotApplicable(error, session, 'postgres.cache-hit')
-    }
+    const row = await queryRow<CounterRow>(session, 'postgres.cache-hit', BASELINE_SQL)
     return {
       statsReset: row.stats_reset ? new Date(row.stats_reset).toISOString() : null,
       databaseHit: num(row.db_hit),
@@ -109,13 +104,8 @@ export const cacheHitProbe: Probe<PgSession> = {
     const topN = intOption(ctx.options, 'cacheTopN', 20)
     // Fewer blocks than this in the window make a ratio noise (3 reads of 4 is "75%"): kept in data, flagged.
     const minBlocks = intOption(ctx.options, 'cacheMinBlocks', 1000)
-    let row: CounterRow & {worst_tables: TableRow[]}
-    try {
-      row = (await session.query<CounterRow & {worst_tables: TableRow[]} & Record<string, unknown>>(COLLECT_SQL,
-        [base?.tableIds ?? [], base?.tableHits ?? [], base?.tableReads ?? [], topN]))[0]
-    } catch (error) {
-      skipIfNotApplicable(error, session, 'postgres.cache-hit')
-    }
+    const row = await queryRow<CounterRow & {worst_tables: TableRow[]}>(session, 'postgres.cache-hit', COLLECT_SQL,
+      [base?.tableIds ?? [], base?.tableHits ?? [], base?.tableReads ?? [], topN])
     const statsReset = row.stats_reset ? new Date(row.stats_reset).toISOString() : null
     // A stats reset inside the window makes the differences meaningless: fall back to the counters since that reset.
     const resetDuringWindow = base !== undefined && base.statsReset !== statsReset

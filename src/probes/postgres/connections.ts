@@ -1,6 +1,6 @@
 import type {Probe, ProbeOutput} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import {intOption, num, quoteRole, requireVersion, skipIfNotApplicable} from './skip.js'
+import {intOption, num, queryRow, quoteRole, requireVersion} from './skip.js'
 
 interface ConnectionsRow {
   max_connections: number
@@ -69,12 +69,7 @@ export const connectionsProbe: Probe<PgSession> = {
   async collect(session, ctx): Promise<ProbeOutput> {
     requireVersion(session, 100000, 'postgres.connections (pg_stat_activity.backend_type)')
     const topN = intOption(ctx.options, 'connectionsTopN', 10)
-    let row: ConnectionsRow
-    try {
-      row = (await session.query<ConnectionsRow & Record<string, unknown>>(CONNECTIONS_SQL, [topN]))[0]
-    } catch (error) {
-      skipIfNotApplicable(error, session, 'postgres.connections')
-    }
+    const row = await queryRow<ConnectionsRow>(session, 'postgres.connections', CONNECTIONS_SQL, [topN])
     const maxConnections = num(row.max_connections)
     const reserved = num(row.superuser_reserved) + num(row.reserved_connections)
     // Ordinary roles can use only these slots; the reserved ones are for superusers (and pg_use_reserved_connections).

@@ -2,6 +2,7 @@ import type {Probe} from '../../core/probe.js'
 import {quoteQualified} from '../../core/sql.js'
 import type {Metric} from '../../core/types.js'
 import type {PgSession} from '../../drivers/postgres.js'
+import {intOption} from './skip.js'
 
 /**
  * postgres.indexes: the user index catalog of the connected database, read set-based (at most 4 round trips
@@ -21,6 +22,11 @@ import type {PgSession} from '../../drivers/postgres.js'
  * server discards its statistics). Both err towards younger statistics, never older. pg_postmaster_start_time() is
  * not used: it overstates the age of a database created after the start and understates it after a clean restart.
  * Without pg_stat_file the age is unknown (null) and no unused index is proposed for dropping.
+ *
+ * Bounded output: at most `indexesFlaggedLimit` (default 100) indexes of each kind are listed and become metrics,
+ * the largest first; `notShown` counts the rest. On a database of 20,000 tables with two never-scanned indexes each,
+ * listing them all made 40,000 metrics (40 MB in the snapshot, most of the audit's time and memory) for a report no
+ * one reads to the end: the largest hundred are where the space is, and dropping them shows the next ones.
  */
 
 export interface IndexRow {
@@ -64,6 +70,10 @@ export interface IndexesData {
   unused: FlaggedIndex[]
   duplicate: Array<FlaggedIndex & {duplicateOf: string}>
   invalid: FlaggedIndex[]
+  /** The cap on each of unused, duplicate and invalid (indexesFlaggedLimit). */
+  flaggedLimit: number
+  /** Flagged indexes of each kind past the cap: found, but neither listed nor reported. */
+  notShown: {unused: number; duplicate: number; invalid: number}
   /** Compact rows, largest first (the index advisor checks suggestions against these); capped by indexesDataLimit. */
   indexes: IndexRow[]
   indexesTruncated: boolean
@@ -82,9 +92,12 @@ interface CatalogRow extends IndexRow {
   expressionsText: string | null
   predicateText: string | null
   building: boolean
+  /** Shares table, method, expressions, predicate and first key column with another index (see the catalog query). */
+  paired: boolean
 }
 
 const DEFAULT_DATA_LIMIT = 5000
+const DEFAULT_FLAGGED_LIMIT = 100
 
 function splitVector(text: string | null): string[] {
   return text ? text.trim().split(/\s+/).filter(Boolean) : []
@@ -154,27 +167,54 @@ export const indexesProbe: Probe<PgSession> = {
     const now: Date = facts.now
     const statsAgeSeconds = statsSince ? Math.max(0, Math.round((now.getTime() - statsSince.getTime()) / 1000)) : null
 
+    const dataLimit = intOption(ctx.options, 'indexesDataLimit', DEFAULT_DATA_LIMIT)
+    const flaggedLimit = intOption(ctx.options, 'indexesFlaggedLimit', DEFAULT_FLAGGED_LIMIT)
+    // Every index is looked at on the server, but only these come back: the largest (data.indexes), the invalid, those
+    // that share table, method, expressions, predicate and first key column with another (only they can cover or be
+    // covered: the duplicate check below needs them all), and the largest unused ones among the rest. With totals, so
+    // that a database of 60,000 indexes sends thousands of rows, not 60,000.
     const rows = await pg.query(
-      `SELECT i.indexrelid::int8 AS oid, i.indrelid::int8 AS table_oid, n.nspname AS schema, t.relname AS "table", c.relname AS name,
-              am.amname AS method, c.relpages::int8 * current_setting('block_size')::int8 AS size,
-              pg_stat_get_numscans(i.indexrelid) AS scans, i.indisunique AS unique, i.indisprimary AS primary,
-              i.indexrelid IN (SELECT k.conindid FROM pg_constraint k) AS backs_constraint,
-              i.indisvalid AS valid, i.indisready AS ready, i.indnkeyatts AS key_count,
-              i.indkey::text AS attnums, i.indclass::text AS opclasses, i.indcollation::text AS collations, i.indoption::text AS options,
-              pg_get_expr(i.indexprs, i.indrelid) AS expressions, pg_get_expr(i.indpred, i.indrelid) AS predicate,
-              ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
-                      LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
-              i.indexrelid IN (SELECT p.index_relid FROM pg_stat_progress_create_index p) AS building
-         FROM pg_index i
-         -- IN (SELECT ...) above runs each subquery once, hashed, instead of once per index; the scan count is
-         -- pg_stat_user_indexes' own function, per index, instead of a join that builds the whole view.
-         JOIN pg_class c ON c.oid = i.indexrelid
-         JOIN pg_class t ON t.oid = i.indrelid
-         JOIN pg_namespace n ON n.oid = t.relnamespace
-         JOIN pg_am am ON am.oid = c.relam
-        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-          AND NOT pg_is_other_temp_schema(n.oid)
-        ORDER BY size DESC, n.nspname, c.relname`)
+      `WITH idx AS (
+         SELECT i.indexrelid, i.indrelid, n.nspname AS schema, t.relname AS "table", c.relname AS name, am.amname AS method,
+                c.relpages::int8 * current_setting('block_size')::int8 AS size,
+                pg_stat_get_numscans(i.indexrelid) AS scans, i.indisunique AS is_unique, i.indisprimary AS is_primary,
+                i.indexrelid IN (SELECT k.conindid FROM pg_constraint k) AS backs_constraint,
+                i.indisvalid AS valid, i.indisready AS ready, i.indnkeyatts AS key_count, i.indkey, i.indclass, i.indcollation, i.indoption,
+                pg_get_expr(i.indexprs, i.indrelid) AS expressions, pg_get_expr(i.indpred, i.indrelid) AS predicate
+           FROM pg_index i
+           -- IN (SELECT ...) above runs each subquery once, hashed, instead of once per index; the scan count is
+           -- pg_stat_user_indexes' own function, per index, instead of a join that builds the whole view.
+           JOIN pg_class c ON c.oid = i.indexrelid
+           JOIN pg_class t ON t.oid = i.indrelid
+           JOIN pg_namespace n ON n.oid = t.relnamespace
+           JOIN pg_am am ON am.oid = c.relam
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+            AND NOT pg_is_other_temp_schema(n.oid)
+       ), ranked AS (
+         SELECT idx.*,
+                count(*) OVER (PARTITION BY indrelid, method, expressions, predicate, indkey[0]) > 1 AS paired,
+                row_number() OVER (ORDER BY size DESC, schema, name) AS size_rank,
+                count(*) OVER () AS index_count, sum(size) OVER () AS total_size
+           FROM idx
+       ), lone AS (
+         SELECT ranked.*, valid AND scans = 0 AND NOT is_unique AND NOT is_primary AND NOT backs_constraint AND NOT paired AS lone_unused
+           FROM ranked
+       ), chosen AS (
+         SELECT lone.*, row_number() OVER (PARTITION BY lone_unused ORDER BY size DESC, schema, name) AS lone_rank,
+                count(*) FILTER (WHERE lone_unused) OVER () AS lone_unused_count
+           FROM lone
+       )
+       SELECT indexrelid::int8 AS oid, indrelid::int8 AS table_oid, schema, "table", name, method, size, scans,
+              is_unique AS unique, is_primary AS primary, backs_constraint, valid, ready, key_count,
+              indkey::text AS attnums, indclass::text AS opclasses, indcollation::text AS collations, indoption::text AS options,
+              expressions, predicate, paired,
+              ARRAY(SELECT a.attname FROM unnest(indkey) WITH ORDINALITY k(attnum, ord)
+                      LEFT JOIN pg_attribute a ON a.attrelid = indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
+              indexrelid IN (SELECT p.index_relid FROM pg_stat_progress_create_index p) AS building,
+              index_count, total_size, lone_unused_count
+         FROM chosen
+        WHERE NOT valid OR paired OR size_rank <= $1 OR (lone_unused AND lone_rank <= $2)
+        ORDER BY size DESC, schema, name`, [dataLimit, flaggedLimit])
 
     const catalog: CatalogRow[] = rows.map((r) => ({
       oid: Number(r.oid),
@@ -202,7 +242,10 @@ export const indexesProbe: Probe<PgSession> = {
       expressionsText: r.expressions,
       predicateText: r.predicate,
       building: r.building,
+      paired: r.paired,
     }))
+    const indexCount = Number(rows[0]?.index_count ?? 0)
+    const loneUnused = Number(rows[0]?.lone_unused_count ?? 0)
 
     const onStandby = Boolean(facts.standby)
     const replicaCount = Number(facts.replicas ?? 0)
@@ -250,11 +293,25 @@ export const indexesProbe: Probe<PgSession> = {
       if (covering) verdicts.push({row, kind: 'duplicate', covering})
       else if (row.scans === 0 && !row.unique && !row.primary && !row.backsConstraint) verdicts.push({row, kind: 'unused'})
     }
+    // The catalog is ordered by size, so each kind keeps its largest; the rest are only counted.
+    const shown = {unused: 0, duplicate: 0, invalid: 0}
+    const notShown = {unused: 0, duplicate: 0, invalid: 0}
+    const listed = verdicts.filter((v) => {
+      if (shown[v.kind] >= flaggedLimit) {
+        notShown[v.kind]++
+        return false
+      }
+      shown[v.kind]++
+      return true
+    })
+    // Unused indexes that pair with no other were counted on the server; only the largest of them came back.
+    notShown.unused = verdicts.filter((v) => v.kind === 'unused' && v.row.paired).length + loneUnused - shown.unused
     const detailed = new Map<number, CatalogRow>()
-    for (const v of verdicts) {
+    for (const v of listed) {
       detailed.set(v.row.oid, v.row)
       if (v.covering) detailed.set(v.covering.oid, v.covering)
     }
+    let exactSizeCorrection = 0
     if (detailed.size > 0) {
       const details = await pg.query(
         'SELECT x.oid::int8 AS oid, pg_get_indexdef(x.oid) AS definition, pg_relation_size(x.oid) AS size FROM unnest($1::oid[]) x(oid)',
@@ -263,6 +320,7 @@ export const indexesProbe: Probe<PgSession> = {
         const row = detailed.get(Number(d.oid))
         if (!row) continue
         row.definition = d.definition ?? ''
+        exactSizeCorrection += Number(d.size ?? row.sizeBytes) - row.sizeBytes
         row.sizeBytes = Number(d.size ?? row.sizeBytes)
       }
     }
@@ -271,7 +329,7 @@ export const indexesProbe: Probe<PgSession> = {
     const unused: FlaggedIndex[] = []
     const duplicate: IndexesData['duplicate'] = []
     const invalid: FlaggedIndex[] = []
-    for (const {row, kind, covering} of verdicts) {
+    for (const {row, kind, covering} of listed) {
       if (kind === 'invalid') {
         const f = flag(row, 'invalid')
         invalid.push(f)
@@ -292,7 +350,6 @@ export const indexesProbe: Probe<PgSession> = {
       }
     }
 
-    const dataLimit = Number(ctx.options.indexesDataLimit) > 0 ? Math.floor(Number(ctx.options.indexesDataLimit)) : DEFAULT_DATA_LIMIT
     const data: IndexesData = {
       database: facts.database,
       role: onStandby ? 'standby' : 'primary',
@@ -300,17 +357,19 @@ export const indexesProbe: Probe<PgSession> = {
       statsSinceSource,
       statsAgeSeconds,
       replicaCount,
-      indexCount: catalog.length,
-      totalBytes: catalog.reduce((sum, r) => sum + r.sizeBytes, 0),
+      indexCount,
+      totalBytes: Number(rows[0]?.total_size ?? 0) + exactSizeCorrection,
       unused,
       duplicate,
       invalid,
+      flaggedLimit,
+      notShown,
       indexes: catalog.slice(0, dataLimit).map((r) => ({
         schema: r.schema, table: r.table, name: r.name, method: r.method, columns: r.columns,
         sizeBytes: r.sizeBytes, scans: r.scans, unique: r.unique, primary: r.primary, backsConstraint: r.backsConstraint,
         valid: r.valid, ready: r.ready, partial: r.partial, expression: r.expression,
       })),
-      indexesTruncated: catalog.length > dataLimit,
+      indexesTruncated: indexCount > dataLimit,
     }
     return {data, metrics}
   },

@@ -5,6 +5,7 @@ import {readCatalog, type CatalogFacts} from '../../knowledge/postgres/catalog.j
 import {explainBatch, plannable, type PlannableStatement} from '../../knowledge/postgres/plan.js'
 import {parseSync} from 'libpg-query'
 import {indexAdvisorOptions} from '../../knowledge/postgres/workload.js'
+import {accessAnswers, accessParams, accessSubquery, distinctUses, refusal, relationUses, type AccessAnswer, type RelationUse} from './relation-access.js'
 
 export interface PlannedStatement {
   /** pg_stat_statements queryid, or q1, q2 ... for statements given with --queries/--query. */
@@ -82,10 +83,18 @@ async function fromStatStatements(session: PgSession, limit: number): Promise<Ar
   return rows.map((r) => ({id: r.id, sql: r.query, calls: r.calls, totalMs: r.total_ms, meanMs: r.mean_ms, rows: r.rows}))
 }
 
-async function statStatementsSeconds(session: PgSession, fallback: number): Promise<number> {
-  if (session.serverVersionNum < 140000) return fallback
-  const [row] = await session.query(`SELECT extract(epoch FROM now() - stats_reset)::float8 AS seconds FROM pg_stat_statements_info`)
-  return Math.max(1, Number(row?.seconds ?? fallback))
+/**
+ * One round trip for what the workload needs besides the catalog: the seconds pg_stat_statements has counted
+ * (PostgreSQL 14+, to turn calls into rates) and whether this role can EXPLAIN each relation use (relation-access.ts).
+ */
+async function workloadFacts(session: PgSession, uses: RelationUse[], wantSeconds: boolean): Promise<{seconds?: number; access: Map<string, AccessAnswer>}> {
+  const seconds = wantSeconds && session.serverVersionNum >= 140000
+  if (!seconds && uses.length === 0) return {access: new Map()}
+  const [row] = await session.query(
+    `SELECT ${seconds ? '(SELECT extract(epoch FROM now() - stats_reset)::float8 FROM pg_stat_statements_info)' : 'NULL::float8'} AS seconds,
+            ${uses.length ? accessSubquery(1) : `'[]'::json`} AS access`,
+    uses.length ? accessParams(uses) : undefined)
+  return {seconds: seconds ? Number(row?.seconds ?? NaN) : undefined, access: accessAnswers(uses, row?.access ?? [])}
 }
 
 /**
@@ -110,11 +119,11 @@ export const plansProbe: Probe<PgSession> = {
       raw = await fromStatStatements(session, limit)
     }
     // Parse first: the catalog is read for the tables the statements name only (and what their plans can scan).
-    const parsed: Array<{r: (typeof raw)[number]; stmt?: PlannableStatement; error?: string; rels?: Array<{schema?: string; name: string}>}> = []
+    const parsed: Array<{r: (typeof raw)[number]; stmt?: PlannableStatement; error?: string; rels?: Array<{schema?: string; name: string}>; uses?: RelationUse[]}> = []
     for (const r of raw) {
       try {
         const stmt = await plannable(r.sql)
-        parsed.push({r, stmt, rels: relationsOfSql(stmt.sql)})
+        parsed.push({r, stmt, rels: relationsOfSql(stmt.sql), uses: relationUses(stmt.sql)})
       } catch (error) {
         // Utility statements in pg_stat_statements (SET, BEGIN, VACUUM ...) are not workload to index for.
         if (source === 'queries') parsed.push({r, error: errorMessage(error)})
@@ -123,8 +132,9 @@ export const plansProbe: Probe<PgSession> = {
     const named = parsed.flatMap((p) => p.rels ?? [])
     // A statement the parser's walk cannot read (none passed plannable without parsing) keeps the whole catalog.
     const catalog = await readCatalog(session, parsed.every((p) => !p.stmt || p.rels) ? named : undefined)
+    const facts = await workloadFacts(session, distinctUses(parsed.map((p) => p.uses)), source === 'pg_stat_statements')
     if (source === 'pg_stat_statements') {
-      const seconds = await statStatementsSeconds(session, catalog.statsSeconds)
+      const seconds = facts.seconds === undefined ? catalog.statsSeconds : Math.max(1, Number.isFinite(facts.seconds) ? facts.seconds : catalog.statsSeconds)
       for (const r of raw) r.weight = (r.calls ?? 0) / seconds
     }
     const tablesByName = new Map<string, Set<string>>()
@@ -144,7 +154,10 @@ export const plansProbe: Probe<PgSession> = {
       entry.sql = p.stmt.sql
       entry.paramCount = p.stmt.paramCount
       statements.push(entry)
-      toPlan.push({entry, stmt: p.stmt})
+      // Known to fail: say why without sending it (a failed EXPLAIN costs a rollback and a re-plan of its batch).
+      const refused = refusal(p.uses, facts.access, session.user || 'the audit role')
+      if (refused) entry.error = refused
+      else toPlan.push({entry, stmt: p.stmt})
     }
     const started = Date.now()
     const results = await explainBatch(session, toPlan.map((t) => t.stmt))

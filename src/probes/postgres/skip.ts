@@ -19,6 +19,19 @@ export function skipIfNotApplicable(error: unknown, session: PgSession, what: st
   throw error
 }
 
+/**
+ * The one row a probe's query returns (undefined when it returns none), with the errors that mean "does not apply
+ * here" turned into a ProbeSkip named after `what` (see skipIfNotApplicable). Most PostgreSQL probes read
+ * everything they need in one such row, so that the round trips stay fixed whatever the size of the database.
+ */
+export async function queryRow<T>(session: PgSession, what: string, sql: string, params?: unknown[]): Promise<T> {
+  try {
+    return (await session.query<T & Record<string, unknown>>(sql, params))[0]
+  } catch (error) {
+    skipIfNotApplicable(error, session, what)
+  }
+}
+
 /** ProbeSkip unless the server is at least `minVersionNum` (server_version_num, e.g. 130000). */
 export function requireVersion(session: PgSession, minVersionNum: number, what: string): void {
   if (session.serverVersionNum > 0 && session.serverVersionNum < minVersionNum) {

@@ -1,5 +1,6 @@
 import {ProbeSkip, errorMessage} from '../../core/errors.js'
 import type {Probe, ProbeContext} from '../../core/probe.js'
+import {round} from '../../core/numbers.js'
 import {quoteIdent} from '../../core/sql.js'
 import type {Metric} from '../../core/types.js'
 import type {PgSession} from '../../drivers/postgres.js'
@@ -283,9 +284,4 @@ export const statementsProbe: Probe<PgSession> = {
     }))
     return {data, metrics}
   },
-}
-
-function round(n: number, digits = 3): number {
-  const f = 10 ** digits
-  return Math.round(n * f) / f
 }

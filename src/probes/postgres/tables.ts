@@ -1,7 +1,7 @@
 import type {Metric} from '../../core/types.js'
 import type {Probe, ProbeOutput} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import {intOption, num, requireVersion, skipIfNotApplicable} from './skip.js'
+import {intOption, num, queryRow, requireVersion} from './skip.js'
 
 /** Write counters at the start of the window, as parallel arrays (one row, one round trip). */
 interface TablesBaseline {
@@ -123,12 +123,9 @@ export const tablesProbe: Probe<PgSession> = {
   kind: 'postgres',
   description: 'Per-table scans, dead tuples and write rates from pg_stat_user_tables (bounded top-N lists)',
   async baseline(session): Promise<TablesBaseline> {
-    try {
-      const row = (await session.query(BASELINE_SQL))[0]
-      return {relids: row.relids ?? [], inserts: row.inserts ?? [], updates: row.updates ?? [], deletes: row.deletes ?? []}
-    } catch (error) {
-      skipIfNotApplicable(error, session, 'postgres.tables')
-    }
+    // array_agg over no tables is NULL, not an empty array.
+    const row = await queryRow<{[K in keyof TablesBaseline]: string[] | null}>(session, 'postgres.tables', BASELINE_SQL)
+    return {relids: row.relids ?? [], inserts: row.inserts ?? [], updates: row.updates ?? [], deletes: row.deletes ?? []}
   },
   async collect(session, ctx, baseline): Promise<ProbeOutput> {
     requireVersion(session, 100000, 'postgres.tables')
@@ -138,15 +135,10 @@ export const tablesProbe: Probe<PgSession> = {
     const metricLimit = intOption(ctx.options, 'tablesMetricLimit', 200)
     const topN = intOption(ctx.options, 'tablesTopN', 50)
     const writeRatesLimit = intOption(ctx.options, 'tablesWriteRates', 200)
-    let row: TablesRow
-    try {
-      row = (await session.query<TablesRow & Record<string, unknown>>(COLLECT_SQL, [
-        base?.relids ?? [], base?.inserts ?? [], base?.updates ?? [], base?.deletes ?? [],
-        base ? ctx.windowSeconds : 0, minRows, metricLimit, topN, writeRatesLimit,
-      ]))[0]
-    } catch (error) {
-      skipIfNotApplicable(error, session, 'postgres.tables')
-    }
+    const row = await queryRow<TablesRow | undefined>(session, 'postgres.tables', COLLECT_SQL, [
+      base?.relids ?? [], base?.inserts ?? [], base?.updates ?? [], base?.deletes ?? [],
+      base ? ctx.windowSeconds : 0, minRows, metricLimit, topN, writeRatesLimit,
+    ])
     if (!row) throw new Error(`pg_stat_database has no row for database ${session.database}`)
     const statsReset = row.stats_reset ? new Date(row.stats_reset).toISOString() : null
     const metrics: Metric[] = []

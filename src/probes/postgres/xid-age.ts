@@ -1,7 +1,7 @@
 import type {Metric} from '../../core/types.js'
 import type {Probe, ProbeOutput} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import {intOption, num, skipIfNotApplicable} from './skip.js'
+import {intOption, num, queryRow} from './skip.js'
 
 /** Transaction IDs are 32-bit and compared modulo 2^32: a database must be frozen before its age reaches 2^31. */
 export const XID_WRAPAROUND = 2 ** 31
@@ -43,12 +43,7 @@ export const xidAgeProbe: Probe<PgSession> = {
   async collect(session, ctx): Promise<ProbeOutput> {
     const databaseLimit = intOption(ctx.options, 'xidDatabaseLimit', 50)
     const tableLimit = intOption(ctx.options, 'xidTableLimit', 10)
-    let row: XidRow
-    try {
-      row = (await session.query<XidRow & Record<string, unknown>>(XID_SQL, [databaseLimit, tableLimit]))[0]
-    } catch (error) {
-      skipIfNotApplicable(error, session, 'postgres.xid-age')
-    }
+    const row = await queryRow<XidRow>(session, 'postgres.xid-age', XID_SQL, [databaseLimit, tableLimit])
     const freezeMaxAge = num(row.freeze_max_age)
     const metrics: Metric[] = row.databases.map((d) => ({
       name: 'postgres.xid.age_ratio',

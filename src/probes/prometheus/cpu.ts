@@ -1,6 +1,5 @@
-import type {Probe, ProbeOutput} from '../../core/probe.js'
-import type {PrometheusSession} from '../../drivers/prometheus.js'
-import {finiteOrNull, firstMatching, noSeries, requireServer, settings, subjectOf, type Candidate} from './queries.js'
+import {definePromqlProbe} from './define.js'
+import type {Candidate} from './queries.js'
 
 /**
  * CPU busy share per instance. node_exporter and cAdvisor know the capacity (cores, CPU quota); a bare process
@@ -19,24 +18,13 @@ export function cpuCandidates(cores: number): Candidate[] {
   ]
 }
 
-export const cpuProbe: Probe<PrometheusSession> = {
+export const cpuProbe = definePromqlProbe({
   id: 'prometheus.cpu',
-  kind: 'prometheus',
   description: 'CPU utilisation per instance: node_exporter, cAdvisor against its quota, or process CPU against options.cpuCores',
-  async collect(session, ctx): Promise<ProbeOutput> {
-    requireServer(session, 'host.cpu.utilization')
-    const s = settings(ctx)
+  needs: 'host.cpu.utilization',
+  per: 'instance',
+  query(ctx) {
     const cores = typeof ctx.options.cpuCores === 'number' && ctx.options.cpuCores > 0 ? ctx.options.cpuCores : 1
-    const found = await firstMatching(session, s, 'cpu', cpuCandidates(cores), s.resourceBy)
-    if ('tried' in found) throw noSeries('host.cpu.utilization', 'cpu', found.tried)
-    return {
-      data: {window: s.window, groupBy: s.resourceBy, matched: found.matched, query: found.query},
-      metrics: found.samples.map((sample) => ({
-        name: 'host.cpu.utilization',
-        subject: subjectOf(sample, s.resourceBy, ctx.target.name),
-        value: finiteOrNull(sample.value),
-        evidence: {matched: found.matched, query: found.query, window: s.window},
-      })),
-    }
+    return {metric: 'host.cpu.utilization', key: 'cpu', candidates: cpuCandidates(cores)}
   },
-}
+})

@@ -1,7 +1,6 @@
 import {ProbeSkip} from '../../core/errors.js'
-import type {Probe, ProbeOutput} from '../../core/probe.js'
-import type {PrometheusSession} from '../../drivers/prometheus.js'
-import {finiteOrNull, firstMatching, noSeries, render, requireServer, settings, subjectOf, type Candidate} from './queries.js'
+import {definePromqlProbe} from './define.js'
+import {render, type Candidate} from './queries.js'
 
 /**
  * Memory in use over memory available, per instance. A utilisation needs a denominator, and a process alone
@@ -22,30 +21,21 @@ export function memoryCandidates(limitBytes?: number): Candidate[] {
   return list
 }
 
-export const memoryProbe: Probe<PrometheusSession> = {
+export const memoryProbe = definePromqlProbe({
   id: 'prometheus.memory',
-  kind: 'prometheus',
   description: 'Memory utilisation per instance: node_exporter, cAdvisor against the container limit, or process RSS against options.memoryLimitBytes',
-  async collect(session, ctx): Promise<ProbeOutput> {
-    requireServer(session, 'host.memory.utilization')
-    const s = settings(ctx)
+  needs: 'host.memory.utilization',
+  per: 'instance',
+  // Gauges: no rate, so no window in data or evidence.
+  windowed: false,
+  query(ctx) {
     const limit = typeof ctx.options.memoryLimitBytes === 'number' && ctx.options.memoryLimitBytes > 0 ? ctx.options.memoryLimitBytes : undefined
-    const found = await firstMatching(session, s, 'memory', memoryCandidates(limit), s.resourceBy)
-    if ('tried' in found) {
-      const rss = await session.query(render('max by ({{by}}) (process_resident_memory_bytes)', s, s.resourceBy))
-      if (rss.length > 0) {
-        throw new ProbeSkip('host.memory.utilization has no denominator: only process_resident_memory_bytes is scraped; scrape node_exporter or cAdvisor, or set options.prometheus.memoryLimitBytes')
-      }
-      throw noSeries('host.memory.utilization', 'memory', found.tried)
-    }
-    return {
-      data: {groupBy: s.resourceBy, matched: found.matched, query: found.query},
-      metrics: found.samples.map((sample) => ({
-        name: 'host.memory.utilization',
-        subject: subjectOf(sample, s.resourceBy, ctx.target.name),
-        value: finiteOrNull(sample.value),
-        evidence: {matched: found.matched, query: found.query},
-      })),
+    return {metric: 'host.memory.utilization', key: 'memory', candidates: memoryCandidates(limit)}
+  },
+  async beforeNoSeries(session, s, by) {
+    const rss = await session.query(render('max by ({{by}}) (process_resident_memory_bytes)', s, by))
+    if (rss.length > 0) {
+      throw new ProbeSkip('host.memory.utilization has no denominator: only process_resident_memory_bytes is scraped; scrape node_exporter or cAdvisor, or set options.prometheus.memoryLimitBytes')
     }
   },
-}
+})

@@ -13,21 +13,15 @@
  * Workers open a blocking connection named <prefix>:<base64(queue)>[:w:<name>], so CLIENT LIST shows them.
  * Cost: the SCAN calls of discovery, one CLIENT LIST, and two pipelines whatever the number of queues.
  */
-import type {Probe, ProbeContext} from '../../core/probe.js'
-import {ProbeSkip} from '../../core/errors.js'
+import type {ProbeContext} from '../../core/probe.js'
 import type {RedisSession} from '../../drivers/redis.js'
-import {ageSeconds, epochToMs, normaliseQueues, type FailureSample, type QueueState} from './normalise.js'
+import {capQueues, defineQueueProbe, type QueueRead} from './define.js'
+import {ageSeconds, epochToMs, type FailureSample, type QueueState} from './normalise.js'
 import {assertPermitted, globEscape, pipelineValue, redisDbFlag, redisQueueOptions, refusalReason, scanKeys, shellQuote, toNumber, type RedisQueueOptions} from './redis-discovery.js'
 
 interface BullQueueRef {
   prefix: string
   name: string
-}
-
-interface BullRead {
-  states: QueueState[]
-  truncated: number
-  notes: string[]
 }
 
 /** Finds queues by the keys every layout has at least one of: meta (v2+), id, or wait. */
@@ -73,13 +67,11 @@ async function workersByQueue(session: RedisSession, refs: BullQueueRef[], opts:
 
 const isMarker = (id: string) => id === '0' || id.startsWith('0:')
 
-export async function readBullQueues(session: RedisSession, ctx: ProbeContext): Promise<BullRead> {
+export async function readBullQueues(session: RedisSession, ctx: ProbeContext): Promise<QueueRead> {
   const opts = redisQueueOptions(ctx.options)
   const found = await discoverBullQueues(session, opts)
   const notes = [...found.notes]
-  const refs = found.queues.slice(0, opts.maxQueues)
-  const truncated = found.queues.length - refs.length
-  if (truncated > 0) notes.push(`${truncated} BullMQ queues beyond maxQueues (${opts.maxQueues}) not read`)
+  const {kept: refs, truncated} = capQueues(found.queues, opts.maxQueues, 'BullMQ queues', notes)
   if (refs.length === 0) return {states: [], truncated, notes}
 
   const workers = await workersByQueue(session, refs, opts)
@@ -215,18 +207,11 @@ export async function readBullQueues(session: RedisSession, ctx: ProbeContext): 
   return {states, truncated, notes}
 }
 
-export const bullmqQueuesProbe: Probe<RedisSession> = {
+export const bullmqQueuesProbe = defineQueueProbe<RedisSession>({
   id: 'queues.bullmq',
   kind: 'redis',
+  system: 'bullmq',
   description: 'BullMQ queues: depth, age of the oldest waiting job, workers, active, failed, arrival rate from the id counter',
-  async baseline(session, ctx) {
-    return (await readBullQueues(session, ctx)).states
-  },
-  async collect(session, ctx, baseline) {
-    const read = await readBullQueues(session, ctx)
-    if (read.states.length === 0) {
-      throw new ProbeSkip(`no BullMQ queues found (no <prefix>:<queue>:meta, :id or :wait keys for prefixes ${redisQueueOptions(ctx.options).bullmqPrefixes.join(', ')})`)
-    }
-    return normaliseQueues('bullmq', read.states, baseline as QueueState[] | undefined, ctx.windowSeconds, {truncated: read.truncated, notes: read.notes})
-  },
-}
+  read: readBullQueues,
+  noQueues: (ctx) => `no BullMQ queues found (no <prefix>:<queue>:meta, :id or :wait keys for prefixes ${redisQueueOptions(ctx.options).bullmqPrefixes.join(', ')})`,
+})

@@ -8,10 +8,10 @@
  * Celery's message (protocol 2) has headers such as task, id, eta, retries but no enqueue time, so the age of
  * the oldest message is reported as unknown unless the publisher set the AMQP `timestamp` property.
  */
-import type {Probe, ProbeContext} from '../../core/probe.js'
-import {ProbeSkip} from '../../core/errors.js'
+import type {ProbeContext} from '../../core/probe.js'
 import type {RedisSession} from '../../drivers/redis.js'
-import {ageSeconds, epochToMs, normaliseQueues, type QueueState} from './normalise.js'
+import {capQueues, defineQueueProbe, type QueueRead} from './define.js'
+import {ageSeconds, epochToMs, type QueueState} from './normalise.js'
 import {assertPermitted, pipelineValue, redisDbFlag, redisQueueOptions, scanKeys, shellQuote, toNumber} from './redis-discovery.js'
 
 const SEP = '\x06\x16'
@@ -49,13 +49,11 @@ function parseMessage(raw: unknown): {task?: string; timestampMs?: number} | und
   }
 }
 
-export async function readCelery(session: RedisSession, ctx: ProbeContext): Promise<{states: QueueState[]; truncated: number; notes: string[]}> {
+export async function readCelery(session: RedisSession, ctx: ProbeContext): Promise<QueueRead> {
   const opts = redisQueueOptions(ctx.options)
   const found = await discoverCeleryQueues(session, ctx)
   const notes = [...found.notes]
-  const read = found.names.slice(0, opts.maxQueues)
-  const truncated = found.names.length - read.length
-  if (truncated > 0) notes.push(`${truncated} Celery queues beyond maxQueues (${opts.maxQueues}) not read`)
+  const {kept: read, truncated} = capQueues(found.names, opts.maxQueues, 'Celery queues', notes)
   if (read.length === 0) return {states: [], truncated, notes}
 
   const PER_QUEUE = 5
@@ -115,16 +113,11 @@ export async function readCelery(session: RedisSession, ctx: ProbeContext): Prom
   return {states, truncated, notes}
 }
 
-export const celeryQueuesProbe: Probe<RedisSession> = {
+export const celeryQueuesProbe = defineQueueProbe<RedisSession>({
   id: 'queues.celery',
   kind: 'redis',
+  system: 'celery',
   description: 'Celery (kombu Redis transport) queues: depth with priority lists, unacked in flight',
-  async baseline(session, ctx) {
-    return (await readCelery(session, ctx)).states
-  },
-  async collect(session, ctx, baseline) {
-    const read = await readCelery(session, ctx)
-    if (read.states.length === 0) throw new ProbeSkip('no Celery queues found (no _kombu.binding.* sets, no list named celery, none configured in queues.celeryQueues)')
-    return normaliseQueues('celery', read.states, baseline as QueueState[] | undefined, ctx.windowSeconds, {truncated: read.truncated, notes: read.notes})
-  },
-}
+  read: readCelery,
+  noQueues: () => 'no Celery queues found (no _kombu.binding.* sets, no list named celery, none configured in queues.celeryQueues)',
+})

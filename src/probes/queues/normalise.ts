@@ -4,6 +4,7 @@
  * queue.latency_seconds, queue.consumers, queue.dead_letter.growth, queue.growth_rate ...) and the
  * QueueSummary records the workers advisor reads back from a snapshot.
  */
+import {round} from '../../core/numbers.js'
 import type {Metric} from '../../core/types.js'
 
 export type QueueSystem = 'bullmq' | 'sidekiq' | 'celery' | 'rabbitmq' | 'nats'
@@ -96,8 +97,6 @@ export function isQueueReadingData(data: unknown): data is QueueReadingData {
 export function queueSubject(system: QueueSystem, name: string): string {
   return `${system}:${name}`
 }
-
-const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 10 ** digits
 
 function delta(now: number | undefined, before: number | undefined): number | undefined {
   if (now === undefined || before === undefined) return undefined

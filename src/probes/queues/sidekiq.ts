@@ -9,10 +9,10 @@
  * Job payloads are JSON with enqueued_at in float seconds before Sidekiq 8 and integer milliseconds since.
  * An optional namespace (redis-namespace) prefixes every key.
  */
-import type {Probe, ProbeContext} from '../../core/probe.js'
-import {ProbeSkip} from '../../core/errors.js'
+import type {ProbeContext} from '../../core/probe.js'
 import type {RedisSession} from '../../drivers/redis.js'
-import {ageSeconds, epochToMs, normaliseQueues, type FailureSample, type QueueState} from './normalise.js'
+import {capQueues, defineQueueProbe, type QueueRead} from './define.js'
+import {ageSeconds, epochToMs, type FailureSample, type QueueState} from './normalise.js'
 import {assertPermitted, pipelineValue, redisDbFlag, redisQueueOptions, sendOrSkip, shellQuote, toNumber} from './redis-discovery.js'
 
 const MAX_PROCESSES = 200
@@ -44,15 +44,13 @@ function failureOf(raw: unknown, where: string): FailureSample | undefined {
   return {id: `${where} ${String(job.jid ?? '?')} (queue ${String(job.queue ?? '?')})`, reason, at: Number.isFinite(at) && at > 0 ? new Date(epochToMs(at)).toISOString() : undefined}
 }
 
-export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Promise<{states: QueueState[]; truncated: number; notes: string[]}> {
+export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Promise<QueueRead> {
   const opts = redisQueueOptions(ctx.options)
   const ns = opts.sidekiqNamespace ? `${opts.sidekiqNamespace}:` : ''
   const notes: string[] = []
   const names = ((await sendOrSkip<string[]>(session, 'SMEMBERS', `${ns}queues`)) ?? []).map(String).sort()
   if (names.length === 0) return {states: [], truncated: 0, notes}
-  const read = names.slice(0, opts.maxQueues)
-  const truncated = names.length - read.length
-  if (truncated > 0) notes.push(`${truncated} Sidekiq queues beyond maxQueues (${opts.maxQueues}) not read`)
+  const {kept: read, truncated} = capQueues(names, opts.maxQueues, 'Sidekiq queues', notes)
 
   const nowMs = Date.now()
   const recentS = nowMs / 1000 - opts.recentFailureSeconds
@@ -147,19 +145,14 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
   return {states, truncated, notes}
 }
 
-export const sidekiqQueuesProbe: Probe<RedisSession> = {
+export const sidekiqQueuesProbe = defineQueueProbe<RedisSession>({
   id: 'queues.sidekiq',
   kind: 'redis',
+  system: 'sidekiq',
   description: 'Sidekiq queues: depth, latency from enqueued_at, threads listening, retry/dead sets, processed counter',
-  async baseline(session, ctx) {
-    return (await readSidekiq(session, ctx)).states
+  read: readSidekiq,
+  noQueues(ctx) {
+    const ns = redisQueueOptions(ctx.options).sidekiqNamespace
+    return `no Sidekiq queues found (the '${ns ? `${ns}:` : ''}queues' set is empty or absent)`
   },
-  async collect(session, ctx, baseline) {
-    const read = await readSidekiq(session, ctx)
-    if (read.states.length === 0) {
-      const ns = redisQueueOptions(ctx.options).sidekiqNamespace
-      throw new ProbeSkip(`no Sidekiq queues found (the '${ns ? `${ns}:` : ''}queues' set is empty or absent)`)
-    }
-    return normaliseQueues('sidekiq', read.states, baseline as QueueState[] | undefined, ctx.windowSeconds, {truncated: read.truncated, notes: read.notes})
-  },
-}
+})

@@ -9,7 +9,8 @@
 import {ProbeSkip} from '../../core/errors.js'
 import type {Probe, ProbeContext} from '../../core/probe.js'
 import type {RabbitSession} from '../../drivers/rabbitmq.js'
-import {ageSeconds, normaliseQueues, type QueueState} from '../queues/normalise.js'
+import {defineQueueProbe, type QueueRead} from '../queues/define.js'
+import {ageSeconds, type QueueState} from '../queues/normalise.js'
 
 interface ApiQueue {
   name: string
@@ -78,7 +79,7 @@ async function listQueues(session: RabbitSession, maxQueues: number): Promise<{q
   return {queues: queues.slice(0, maxQueues), total}
 }
 
-async function readWithManagement(session: RabbitSession): Promise<{states: QueueState[]; truncated: number; notes: string[]}> {
+async function readWithManagement(session: RabbitSession): Promise<QueueRead> {
   const opts = {maxQueues: 1000}
   const {queues, total} = await listQueues(session, opts.maxQueues)
   const notes: string[] = []
@@ -139,7 +140,7 @@ async function readWithManagement(session: RabbitSession): Promise<{states: Queu
   return {states, truncated, notes}
 }
 
-async function readWithPassiveDeclare(session: RabbitSession, ctx: ProbeContext): Promise<{states: QueueState[]; truncated: number; notes: string[]}> {
+async function readWithPassiveDeclare(session: RabbitSession, ctx: ProbeContext): Promise<QueueRead> {
   const opts = rabbitOptions(ctx.options)
   const names = opts.queues.slice(0, opts.maxQueues)
   const notes = [`${session.management.reason}: ${MANAGEMENT_ONLY} need the rabbitmq_management plugin; depth and consumers come from AMQP passive declares of options.queues`]
@@ -171,25 +172,17 @@ async function readWithPassiveDeclare(session: RabbitSession, ctx: ProbeContext)
   return {states, truncated: opts.queues.length - names.length, notes}
 }
 
-async function readRabbit(session: RabbitSession, ctx: ProbeContext) {
-  return session.management.available ? readWithManagement(session) : readWithPassiveDeclare(session, ctx)
-}
-
-export const rabbitmqQueuesProbe: Probe<RabbitSession> = {
+// An empty broker is a reading, not a skip: without the management API an empty read has already been skipped
+// with the fix (name the queues), and with it no queues is what the broker has.
+export const rabbitmqQueuesProbe = defineQueueProbe<RabbitSession>({
   id: 'rabbitmq.queues',
   kind: 'rabbitmq',
+  system: 'rabbitmq',
   description: 'RabbitMQ queues: ready, unacked, consumers, publish/ack rates, head message age, dead-letter queues',
-  async baseline(session, ctx) {
-    return (await readRabbit(session, ctx)).states
-  },
-  async collect(session, ctx, baseline) {
-    const read = await readRabbit(session, ctx)
-    const out = normaliseQueues('rabbitmq', read.states, baseline as QueueState[] | undefined, ctx.windowSeconds, {truncated: read.truncated, notes: read.notes})
-    const missing = read.notes.filter((n) => n.includes('not found'))
-    if (missing.length) return {...out, status: 'error', reason: missing.join('; ')}
-    return out
-  },
-}
+  read: (session, ctx) => (session.management.available ? readWithManagement(session) : readWithPassiveDeclare(session, ctx)),
+  // A configured queue that does not exist is the user's mistake to see, not a queue to leave out silently.
+  failure: (read) => read.notes.filter((n) => n.includes('not found')).join('; ') || undefined,
+})
 
 /**
  * Says in the report, as a skipped reading, what a broker without the management API cannot tell; with the API it

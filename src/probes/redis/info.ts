@@ -2,6 +2,7 @@ import type {Metric} from '../../core/types.js'
 import type {Probe, ProbeContext} from '../../core/probe.js'
 import type {RedisSession} from '../../drivers/redis.js'
 import {errorMessage} from '../../core/errors.js'
+import {round} from '../../core/numbers.js'
 import {infoNumber, isPermissionError, keyspaceDbs, parseInfo, policyEvicts, type InfoFields} from './info-parse.js'
 
 /** Below this many lookups in the window a hit rate is noise: the metric is recorded as null (no verdict). */
@@ -165,8 +166,4 @@ export const redisInfoProbe: Probe<RedisSession> = {
       metrics,
     }
   },
-}
-
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000
 }

@@ -1,6 +1,8 @@
 import {ProbeSkip, errorMessage} from '../../core/errors.js'
+import {round} from '../../core/numbers.js'
 import type {CommandLog, Probe, ProbeContext} from '../../core/probe.js'
-import {RedisSession, describeRedisError} from '../../drivers/redis.js'
+import {describeRedisError} from '../../drivers/connect-errors.js'
+import {RedisSession} from '../../drivers/redis.js'
 import {isPermissionError, parseInfo, policyIsLfu} from './info-parse.js'
 import {keyPattern, patternMatches} from './patterns.js'
 import {refusalReason, sendOrSkip} from '../queues/redis-discovery.js'
@@ -296,17 +298,13 @@ function summarise(acc: PatternAcc, scale: number, totalBytes: number | null, co
     noTtlShare: n ? noTtlKeys.length / n : 0,
     noTtlBytes,
     ttlBuckets: {none: noTtlKeys.length, ...bucketise(ttlSec, TTL_BUCKETS)},
-    ttlSeconds: ttlSec.length ? {p10: round(percentile(ttlSec, 0.1)), p50: round(percentile(ttlSec, 0.5)), p90: round(percentile(ttlSec, 0.9)), max: round(maxTtl)} : null,
+    ttlSeconds: ttlSec.length ? {p10: round(percentile(ttlSec, 0.1), 1), p50: round(percentile(ttlSec, 0.5), 1), p90: round(percentile(ttlSec, 0.9), 1), max: round(maxTtl, 1)} : null,
     idleSeconds: idles.length ? {p50: percentile(idles, 0.5), p90: percentile(idles, 0.9), max: idles[idles.length - 1]} : null,
     idleBuckets: idles.length ? bucketise(idles, IDLE_BUCKETS) : null,
     freq: freqs.length ? {p50: percentile(freqs, 0.5), max: freqs[freqs.length - 1], zero: freqs.filter((f) => f === 0).length} : null,
     unread: {eligible, unread, basis: [...basis]},
     ...(acc.queue ? {queue: acc.queue} : {}),
   }
-}
-
-function round(v: number): number {
-  return Math.round(v * 10) / 10
 }
 
 /**

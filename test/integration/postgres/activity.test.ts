@@ -2,7 +2,7 @@ import type pg from 'pg'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {ProbeSkip} from '../../../src/core/errors.js'
 import {PgSession} from '../../../src/drivers/postgres.js'
-import {skipIfNotApplicable} from '../../../src/probes/postgres/skip.js'
+import {queryRow, skipIfNotApplicable} from '../../../src/probes/postgres/skip.js'
 import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_activity'
@@ -103,6 +103,14 @@ describe('postgres.activity', () => {
         const syntax = await session.query('SELEC 1').catch((e: unknown) => e)
         expect(() => skipIfNotApplicable(syntax, session, 'postgres.example')).toThrow(/syntax error/)
         expect(() => skipIfNotApplicable(syntax, session, 'postgres.example')).not.toThrow(ProbeSkip)
+        // queryRow, the probes' one-row read: the first row, the same skip for what does not apply, other errors as they are.
+        expect(await queryRow(session, 'postgres.example', 'SELECT 1 AS n UNION ALL SELECT 2')).toEqual({n: 1})
+        const rowDenied = await queryRow(session, 'postgres.example', `SELECT pg_read_file('postmaster.pid')`).catch((e: unknown) => e)
+        expect(rowDenied).toBeInstanceOf(ProbeSkip)
+        expect((rowDenied as Error).message).toMatch(/^postgres\.example: permission denied .*GRANT pg_read_all_stats TO cp_noprivs$/)
+        const rowSyntax = await queryRow(session, 'postgres.example', 'SELEC 1').catch((e: unknown) => e)
+        expect(rowSyntax).not.toBeInstanceOf(ProbeSkip)
+        expect((rowSyntax as Error).message).toMatch(/syntax error/)
       } finally {
         await session.close()
       }

@@ -103,6 +103,27 @@ describe('postgres.indexes', () => {
     }
   })
 
+  it('lists at most indexesFlaggedLimit indexes of each kind, the largest first, and counts the rest', async () => {
+    const full = readingOf((await auditTarget(url, {onlyProbes: ['postgres.indexes']})).snapshot, 'postgres.indexes').data as IndexesData
+    expect(full.notShown).toEqual({unused: 0, duplicate: 0, invalid: 0})
+    expect(full.flaggedLimit).toBe(100)
+    // A data limit of 2 leaves the never-scanned indexes that pair with no other (Ugly Index is the second largest
+    // unused one) on the server: only the largest of them may come back.
+    const {report, snapshot} = await auditTarget(url, {onlyProbes: ['postgres.indexes'], failOn: 'never', config: youngStatsAllowed,
+      options: {indexesFlaggedLimit: 2, indexesDataLimit: 2}})
+    const data = readingOf(snapshot, 'postgres.indexes').data as IndexesData
+    expect(data.unused).toEqual(full.unused.slice(0, 2))
+    expect(data.unused[1].index).toBe('"public"."Ugly Index"')
+    expect(data.duplicate).toEqual(full.duplicate.slice(0, 2))
+    expect(data.invalid).toEqual(full.invalid)
+    expect(data.notShown).toEqual({unused: full.unused.length - 2, duplicate: full.duplicate.length - 2, invalid: 0})
+    expect(data.indexCount).toBe(full.indexCount)
+    expect(data.indexes).toEqual(full.indexes.slice(0, 2).map((r, i) => ({...r, sizeBytes: data.indexes[i].sizeBytes})))
+    expect(data.indexesTruncated).toBe(true)
+    expect(byRule(report.findings, 'database/unused-index').map((f) => f.subject).sort()).toEqual(full.unused.slice(0, 2).map((f) => f.index).sort())
+    expect(byRule(report.findings, 'database/duplicate-index').map((f) => f.subject).sort()).toEqual(full.duplicate.slice(0, 2).map((f) => f.index).sort())
+  })
+
   it('on the standby, says the counts are the standby\'s own', async () => {
     // The database and its indexes reach the replica by streaming: wait until the invalid index has arrived.
     for (let i = 0; i < 100; i++) {

@@ -1,7 +1,12 @@
 import {describe, expect, it} from 'vitest'
-import {REDACTED, SecretRegistry, redactUrl, registerSecret, scrubSecrets} from '../../../src/core/redact.js'
+import {REDACTED, SecretRegistry} from '../../../src/core/redact.js'
 
-describe('secrets (deprecated global wrappers)', () => {
+describe('secrets of one registry', () => {
+  const secrets = new SecretRegistry()
+  const redactUrl = (url: string) => secrets.redactUrl(url)
+  const scrubSecrets = (text: string) => secrets.scrub(text)
+  const registerSecret = (secret: string) => secrets.register(secret)
+
   it('removes the password from URLs and remembers it', () => {
     expect(redactUrl('postgres://app:pa%24%24word@db:5432/shop')).toBe('postgres://app:<password removed>@db:5432/shop')
     expect(scrubSecrets('login failed for pa$$word and pa%24%24word')).toBe('login failed for *** and ***')

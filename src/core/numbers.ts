@@ -1,0 +1,8 @@
+/**
+ * `value` rounded to `digits` decimals. Three by default: evidence carries rates, milliseconds and ratios that
+ * people read, and more digits than that are noise in a report.
+ */
+export function round(value: number, digits = 3): number {
+  const factor = 10 ** digits
+  return Math.round(value * factor) / factor
+}
