@@ -3,7 +3,7 @@
  * value and status — not only the failures. JUnit and SARIF reporters list passing checks from here, and "why is
  * this rule silent?" has an answer (not evaluated: the probe was skipped, and why).
  */
-import {classify} from './engine.js'
+import {conditionsHold} from './engine.js'
 import type {EffectiveRule, RuleDefinition} from './rules.js'
 import type {Finding, Reading, Snapshot, Threshold} from './types.js'
 
@@ -31,6 +31,8 @@ export interface OmittedChecks {
   target: string
   /** Passing checks not listed beyond MAX_OK_CHECKS_PER_RULE. */
   ok: number
+  /** Subjects outside the rule's scope (its `when` conditions) not listed beyond the same cap. */
+  notApplicable?: number
 }
 
 export interface RuleInfo {
@@ -104,6 +106,7 @@ export function collectChecks(snapshot: Snapshot, findings: Finding[], rulesFor:
           continue
         }
         let ok = 0
+        let notApplicable = 0
         for (const metric of measured) {
           const subject = metric.subject ?? target.name
           const finding = findingByKey.get(`${rule.id}\u0000${target.name}\u0000${subject}`)
@@ -111,16 +114,23 @@ export function collectChecks(snapshot: Snapshot, findings: Finding[], rulesFor:
             push({subject, status: finding.severity, value: metric.value, finding: finding.id})
             continue
           }
-          const status = classify(rule, metric.value, metric.evidence)
           if (metric.value === null || Number.isNaN(metric.value)) {
             push({subject, status: 'not-evaluated', value: null, reason: 'no value measured'})
-          } else if (status === 'ok' && ok++ >= MAX_OK_CHECKS_PER_RULE) {
             continue
-          } else {
-            push({subject, status: 'ok', value: metric.value})
+          }
+          // A subject outside the rule's scope (e.g. a statement with fewer calls than the rule asks for) is not
+          // a pass: it was not judged. Such checks are as many as passing ones, so they share the cap.
+          const applies = conditionsHold(rule.whenCmp, metric.evidence)
+          if (applies) {
+            if (ok++ < MAX_OK_CHECKS_PER_RULE) push({subject, status: 'ok', value: metric.value})
+          } else if (notApplicable++ < MAX_OK_CHECKS_PER_RULE) {
+            push({subject, status: 'not-evaluated', value: metric.value, reason: `outside the rule's scope: ${whenText(rule)} does not hold`})
           }
         }
-        if (ok > MAX_OK_CHECKS_PER_RULE) omitted.push({rule: rule.id, target: target.name, ok: ok - MAX_OK_CHECKS_PER_RULE})
+        if (ok > MAX_OK_CHECKS_PER_RULE || notApplicable > MAX_OK_CHECKS_PER_RULE) {
+          omitted.push({rule: rule.id, target: target.name, ok: Math.max(0, ok - MAX_OK_CHECKS_PER_RULE),
+            ...(notApplicable > MAX_OK_CHECKS_PER_RULE ? {notApplicable: notApplicable - MAX_OK_CHECKS_PER_RULE} : {})})
+        }
       } else {
         const kinds = scope.advisorKinds(rule.advisor ?? '')
         const raised = findings.filter((f) => f.rule === rule.id && f.target === target.name)
@@ -153,6 +163,10 @@ export function collectChecks(snapshot: Snapshot, findings: Finding[], rulesFor:
 }
 
 /** Why none of these probes' readings could judge the rule, or undefined when one of them read fine. */
+function whenText(rule: EffectiveRule): string {
+  return Object.entries(rule.when ?? {}).map(([field, cond]) => `${field} ${cond}`).join(' and ')
+}
+
 function notReadReason(readings: Reading[], probes: string[]): string | undefined {
   const read = readings.filter((r) => probes.includes(r.probe))
   if (read.length === 0) return `${probes.join(', ')} did not run (skipProbes)`

@@ -12,7 +12,7 @@ export function findingId(rule: string, target: string, subject: string): string
 }
 
 /** Whether every `when` condition holds on the metric's evidence (a missing or non-numeric field fails it). */
-function conditionsHold(conds: EffectiveRule['whenCmp'], evidence: Record<string, unknown> | undefined): boolean {
+export function conditionsHold(conds: EffectiveRule['whenCmp'], evidence: Record<string, unknown> | undefined): boolean {
   return conds.every(({path, cmp}) => {
     const raw = lookupPath(evidence, path)
     const value = typeof raw === 'boolean' ? Number(raw) : raw

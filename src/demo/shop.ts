@@ -125,7 +125,7 @@ export const WORKLOAD: WorkloadStatement[] = [
     purpose: 'lines of an order (order_items.order_id has no index)',
     sql: 'SELECT p.name, oi.quantity, oi.price_cents FROM order_items oi JOIN products p ON p.id = oi.product_id WHERE oi.order_id = $1',
     calls: 40,
-    params: (i) => [1 + ((i * 104729) % 120000)],
+    params: (i) => [1 + ((i * 104729) % 200000)],
   },
   {
     purpose: 'customer spend by country (joins over both unindexed foreign keys)',

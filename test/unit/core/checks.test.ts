@@ -43,6 +43,16 @@ describe('checks', () => {
     expect(down.checks.find((c) => c.rule === 'replication/lag')).toMatchObject({status: 'not-evaluated', reason: 'target not read: could not connect: refused'})
   })
 
+  it('does not pass a subject outside the rule\'s scope: it was not judged', async () => {
+    const report = await analyse(snapshot([reading('postgres.statements', [
+      {name: 'db.statement.mean_seconds', value: 0.4, subject: 'queryid 1', evidence: {calls: 1}},
+      {name: 'db.statement.mean_seconds', value: 0.01, subject: 'queryid 2', evidence: {calls: 500}},
+    ])]))
+    const bySubject = Object.fromEntries(report.checks.filter((c) => c.rule === 'database/slow-statement').map((c) => [c.subject, c]))
+    expect(bySubject['queryid 1']).toMatchObject({status: 'not-evaluated', value: 0.4, reason: "outside the rule's scope: calls >= 10 does not hold"})
+    expect(bySubject['queryid 2']).toMatchObject({status: 'ok', value: 0.01})
+  })
+
   it('passes a rule whose probe read and found nothing to judge, and an advisor rule that raised nothing', async () => {
     const report = await analyse(snapshot([reading('postgres.activity', [])]))
     expect(report.checks.find((c) => c.rule === 'database/idle-in-transaction')).toMatchObject({status: 'ok', value: null, reason: expect.stringMatching(/nothing to judge/)})
