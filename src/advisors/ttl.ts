@@ -5,7 +5,8 @@ import {policyEvicts, policyIsVolatile} from '../probes/redis/info-parse.js'
 import {dataOf, readingsOfAny} from '../core/readings.js'
 import {queueReadings} from '../readings/queues.js'
 import {configReading, infoReading, keysReading, type PatternStats} from '../readings/redis.js'
-import {patternMatches, patternToGlob} from '../probes/redis/patterns.js'
+import {escapeGlob, patternMatches} from '../probes/redis/patterns.js'
+import {shellWord} from '../core/shell.js'
 import {queueFrameworkOf} from '../probes/redis/queue-keys.js'
 
 export const TTL_BOUNDS = {minSeconds: 60, maxSeconds: 7 * 86_400}
@@ -61,20 +62,88 @@ export function proposeTtl(p: PatternStats): {ttlSeconds: number; method: string
   return {ttlSeconds: DEFAULT_TTL_WITHOUT_IDLE, method: 'no idle times (LFU policy or OBJECT refused) and no TTL in use: a default of 1h; adjust to the data\'s staleness budget'}
 }
 
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`
+/**
+ * A key as redis-cli prints it outside raw mode (sdscatrepr): printable ASCII as is, \\ and \" escaped, control
+ * and non-ASCII bytes as \n, \xHH... The server's inline-command parser (sdssplitargs) reads this form back to the
+ * same bytes, so a key travels from SCAN to EXPIRE as one line of ASCII whatever it holds, newlines included.
+ */
+export function redisQuoted(text: string): string {
+  let out = '"'
+  for (const b of Buffer.from(text, 'utf8')) {
+    switch (b) {
+      case 0x5c: out += '\\\\'; break
+      case 0x22: out += '\\"'; break
+      case 0x0a: out += '\\n'; break
+      case 0x0d: out += '\\r'; break
+      case 0x09: out += '\\t'; break
+      case 0x07: out += '\\a'; break
+      case 0x08: out += '\\b'; break
+      default: out += b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`
+    }
+  }
+  return `${out}"`
 }
 
 /**
- * A shell pipeline that sets the TTL with ±jitter on every key of the pattern, without touching keys that already
- * have one (EXPIRE ... NX, Redis 7.0+). SCAN-based, as gentle as the probe; the RESP framing is built by awk so
- * keys with spaces or quotes are safe (keys containing newlines are not). Never run by chokepoint itself.
+ * A pattern as keyPattern (src/probes/redis/patterns.ts) makes it: text, and wildcards that each stand for a whole
+ * ':', '/' or '|'-separated segment, or a whole '.'-separated part of one. Any other '*' (in "a*b", "**") is a
+ * character of the keys themselves. A segment that is exactly '*' reads as a wildcard even when some key holds a
+ * literal '*' there: keyPattern gives both the same pattern, so both belong to it.
+ */
+type PatternToken = {text: string} | {wildcard: 'segment' | 'part'}
+
+function patternTokens(pattern: string): PatternToken[] {
+  const tokens: PatternToken[] = []
+  const text = (t: string) => {
+    const last = tokens[tokens.length - 1]
+    if (last && 'text' in last) last.text += t
+    else if (t) tokens.push({text: t})
+  }
+  pattern.split(/([:/|])/).forEach((piece, i) => {
+    if (i % 2 === 1) text(piece)
+    else if (piece === '*') tokens.push({wildcard: 'segment'})
+    else if (piece.includes('.')) {
+      piece.split('.').forEach((part, j) => {
+        if (j > 0) text('.')
+        if (part === '*') tokens.push({wildcard: 'part'})
+        else text(part)
+      })
+    } else text(piece)
+  })
+  return tokens
+}
+
+/** The SCAN MATCH glob of a pattern: its text with *?[]\ escaped, each wildcard a '*'. */
+export function patternScanGlob(pattern: string): string {
+  return patternTokens(pattern).map((t) => ('text' in t ? escapeGlob(t.text) : '*')).join('')
+}
+
+/**
+ * An awk regular expression over redis-cli's quoted output lines that holds for the keys of the pattern only. The
+ * glob is wider: Redis's '*' also matches ':' (so session:* would take session:1:meta). Here a wildcard is one or
+ * more characters of its segment (no separator; a '.'-part wildcard no '.' either), each character as redis-cli
+ * prints it (a plain character, or an escape).
+ */
+export function patternLineRegex(pattern: string): string {
+  const ere = (t: string) => t.replace(/[\\^$.[\]|()*+?{}/]/g, '\\$&')
+  const char = (extra: string) => `([^:\\/|${extra}"\\\\]|\\\\["\\\\abnrt]|\\\\x[0-9a-f][0-9a-f])+`
+  const body = patternTokens(pattern).map((t) => ('text' in t ? ere(redisQuoted(t.text).slice(1, -1)) : char(t.wildcard === 'part' ? '.' : ''))).join('')
+  return `^"${body}"$`
+}
+
+/**
+ * A shell pipeline that sets the TTL with ±jitter on every key of the pattern and on no other key, without touching
+ * keys that already have one (EXPIRE ... NX, Redis 7.0+). SCAN-based, as gentle as the probe. redis-cli prints each
+ * key quoted (--no-raw), awk keeps the lines of the pattern's keys (patternLineRegex) and writes them into inline
+ * EXPIRE commands, which the server unquotes to the very same bytes: no key is split, merged or globbed on the way.
+ * --quoted-pattern needs redis-cli 6.2 or later; an older one refuses it or prints unquoted keys, which no line of
+ * the filter matches, so nothing is touched. Never run by chokepoint itself.
  */
 export function expireCommand(pattern: string, ttlSeconds: number, jitter: number, nx: boolean): string {
-  const args = nx ? 4 : 3
-  const tail = nx ? '$2\\r\\nNX\\r\\n' : ''
-  const awk = `BEGIN{srand()} {t=int(ttl*(1-j+2*j*rand())); printf "*${args}\\r\\n$6\\r\\nEXPIRE\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%d\\r\\n${tail}", length($0), $0, length(t ""), t}`
-  return `redis-cli -u "$REDIS_URL" --scan --pattern ${shellQuote(patternToGlob(pattern))} | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellQuote(awk)} | redis-cli -u "$REDIS_URL" --pipe`
+  if (!Number.isSafeInteger(ttlSeconds) || !(jitter >= 0 && jitter < 1)) throw new Error(`expireCommand: bad TTL ${ttlSeconds} or jitter ${jitter}`)
+  const awk = `BEGIN{srand()} /${patternLineRegex(pattern)}/ {printf "EXPIRE %s %d${nx ? ' NX' : ''}\\r\\n", $0, int(ttl*(1-j+2*j*rand()))}`
+  return `redis-cli -u "$REDIS_URL" --no-raw --scan --quoted-pattern ${shellWord(redisQuoted(patternScanGlob(pattern)))}`
+    + ` | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellWord(awk)} | redis-cli -u "$REDIS_URL" --pipe`
 }
 
 /**
