@@ -119,29 +119,53 @@ export function patternScanGlob(pattern: string): string {
 }
 
 /**
- * An awk regular expression over redis-cli's quoted output lines that holds for the keys of the pattern only. The
- * glob is wider: Redis's '*' also matches ':' (so session:* would take session:1:meta). Here a wildcard is one or
- * more characters of its segment (no separator; a '.'-part wildcard no '.' either), each character as redis-cli
- * prints it (a plain character, or an escape).
+ * keyPattern (src/probes/redis/patterns.ts) in awk, over a key as redis-cli quotes it, so that the backfill keeps
+ * exactly the keys whose pattern is the finding's: a glob cannot say "a segment that looks like an identifier"
+ * (session:* would also take session:cart and session:1:meta). It works on the quoted text without decoding it:
+ * separators, '.', '@', digits and ASCII letters are never escaped; an escape counts as one character that is none
+ * of those, and lengths are counted as JavaScript counts them (UTF-16 units: UTF-8 lead bytes, a 4-byte one twice).
+ * POSIX awk only (gawk, mawk, BSD awk): no intervals, no gawk extensions. test/unit/redis/expire-command.test.ts
+ * checks it against keyPattern itself, so a change to one without the other fails there.
  */
-export function patternLineRegex(pattern: string): string {
-  const ere = (t: string) => t.replace(/[\\^$.[\]|()*+?{}/]/g, '\\$&')
-  const char = (extra: string) => `([^:\\/|${extra}"\\\\]|\\\\["\\\\abnrt]|\\\\x[0-9a-f][0-9a-f])+`
-  const body = patternTokens(pattern).map((t) => ('text' in t ? ere(redisQuoted(t.text).slice(1, -1)) : char(t.wildcard === 'part' ? '.' : ''))).join('')
-  return `^"${body}"$`
+export const AWK_KEY_PATTERN = [
+  // scan(s): P = s with each escape as "#", N = its length in UTF-16 units.
+  'function hexv(h){return (index("0123456789abcdef",substr(h,1,1))-1)*16+index("0123456789abcdef",substr(h,2,1))-1}',
+  'function scan(s,  i,c,h){P="";N=0;for(i=1;i<=length(s);i++){c=substr(s,i,1);if(c!="\\\\"){P=P c;N++;continue};c=substr(s,++i,1);P=P "#";'
+    + 'if(c=="x"){h=hexv(substr(s,i+1,2));i+=2;if(h<128||(h>=192&&h<240))N++;else if(h>=240)N+=2}else N++}}',
+  'function numeric(p){return p~/^[-+]?[0-9]+([.,_-][0-9]+)*$/}',
+  // isVariableSegment: digits, UUIDs, ISO dates, short-prefixed numbers, hex hashes, e-mails, long or mixed tokens.
+  'function variable(s,  p,d,l){if(s==""||s=="*")return 0;scan(s);p=P;if(numeric(p))return 1;'
+    + 'if(p~/^[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]$/)return 1;'
+    + 'if(p~/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/)return 1;'
+    + 'if(p~/^[a-zA-Z]([a-zA-Z][a-zA-Z]?)?[-_]?[0-9][0-9][0-9]+$/)return 1;'
+    + 'd=(p~/[0-9]/);l=(p~/[a-zA-Z]/);'
+    + 'if(d&&p~/^(0[xX])?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]+$/)return 1;'
+    + 'if(index(p,"@"))return 1;if(N>=20&&p!~/^[a-zA-Z_-]+$/)return 1;if(N>=8&&d&&l)return 1;return N>=32}',
+  // A ':', '/' or '|' segment: with no '.', all or nothing; with dots, an e-mail or number is one '*', else per part.
+  'function seg(s,  n,a,i,o){if(!index(s,"."))return variable(s)?"*":s;scan(s);if(index(s,"@")||numeric(P))return "*";'
+    + 'n=split(s,a,/\\./);o="";for(i=1;i<=n;i++)o=o (i>1?".":"") (variable(a[i])?"*":a[i]);return o}',
+  'function kp(k,  o){o="";while(match(k,/[:\\/|]/)){o=o seg(substr(k,1,RSTART-1)) substr(k,RSTART,1);k=substr(k,RSTART+1)};return o seg(k)}',
+].join(' ')
+
+/** An awk string literal holding `text` (printable ASCII, as redisQuoted makes it). */
+function awkString(text: string): string {
+  return `"${text.replace(/[\\"]/g, '\\$&')}"`
 }
 
 /**
  * A shell pipeline that sets the TTL with ±jitter on every key of the pattern and on no other key, without touching
- * keys that already have one (EXPIRE ... NX, Redis 7.0+). SCAN-based, as gentle as the probe. redis-cli prints each
- * key quoted (--no-raw), awk keeps the lines of the pattern's keys (patternLineRegex) and writes them into inline
- * EXPIRE commands, which the server unquotes to the very same bytes: no key is split, merged or globbed on the way.
- * --quoted-pattern needs redis-cli 6.2 or later; an older one refuses it or prints unquoted keys, which no line of
- * the filter matches, so nothing is touched. Never run by chokepoint itself.
+ * keys that already have one (EXPIRE ... NX, Redis 7.0+). SCAN-based, as gentle as the probe; the glob narrows the
+ * scan on the server and awk keeps only the keys whose pattern is this one (AWK_KEY_PATTERN). redis-cli prints each
+ * key quoted (--no-raw), and awk writes the quoted form into inline EXPIRE commands, which the server unquotes to
+ * the very same bytes: no key is split at a newline, merged or re-globbed on the way. --quoted-pattern needs
+ * redis-cli 6.2 or later; an older one refuses it or prints keys unquoted, which the filter drops, so nothing is
+ * touched. Never run by chokepoint itself.
  */
 export function expireCommand(pattern: string, ttlSeconds: number, jitter: number, nx: boolean): string {
   if (!Number.isSafeInteger(ttlSeconds) || !(jitter >= 0 && jitter < 1)) throw new Error(`expireCommand: bad TTL ${ttlSeconds} or jitter ${jitter}`)
-  const awk = `BEGIN{srand()} /${patternLineRegex(pattern)}/ {printf "EXPIRE %s %d${nx ? ' NX' : ''}\\r\\n", $0, int(ttl*(1-j+2*j*rand()))}`
+  const quoted = redisQuoted(pattern)
+  const awk = `${AWK_KEY_PATTERN} BEGIN{srand()} /^".*"$/ && kp(substr($0,2,length($0)-2))==${awkString(quoted.slice(1, -1))}`
+    + ` {printf "EXPIRE %s %d${nx ? ' NX' : ''}\\r\\n", $0, int(ttl*(1-j+2*j*rand()))}`
   return `redis-cli -u "$REDIS_URL" --no-raw --scan --quoted-pattern ${shellWord(redisQuoted(patternScanGlob(pattern)))}`
     + ` | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellWord(awk)} | redis-cli -u "$REDIS_URL" --pipe`
 }
