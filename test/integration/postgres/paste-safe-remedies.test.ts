@@ -13,7 +13,7 @@ import {parseQualifiedName, quoteIdent, quoteQualified} from '../../../src/core/
 import type {Finding, Remedy} from '../../../src/core/types.js'
 import {XID_WRAPAROUND} from '../../../src/probes/postgres/xid-age.js'
 import {errorsOf, pasteForReal, pasteRolledBack, relationKey, settingKey} from '../../helpers/paste.js'
-import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, waitForSql, withDatabase, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, connect, forgetLoadWrites, PRIMARY_URL, readingOf, waitForSql, withDatabase, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_paste_hostile'
 const url = withDatabase(PRIMARY_URL, DB)
@@ -249,6 +249,8 @@ describe('index remedies (drop unused, duplicate and invalid indexes; create the
       await adminQuery(db, `CREATE EXTENSION IF NOT EXISTS hypopg; CREATE SCHEMA ${quoteIdent(SCHEMA)}; CREATE TABLE public.victim2 (id int);
         CREATE TABLE ${qualified} (id int, ${quoteIdent(COLUMN)} int, pad text);
         INSERT INTO ${qualified} SELECT g, g, repeat('p', 50) FROM generate_series(1, 100000) g; ANALYZE ${qualified}`)
+      // Else the load reads as a write-heavy table, on which the advisor rightly proposes nothing.
+      await forgetLoadWrites(db)
       const queries = [{sql: `SELECT pad FROM ${qualified} WHERE ${quoteIdent(COLUMN)} = $1`}]
       const {report} = await auditTarget(db, {onlyProbes: ['postgres.plans'], failOn: 'never', options: {indexAdvisor: {queries}}})
       // The missing-index, statement and workload findings all carry the one index.
