@@ -5,7 +5,8 @@ import {policyEvicts, policyIsVolatile} from '../probes/redis/info-parse.js'
 import {dataOf, readingsOfAny} from '../core/readings.js'
 import {queueReadings} from '../readings/queues.js'
 import {configReading, infoReading, keysReading, type PatternStats} from '../readings/redis.js'
-import {patternMatches, patternToGlob} from '../probes/redis/patterns.js'
+import {escapeGlob, patternMatches} from '../probes/redis/patterns.js'
+import {shellWord} from '../core/shell.js'
 import {queueFrameworkOf} from '../probes/redis/queue-keys.js'
 
 export const TTL_BOUNDS = {minSeconds: 60, maxSeconds: 7 * 86_400}
@@ -61,20 +62,112 @@ export function proposeTtl(p: PatternStats): {ttlSeconds: number; method: string
   return {ttlSeconds: DEFAULT_TTL_WITHOUT_IDLE, method: 'no idle times (LFU policy or OBJECT refused) and no TTL in use: a default of 1h; adjust to the data\'s staleness budget'}
 }
 
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`
+/**
+ * A key as redis-cli prints it outside raw mode (sdscatrepr): printable ASCII as is, \\ and \" escaped, control
+ * and non-ASCII bytes as \n, \xHH... The server's inline-command parser (sdssplitargs) reads this form back to the
+ * same bytes, so a key travels from SCAN to EXPIRE as one line of ASCII whatever it holds, newlines included.
+ */
+export function redisQuoted(text: string): string {
+  let out = '"'
+  for (const b of Buffer.from(text, 'utf8')) {
+    switch (b) {
+      case 0x5c: out += '\\\\'; break
+      case 0x22: out += '\\"'; break
+      case 0x0a: out += '\\n'; break
+      case 0x0d: out += '\\r'; break
+      case 0x09: out += '\\t'; break
+      case 0x07: out += '\\a'; break
+      case 0x08: out += '\\b'; break
+      default: out += b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`
+    }
+  }
+  return `${out}"`
 }
 
 /**
- * A shell pipeline that sets the TTL with ±jitter on every key of the pattern, without touching keys that already
- * have one (EXPIRE ... NX, Redis 7.0+). SCAN-based, as gentle as the probe; the RESP framing is built by awk so
- * keys with spaces or quotes are safe (keys containing newlines are not). Never run by chokepoint itself.
+ * A pattern as keyPattern (src/probes/redis/patterns.ts) makes it: text, and wildcards that each stand for a whole
+ * ':', '/' or '|'-separated segment, or a whole '.'-separated part of one. Any other '*' (in "a*b", "**") is a
+ * character of the keys themselves. A segment that is exactly '*' reads as a wildcard even when some key holds a
+ * literal '*' there: keyPattern gives both the same pattern, so both belong to it.
+ */
+type PatternToken = {text: string} | {wildcard: 'segment' | 'part'}
+
+function patternTokens(pattern: string): PatternToken[] {
+  const tokens: PatternToken[] = []
+  const text = (t: string) => {
+    const last = tokens[tokens.length - 1]
+    if (last && 'text' in last) last.text += t
+    else if (t) tokens.push({text: t})
+  }
+  pattern.split(/([:/|])/).forEach((piece, i) => {
+    if (i % 2 === 1) text(piece)
+    else if (piece === '*') tokens.push({wildcard: 'segment'})
+    else if (piece.includes('.')) {
+      piece.split('.').forEach((part, j) => {
+        if (j > 0) text('.')
+        if (part === '*') tokens.push({wildcard: 'part'})
+        else text(part)
+      })
+    } else text(piece)
+  })
+  return tokens
+}
+
+/** The SCAN MATCH glob of a pattern: its text with *?[]\ escaped, each wildcard a '*'. */
+export function patternScanGlob(pattern: string): string {
+  return patternTokens(pattern).map((t) => ('text' in t ? escapeGlob(t.text) : '*')).join('')
+}
+
+/**
+ * keyPattern (src/probes/redis/patterns.ts) in awk, over a key as redis-cli quotes it, so that the backfill keeps
+ * exactly the keys whose pattern is the finding's: a glob cannot say "a segment that looks like an identifier"
+ * (session:* would also take session:cart and session:1:meta). It works on the quoted text without decoding it:
+ * separators, '.', '@', digits and ASCII letters are never escaped; an escape counts as one character that is none
+ * of those, and lengths are counted as JavaScript counts them (UTF-16 units: UTF-8 lead bytes, a 4-byte one twice).
+ * POSIX awk only (gawk, mawk, BSD awk): no intervals, no gawk extensions. test/unit/redis/expire-command.test.ts
+ * checks it against keyPattern itself, so a change to one without the other fails there.
+ */
+export const AWK_KEY_PATTERN = [
+  // scan(s): P = s with each escape as "#", N = its length in UTF-16 units.
+  'function hexv(h){return (index("0123456789abcdef",substr(h,1,1))-1)*16+index("0123456789abcdef",substr(h,2,1))-1}',
+  'function scan(s,  i,c,h){P="";N=0;for(i=1;i<=length(s);i++){c=substr(s,i,1);if(c!="\\\\"){P=P c;N++;continue};c=substr(s,++i,1);P=P "#";'
+    + 'if(c=="x"){h=hexv(substr(s,i+1,2));i+=2;if(h<128||(h>=192&&h<240))N++;else if(h>=240)N+=2}else N++}}',
+  'function numeric(p){return p~/^[-+]?[0-9]+([.,_-][0-9]+)*$/}',
+  // isVariableSegment: digits, UUIDs, ISO dates, short-prefixed numbers, hex hashes, e-mails, long or mixed tokens.
+  'function variable(s,  p,d,l){if(s==""||s=="*")return 0;scan(s);p=P;if(numeric(p))return 1;'
+    + 'if(p~/^[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]-?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]$/)return 1;'
+    + 'if(p~/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/)return 1;'
+    + 'if(p~/^[a-zA-Z]([a-zA-Z][a-zA-Z]?)?[-_]?[0-9][0-9][0-9]+$/)return 1;'
+    + 'd=(p~/[0-9]/);l=(p~/[a-zA-Z]/);'
+    + 'if(d&&p~/^(0[xX])?[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]+$/)return 1;'
+    + 'if(index(p,"@"))return 1;if(N>=20&&p!~/^[a-zA-Z_-]+$/)return 1;if(N>=8&&d&&l)return 1;return N>=32}',
+  // A ':', '/' or '|' segment: with no '.', all or nothing; with dots, an e-mail or number is one '*', else per part.
+  'function seg(s,  n,a,i,o){if(!index(s,"."))return variable(s)?"*":s;scan(s);if(index(s,"@")||numeric(P))return "*";'
+    + 'n=split(s,a,/\\./);o="";for(i=1;i<=n;i++)o=o (i>1?".":"") (variable(a[i])?"*":a[i]);return o}',
+  'function kp(k,  o){o="";while(match(k,/[:\\/|]/)){o=o seg(substr(k,1,RSTART-1)) substr(k,RSTART,1);k=substr(k,RSTART+1)};return o seg(k)}',
+].join(' ')
+
+/** An awk string literal holding `text` (printable ASCII, as redisQuoted makes it). */
+function awkString(text: string): string {
+  return `"${text.replace(/[\\"]/g, '\\$&')}"`
+}
+
+/**
+ * A shell pipeline that sets the TTL with ±jitter on every key of the pattern and on no other key, without touching
+ * keys that already have one (EXPIRE ... NX, Redis 7.0+). SCAN-based, as gentle as the probe; the glob narrows the
+ * scan on the server and awk keeps only the keys whose pattern is this one (AWK_KEY_PATTERN). redis-cli prints each
+ * key quoted (--no-raw), and awk writes the quoted form into inline EXPIRE commands, which the server unquotes to
+ * the very same bytes: no key is split at a newline, merged or re-globbed on the way. --quoted-pattern needs
+ * redis-cli 6.2 or later; an older one refuses it or prints keys unquoted, which the filter drops, so nothing is
+ * touched. Never run by chokepoint itself.
  */
 export function expireCommand(pattern: string, ttlSeconds: number, jitter: number, nx: boolean): string {
-  const args = nx ? 4 : 3
-  const tail = nx ? '$2\\r\\nNX\\r\\n' : ''
-  const awk = `BEGIN{srand()} {t=int(ttl*(1-j+2*j*rand())); printf "*${args}\\r\\n$6\\r\\nEXPIRE\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%d\\r\\n${tail}", length($0), $0, length(t ""), t}`
-  return `redis-cli -u "$REDIS_URL" --scan --pattern ${shellQuote(patternToGlob(pattern))} | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellQuote(awk)} | redis-cli -u "$REDIS_URL" --pipe`
+  if (!Number.isSafeInteger(ttlSeconds) || !(jitter >= 0 && jitter < 1)) throw new Error(`expireCommand: bad TTL ${ttlSeconds} or jitter ${jitter}`)
+  const quoted = redisQuoted(pattern)
+  const awk = `${AWK_KEY_PATTERN} BEGIN{srand()} /^".*"$/ && kp(substr($0,2,length($0)-2))==${awkString(quoted.slice(1, -1))}`
+    + ` {printf "EXPIRE %s %d${nx ? ' NX' : ''}\\r\\n", $0, int(ttl*(1-j+2*j*rand()))}`
+  return `redis-cli -u "$REDIS_URL" --no-raw --scan --quoted-pattern ${shellWord(redisQuoted(patternScanGlob(pattern)))}`
+    + ` | LC_ALL=C awk -v ttl=${ttlSeconds} -v j=${jitter} ${shellWord(awk)} | redis-cli -u "$REDIS_URL" --pipe`
 }
 
 /**

@@ -19,3 +19,35 @@ export function quoteLiteral(text: string): string {
   const s = String(text).replace(/'/g, "''")
   return s.includes('\\') ? `E'${s.replace(/\\/g, '\\\\')}'` : `'${s}'`
 }
+
+// One part of a qualified name as PostgreSQL's lexer reads it: a quoted identifier ("" inside for "), or an unquoted
+// one (letters, digits, _, $ and any non-ASCII character, not starting with a digit or $).
+const NAME_PART = /^(?:"((?:[^"]|"")+)"|([A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*))/
+
+/**
+ * The parts of a qualified name written the way PostgreSQL prints one (quote_ident parts joined by dots, as the
+ * probes select it): `public.orders`, `"My Schema"."a.b"`. Unquoted parts are folded to lower case as the server
+ * folds them. Undefined when the text is anything else (more than three parts, spaces, a stray quote, a semicolon):
+ * such text is not a name, and must not be pasted as one.
+ */
+export function parseQualifiedName(text: string): string[] | undefined {
+  const parts: string[] = []
+  let rest = text
+  for (;;) {
+    const m = NAME_PART.exec(rest)
+    if (!m) return undefined
+    parts.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2].replace(/[A-Z]/g, (c) => c.toLowerCase()))
+    rest = rest.slice(m[0].length)
+    if (rest === '') break
+    if (rest[0] !== '.' || parts.length === 3) return undefined
+    rest = rest.slice(1)
+  }
+  return parts.some((p) => p.includes('\u0000')) ? undefined : parts
+}
+
+/** A qualified name in PostgreSQL's notation, re-written with every part quoted; throws when it is not one. */
+export function requoteQualified(text: string): string {
+  const parts = parseQualifiedName(text)
+  if (!parts) throw new Error(`not a qualified SQL name: ${JSON.stringify(text)}`)
+  return parts.map(quoteIdent).join('.')
+}

@@ -1,6 +1,6 @@
 import {parseSync} from 'libpg-query'
 import type {CatalogFacts, ColumnFacts, ExistingIndex, TableFacts} from '../../knowledge/postgres/catalog.js'
-import {quoteIdent, quoteQualified} from '../../core/sql.js'
+import {quoteIdent, quoteLiteral, quoteQualified} from '../../core/sql.js'
 import {type ColumnTerm, type Predicate, type StatementShape} from '../../knowledge/postgres/parse.js'
 
 export interface IndexKey {
@@ -70,6 +70,15 @@ function literalSelectivity(table: TableFacts | undefined, col: string, literal:
   const i = c.mcv?.indexOf(bare) ?? -1
   if (i >= 0 && c.mcf) return c.mcf[i]
   return equalitySelectivity(table, col)
+}
+
+/**
+ * A predicate's constant for a partial index's WHERE, which the remedy prints. The parser hands strings over as
+ * '...' with quotes doubled; quoteLiteral re-writes one with a backslash as E'...', so the index predicate holds
+ * the same text whatever standard_conforming_strings is where the remedy is pasted.
+ */
+function constantSql(literal: string): string {
+  return literal.length >= 2 && literal.startsWith("'") && literal.endsWith("'") ? quoteLiteral(literal.slice(1, -1).replace(/''/g, "'")) : literal
 }
 
 function keyWidth(table: TableFacts | undefined, keys: IndexKey[], include: string[] = []): number {
@@ -220,7 +229,7 @@ export function generateCandidates(shapes: Array<StatementShape | undefined>, ca
       // Partial: a selective constant equality moves into WHERE; the remaining keys order or narrow the rest.
       const constants = preds.filter((p): p is Predicate & {literal: string} => (p.kind === 'eq' && p.value === 'constant' && !!p.literal) || (p.kind === 'isnull' && p.operator === 'IS NULL'))
       if (constants.length > 0) {
-        const where = constants.map((p) => (p.kind === 'isnull' ? `${termSql(p.term)} IS NULL` : `${termSql(p.term)} = ${p.literal}`)).join(' AND ')
+        const where = constants.map((p) => (p.kind === 'isnull' ? `${termSql(p.term)} IS NULL` : `${termSql(p.term)} = ${constantSql(p.literal)}`)).join(' AND ')
         const fraction = constants.reduce((f, p) => f * (p.kind === 'isnull' ? (column(facts, p.term.column)?.nullFrac ?? 0.1) : literalSelectivity(facts, p.term.column, p.literal)), 1)
         const constKeys = new Set(constants.map((p) => termKey(p.term)))
         const rest = [...eqSorted.filter((t) => !constKeys.has(termKey(t))).map((t) => key(t)), ...(range[0] ? [key(range[0])] : []), ...sort]

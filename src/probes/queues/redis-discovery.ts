@@ -163,7 +163,7 @@ export function toNumber(value: unknown): number {
 export function redisDbFlag(url: string): string {
   try {
     const db = new URL(url).pathname.replace(/^\//, '')
-    return db && db !== '0' ? ` -n ${db}` : ''
+    return /^\d+$/.test(db) && db !== '0' ? ` -n ${db}` : ''
   } catch {
     return ''
   }

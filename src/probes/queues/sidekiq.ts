@@ -139,7 +139,7 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
     recentFailures: recentDead,
     recentFailureSeconds: opts.recentFailureSeconds,
     failureSamples: samples,
-    inspectCommand: `redis-cli${dbFlag} ZREVRANGE ${shellQuote(`${ns}dead`)} 0 4 (the JSON of each job has error_class and error_message; retries: ZRANGE ${ns}retry 0 4)`,
+    inspectCommand: `redis-cli${dbFlag} ZREVRANGE ${shellQuote(`${ns}dead`)} 0 4 && redis-cli${dbFlag} ZRANGE ${shellQuote(`${ns}retry`)} 0 4`,
     details: {retry, dead, scheduled, processed, liveProcesses: processes.length},
   })
   return {states, truncated, notes}

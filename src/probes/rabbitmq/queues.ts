@@ -7,6 +7,7 @@
  * ready count and consumers only.
  */
 import {ProbeSkip} from '../../core/errors.js'
+import {shellWord} from '../../core/shell.js'
 import type {Probe, ProbeContext} from '../../core/probe.js'
 import type {RabbitSession} from '../../drivers/rabbitmq.js'
 import {defineQueueProbe, type QueueRead} from '../queues/define.js'
@@ -123,7 +124,7 @@ async function readWithManagement(session: RabbitSession): Promise<QueueRead> {
       failed,
       counters: {arrivals: stat(s, 'publish'), departures: sum(stat(s, 'ack'), stat(s, 'deliver_no_ack'), stat(s, 'get_no_ack'))},
       reportedRates: s ? {arrival: rate(s, 'publish') ?? 0, service: sum(rate(s, 'ack'), rate(s, 'deliver_no_ack'), rate(s, 'get_no_ack')) ?? 0} : undefined,
-      inspectCommand: dlqs.length ? `rabbitmqadmin --vhost=${JSON.stringify(session.vhost)} list queues name messages | grep -E '${dlqs.join('|')}' (look at messages with the management UI's Get messages, Nack mode requeue)` : undefined,
+      inspectCommand: dlqs.length ? `rabbitmqadmin --vhost=${shellWord(session.vhost)} list queues name messages | grep -F ${dlqs.map((d) => `-e ${shellWord(d)}`).join(' ')}` : undefined,
       notes: stateNotes.length ? stateNotes : undefined,
       details: {type: q.type, state: q.state, deadLetterExchange: dlx ?? null, deadLetterQueues: dlqs, redelivered: stat(s, 'redeliver') ?? null,
         publishRate: rate(s, 'publish') ?? null, deliverGetRate: rate(s, 'deliver_get') ?? null, ackRate: rate(s, 'ack') ?? null},

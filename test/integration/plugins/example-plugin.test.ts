@@ -53,7 +53,7 @@ describe('an external plugin linked with `chokepoint plugins link`', () => {
     const report = JSON.parse(audit.stdout) as Report
     const finding = report.findings.find((f) => f.rule === RULE)!
     expect(finding).toMatchObject({severity: 'warning', subject: 'public."Scratch Data"'})
-    expect(finding.remedies[0]).toMatchObject({kind: 'config', sql: 'ALTER TABLE public."Scratch Data" SET LOGGED', applier: null})
+    expect(finding.remedies[0]).toMatchObject({kind: 'config', sql: 'ALTER TABLE "public"."Scratch Data" SET LOGGED', applier: null})
     expect(report.checks.filter((c) => c.rule === RULE).map((c) => c.status)).toEqual(['warning'])
     expect(report.rules.map((r) => r.id)).toContain(RULE)
 

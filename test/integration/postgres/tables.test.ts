@@ -61,7 +61,7 @@ describe('postgres.tables', () => {
       expect(dead.evidence).toMatchObject({deadTuples: 20000, autovacuumEnabled: false, lastAutovacuum: 'never'})
       const deadFinding = report.findings.find((f) => f.rule === 'database/dead-tuples' && f.subject === 'table public.churn')
       expect(deadFinding?.severity).toBe('critical')
-      expect(deadFinding!.remedies.some((r) => r.sql === 'ALTER TABLE public.churn RESET (autovacuum_enabled)')).toBe(true)
+      expect(deadFinding!.remedies.some((r) => r.sql === 'ALTER TABLE "public"."churn" RESET (autovacuum_enabled)')).toBe(true)
       expect(report.findings.some((f) => f.rule === 'database/dead-tuples' && f.subject !== 'table public.churn')).toBe(false)
 
       const data = reading.data as Record<string, any>

@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import {requoteQualified} from '../../../src/core/sql.js'
 import {XID_WRAPAROUND} from '../../../src/probes/postgres/xid-age.js'
 import {adminQuery, auditTarget, readingOf, REPLICA_URL, withTempDatabase} from '../../helpers/pg.js'
 
@@ -40,7 +41,7 @@ describe('postgres.xid-age', () => {
       expect(critical.report.gate.exitCode).toBe(1)
       // The oldest table's finding carries the VACUUM (FREEZE) remedy for that table.
       const table = critical.report.findings.find((f) => f.rule === 'database/xid-wraparound' && f.subject.startsWith('table '))!
-      expect(table.remedies.some((r) => r.sql === `VACUUM (FREEZE, VERBOSE) ${(table.evidence as {table: string}).table}`)).toBe(true)
+      expect(table.remedies.some((r) => r.sql === `VACUUM (FREEZE, VERBOSE) ${requoteQualified((table.evidence as {table: string}).table)}`)).toBe(true)
 
       const warning = await auditTarget(url, {onlyProbes: ['postgres.xid-age'],
         config: {rules: {'database/xid-wraparound': {target: '< 0%', action: '> 100%'}}}})

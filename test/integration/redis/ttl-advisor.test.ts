@@ -45,7 +45,7 @@ describe('ttl advisor: no-TTL cache patterns', () => {
     expect(findings.map((f) => f.subject)).toEqual(['session:*'])
     const [remedy] = findings[0].remedies
     expect(remedy).toMatchObject({kind: 'ttl', pattern: 'session:*', ttlSeconds: 3600, jitter: 0.1, keysAffected: 40})
-    expect(String(remedy.command)).toContain(`--pattern 'session:*'`)
+    expect(String(remedy.command)).toContain(`--quoted-pattern '"session:*"'`)
     expect(String(remedy.command)).not.toContain(s.url)
     expect(findingsOf(report, 'cache/no-ttl-pattern').some((f) => f.subject === 'product:*')).toBe(false)
   })

@@ -61,7 +61,7 @@ describe('TTL proposal', () => {
 
   it('builds a SCAN-based EXPIRE NX pipeline that quotes the pattern and never embeds a URL', () => {
     const cmd = expireCommand("it's:*", 3600, 0.1, true)
-    expect(cmd).toContain(`--pattern 'it'\\''s:*'`)
+    expect(cmd).toContain(`--quoted-pattern '"it'\\''s:*"'`)
     expect(cmd).toContain('$REDIS_URL')
     expect(cmd).toContain('NX')
     expect(expireCommand('a:*', 60, 0.1, false)).not.toContain('NX')
