@@ -437,6 +437,8 @@ async function benchStartup(): Promise<Record<string, unknown>> {
     chokepointVersion: [join(ROOT, 'bin', 'run.js'), '--version'],
     helloHelp: [join(HELLO, 'bin', 'run.js'), '--help'],
     chokepointHelp: [join(ROOT, 'bin', 'run.js'), '--help'],
+    // The build given with --compare, in the same rotation: startup before and after a change.
+    ...(COMPARE ? {beforeVersion: [join(COMPARE, 'bin', 'run.js'), '--version'], beforeHelp: [join(COMPARE, 'bin', 'run.js'), '--help']} : {}),
   }
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]))
   for (const args of Object.values(cases)) timeOnce(args) // warm the file cache
@@ -453,7 +455,8 @@ async function benchStartup(): Promise<Record<string, unknown>> {
   const result = {
     runsEach: STARTUP_RUNS,
     medianMs: medians,
-    ratio: {version: ratio('chokepointVersion', 'helloVersion'), help: ratio('chokepointHelp', 'helloHelp')},
+    ratio: {version: ratio('chokepointVersion', 'helloVersion'), help: ratio('chokepointHelp', 'helloHelp'),
+      ...(COMPARE ? {versionAfterOverBefore: ratio('chokepointVersion', 'beforeVersion'), helpAfterOverBefore: ratio('chokepointHelp', 'beforeHelp')} : {})},
     overBareNodeMs: {
       hello: round(medians.helloVersion - medians.bareNode),
       chokepointVersion: round(medians.chokepointVersion - medians.bareNode),
