@@ -192,17 +192,6 @@ export class ShapeExtractor {
     return undefined
   }
 
-  private countParams(node: unknown): void {
-    if (Array.isArray(node)) {
-      for (const n of node) this.countParams(n)
-      return
-    }
-    if (!node || typeof node !== 'object') return
-    const n = node as Node
-    if (n.ParamRef) this.shape.paramCount = Math.max(this.shape.paramCount, n.ParamRef.number ?? 0)
-    for (const v of Object.values(n)) if (v && typeof v === 'object') this.countParams(v)
-  }
-
   /** Predicates and join keys from an AND tree; OR branches are not single-index material and are skipped. */
   private qual(raw: Node | undefined, scope: Scope, ctes: Set<string>): void {
     if (!raw) return
@@ -401,7 +390,7 @@ export class ShapeExtractor {
   }
 
   extract(stmt: Node): StatementShape {
-    this.countParams(stmt)
+    this.shape.paramCount = highestParam(stmt)
     this.statement(stmt, new Set(), true)
     return this.shape
   }
@@ -425,7 +414,15 @@ export function parameterCount(sql: string): number {
   const parsed = parseSync(sql)
   const stmt = parsed.stmts?.[0]?.stmt
   if (!stmt) return 0
-  const extractor = new ShapeExtractor({columns: {}}) as unknown as {countParams(n: unknown): void; shape: StatementShape}
-  extractor.countParams(stmt)
-  return extractor.shape.paramCount
+  return highestParam(stmt)
+}
+
+/** The highest $n anywhere in a parse tree. */
+function highestParam(node: unknown): number {
+  if (Array.isArray(node)) return node.reduce((max: number, n) => Math.max(max, highestParam(n)), 0)
+  if (!node || typeof node !== 'object') return 0
+  const n = node as Node
+  let max = n.ParamRef ? n.ParamRef.number ?? 0 : 0
+  for (const v of Object.values(n)) if (v && typeof v === 'object') max = Math.max(max, highestParam(v))
+  return max
 }
