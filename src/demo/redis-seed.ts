@@ -34,13 +34,13 @@ export async function seedDemoRedis(url: string, prefix = 'chokepoint-demo'): Pr
     for await (const keys of client.scanStream({match: `${prefix}:session:*`, count: 100}) as AsyncIterable<string[]>) {
       for (const key of keys) {
         const dump = await client.dumpBuffer(key)
-        aged.call('RESTORE', key, '0', dump as unknown as string, 'REPLACE', 'IDLETIME', String(300 + (i++ % 12) * 300))
+        aged.call('RESTORE', key, '0', dump, 'REPLACE', 'IDLETIME', String(300 + (i++ % 12) * 300))
       }
     }
     for (let j = 0; j < 40; j++) {
       const key = `${prefix}:recs:${2000 + j}`
       const dump = await client.dumpBuffer(key)
-      aged.call('RESTORE', key, String(1800 * 1000), dump as unknown as string, 'REPLACE', 'IDLETIME', '1800')
+      aged.call('RESTORE', key, String(1800 * 1000), dump, 'REPLACE', 'IDLETIME', '1800')
     }
     await aged.exec()
     return {
