@@ -5,6 +5,7 @@ import {readCatalog, type CatalogFacts} from '../../knowledge/postgres/catalog.j
 import {explainBatch, plannable, type PlannableStatement} from '../../knowledge/postgres/plan.js'
 import {parseSync} from 'libpg-query'
 import {indexAdvisorOptions} from '../../knowledge/postgres/workload.js'
+import {safeQueryTexts} from '../../knowledge/postgres/query-text.js'
 import {accessAnswers, accessParams, accessSubquery, distinctUses, refusal, relationUses, type AccessAnswer, type RelationUse} from './relation-access.js'
 
 export interface PlannedStatement {
@@ -80,7 +81,11 @@ async function fromStatStatements(session: PgSession, limit: number): Promise<Ar
        AND s.calls > 0
      ORDER BY s.total_exec_time + s.total_plan_time DESC
      LIMIT ${Math.max(1, Math.floor(limit)) * 2}`)
-  return rows.map((r) => ({id: r.id, sql: r.query, calls: r.calls, totalMs: r.total_ms, meanMs: r.mean_ms, rows: r.rows}))
+  // The safe text is what is planned and stored: comments and literals pg_stat_statements kept (a token in a
+  // comment, a utility statement's password) would otherwise reach the snapshot, the advisor's findings and the
+  // logged EXPLAIN commands. Planning it rather than the raw text keeps the plan and the printed text the same.
+  const safe = await safeQueryTexts(rows.map((r) => String(r.query ?? '')))
+  return rows.map((r, i) => ({id: r.id, sql: safe[i].text, calls: r.calls, totalMs: r.total_ms, meanMs: r.mean_ms, rows: r.rows}))
 }
 
 /**

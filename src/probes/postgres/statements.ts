@@ -4,6 +4,7 @@ import {round} from '../../core/numbers.js'
 import {quoteIdent} from '../../core/sql.js'
 import type {Metric} from '../../core/types.js'
 import type {PgSession} from '../../drivers/postgres.js'
+import {clip, safeQueryTexts} from '../../knowledge/postgres/query-text.js'
 
 /**
  * postgres.statements: the statements that took the most execution time, from pg_stat_statements.
@@ -20,7 +21,10 @@ import type {PgSession} from '../../drivers/postgres.js'
 /** One statement as the index advisor and reporters read it (field names are a contract: keep them). */
 export interface StatementRow {
   queryid: string
+  /** Safe to print (knowledge/postgres/query-text.ts): normalised, credential statements redacted, no comments. */
   query: string
+  /** pg_stat_statements' own text, only with the target option unsafeRawQueryTexts. */
+  rawQuery?: string
   calls: number
   totalMs: number
   meanMs: number
@@ -221,7 +225,12 @@ export const statementsProbe: Probe<PgSession> = {
     }
     const head = rows[0] ?? {}
     const allMs = Number(head.all_ms ?? 0)
-    const statements: StatementRow[] = rows.filter((r) => r.queryid !== null).map((r) => {
+    const listed = rows.filter((r) => r.queryid !== null)
+    // pg_stat_statements replaces the constants of planned statements only: utility statements (ALTER ROLE ...
+    // PASSWORD, DO, CREATE TABLE AS) keep their literals when track_utility is on, and every text keeps its comments.
+    const safe = await safeQueryTexts(listed.map((r) => String(r.query ?? '')))
+    const keepRaw = ctx.options.unsafeRawQueryTexts === true
+    const statements: StatementRow[] = listed.map((r, i) => {
       const calls = Number(r.calls)
       const totalMs = Number(r.total_ms)
       const meanMs = calls > 0 ? totalMs / calls : 0
@@ -229,7 +238,8 @@ export const statementsProbe: Probe<PgSession> = {
       const variance = calls > 0 ? Math.max(0, Number(r.sumsq) / calls - meanMs * meanMs) : 0
       return {
         queryid: String(r.queryid),
-        query: String(r.query ?? ''),
+        query: safe[i].text,
+        ...(keepRaw ? {rawQuery: String(r.query ?? '')} : {}),
         calls,
         totalMs,
         meanMs,
@@ -268,7 +278,7 @@ export const statementsProbe: Probe<PgSession> = {
       subject: `queryid ${s.queryid}`,
       evidence: {
         queryid: s.queryid,
-        query: s.query.length > 300 ? `${s.query.slice(0, 297)}...` : s.query,
+        query: clip(s.query, 300),
         calls: s.calls,
         totalMs: round(s.totalMs),
         meanMs: round(s.meanMs),
