@@ -24,6 +24,7 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   statementTimeoutMs: number('statement_timeout of chokepoint\'s session (default 10000)'),
   lockTimeoutMs: number('lock_timeout of chokepoint\'s session (default 1000)'),
   connectTimeoutMs: number('connection timeout (default 5000)'),
+  unsafeRawQueryTexts: boolean('UNSAFE: also keep the server\'s raw query texts (rawQuery) in postgres.activity/statements readings; they may hold passwords and tokens'),
   scratch: boolean('this database is a scratch copy: allows --verify-real (with COMMENT ON DATABASE ... \'chokepoint:scratch\')'),
   indexAdvisor: object('index advisor: {queries, indexBudgetBytes, maxIndexes, minImprovement, verifyReal, maxStatements, maxWhatIfCalls}'),
   cacheTopN: number('postgres.cache-hit: tables listed (default 10)'),
