@@ -232,6 +232,19 @@ function checkUrl(registry: Registry, kind: TargetKind, url: string, origin: str
   if (schemes.length > 0 && !schemes.includes(parsed.protocol)) {
     throw new ConfigError(`${origin}: a ${kind} URL must start with ${schemes.map((s) => `${s}//`).join(' or ')}`)
   }
+  // `postgres:/u:pw@h/db` and `postgres:///u:pw@h/db` parse as URLs with the credentials in the path: they would
+  // be dialled as localhost. The message never repeats the URL, which holds the password.
+  if (!url.slice(parsed.protocol.length).startsWith('//') || /@/.test(decodeURIComponentSafe(parsed.pathname))) {
+    throw new ConfigError(`${origin}: not a well-formed ${kind} URL; write it as ${def?.example ?? `${parsed.protocol}//user@host:port/...`} (user:password@ right after //)`)
+  }
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 /** Targets from the config file and flags; environment variables fill in a kind that neither names. */

@@ -75,6 +75,21 @@ describe('targets', () => {
     expect(() => resolveTargets({}, {pg: ['postgres://h/a', 'postgres://h/a']}, registry, testContext().secrets, {})).toThrow(/used twice/)
   })
 
+  it.each([
+    ['--pg', 'postgres:/u:pw-sekret@host/db'], ['--pg', 'postgres:u:pw-sekret@host/db'], ['--pg', 'postgres:///u:pw-sekret@host/db'],
+    ['--redis', 'redis:/u:pw-sekret@host'],
+  ])('rejects the mistyped URL %s %s without repeating its password', (flag, url) => {
+    const flags = {[flag.slice(2)]: [url]}
+    let message = ''
+    try {
+      resolveTargets({}, flags, registry, testContext().secrets, {})
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toMatch(new RegExp(`^${flag}: not a well-formed (postgres|redis) URL; write it as`))
+    expect(message).not.toContain('pw-sekret')
+  })
+
   it('builds a URL from libpq variables without putting the password in it', () => {
     const [t] = resolveTargets({}, {}, registry, testContext().secrets, {PGHOST: 'db', PGUSER: 'app', PGDATABASE: 'shop', PGPASSWORD: 'pw-from-env'})
     expect(t.url).toBe('postgres://app@db:5432/shop')
