@@ -79,12 +79,16 @@ function parseYamlConfig(text: string, file: string): unknown {
     if (error instanceof RangeError || /call stack/i.test(message)) return `nested more than the parser can follow (no setting is nested more than ${MAX_DEPTH} levels)`
     return /alias/i.test(message) ? 'too many aliases (at most 100): write the values out' : message
   }
-  let doc: import('yaml').Document.Parsed
+  const options = {prettyErrors: false, logLevel: 'silent', uniqueKeys: true} as const
+  let docs: ReturnType<typeof yaml.parseAllDocuments>
   try {
-    doc = yaml.parseDocument(text, {prettyErrors: false, logLevel: 'silent', uniqueKeys: true})
+    docs = yaml.parseAllDocuments(text, options)
   } catch (error) {
     return fail(described(error))
   }
+  // parseDocument would read the first of several and drop the rest without a word.
+  if (Array.isArray(docs) && docs.length > 1) return fail(`${docs.length} documents (separated by ---): a config file is one`, docs[1].range?.[0])
+  const doc = (Array.isArray(docs) ? docs[0] : undefined) ?? yaml.parseDocument('', options)
   const problem = doc.errors[0] ?? doc.warnings[0]
   if (problem) return fail(described(problem), problem.pos?.[0])
   let raw: unknown
@@ -177,6 +181,11 @@ function validateRuleSettings(settings: unknown, where: string, rules: RuleDefin
     }
     if (!isObject(setting)) throw new ConfigError(`${where}.${id}: expected off, on, a severity or a mapping`)
     for (const key of Object.keys(setting)) if (!OVERRIDE_KEYS.includes(key)) throw unknownKey(`${where}.${id}`, key, OVERRIDE_KEYS)
+    // `enabled: "false"` is a non-empty string, which kept the rule on.
+    if (setting.enabled !== undefined && typeof setting.enabled !== 'boolean') {
+      throw new ConfigError(`${where}.${id}.enabled: expected true or false, got ${shown(setting.enabled)}`)
+    }
+    if (setting.when !== undefined && !isObject(setting.when)) throw new ConfigError(`${where}.${id}.when: expected a mapping of evidence fields to comparisons, got ${describeValue(setting.when)}`)
     if (setting.severity !== undefined && !['critical', 'warning', 'info'].includes(String(setting.severity))) {
       throw new ConfigError(`${where}.${id}.severity: expected critical, warning or info, got "${String(setting.severity)}"`)
     }

@@ -135,6 +135,11 @@ describe('option bounds and types', () => {
     expect(() => validateConfig({targets: [{name, kind: 'redis', url: 'redis://h'}]}, registry, 'c.yaml')).toThrow(message)
   })
 
+  it('rejects a rule switch that is not a boolean ("false" is a non-empty string: the rule stayed on)', () => {
+    expect(() => validateConfig({rules: {'latency/p95': {enabled: 'false'}}}, registry)).toThrow(/rules\.latency\/p95\.enabled: expected true or false, got "false"/)
+    expect(() => validateConfig({rules: {'latency/p95': {when: 'x'}}}, registry)).toThrow(/rules\.latency\/p95\.when: expected a mapping/)
+  })
+
   it('rejects override target globs that are not strings', () => {
     expect(() => validateConfig({overrides: [{targets: [7], rules: {}}]}, registry)).toThrow(/overrides\[0\]\.targets\[0\]: expected a target name or glob/)
   })
@@ -164,6 +169,14 @@ describe('config files', () => {
   it('gives YAML errors on one line with where they are', () => {
     expect(oneLine(load('dup.yaml', 'window: 5s\nwindow: 6s\n'))).toMatch(/not valid YAML at line 2, column 1: Map keys must be unique$/)
     expect(oneLine(load('open.yaml', 'rules: [unclosed\n'))).toMatch(/not valid YAML at line 2/)
+  })
+
+  it('says a --config that is a directory cannot be read (EISDIR was an internal error)', () => {
+    expect(oneLine(() => loadConfigFile(registry, dir))).toMatch(/config .*: cannot read it \(EISDIR\): check the --config path$/)
+  })
+
+  it('refuses a file of several YAML documents (all but the first were dropped without a word)', () => {
+    expect(oneLine(load('two.yaml', 'window: 5s\n---\nfailOn: never\n'))).toMatch(/not valid YAML at line 2, column 1: 2 documents \(separated by ---\): a config file is one$/)
   })
 
   it('refuses an alias bomb and deep nesting quickly, naming them', () => {
