@@ -290,7 +290,8 @@ function describeValue(value: unknown): string {
 function validateSkipProbes(skip: unknown[], registry: Registry, where: string): void {
   const ids = registry.probeIds()
   skip.forEach((entry, i) => {
-    const id = String(entry)
+    if (typeof entry !== 'string') throw new ConfigError(`${where}: skipProbes[${i}]: expected a probe id such as "postgres.plans", got ${describeValue(entry)}`)
+    const id = entry
     if (ids.some((p) => p === id || p.startsWith(`${id}.`))) return
     const hint = closest(id, ids)
     throw new ConfigError(`${where}: skipProbes[${i}]: no probe "${id}"${hint ? ` (did you mean "${hint}"?)` : ` (probes: ${ids.join(', ')})`}`)
