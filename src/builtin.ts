@@ -38,7 +38,7 @@ const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
   }})}),
   indexBudgetBytes: number('storage budget for proposed indexes (--index-budget)', {integer: true, min: 1, max: 2 ** 53 - 1}),
   maxIndexes: count('most indexes to propose (--max-indexes)', 0, 1000),
-  minImprovement: number('smallest workload gain worth an index, a ratio (--min-improvement; default 0.10)', {min: 0, max: 0.99}),
+  minImprovement: number('smallest workload gain worth an index, a ratio (--min-improvement; default 0.10)', {min: 0, max: 1}),
   verifyReal: boolean('build proposed indexes for real inside a rolled-back transaction (--verify-real; scratch databases only)'),
   scratch: boolean('this database is a scratch copy: with COMMENT ON DATABASE ... \'chokepoint:scratch\', allows verifyReal'),
   maxStatements: count('statements read from pg_stat_statements by postgres.plans (default 100)', 1, 10_000),
