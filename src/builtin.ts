@@ -4,93 +4,143 @@
  * config without importing any driver, probe or client library.
  */
 import {DEFAULT_RULES_DIR} from './core/rules.js'
-import {definePlugin, type OptionSpecs} from './core/plugin.js'
+import {definePlugin, type OptionSpec, type OptionSpecs} from './core/plugin.js'
 import {Registry} from './core/registry.js'
 
-const number = (description: string) => ({type: 'number', description}) as const
-const string = (description: string) => ({type: 'string', description}) as const
-const object = (description: string) => ({type: 'object', description}) as const
-const boolean = (description: string) => ({type: 'boolean', description}) as const
-const array = (description: string) => ({type: 'array', description}) as const
+type Constraints = Omit<OptionSpec, 'type' | 'description'>
+const number = (description: string, constraints: Constraints = {}): OptionSpec => ({type: 'number', description, ...constraints})
+const string = (description: string, constraints: Constraints = {}): OptionSpec => ({type: 'string', description, ...constraints})
+const object = (description: string, constraints: Constraints = {}): OptionSpec => ({type: 'object', description, ...constraints})
+const boolean = (description: string): OptionSpec => ({type: 'boolean', description})
+const array = (description: string, constraints: Constraints = {}): OptionSpec => ({type: 'array', description, ...constraints})
+/** A whole number within bounds: rows, keys, calls and milliseconds. */
+const count = (description: string, min: number, max: number): OptionSpec => number(description, {integer: true, min, max})
+const ratio = (description: string): OptionSpec => number(description, {min: 0, max: 1})
+/** Every timeout has a floor above 0: 0 means "no timeout" to PostgreSQL and to node-postgres. */
+const timeoutMs = (description: string, max = 120_000): OptionSpec => count(description, 100, max)
 
 /** Options the stack-wide advisors read; a config sets them under options.postgres (they run once per stack). */
 const STACK_ADVISOR_OPTIONS: OptionSpecs = {
-  poolChain: object('pool-chain advisor: {instances, appPoolSize, dbCores, spindles} when app pool gauges are not scraped'),
-  workersUtilisation: number('workers advisor: target consumer utilisation (default 0.7)'),
-  drainTargetSeconds: number('workers advisor: how fast a backlog should drain (default 600)'),
+  poolChain: object('pool-chain advisor: {instances, appPoolSize, dbCores, spindles} when app pool gauges are not scraped', {properties: {
+    instances: count('instances of the application', 1, 100_000),
+    appPoolSize: count('connection pool max of one instance', 1, 100_000),
+    dbCores: count('CPU cores of the database server, for the HikariCP sizing hint', 1, 4096),
+    spindles: count('effective spindles of the database server, for the HikariCP sizing hint (default 1)', 0, 1000),
+  }}),
+  workersUtilisation: number('workers advisor: target consumer utilisation (default 0.7)', {min: 0.1, max: 1}),
+  drainTargetSeconds: number('workers advisor: how fast a backlog should drain (default 600)', {min: 1, max: 7 * 86_400}),
+}
+
+const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
+  queries: array('statements to advise on: [{sql, weight}] (--queries, --query)', {items: object('a statement', {required: ['sql'], properties: {
+    sql: string('the statement'),
+    weight: number('how often it runs, relative to the others (default 1)', {min: 0, max: 1e12}),
+  }})}),
+  indexBudgetBytes: number('storage budget for proposed indexes (--index-budget)', {integer: true, min: 1, max: 2 ** 53 - 1}),
+  maxIndexes: count('most indexes to propose (--max-indexes)', 0, 1000),
+  minImprovement: number('smallest workload gain worth an index, a ratio (--min-improvement; default 0.10)', {min: 0, max: 1}),
+  verifyReal: boolean('build proposed indexes for real inside a rolled-back transaction (--verify-real; scratch databases only)'),
+  scratch: boolean('this database is a scratch copy: with COMMENT ON DATABASE ... \'chokepoint:scratch\', allows verifyReal'),
+  maxStatements: count('statements read from pg_stat_statements by postgres.plans (default 100)', 1, 10_000),
+  maxWhatIfCalls: count('what-if EXPLAIN calls per audit at most (default 20000)', 1, 1_000_000),
 }
 
 const POSTGRES_OPTIONS: OptionSpecs = {
-  statementTimeoutMs: number('statement_timeout of chokepoint\'s session (default 10000)'),
-  lockTimeoutMs: number('lock_timeout of chokepoint\'s session (default 1000)'),
-  connectTimeoutMs: number('connection timeout (default 5000)'),
+  statementTimeoutMs: timeoutMs('statement_timeout of chokepoint\'s session (default 10000)', 600_000),
+  lockTimeoutMs: count('lock_timeout of chokepoint\'s session (default 1000)', 1, 60_000),
+  connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
   unsafeRawQueryTexts: boolean('UNSAFE: also keep the server\'s raw query texts (rawQuery) in postgres.activity/statements readings; they may hold passwords and tokens'),
   scratch: boolean('this database is a scratch copy: allows --verify-real (with COMMENT ON DATABASE ... \'chokepoint:scratch\')'),
-  indexAdvisor: object('index advisor: {queries, indexBudgetBytes, maxIndexes, minImprovement, verifyReal, maxStatements, maxWhatIfCalls}'),
-  cacheTopN: number('postgres.cache-hit: tables listed (default 10)'),
-  cacheMinBlocks: number('postgres.cache-hit: blocks read before a hit rate is judged'),
-  tablesMinRows: number('postgres.tables: smallest table judged for sequential scans'),
-  tablesMetricLimit: number('postgres.tables: tables measured per metric'),
-  tablesTopN: number('postgres.tables: tables listed per list'),
-  tablesWriteRates: number('postgres.tables: most-written tables whose write rates the index advisor reads'),
-  statementsLimit: number('postgres.statements: statements read'),
-  statementsBaselineLimit: number('postgres.statements: statements kept in the window baseline'),
-  xidDatabaseLimit: number('postgres.xid-age: databases listed'),
-  xidTableLimit: number('postgres.xid-age: tables listed'),
-  connectionsTopN: number('postgres.connections: roles and states listed'),
-  activityTopN: number('postgres.activity: sessions listed'),
-  indexesDataLimit: number('postgres.indexes: indexes kept in the reading (default 5000)'),
-  indexesFlaggedLimit: number('postgres.indexes: unused, duplicate and invalid indexes listed, each (default 100)'),
+  indexAdvisor: object('index advisor: {queries, indexBudgetBytes, maxIndexes, minImprovement, verifyReal, scratch, maxStatements, maxWhatIfCalls}', {properties: INDEX_ADVISOR_OPTIONS}),
+  cacheTopN: count('postgres.cache-hit: tables listed (default 20)', 1, 1000),
+  cacheMinBlocks: count('postgres.cache-hit: blocks read before a hit rate is judged (default 1000)', 1, 1e12),
+  tablesMinRows: count('postgres.tables: smallest table judged for sequential scans (default 1000)', 1, 1e12),
+  tablesMetricLimit: count('postgres.tables: tables measured per metric (default 200)', 1, 10_000),
+  tablesTopN: count('postgres.tables: tables listed per list (default 50)', 1, 1000),
+  tablesWriteRates: count('postgres.tables: most-written tables whose write rates the index advisor reads (default 200)', 1, 10_000),
+  statementsLimit: count('postgres.statements: statements read (default 50)', 1, 10_000),
+  statementsBaselineLimit: count('postgres.statements: statements kept in the window baseline (default 10000)', 1, 100_000),
+  xidDatabaseLimit: count('postgres.xid-age: databases listed (default 50)', 1, 10_000),
+  xidTableLimit: count('postgres.xid-age: tables listed (default 10)', 1, 10_000),
+  connectionsTopN: count('postgres.connections: roles and states listed (default 10)', 1, 1000),
+  activityTopN: count('postgres.activity: sessions listed (default 20)', 1, 1000),
+  indexesDataLimit: count('postgres.indexes: indexes kept in the reading (default 5000)', 1, 100_000),
+  indexesFlaggedLimit: count('postgres.indexes: unused, duplicate and invalid indexes listed, each (default 100)', 1, 10_000),
   ...STACK_ADVISOR_OPTIONS,
 }
 
-const REDIS_OPTIONS: OptionSpecs = {
-  sampleKeys: number('redis.keys: keys read at most, over all primaries (default 10000)'),
-  scanCount: number('redis.keys: SCAN COUNT hint, at most 100'),
-  scanPauseMs: number('redis.keys: pause between SCAN calls (default 2)'),
-  topPatterns: number('redis.keys: key patterns kept, by memory (default 100)'),
-  coldIdleSeconds: number('redis.keys: idle time after which a key counts as unread (default 86400)'),
-  queues: object('queue probes on this Redis: {bullmq: {prefixes}, sidekiq: {namespace}, celery: {queues}}'),
-  ttlMinKeys: number('ttl advisor: sampled keys a pattern needs before it is judged (default 3)'),
-  noTtlShare: number('ttl advisor: share of keys without TTL from which a pattern is reported (default 0.5)'),
-  unreadShare: number('ttl advisor: share of unread keys for a write-only finding (default 0.8)'),
-  unreadMinKeys: number('ttl advisor: keys judged before a write-only finding (default 5)'),
-  warnMemoryShare: number('ttl advisor: memory share from which a pattern finding is a warning (default 0.05)'),
-  evictionNoTtlShare: number('ttl advisor: memory share without TTL that makes evictions a finding (default 0.2)'),
+// Redis's own default COUNT is 10: fewer keys per SCAN only multiplies the calls and the pauses between them
+// (COUNT 1 took a 0.7 s audit to 9 s); more than 100 makes one call long enough for other clients to feel.
+const scanCount = (description: string) => count(description, 10, 100)
+
+const REDIS_QUEUE_OPTIONS: OptionSpecs = {
+  maxQueues: count('queues read per framework at most (default 1000)', 1, 100_000),
+  maxScanCalls: count('SCAN calls per discovery pass at most (default 1000)', 1, 100_000),
+  scanCount: scanCount('SCAN COUNT hint of discovery (default 100)'),
+  scanPauseMs: number('pause between discovery SCAN calls (default 1)', {min: 0, max: 1000}),
+  bullmqPrefixes: array('BullMQ key prefixes (default [bull])', {items: string('a prefix')}),
+  sidekiqNamespace: string('Sidekiq key namespace (redis-namespace; default none)'),
+  celeryQueues: array('Celery queues to read besides those discovered', {items: string('a queue name')}),
+  failureSamples: count('recent failures sampled per queue (default 3)', 0, 100),
+  recentFailureSeconds: number('failures this recent count as growth without a window (default 300)', {min: 1, max: 7 * 86_400}),
+  clientList: boolean('read BullMQ workers from CLIENT LIST (default true)'),
 }
 
+const REDIS_OPTIONS: OptionSpecs = {
+  sampleKeys: count('redis.keys: keys read at most, over all primaries (default 10000)', 1, 1_000_000),
+  scanCount: scanCount('redis.keys: SCAN COUNT hint (default 100)'),
+  scanPauseMs: number('redis.keys: pause between SCAN calls (default 2)', {min: 0, max: 1000}),
+  topPatterns: count('redis.keys: key patterns kept, by memory (default 100)', 1, 1000),
+  coldIdleSeconds: number('redis.keys: idle time after which a key counts as unread (default 86400)', {min: 60, max: 365 * 86_400}),
+  queues: object('queue probes on this Redis: {maxQueues, maxScanCalls, scanCount, scanPauseMs, bullmqPrefixes, sidekiqNamespace, celeryQueues, failureSamples, recentFailureSeconds, clientList}', {properties: REDIS_QUEUE_OPTIONS}),
+  ttlMinKeys: count('ttl advisor: sampled keys a pattern needs before it is judged (default 3)', 1, 1_000_000),
+  noTtlShare: ratio('ttl advisor: share of keys without TTL from which a pattern is reported (default 0.5)'),
+  unreadShare: ratio('ttl advisor: share of unread keys for a write-only finding (default 0.8)'),
+  unreadMinKeys: count('ttl advisor: keys judged before a write-only finding (default 5)', 1, 1_000_000),
+  warnMemoryShare: ratio('ttl advisor: memory share from which a pattern finding is a warning (default 0.05)'),
+  evictionNoTtlShare: ratio('ttl advisor: memory share without TTL that makes evictions a finding (default 0.2)'),
+}
+
+const PROMETHEUS_QUERIES: OptionSpecs = Object.fromEntries(
+  ['latencyP95', 'latencyP99', 'errorRate', 'cpu', 'memory', 'poolActive', 'poolTotal', 'poolIdle', 'poolWaiting', 'poolMax']
+    .map((name) => [name, string(`PromQL for ${name} ({{window}} and {{by}} are filled in)`)]),
+)
+
 const PROMETHEUS_OPTIONS: OptionSpecs = {
-  mode: string('"prometheus" (a server) or "metrics" (a bare /metrics endpoint); detected when absent'),
-  timeoutMs: number('HTTP timeout (default 5000)'),
+  mode: string('"server" (a Prometheus server) or "scrape" (a bare /metrics endpoint); detected from the URL when absent', {values: ['server', 'scrape']}),
+  timeoutMs: timeoutMs('HTTP timeout (default 10000)'),
   bearerToken: string('Authorization: Bearer token'),
-  basicAuth: object('{username, password} for basic authentication'),
+  basicAuth: object('{username, password} for basic authentication', {required: ['username', 'password'], properties: {
+    username: string('user name'),
+    password: string('password'),
+  }}),
   window: string('rate() window of the default queries (default 5m)'),
   groupBy: string('labels the HTTP metrics are grouped by (default job)'),
   resourceGroupBy: string('labels CPU and memory are grouped by (default "job, instance")'),
-  queries: object('PromQL per reading: latencyP95, latencyP99, errorRate, cpu, memory, poolActive, poolTotal, poolIdle, poolWaiting, poolMax'),
-  cpuCores: number('cores per instance, to turn process CPU seconds into a utilisation (default 1)'),
-  memoryLimitBytes: number('memory limit per instance when no limit is scraped'),
-  appPoolMax: number('application pool max when the pool gauges do not export it'),
+  queries: object('PromQL per reading: latencyP95, latencyP99, errorRate, cpu, memory, poolActive, poolTotal, poolIdle, poolWaiting, poolMax', {properties: PROMETHEUS_QUERIES}),
+  cpuCores: number('cores per instance, to turn process CPU seconds into a utilisation (default 1)', {min: 0.01, max: 100_000}),
+  memoryLimitBytes: number('memory limit per instance when no limit is scraped', {integer: true, min: 1, max: 2 ** 53 - 1}),
+  appPoolMax: count('application pool max when the pool gauges do not export it', 1, 1_000_000),
 }
 
 const RABBITMQ_OPTIONS: OptionSpecs = {
   vhost: string('virtual host (default / or the URL path)'),
   managementUrl: string('management API base URL (default http://host:15672)'),
-  amqpPort: number('AMQP port when the target URL is the management API'),
-  timeoutMs: number('timeout (default 5000)'),
-  queues: array('queue names to read by passive declare when the management API is absent'),
-  maxQueues: number('queues read at most'),
+  amqpPort: count('AMQP port when the target URL is the management API', 1, 65_535),
+  timeoutMs: timeoutMs('timeout (default 5000)'),
+  queues: array('queue names to read by passive declare when the management API is absent', {items: string('a queue name')}),
+  maxQueues: count('queues read at most (default 1000)', 1, 100_000),
 }
 
 const NATS_OPTIONS: OptionSpecs = {
-  timeoutMs: number('timeout (default 5000)'),
-  maxQueues: number('streams and consumers read at most'),
-  consumerActiveSeconds: number('a consumer seen within this many seconds counts as attached'),
+  timeoutMs: timeoutMs('timeout (default 5000)'),
+  maxQueues: count('streams and consumers read at most (default 1000)', 1, 100_000),
+  consumerActiveSeconds: number('a consumer seen within this many seconds counts as attached (default 60)', {min: 1, max: 30 * 86_400}),
 }
 
 const PGBOUNCER_OPTIONS: OptionSpecs = {
-  connectTimeoutMs: number('connection timeout (default 5000)'),
-  queryTimeoutMs: number('SHOW command timeout (default 10000)'),
+  connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
+  queryTimeoutMs: timeoutMs('SHOW command timeout (default 10000)', 600_000),
 }
 
 /** libpq's PG* variables as a URL; the password stays in PGPASSWORD, which node-postgres reads itself. */

@@ -31,9 +31,12 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<any> {
     if (error instanceof Errors.ExitError) throw error
+    // A flag that failed to parse leaves `parsed` false, and with NODE_ENV development or test oclif then adds a
+    // three-line warning ("did not parse its arguments") to the one-line error.
+    this.parsed = true
     const debug = (process.env.DEBUG ?? '').includes('chokepoint')
     const isUsage = error instanceof UsageError || error.oclif?.exit === 2 || error.name?.endsWith('ParseError') || /Expected|Nonexistent flag|Unexpected argument|Missing required flag/.test(error.message ?? '')
-    const text = this.scrub(errorMessage(error).split('\n').filter(Boolean).join(' ').trim())
+    const text = this.scrub(errorMessage(error).replace(/\s+/g, ' ').trim())
     process.stderr.write(`error: ${isUsage ? text : `internal error: ${text} (rerun with DEBUG=chokepoint for details)`}\n`)
     if (debug && error.stack) process.stderr.write(`${this.scrub(error.stack)}\n`)
     process.exitCode = 2

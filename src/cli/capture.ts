@@ -1,10 +1,11 @@
 import {captureSnapshot} from '../core/capture.js'
-import {writeOutput} from '../core/snapshot-io.js'
+import {checkOutputFile, writeOutput} from '../core/snapshot-io.js'
 import type {Snapshot} from '../core/types.js'
 import type {CliContext} from './context.js'
 import {progressLogger, resolveRun, type CommonFlags} from './options.js'
 
 export async function captureToFile(flags: CommonFlags & {output?: string; verbose?: boolean}, ctx: CliContext): Promise<Snapshot> {
+  checkOutputFile(flags.output)
   const run = await resolveRun(flags, {needTargets: true}, ctx)
   const log = progressLogger(Boolean(flags.verbose), ctx)
   const snapshot = await captureSnapshot(run.targets, {...ctx, windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log})

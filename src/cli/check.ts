@@ -1,4 +1,4 @@
-import {writeOutput} from '../core/snapshot-io.js'
+import {checkOutputFile, writeOutput} from '../core/snapshot-io.js'
 import {SEVERITY_RANK, type Report, type Severity} from '../core/types.js'
 import {gateLine} from '../reporters/format-helpers.js'
 import type {CliContext} from './context.js'
@@ -22,6 +22,7 @@ export async function runCheck(flags: AuditRunFlags & {format?: string}, ctx: Cl
   if (flags.json || (flags.format && flags.format !== 'terse')) {
     return auditAndRender(flags, flags.json ? 'json' : flags.format!, ctx)
   }
+  checkOutputFile(flags.output)
   const report = await evaluate(flags, ctx)
   writeOutput(renderTerse(report), flags.output, ctx.secrets)
   process.exitCode = report.gate.exitCode

@@ -19,7 +19,7 @@ export const advisorFlags = {
   queries: Flags.string({summary: 'SQL file of statements to advise on (optional "-- weight: N" comment before each).', helpGroup: 'INDEX ADVISOR'}),
   query: Flags.string({summary: 'One SQL statement to advise on (repeatable).', multiple: true, helpGroup: 'INDEX ADVISOR'}),
   'index-budget': Flags.string({summary: 'Storage budget for proposed indexes, e.g. 500MB.', helpGroup: 'INDEX ADVISOR'}),
-  'max-indexes': Flags.integer({summary: 'Most indexes to propose.', min: 0, helpGroup: 'INDEX ADVISOR'}),
+  'max-indexes': Flags.integer({summary: 'Most indexes to propose (0 to 1000).', min: 0, max: 1000, helpGroup: 'INDEX ADVISOR'}),
   'min-improvement': Flags.string({summary: 'Smallest workload gain worth an index, e.g. 10%.', helpGroup: 'INDEX ADVISOR'}),
   'verify-real': Flags.boolean({summary: 'Build proposed indexes for real inside a rolled-back transaction (scratch databases only).', helpGroup: 'INDEX ADVISOR'}),
 }

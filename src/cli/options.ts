@@ -62,13 +62,16 @@ async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): 
   }
   for (const sql of flags.query ?? []) queries.push({sql})
   if (queries.length > 0) advisor.queries = queries
-  if (flags['index-budget']) {
+  if (flags['index-budget'] !== undefined) {
     const q = parseQuantity(flags['index-budget'])
-    if (!q || (q.unit && q.unit !== 'bytes')) throw new UsageError(`--index-budget: expected a size like 500MB, got "${flags['index-budget']}"`)
-    advisor.indexBudgetBytes = q.value
+    // A negative budget (-5MB) was taken as it was, and 0 or less leaves room for no index at all.
+    if (!q || (q.unit && q.unit !== 'bytes') || !Number.isFinite(q.value) || q.value < 1 || q.value > Number.MAX_SAFE_INTEGER) {
+      throw new UsageError(`--index-budget: expected a positive size like 500MB, got "${flags['index-budget']}"`)
+    }
+    advisor.indexBudgetBytes = Math.round(q.value)
   }
   if (flags['max-indexes'] !== undefined) advisor.maxIndexes = flags['max-indexes']
-  if (flags['min-improvement']) {
+  if (flags['min-improvement'] !== undefined) {
     const q = parseQuantity(flags['min-improvement'])
     const ratio = q ? (q.unit === 'ratio' ? q.value : q.value > 1 ? q.value / 100 : q.value) : null
     if (ratio === null || ratio < 0 || ratio >= 1) throw new UsageError(`--min-improvement: expected a percentage like 10%, got "${flags['min-improvement']}"`)

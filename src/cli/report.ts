@@ -1,11 +1,12 @@
 import {analyseSnapshot, buildReport} from '../core/audit.js'
 import {renderReport} from '../core/render.js'
-import {readSavedDocument, writeOutput} from '../core/snapshot-io.js'
+import {checkOutputFile, readSavedDocument, writeOutput} from '../core/snapshot-io.js'
 import type {FailOn, Report} from '../core/types.js'
 import type {CliContext} from './context.js'
 import {chooseFormat, resolveRun, useColor, type CommonFlags} from './options.js'
 
 export async function renderSaved(file: string, flags: CommonFlags & {output?: string; verbose?: boolean}, ctx: CliContext): Promise<Report> {
+  checkOutputFile(flags.output)
   const doc = readSavedDocument(file)
   const run = await resolveRun(flags, {needTargets: false}, ctx)
   let report: Report

@@ -1,7 +1,7 @@
 import {analyseSnapshot, runAudit} from '../core/audit.js'
 import {UsageError} from '../core/errors.js'
 import {renderReport} from '../core/render.js'
-import {readSavedDocument, writeOutput} from '../core/snapshot-io.js'
+import {checkOutputFile, readSavedDocument, writeOutput} from '../core/snapshot-io.js'
 import type {Report, Snapshot} from '../core/types.js'
 import type {CliContext} from './context.js'
 import {progressLogger, resolveRun, useColor, type CommonFlags} from './options.js'
@@ -34,6 +34,7 @@ export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext
 }
 
 export async function auditAndRender(flags: AuditRunFlags, format: string, ctx: CliContext): Promise<Report> {
+  checkOutputFile(flags.output)
   const {report, snapshot} = await evaluateWithSnapshot(flags, ctx)
   const text = await renderReport(report, format, {...ctx, snapshot, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
   writeOutput(text, flags.output, ctx.secrets)

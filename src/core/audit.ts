@@ -1,7 +1,7 @@
 import type {AdvisorContext} from './advisor.js'
 import {CaptureSession} from './capture.js'
 import {collectChecks, ruleInfo, type Check, type OmittedChecks} from './checks.js'
-import {effectiveRules, type ChokepointConfig} from './config.js'
+import {effectiveRules, validateTargets, type ChokepointConfig} from './config.js'
 import {acceptAdvisorFindings, evaluateSnapshot, sortFindings, type Evaluation} from './engine.js'
 import {errorMessage} from './errors.js'
 import type {Instrumentation} from './instrumentation.js'
@@ -40,8 +40,10 @@ export interface AnalyseOptions {
 /** Probes the targets, then analyses the snapshot with the live connections available to advisors. */
 export async function runAudit(options: AuditOptions): Promise<{report: Report; snapshot: Snapshot}> {
   const started = performance.now()
-  options.instrumentation?.auditStart?.({targets: options.targets.map((t) => t.name)})
-  const session = new CaptureSession(options.targets, {
+  // Before anything connects: an option out of its bounds must not reach a driver (see validateTargets).
+  const targets = validateTargets(options.targets, options.registry)
+  options.instrumentation?.auditStart?.({targets: targets.map((t) => t.name)})
+  const session = new CaptureSession(targets, {
     registry: options.registry,
     secrets: options.secrets,
     windowSeconds: options.windowSeconds,
@@ -54,7 +56,7 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
     const snapshot = await session.sample()
     const report = await analyseSnapshot(snapshot, {
       registry: options.registry, secrets: options.secrets, config: options.config, failOn: options.failOn, source: 'live',
-      live: session.live(), commandLogs: (target) => session.commandLog(target), specs: options.targets, log: options.log,
+      live: session.live(), commandLogs: (target) => session.commandLog(target), specs: targets, log: options.log,
     })
     // Taken after the advisors ran, so their EXPLAIN and what-if calls are in the overhead report.
     const overhead = session.overheadEntries()

@@ -1,9 +1,10 @@
 import {existsSync, readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {resolve} from 'node:path'
-import {ConfigError} from './errors.js'
-import type {OptionSpecs} from './plugin.js'
+import {ConfigError, errorMessage} from './errors.js'
+import type {OptionSpec, OptionSpecs} from './plugin.js'
 import type {Registry} from './registry.js'
-import {compileRule, parseYamlText, type EffectiveRule, type RuleDefinition, type RuleOverride} from './rules.js'
+import {compileRule, type EffectiveRule, type RuleDefinition, type RuleOverride} from './rules.js'
 import type {Secrets} from './secrets.js'
 import type {FailOn, Severity, TargetKind, TargetSpec} from './types.js'
 import {parseDurationSeconds} from './units.js'
@@ -39,15 +40,87 @@ export function loadConfigFile(registry: Registry, explicit?: string, cwd = proc
   const file = explicit ? resolve(cwd, explicit) : CONFIG_FILE_NAMES.map((n) => resolve(cwd, n)).find((f) => existsSync(f))
   if (!file) return {config: {}}
   if (!existsSync(file)) throw new ConfigError(`config file ${explicit} not found (check the --config path)`)
-  const text = readFileSync(file, 'utf8')
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`config ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}): check the --config path`)
+  }
+  const raw = file.endsWith('.json') ? parseJsonConfig(text, file) : parseYamlConfig(text, file)
+  return {config: validateConfig(raw ?? {}, registry, file), file}
+}
+
+/** Deeper than any config needs; past it a file is refused before validation walks it. */
+const MAX_DEPTH = 64
+
+function parseJsonConfig(text: string, file: string): unknown {
   let raw: unknown
   try {
-    raw = file.endsWith('.json') ? JSON.parse(text) : parseYamlText(text)
+    raw = JSON.parse(text)
   } catch (error) {
-    const detail = (error as Error).message.split('\n')[0]
-    throw new ConfigError(`config ${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${detail}`)
+    throw new ConfigError(`config ${file}: not valid JSON: ${oneLine(errorMessage(error))}`)
   }
-  return {config: validateConfig(raw ?? {}, registry, file), file}
+  checkDepth(raw, file)
+  return raw
+}
+
+/**
+ * The YAML parser's problems as one line: its errors carry a code frame over several lines, and its warnings
+ * (an unknown tag, say) went to the console as a Node warning of their own. A warning fails the load like an
+ * error: the file does not mean what it says. Aliases are capped (an alias bomb expands to billions of nodes).
+ */
+function parseYamlConfig(text: string, file: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml')
+  const fail = (problem: string, offset?: number): never => {
+    throw new ConfigError(`config ${file}: not valid YAML${offset === undefined ? '' : ` at ${lineAndColumn(text, offset)}`}: ${oneLine(problem)}`)
+  }
+  const described = (error: unknown) => {
+    const message = errorMessage(error)
+    if (error instanceof RangeError || /call stack/i.test(message)) return `nested more than the parser can follow (no setting is nested more than ${MAX_DEPTH} levels)`
+    return /alias/i.test(message) ? 'too many aliases (at most 100): write the values out' : message
+  }
+  const options = {prettyErrors: false, logLevel: 'silent', uniqueKeys: true} as const
+  let docs: ReturnType<typeof yaml.parseAllDocuments>
+  try {
+    docs = yaml.parseAllDocuments(text, options)
+  } catch (error) {
+    return fail(described(error))
+  }
+  // parseDocument would read the first of several and drop the rest without a word.
+  if (Array.isArray(docs) && docs.length > 1) return fail(`${docs.length} documents (separated by ---): a config file is one`, docs[1].range?.[0])
+  const doc = (Array.isArray(docs) ? docs[0] : undefined) ?? yaml.parseDocument('', options)
+  const problem = doc.errors[0] ?? doc.warnings[0]
+  if (problem) return fail(described(problem), problem.pos?.[0])
+  let raw: unknown
+  try {
+    raw = doc.toJS({maxAliasCount: 100})
+  } catch (error) {
+    return fail(described(error))
+  }
+  checkDepth(raw, file)
+  return raw
+}
+
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset)
+  const line = before.split('\n').length
+  return `line ${line}, column ${offset - before.lastIndexOf('\n')}`
+}
+
+function checkDepth(raw: unknown, file: string): void {
+  const stack: Array<[unknown, number]> = [[raw, 0]]
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!
+    if (value === null || typeof value !== 'object') continue
+    if (depth >= MAX_DEPTH) throw new ConfigError(`config ${file}: nested more than ${MAX_DEPTH} levels deep: no setting is`)
+    for (const child of Object.values(value)) stack.push([child, depth + 1])
+  }
+}
+
+/** The first line of a message, shortened: it names the problem, and exit 2 gets one line. */
+function oneLine(message: string, max = 200): string {
+  const line = message.split('\n').map((l) => l.trim()).find(Boolean) ?? message
+  return line.length > max ? `${line.slice(0, max)}…` : line
 }
 
 export function closest(word: string, candidates: readonly string[]): string | undefined {
@@ -75,8 +148,15 @@ function editDistance(a: string, b: string): number {
 }
 
 function unknownKey(where: string, key: string, allowed: readonly string[]): ConfigError {
-  const hint = closest(key, allowed)
-  return new ConfigError(`${where}: unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ` (allowed: ${allowed.join(', ')})`}`)
+  // A long key cannot be a typo of a short one, and the edit distance is quadratic in its length.
+  const hint = key.length <= 64 ? closest(key, allowed) : undefined
+  return new ConfigError(`${where}: unknown key ${quoteKey(key)}${hint ? ` (did you mean "${hint}"?)` : ` (allowed: ${allowed.join(', ')})`}`)
+}
+
+/** A key as written, quoted on one line (a YAML key may hold a newline) and shortened. */
+function quoteKey(key: string): string {
+  const quoted = JSON.stringify(key.length > 60 ? `${key.slice(0, 60)}…` : key)
+  return quoted
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -88,7 +168,11 @@ function validateRuleSettings(settings: unknown, where: string, rules: RuleDefin
   const ids = rules.map((r) => r.id)
   for (const [id, setting] of Object.entries(settings)) {
     const rule = rules.find((r) => r.id === id)
-    if (!rule) throw new ConfigError(`${where}.${id}: no such rule${closest(id, ids) ? ` (did you mean "${closest(id, ids)}"?)` : ' (see `chokepoint rules list`)'}`)
+    if (!rule) {
+      const hint = id.length <= 64 ? closest(id, ids) : undefined
+      const shownId = /^[\x21-\x7e]{1,64}$/.test(id) ? id : quoteKey(id)
+      throw new ConfigError(`${where}.${shownId}: no such rule${hint ? ` (did you mean "${hint}"?)` : ' (see `chokepoint rules list`)'}`)
+    }
     if (typeof setting === 'string') {
       if (!['off', 'on', 'critical', 'warning', 'info'].includes(setting)) {
         throw new ConfigError(`${where}.${id}: expected off, on, critical, warning, info or a mapping, got "${setting}"`)
@@ -97,6 +181,11 @@ function validateRuleSettings(settings: unknown, where: string, rules: RuleDefin
     }
     if (!isObject(setting)) throw new ConfigError(`${where}.${id}: expected off, on, a severity or a mapping`)
     for (const key of Object.keys(setting)) if (!OVERRIDE_KEYS.includes(key)) throw unknownKey(`${where}.${id}`, key, OVERRIDE_KEYS)
+    // `enabled: "false"` is a non-empty string, which kept the rule on.
+    if (setting.enabled !== undefined && typeof setting.enabled !== 'boolean') {
+      throw new ConfigError(`${where}.${id}.enabled: expected true or false, got ${shown(setting.enabled)}`)
+    }
+    if (setting.when !== undefined && !isObject(setting.when)) throw new ConfigError(`${where}.${id}.when: expected a mapping of evidence fields to comparisons, got ${describeValue(setting.when)}`)
     if (setting.severity !== undefined && !['critical', 'warning', 'info'].includes(String(setting.severity))) {
       throw new ConfigError(`${where}.${id}.severity: expected critical, warning or info, got "${String(setting.severity)}"`)
     }
@@ -106,17 +195,94 @@ function validateRuleSettings(settings: unknown, where: string, rules: RuleDefin
   return settings as Record<string, RuleSetting>
 }
 
-/** Option keys of a kind: a misspelled one fails with "did you mean", a value of the wrong type says which type. */
-function validateOptions(options: unknown, specs: OptionSpecs, where: string): void {
-  if (!isObject(options)) throw new ConfigError(`${where}: expected a mapping of option names to values`)
+/**
+ * Option keys of a kind: a misspelled one fails with "did you mean", a value of the wrong type says which type, a
+ * number out of its bounds says the range. Returns the options with numbers written as strings ("10000" in YAML)
+ * as numbers, so that drivers and probes get what the spec says.
+ */
+export function validateOptions(options: unknown, specs: OptionSpecs, where: string): Record<string, unknown> {
+  if (!isObject(options)) throw new ConfigError(`${where}: expected a mapping of option names to values, got ${describeValue(options)}`)
   const names = Object.keys(specs)
+  const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(options)) {
-    const spec = specs[key]
-    if (!spec) throw unknownKey(where, key, names)
-    const actual = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value
-    // Numbers may be written as strings in YAML ("10000"); the probes parse them.
-    const fits = actual === spec.type || (spec.type === 'number' && actual === 'string' && Number.isFinite(Number(value)))
-    if (!fits) throw new ConfigError(`${where}.${key}: expected ${spec.type === 'array' ? 'a list' : spec.type === 'object' ? 'a mapping' : `a ${spec.type}`} (${spec.description}), got ${JSON.stringify(value)}`)
+    // Own keys only: "constructor" or "__proto__" must not find Object.prototype's members.
+    if (!Object.hasOwn(specs, key)) throw unknownKey(where, key, names)
+    out[key] = validateOption(value, specs[key], `${where}.${key}`)
+  }
+  return out
+}
+
+function validateOption(value: unknown, spec: OptionSpec, where: string): unknown {
+  const expected = expectedText(spec)
+  const wrong = (): never => {
+    // Enumerated strings are shown, since they are not secrets; other values only by their type (describeValue).
+    const got = spec.values && typeof value === 'string' ? shown(value) : describeValue(value)
+    throw new ConfigError(`${where}: expected ${expected} (${spec.description}), got ${got}`)
+  }
+  switch (spec.type) {
+    case 'number': {
+      // Numbers may be written as strings in YAML ("10000").
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN
+      if (!Number.isFinite(n)) return wrong()
+      if ((spec.integer && !Number.isInteger(n)) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) return wrong()
+      return n
+    }
+    case 'string':
+      if (typeof value !== 'string' || (spec.values && !spec.values.includes(value))) return wrong()
+      return value
+    case 'boolean':
+      if (typeof value !== 'boolean') return wrong()
+      return value
+    case 'array':
+      if (!Array.isArray(value)) return wrong()
+      return spec.items ? value.map((item, i) => validateOption(item, spec.items!, `${where}[${i}]`)) : value
+    case 'object': {
+      if (!isObject(value)) return wrong()
+      if (!spec.properties) return value
+      for (const key of spec.required ?? []) if (value[key] === undefined) throw new ConfigError(`${where}: ${key} is required (${spec.description})`)
+      return validateOptions(value, spec.properties, where)
+    }
+  }
+}
+
+function expectedText(spec: OptionSpec): string {
+  switch (spec.type) {
+    case 'number': {
+      const what = spec.integer ? 'a whole number' : 'a number'
+      if (spec.min !== undefined && spec.max !== undefined) return `${what} from ${spec.min} to ${spec.max}`
+      if (spec.min !== undefined) return `${what} of at least ${spec.min}`
+      if (spec.max !== undefined) return `${what} of at most ${spec.max}`
+      return what
+    }
+    case 'string':
+      return spec.values ? `one of ${spec.values.join(', ')}` : 'a string'
+    case 'array':
+      return 'a list'
+    case 'object':
+      return 'a mapping'
+    default:
+      return `a ${spec.type}`
+  }
+}
+
+/**
+ * What a value was, for an error message. Strings and structures are not shown: a value in the wrong place may be
+ * a password, and the run's secret registry does not know it yet. Numbers and enumerated strings are.
+ */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'a list'
+  switch (typeof value) {
+    case 'number':
+      return String(value)
+    case 'boolean':
+      return String(value)
+    case 'string':
+      return value === '' ? 'an empty string' : /^-?[\d.e+]+$/i.test(value) && value.length <= 30 ? `"${value}"` : 'a string'
+    case 'object':
+      return 'a mapping'
+    default:
+      return typeof value
   }
 }
 
@@ -124,7 +290,8 @@ function validateOptions(options: unknown, specs: OptionSpecs, where: string): v
 function validateSkipProbes(skip: unknown[], registry: Registry, where: string): void {
   const ids = registry.probeIds()
   skip.forEach((entry, i) => {
-    const id = String(entry)
+    if (typeof entry !== 'string') throw new ConfigError(`${where}: skipProbes[${i}]: expected a probe id such as "postgres.plans", got ${describeValue(entry)}`)
+    const id = entry
     if (ids.some((p) => p === id || p.startsWith(`${id}.`))) return
     const hint = closest(id, ids)
     throw new ConfigError(`${where}: skipProbes[${i}]: no probe "${id}"${hint ? ` (did you mean "${hint}"?)` : ` (probes: ${ids.join(', ')})`}`)
@@ -134,54 +301,77 @@ function validateSkipProbes(skip: unknown[], registry: Registry, where: string):
 export function validateConfig(raw: unknown, registry: Registry, file = 'config'): ChokepointConfig {
   const kinds = registry.kindNames()
   const where = `config ${file}`
-  if (!isObject(raw)) throw new ConfigError(`${where}: expected a mapping at the top level`)
+  if (!isObject(raw)) throw new ConfigError(`${where}: expected a mapping at the top level, got ${describeValue(raw)}`)
   for (const key of Object.keys(raw)) if (!TOP_KEYS.includes(key)) throw unknownKey(where, key, TOP_KEYS)
-  if (raw.window !== undefined && parseDurationSeconds(String(raw.window)) === null) {
-    throw new ConfigError(`${where}: window: expected a duration like "10s" or 0, got ${JSON.stringify(raw.window)}`)
+  if (raw.window !== undefined && (!['string', 'number'].includes(typeof raw.window) || parseDurationSeconds(String(raw.window)) === null)) {
+    throw new ConfigError(`${where}: window: expected a duration like "10s" or 0, got ${shown(raw.window)}`)
   }
   if (raw.failOn !== undefined && !FAIL_ON.includes(raw.failOn as FailOn)) {
-    throw new ConfigError(`${where}: failOn: expected one of ${FAIL_ON.join(', ')}, got ${JSON.stringify(raw.failOn)}`)
+    throw new ConfigError(`${where}: failOn: expected one of ${FAIL_ON.join(', ')}, got ${shown(raw.failOn)}`)
   }
+  const config: Record<string, unknown> = {...raw}
   if (raw.targets !== undefined) {
-    if (!Array.isArray(raw.targets)) throw new ConfigError(`${where}: targets: expected a list`)
-    raw.targets.forEach((t, i) => {
+    if (!Array.isArray(raw.targets)) throw new ConfigError(`${where}: targets: expected a list, got ${describeValue(raw.targets)}`)
+    config.targets = raw.targets.map((t, i) => {
       const tw = `${where}: targets[${i}]`
-      if (!isObject(t)) throw new ConfigError(`${tw}: expected a mapping with kind and url`)
+      if (!isObject(t)) throw new ConfigError(`${tw}: expected a mapping with kind and url, got ${describeValue(t)}`)
       for (const key of Object.keys(t)) if (!TARGET_KEYS.includes(key)) throw unknownKey(tw, key, TARGET_KEYS)
-      if (!kinds.includes(String(t.kind))) throw new ConfigError(`${tw}.kind: expected one of ${kinds.join(', ')}, got ${JSON.stringify(t.kind)}`)
+      if (t.name !== undefined) checkTargetName(t.name, `${tw}.name`)
+      if (typeof t.kind !== 'string' || !kinds.includes(t.kind)) throw new ConfigError(`${tw}.kind: expected one of ${kinds.join(', ')}, got ${shown(t.kind)}`)
       if (typeof t.url !== 'string' || !t.url) throw new ConfigError(`${tw}.url: missing (e.g. url: postgres://user@host:5432/db)`)
       try {
         new URL(t.url)
       } catch {
         throw new ConfigError(`${tw}.url: not a URL: write it as scheme://user@host:port/path`)
       }
-      if (t.options !== undefined) validateOptions(t.options, registry.optionSpecs(String(t.kind)), `${tw}.options`)
+      return t.options === undefined ? t : {...t, options: validateOptions(t.options, registry.optionSpecs(t.kind), `${tw}.options`)}
     })
   }
   const rules = registry.rules()
   if (raw.rules !== undefined) validateRuleSettings(raw.rules, `${where}: rules`, rules)
   if (raw.overrides !== undefined) {
-    if (!Array.isArray(raw.overrides)) throw new ConfigError(`${where}: overrides: expected a list of {targets, rules}`)
+    if (!Array.isArray(raw.overrides)) throw new ConfigError(`${where}: overrides: expected a list of {targets, rules}, got ${describeValue(raw.overrides)}`)
     raw.overrides.forEach((o, i) => {
       const ow = `${where}: overrides[${i}]`
-      if (!isObject(o)) throw new ConfigError(`${ow}: expected a mapping with targets and rules`)
+      if (!isObject(o)) throw new ConfigError(`${ow}: expected a mapping with targets and rules, got ${describeValue(o)}`)
       for (const key of Object.keys(o)) if (!['targets', 'rules'].includes(key)) throw unknownKey(ow, key, ['targets', 'rules'])
-      if (!Array.isArray(o.targets)) throw new ConfigError(`${ow}.targets: expected a list of target names or globs`)
+      if (!Array.isArray(o.targets)) throw new ConfigError(`${ow}.targets: expected a list of target names or globs, got ${describeValue(o.targets)}`)
+      o.targets.forEach((g, j) => {
+        if (typeof g !== 'string' || g === '') throw new ConfigError(`${ow}.targets[${j}]: expected a target name or glob such as "replica-*", got ${shown(g)}`)
+      })
       validateRuleSettings(o.rules, `${ow}.rules`, rules)
     })
   }
   if (raw.options !== undefined) {
-    if (!isObject(raw.options)) throw new ConfigError(`${where}: options: expected a mapping by target kind`)
+    if (!isObject(raw.options)) throw new ConfigError(`${where}: options: expected a mapping by target kind, got ${describeValue(raw.options)}`)
+    const byKind: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(raw.options)) {
       if (!kinds.includes(key)) throw unknownKey(`${where}: options`, key, kinds)
-      validateOptions(value, registry.optionSpecs(key), `${where}: options.${key}`)
+      byKind[key] = validateOptions(value, registry.optionSpecs(key), `${where}: options.${key}`)
     }
+    config.options = byKind
   }
   if (raw.skipProbes !== undefined) {
-    if (!Array.isArray(raw.skipProbes)) throw new ConfigError(`${where}: skipProbes: expected a list of probe ids`)
+    if (!Array.isArray(raw.skipProbes)) throw new ConfigError(`${where}: skipProbes: expected a list of probe ids, got ${describeValue(raw.skipProbes)}`)
     validateSkipProbes(raw.skipProbes, registry, where)
   }
-  return raw as ChokepointConfig
+  return config as ChokepointConfig
+}
+
+/**
+ * Target names are report keys, file names in CI and glob subjects: a string of one line. A number or a mapping
+ * there reached the JSON report as it was (the schema says string) and crashed sorting findings.
+ */
+function checkTargetName(name: unknown, where: string): void {
+  if (typeof name !== 'string' || name.trim() === '') throw new ConfigError(`${where}: expected a name such as "primary", got ${describeValue(name)}`)
+  if (name.length > 200) throw new ConfigError(`${where}: at most 200 characters, got ${name.length}`)
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(name)) throw new ConfigError(`${where}: must be one line without control characters`)
+}
+
+/** A value for a message: short strings as they are, anything else by what it is (see describeValue). */
+function shown(value: unknown): string {
+  return typeof value === 'string' && value.length <= 40 && !/[\u0000-\u001f]/.test(value) ? JSON.stringify(value) : describeValue(value)
 }
 
 export function normaliseSetting(setting: RuleSetting): RuleOverride {
@@ -245,6 +435,26 @@ function decodeURIComponentSafe(text: string): string {
   } catch {
     return text
   }
+}
+
+/**
+ * Targets as the library receives them (runAudit({targets})), held to what a config file is held to: a name of
+ * one line, options of the kind's schema within their bounds. Without it, options no config file may set
+ * (readOnly: false, statementTimeoutMs: 0) reached the driver and turned off the read-only session and the
+ * statement timeout. A kind no plugin defines is left to the capture, which reports it skipped.
+ */
+export function validateTargets(targets: readonly TargetSpec[], registry: Registry): TargetSpec[] {
+  if (!Array.isArray(targets)) throw new ConfigError(`targets: expected a list of {name, kind, url, options}, got ${describeValue(targets)}`)
+  const kinds = registry.kindNames()
+  return targets.map((t, i): TargetSpec => {
+    const where = `targets[${i}]`
+    // Typed as TargetSpec, but a JavaScript caller can pass anything.
+    if (!isObject(t as unknown)) throw new ConfigError(`${where}: expected {name, kind, url, options}, got ${describeValue(t)}`)
+    checkTargetName(t.name, `${where}.name`)
+    if (typeof t.url !== 'string' || !t.url) throw new ConfigError(`${where}.url: expected a URL such as postgres://user@host:5432/db`)
+    if (!kinds.includes(t.kind)) return t
+    return {...t, options: validateOptions(t.options ?? {}, registry.optionSpecs(t.kind), `${where} (${t.name}).options`)}
+  })
 }
 
 /** Targets from the config file and flags; environment variables fill in a kind that neither names. */

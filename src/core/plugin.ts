@@ -12,10 +12,31 @@ import type {Driver, Probe} from './probe.js'
 import type {Reporter} from './reporter.js'
 import type {RemedyKind} from './remedies.js'
 
-/** What an option accepts; validated on config load so a misspelled key fails before anything is probed. */
+/**
+ * What an option accepts; validated on config load (and by runAudit for targets given in code), so a misspelled
+ * key or a value out of range fails before anything is probed.
+ *
+ * There is no option that turns a safety setting off (the read-only session, the statement and lock timeouts, the
+ * bounds on rows, keys and calls): a bound keeps each such option away from the value that would disable it (a
+ * statement_timeout of 0 is none at all), and a setting that must weaken safety would need an option of its own,
+ * named `unsafe…` and documented as such.
+ */
 export interface OptionSpec {
   type: 'number' | 'string' | 'boolean' | 'object' | 'array'
   description: string
+  /** Inclusive bounds of a number: outside them a load fails naming the key and the range. */
+  min?: number
+  max?: number
+  /** A whole number (counts, limits, milliseconds). */
+  integer?: boolean
+  /** The only values a string may take. */
+  values?: readonly string[]
+  /** The keys of an object, each validated like an option (an unknown one fails with "did you mean"). */
+  properties?: OptionSpecs
+  /** Keys an object must have. */
+  required?: readonly string[]
+  /** What each item of an array must be. */
+  items?: OptionSpec
 }
 
 export type OptionSpecs = Record<string, OptionSpec>

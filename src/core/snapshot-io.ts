@@ -1,5 +1,6 @@
-import {readFileSync, writeFileSync} from 'node:fs'
-import {ConfigError} from './errors.js'
+import {accessSync, constants, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
+import {ConfigError, UsageError} from './errors.js'
 import {DocumentSchemas, documentKind} from './document-schema.js'
 import type {Secrets} from './secrets.js'
 import {remedyId} from './remedies.js'
@@ -50,9 +51,45 @@ export function upgradeReport(report: Report | ReportV1): Report {
   }
 }
 
+/**
+ * Fails now, with one line, when `file` could not be written: checked before the audit runs, so a missing directory
+ * costs nothing instead of failing after the whole audit (it ended as an "internal error" with ENOENT).
+ */
+export function checkOutputFile(file: string | undefined, flag = '--output'): void {
+  if (file === undefined) return
+  if (file.trim() === '') throw new UsageError(`${flag}: expected a file name`)
+  const path = resolve(file)
+  const dir = dirname(path)
+  let target: ReturnType<typeof statSync>
+  let parent: ReturnType<typeof statSync>
+  try {
+    target = statSync(path, {throwIfNoEntry: false})
+    parent = statSync(dir, {throwIfNoEntry: false})
+  } catch (error) {
+    // ENOTDIR: a part of the path is a file.
+    throw new UsageError(`${flag} ${file}: cannot write there (${(error as NodeJS.ErrnoException).code ?? 'not a path'})`)
+  }
+  if (target?.isDirectory()) throw new UsageError(`${flag} ${file}: is a directory: name a file in it`)
+  if (!parent) throw new UsageError(`${flag} ${file}: the directory ${dir} does not exist: create it first`)
+  if (!parent.isDirectory()) throw new UsageError(`${flag} ${file}: ${dir} is not a directory`)
+  try {
+    accessSync(target ? path : dir, constants.W_OK)
+  } catch {
+    throw new UsageError(`${flag} ${file}: not writable (${target ? 'the file' : `the directory ${dir}`} is not writable for this user)`)
+  }
+}
+
 /** Writes text to a file or stdout, scrubbed of every secret of this run. */
 export function writeOutput(text: string, file: string | undefined, secrets: Secrets): void {
   const clean = secrets.scrub(text)
-  if (file) writeFileSync(file, clean)
-  else process.stdout.write(clean)
+  if (!file) {
+    process.stdout.write(clean)
+    return
+  }
+  try {
+    writeFileSync(file, clean)
+  } catch (error) {
+    // Checked before the audit (checkOutputFile), so this is the disk filling up or the path changing meanwhile.
+    throw new UsageError(`--output ${file}: cannot write (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
 }
