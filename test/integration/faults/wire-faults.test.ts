@@ -4,6 +4,7 @@
  * and the rest of the audit is reported on time. Each case runs the built CLI (`npm run build` first) against a
  * real server of each kind behind a fault proxy this test controls, next to a healthy PostgreSQL.
  */
+import amqp from 'amqplib'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -14,6 +15,7 @@ import type {Report} from '../../../src/core/types.js'
 import {runCliAsync, type TimedCliResult} from '../../helpers/cli.js'
 import {startFaultProxy, type ChunkMatcher, type FaultProxy} from '../../helpers/fault-proxy.js'
 import {PRIMARY_PORT, PRIMARY_URL} from '../../helpers/pg.js'
+import {freePort} from '../../helpers/process.js'
 import {startPrometheus} from '../../helpers/prometheus-server.js'
 import {startRedis} from '../../helpers/redis-server.js'
 
@@ -32,6 +34,8 @@ const limitMs = (windowSeconds: number) => budgetMs(windowSeconds) + 5000
 
 interface Backend {
   kind: 'postgres' | 'redis' | 'rabbitmq' | 'nats' | 'prometheus'
+  /** The case's name when a kind is tried two ways. */
+  label?: string
   /** The real server: its port, and the target URL and options for chokepoint (the URL is rewritten to the proxy). */
   start(): Promise<{port: number; url: string; options?: Record<string, unknown>; stop?: () => Promise<void>}>
   /** The first request a probe sends once the driver has connected. */
@@ -39,6 +43,8 @@ interface Backend {
   /** Whether this kind's probes take baselines, so a window is waited (Prometheus reads instant values once). */
   hasWindow: boolean
 }
+
+const AMQP_QUEUE = 'cp_dl_faults'
 
 const backends: Backend[] = [
   {
@@ -67,6 +73,30 @@ const backends: Backend[] = [
     hasWindow: true,
   },
   {
+    kind: 'rabbitmq',
+    label: 'rabbitmq over AMQP',
+    // No management API (its URL is a closed port): the queue is read by passive declares over AMQP, through the proxy.
+    start: async () => {
+      const channelModel = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+      const ch = await channelModel.createChannel()
+      await ch.assertQueue(AMQP_QUEUE, {durable: false})
+      await channelModel.close()
+      return {
+        port: 5672,
+        url: 'amqp://guest:guest@127.0.0.1:5672',
+        options: {timeoutMs: 3000, managementUrl: `http://127.0.0.1:${await freePort()}`, queues: [AMQP_QUEUE]},
+        stop: async () => {
+          const c = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+          await (await c.createChannel()).deleteQueue(AMQP_QUEUE)
+          await c.close()
+        },
+      }
+    },
+    // The first frame on channel 1 (channel.open): the connection's handshake is all on channel 0.
+    firstRequest: (chunk) => chunk.startsWith('\x01\x00\x01'),
+    hasWindow: true,
+  },
+  {
     kind: 'nats',
     start: async () => ({port: 4222, url: 'nats://127.0.0.1:4222', options: {timeoutMs: 3000}}),
     firstRequest: /\$JS\.API\./,
@@ -90,7 +120,7 @@ async function setUp(backend: Backend, name: string): Promise<{proxy: FaultProxy
   if (server.stop) cleanups.push(server.stop)
   const proxy = await startFaultProxy({port: server.port})
   cleanups.push(() => proxy.close())
-  const config = join(tmp, `${name}.yaml`)
+  const config = join(tmp, `${name.replace(/\W+/g, '-')}.yaml`)
   writeFileSync(config, stringify({targets: [
     {name: 'faulty', kind: backend.kind, url: proxy.url(server.url), ...(server.options ? {options: server.options} : {})},
     {name: 'healthy', kind: 'postgres', url: PRIMARY_URL},
@@ -133,11 +163,11 @@ function faultyErrors(report: Report): string[] {
 
 const caseTimeout = (windowSeconds: number) => limitMs(windowSeconds) + 30_000
 
-describe.each(backends)('$kind behind a faulty wire', (backend) => {
+describe.each(backends.map((b) => ({...b, label: b.label ?? b.kind})))('$label behind a faulty wire', (backend) => {
   it('stalls right after the connect: the first probe errors naming its stage, within the budget', async () => {
-    const {proxy, config} = await setUp(backend, `${backend.kind}-stall-after-connect`)
+    const {proxy, config} = await setUp(backend, `${backend.label}-stall-after-connect`)
     proxy.when(backend.firstRequest, () => proxy.stall())
-    const report = expectDegraded(await audit(config, 0), 0, `${backend.kind} stall after connect`)
+    const report = expectDegraded(await audit(config, 0), 0, `${backend.label} stall after connect`)
     expect(proxy.fired).toHaveLength(1)
     expect(report.targets.find((t) => t.name === 'faulty')?.status).toBe('ok')
     const errors = faultyErrors(report)
@@ -145,10 +175,10 @@ describe.each(backends)('$kind behind a faulty wire', (backend) => {
   }, caseTimeout(0))
 
   it('stalls halfway through an answer: the reading errors naming its stage, within the budget', async () => {
-    const {proxy, config} = await setUp(backend, `${backend.kind}-stall-mid-result`)
+    const {proxy, config} = await setUp(backend, `${backend.label}-stall-mid-result`)
     // The answer to the first probe request arrives, all but its last bytes.
     proxy.when(backend.firstRequest, () => proxy.stall({holdBack: 4}))
-    const report = expectDegraded(await audit(config, 0), 0, `${backend.kind} stall mid-result`)
+    const report = expectDegraded(await audit(config, 0), 0, `${backend.label} stall mid-result`)
     expect(proxy.fired).toHaveLength(1)
     const errors = faultyErrors(report)
     expect(errors.some((e) => /stalled in collect: no answer/.test(e)), errors.join('\n')).toBe(true)
@@ -156,11 +186,11 @@ describe.each(backends)('$kind behind a faulty wire', (backend) => {
 
   it('is reset in the middle of the window: the collects error, within the budget', async () => {
     const windowSeconds = 2
-    const {proxy, config} = await setUp(backend, `${backend.kind}-reset-mid-window`)
+    const {proxy, config} = await setUp(backend, `${backend.label}-reset-mid-window`)
     // 0.5 s after the first baseline was sent, the target is in its window's sleep; Prometheus has no window, so its
     // connections are reset at its first query.
     proxy.when(backend.firstRequest, () => (backend.hasWindow ? setTimeout(() => proxy.reset(), 500) : proxy.reset()))
-    const report = expectDegraded(await audit(config, windowSeconds), windowSeconds, `${backend.kind} reset mid-window`)
+    const report = expectDegraded(await audit(config, windowSeconds), windowSeconds, `${backend.label} reset mid-window`)
     expect(proxy.fired).toHaveLength(1)
     expect(faultyErrors(report).length).toBeGreaterThan(0)
   }, caseTimeout(2))
