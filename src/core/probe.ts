@@ -125,6 +125,12 @@ export class ConnectionLost extends Error {
   }
 }
 
+/** A positive finite number of milliseconds from a target option (YAML may give "5000"), else undefined: the default applies. */
+export function positiveMs(value: unknown): number | undefined {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined
+}
+
 export function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
 }

@@ -7,10 +7,9 @@ import {NatsConnectionImpl, setTransportFactory, type ConnectionOptions, type Na
 import {NodeTransport, nodeResolveHost} from '@nats-io/transport-node/lib/node_transport.js'
 import {jetstreamManager, type JetStreamManager} from '@nats-io/jetstream'
 import {createConnection, type Socket} from 'node:net'
-import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
+import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, positiveMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
 import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
-import {positiveMs} from './postgres.js'
 
 /** Client-side bounds of a NATS connection (see docs/design.md section 7); timeoutMs overrides the first two. */
 export const NATS_DEFAULTS = {

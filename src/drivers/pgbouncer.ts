@@ -1,7 +1,7 @@
 import pg from 'pg'
-import {CommandLog, ConnectionLost, formatMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
+import {CommandLog, ConnectionLost, formatMs, positiveMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
 import {describePgConnectError} from './connect-errors.js'
-import {connectClient, destroyClient, endClient, PG_DEFAULTS, positiveMs} from './postgres.js'
+import {connectClient, destroyClient, endClient, PG_DEFAULTS} from './postgres.js'
 import type {TargetSpec} from '../core/types.js'
 
 export interface PgBouncerSessionOptions {

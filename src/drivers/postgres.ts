@@ -1,5 +1,5 @@
 import pg from 'pg'
-import {CommandLog, ConnectionLost, formatMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
+import {CommandLog, ConnectionLost, formatMs, positiveMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
 import type {TargetSpec} from '../core/types.js'
 import {describePgConnectError} from './connect-errors.js'
 
@@ -24,12 +24,6 @@ export const PG_DEFAULTS = {
   keepAliveDelayMs: 10_000,
   /** A goodbye (Terminate) that is not acknowledged within this is cut short. */
   closeGraceMs: 2000,
-}
-
-/** A positive finite number of milliseconds from an option, else undefined (the default applies). */
-export function positiveMs(value: unknown): number | undefined {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
-  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined
 }
 
 /**

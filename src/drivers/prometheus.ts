@@ -1,4 +1,4 @@
-import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, type ConnectOptions, type Driver} from '../core/probe.js'
+import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, positiveMs, type ConnectOptions, type Driver} from '../core/probe.js'
 import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
 import {describeHttpError} from './connect-errors.js'
@@ -73,7 +73,7 @@ export class PrometheusSession {
     url.password = ''
     const mode = options.mode ?? (/\/metrics\/?$/.test(url.pathname) ? 'scrape' : 'server')
     if (mode === 'server' && !url.pathname.endsWith('/')) url.pathname += '/'
-    return new PrometheusSession(mode, url, headers, log, options.timeoutMs ?? 10_000)
+    return new PrometheusSession(mode, url, headers, log, positiveMs(options.timeoutMs) ?? 10_000)
   }
 
   /** Follows `signal` (the capture giving up on this target while it connects). */

@@ -5,12 +5,11 @@
  */
 import amqp from 'amqplib'
 import type {Channel, ChannelModel} from 'amqplib'
-import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
+import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, positiveMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
 import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
 import {describeHttpError, describeNetworkError} from './connect-errors.js'
 import {requestDeadline} from './http.js'
-import {positiveMs} from './postgres.js'
 
 export interface RabbitManagement {
   available: boolean
