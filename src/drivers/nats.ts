@@ -2,7 +2,7 @@
  * One NATS connection per target, used only for JetStream's management API ($JS.API.STREAM.* and CONSUMER.*
  * INFO/LIST requests): nothing is fetched, consumed or acknowledged. Every request is counted.
  */
-import {NatsConnectionImpl, setTransportFactory, type ConnectionOptions, type NatsConnection, type Server, type Transport} from '@nats-io/transport-node'
+import {NatsConnectionImpl, setTransportFactory, type ConnectionOptions, type NatsConnection, type Transport} from '@nats-io/transport-node'
 // The Node transport itself: the package exports only a connect() that installs it unmodified.
 import {NodeTransport, nodeResolveHost} from '@nats-io/transport-node/lib/node_transport.js'
 import {jetstreamManager, type JetStreamManager} from '@nats-io/jetstream'
