@@ -2,6 +2,7 @@ import {Command, Errors} from '@oclif/core'
 import {errorMessage, UsageError} from '../core/errors.js'
 import {SecretRegistry} from '../core/redact.js'
 import type {CliContext} from './context.js'
+import {armExitWatchdog} from './watchdog.js'
 
 /**
  * Every error ends in one line on stderr and an exit code from the contract: 2 for usage, config and internal
@@ -27,6 +28,12 @@ export abstract class BaseCommand extends Command {
 
   protected progress(message: string): void {
     process.stderr.write(`${this.scrub(message)}\n`)
+  }
+
+  /** Whatever the command left open (a client that did not close), the process ends a few seconds after it. */
+  protected override async finally(error: Error | undefined): Promise<any> {
+    armExitWatchdog()
+    return super.finally(error)
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<any> {

@@ -1,6 +1,6 @@
 import {ProbeSkip, errorMessage} from './errors.js'
 import {combineInstrumentation, OverheadCollector, type Instrumentation} from './instrumentation.js'
-import {CommandLog, type Driver, type Probe, type ProbeContext} from './probe.js'
+import {CommandLog, DeadlineExceeded, formatMs, type Driver, type Probe, type ProbeContext} from './probe.js'
 import type {Registry} from './registry.js'
 import type {Secrets} from './secrets.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Reading, type Snapshot, type TargetInfo, type TargetSpec} from './types.js'
@@ -26,9 +26,58 @@ interface TargetSession {
   probes: Array<Probe<any>>
   /** Baselines left by the previous sample (a probe's nextBaseline, or a read right after its collect). */
   carried: Map<string, {value?: unknown; error?: unknown; at: number}>
+  /** When the current sample's budget runs out (epoch ms), and how long that budget was. */
+  deadline: number
+  budgetMs: number
+  /** When the next sample's budget started, if it already has: at the connect (open), or with the carried baselines. */
+  budgetStart?: number
+  /** Why the connection is gone (a stall, its stage and probe): nothing more is sent to this target. */
+  lost?: string
+}
+
+/**
+ * What a target gets beyond the window for everything else (connect, every baseline and collect). Each query or
+ * command is bounded on its own by its driver (seconds); this is the backstop for a target that answers, but too
+ * slowly to finish (a trickle), and for plugin drivers with no deadlines of their own.
+ */
+export const TARGET_ALLOWANCE_MS = 60_000
+/** A graceful close that takes longer than this is cut short: the target is not answering its goodbye. */
+export const CLOSE_GRACE_MS = 2_000
+/** The target option that replaces the derived budget (milliseconds, for the whole target per sample). */
+export const TARGET_TIMEOUT_OPTION = 'targetTimeoutMs'
+
+/** A target's budget per sample: the window plus TARGET_ALLOWANCE_MS, or the target's `targetTimeoutMs`. */
+export function targetBudgetMs(spec: TargetSpec, windowSeconds: number): number {
+  const raw = spec.options?.[TARGET_TIMEOUT_OPTION]
+  const override = Number(raw)
+  if (raw !== undefined && raw !== null && raw !== '' && Number.isFinite(override) && override > 0) return override
+  return Math.round(Math.max(0, windowSeconds) * 1000) + TARGET_ALLOWANCE_MS
+}
+
+/** The target's budget ran out: the capture gave up on it (the message replaces the generic "no answer ... within"). */
+class TargetStalled extends DeadlineExceeded {
+  constructor(budgetMs: number) {
+    super(`within the target's budget`, budgetMs)
+    this.message = `no answer within the target's budget of ${formatMs(budgetMs)} (window + ${formatMs(TARGET_ALLOWANCE_MS)}, or ${TARGET_TIMEOUT_OPTION}): the connection was dropped`
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Settles with `work`, or rejects with `onTimeout()` after `ms`; a late settlement of `work` is swallowed. */
+function race<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  work.catch(() => {})
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms))
+    work.then((v) => {
+      clearTimeout(timer)
+      resolve(v)
+    }, (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+  })
+}
 
 /**
  * Connections to every target, opened once and sampled any number of times. A sample after the first takes the
@@ -49,7 +98,10 @@ export class CaptureSession {
     return this.options.secrets.scrub(text.split('\n')[0].trim())
   }
 
-  /** Connects to every target in parallel; a target that cannot be reached is recorded, never thrown. */
+  /**
+   * Connects to every target in parallel; a target that cannot be reached is recorded, never thrown. A connect
+   * that outlasts the target's budget is abandoned (the driver's socket destroyed through the abort signal).
+   */
   async open(): Promise<void> {
     if (this.opened) return
     this.opened = true
@@ -58,22 +110,31 @@ export class CaptureSession {
     this.sessions.push(...await Promise.all(this.targets.map(async (spec): Promise<TargetSession> => {
       const info: TargetInfo = {name: spec.name, kind: spec.kind, url: this.options.secrets.redactUrl(spec.url), status: 'ok'}
       const commands = new CommandLog(spec.name, this.instrumentation)
-      const session: TargetSession = {spec, info, commands, probes: [], carried: new Map()}
+      const budgetMs = targetBudgetMs(spec, this.options.windowSeconds)
+      const started = Date.now()
+      const session: TargetSession = {spec, info, commands, probes: [], carried: new Map(), budgetMs, deadline: started + budgetMs, budgetStart: started}
       const driver = await this.options.registry.driverFor(spec.kind)
       if (!driver) {
         info.status = 'skipped'
         info.error = `no plugin defines ${spec.kind} targets`
         return session
       }
+      const abort = new AbortController()
+      const connecting = Promise.resolve().then(() => driver.connect(spec, commands, this.options.secrets, {signal: abort.signal}))
       try {
         log(`${spec.name}: connecting`)
-        const opened = await driver.connect(spec, commands, this.options.secrets)
+        const opened = await race(connecting, session.deadline - Date.now(), () => new TargetStalled(budgetMs))
         session.driver = driver
         session.conn = opened.conn
         info.facts = opened.facts
       } catch (error) {
+        if (error instanceof TargetStalled) {
+          abort.abort(error)
+          // A driver that ignores the signal may still finish connecting: close what it opens, unawaited.
+          connecting.then((late) => dropConnection(driver, late.conn), () => {})
+        }
         info.status = 'error'
-        info.error = `could not connect: ${this.oneLine(errorMessage(error))}`
+        info.error = `could not connect: ${error instanceof TargetStalled ? 'stalled in connect: ' : ''}${this.oneLine(errorMessage(error))}`
         log(`${spec.name}: skipped: ${info.error}`)
         return session
       }
@@ -84,7 +145,7 @@ export class CaptureSession {
 
   /** The open connections by target name, for advisors that need a live planner. */
   live(): Map<string, unknown> {
-    return new Map(this.sessions.filter((s) => s.conn !== undefined).map((s) => [s.spec.name, s.conn]))
+    return new Map(this.sessions.filter((s) => s.conn !== undefined && !s.lost).map((s) => [s.spec.name, s.conn]))
   }
 
   /** The command log of one target, so advisors' queries count in the overhead report too. */
@@ -113,10 +174,39 @@ export class CaptureSession {
     }
   }
 
+  /** Starts the budget of a sample (the first sample's started at the connect, in open()). */
+  private startBudget(session: TargetSession, windowSeconds: number): void {
+    const start = session.budgetStart ?? Date.now()
+    session.budgetStart = undefined
+    session.budgetMs = targetBudgetMs(session.spec, windowSeconds)
+    session.deadline = start + session.budgetMs
+  }
+
+  /**
+   * Runs one probe call within what is left of the target's budget. A stall (the driver's own deadline, or the
+   * budget) marks the connection lost, naming the probe and stage, and drops it: nothing more is sent to the target.
+   */
+  private async bounded<T>(session: TargetSession, probeId: string, stage: 'baseline' | 'collect', call: () => Promise<T>): Promise<T> {
+    if (session.lost) throw new Error(`not read: ${session.lost}`)
+    try {
+      return await race(Promise.resolve().then(call), session.deadline - Date.now(), () => new TargetStalled(session.budgetMs))
+    } catch (error) {
+      if (!(error instanceof DeadlineExceeded)) throw error
+      session.lost = `the connection was dropped when ${probeId} stalled in ${stage}`
+      this.drop(session)
+      throw new Error(`stalled in ${stage}: ${errorMessage(error)}`)
+    }
+  }
+
+  /** Drops a stalled target's connection at once: no goodbye, which it would not answer either. */
+  private drop(session: TargetSession): void {
+    if (session.driver && session.conn !== undefined) dropConnection(session.driver, session.conn)
+  }
+
   private async baseline(session: TargetSession, probe: Probe<any>, ctx: ProbeContext): Promise<{value?: unknown; error?: unknown; at: number}> {
     session.commands.currentProbe = probe.id
     try {
-      return {value: await probe.baseline!(session.conn, ctx), at: Date.now()}
+      return {value: await this.bounded(session, probe.id, 'baseline', () => probe.baseline!(session.conn, ctx)), at: Date.now()}
     } catch (error) {
       return {error, at: Date.now()}
     }
@@ -124,6 +214,7 @@ export class CaptureSession {
 
   private async sampleTarget(session: TargetSession, windowSeconds: number): Promise<Reading[]> {
     if (session.info.status !== 'ok') return []
+    this.startBudget(session, windowSeconds)
     const log = this.options.log ?? (() => {})
     const {spec, probes, commands} = session
     const ctx: ProbeContext = {target: spec, windowSeconds, options: spec.options ?? {}, log}
@@ -135,7 +226,8 @@ export class CaptureSession {
       for (const probe of fresh) baselines.set(probe.id, await this.baseline(session, probe, ctx))
       for (const [id, carried] of session.carried) baselines.set(id, carried)
       session.carried.clear()
-      if (fresh.length > 0) {
+      // A target that stalled in its baselines has nothing left to wait for.
+      if (fresh.length > 0 && !session.lost) {
         log(`${spec.name}: sampling for ${windowSeconds}s`)
         await sleep(windowSeconds * 1000)
       }
@@ -149,7 +241,7 @@ export class CaptureSession {
       this.instrumentation.probeStart?.({target: spec.name, probe: probe.id})
       try {
         if (base?.error) throw base.error
-        const out = await probe.collect(session.conn, ctx, base?.value)
+        const out = await this.bounded(session, probe.id, 'collect', () => probe.collect(session.conn, ctx, base?.value))
         reading.data = out.data
         reading.metrics = out.metrics
         if (out.status && out.status !== 'ok') {
@@ -176,19 +268,41 @@ export class CaptureSession {
    * call it right after sample() when another sample follows.
    */
   async carryBaselines(): Promise<void> {
-    await Promise.all(this.sessions.filter((s) => s.info.status === 'ok').map(async (session) => {
+    await Promise.all(this.sessions.filter((s) => s.info.status === 'ok' && !s.lost).map(async (session) => {
       const ctx: ProbeContext = {target: session.spec, windowSeconds: this.options.windowSeconds, options: session.spec.options ?? {}, log: this.options.log ?? (() => {})}
+      // These reads open the next sample: they count against its budget.
+      session.budgetStart = Date.now()
+      session.budgetMs = targetBudgetMs(session.spec, this.options.windowSeconds)
+      session.deadline = session.budgetStart + session.budgetMs
       for (const probe of session.probes.filter((p) => p.baseline && !session.carried.has(p.id)).reverse()) {
         session.carried.set(probe.id, await this.baseline(session, probe, ctx))
       }
     }))
   }
 
+  /** Says goodbye to every target, each within CLOSE_GRACE_MS; one that does not answer is dropped. */
   async close(): Promise<void> {
     await Promise.all(this.sessions.map(async (s) => {
-      if (s.driver && s.conn !== undefined) await s.driver.close(s.conn).catch(() => {})
+      const {driver, conn} = s
       s.conn = undefined
+      if (!driver || conn === undefined) return
+      if (s.lost) return dropConnection(driver, conn)
+      try {
+        await race(driver.close(conn), CLOSE_GRACE_MS, () => new Error('close timed out'))
+      } catch {
+        dropConnection(driver, conn)
+      }
     }))
+  }
+}
+
+/** abort() when the driver has one; otherwise its close(), not waited for. */
+function dropConnection(driver: Driver<any>, conn: unknown): void {
+  try {
+    if (driver.abort) driver.abort(conn)
+    else void Promise.resolve().then(() => driver.close(conn)).catch(() => {})
+  } catch {
+    // The connection is being given up on: a failure to drop it changes nothing for the audit.
   }
 }
 

@@ -84,10 +84,78 @@ export class CommandLog {
   }
 }
 
+export interface ConnectOptions {
+  /**
+   * Aborted when the capture gives up on the target (its budget ran out while connecting): the driver destroys the
+   * socket it is dialling, so nothing it opened outlives the audit.
+   */
+  signal?: AbortSignal
+}
+
 /** Opens and closes a connection of one kind; the connection object is what that kind's probes receive. */
 export interface Driver<Conn = unknown> {
   kind: TargetKind
   /** `secrets`: the audit's registry, for any password or token the driver finds in options or files. */
-  connect(target: TargetSpec, log: CommandLog, secrets?: Secrets): Promise<{conn: Conn; facts: Record<string, unknown>}>
+  connect(target: TargetSpec, log: CommandLog, secrets?: Secrets, options?: ConnectOptions): Promise<{conn: Conn; facts: Record<string, unknown>}>
+  /** A graceful goodbye; the capture bounds it and falls back to abort(). */
   close(conn: Conn): Promise<void>
+  /**
+   * Drops the connection at once (destroys its sockets), without a goodbye the target may never answer: what the
+   * capture calls on a target that stalled. Without it, the capture calls close() and does not wait for it.
+   */
+  abort?(conn: Conn): void
+}
+
+/**
+ * A target that did not answer within a deadline on the client side (the server's statement_timeout cannot help
+ * when the wire itself is stalled). The driver has dropped the connection; `what` says what was waited for.
+ */
+export class DeadlineExceeded extends Error {
+  constructor(readonly what: string, readonly ms: number, detail = 'the connection was dropped') {
+    super(`no answer ${what} within ${formatMs(ms)}: ${detail}`)
+    this.name = 'DeadlineExceeded'
+  }
+}
+
+/** Thrown for any use of a connection a driver dropped after a deadline: later probes fail at once, saying why. */
+export class ConnectionLost extends Error {
+  constructor(readonly why: string) {
+    super(`not read: the connection was dropped earlier (${why})`)
+    this.name = 'ConnectionLost'
+  }
+}
+
+/** A positive finite number of milliseconds from a target option (YAML may give "5000"), else undefined: the default applies. */
+export function positiveMs(value: unknown): number | undefined {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined
+}
+
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
+}
+
+/**
+ * Races `work` against a deadline: past it, `onExpire` drops the connection (so the stalled socket does not hold
+ * the process) and the promise rejects with DeadlineExceeded. The timer is cleared as soon as `work` settles.
+ */
+export function withDeadline<T>(work: Promise<T>, ms: number, what: string, onExpire: () => void): Promise<T> {
+  if (!(ms > 0) || !Number.isFinite(ms)) return work
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      try {
+        onExpire()
+      } catch {
+        // Dropping a connection that is already gone must not hide the deadline.
+      }
+      reject(new DeadlineExceeded(what, ms))
+    }, ms)
+    work.then((value) => {
+      clearTimeout(timer)
+      resolve(value)
+    }, (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+  })
 }

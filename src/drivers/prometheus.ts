@@ -1,7 +1,8 @@
-import {CommandLog, type Driver} from '../core/probe.js'
+import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, positiveMs, type ConnectOptions, type Driver} from '../core/probe.js'
 import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
 import {describeHttpError} from './connect-errors.js'
+import {requestDeadline} from './http.js'
 
 /** One series of an instant vector: its labels (without __name__ unless the query kept it) and value. */
 export interface PromSample {
@@ -22,9 +23,26 @@ export interface PrometheusOptions {
  * endpoint. Credentials come from the URL (user:password@) or from options (bearerToken, basicAuth); they are
  * registered as secrets, sent only in the Authorization header, and never part of a logged or reported URL.
  */
+/** An answer read to its end within the request's deadline: a body that stalls halfway cannot hang a probe. */
+interface ReadResponse {
+  status: number
+  ok: boolean
+  text(): Promise<string>
+  json(): Promise<unknown>
+}
+
+function isTimeout(error: unknown): boolean {
+  const name = (error as {name?: string})?.name
+  return name === 'TimeoutError' || name === 'AbortError'
+}
+
 export class PrometheusSession {
   version = ''
   private scraped?: Promise<PromSample[]>
+  /** Aborts every request in flight: abort() on a stalled target, and the connect's signal. */
+  private readonly aborter = new AbortController()
+  /** Why the target was given up on (a request that outlived its timeout): every later request fails at once. */
+  lost?: string
 
   constructor(
     readonly mode: 'server' | 'scrape',
@@ -55,23 +73,53 @@ export class PrometheusSession {
     url.password = ''
     const mode = options.mode ?? (/\/metrics\/?$/.test(url.pathname) ? 'scrape' : 'server')
     if (mode === 'server' && !url.pathname.endsWith('/')) url.pathname += '/'
-    return new PrometheusSession(mode, url, headers, log, options.timeoutMs ?? 10_000)
+    return new PrometheusSession(mode, url, headers, log, positiveMs(options.timeoutMs) ?? 10_000)
   }
 
-  private async get(url: URL, what: string): Promise<Response> {
-    let response: Response
+  /** Follows `signal` (the capture giving up on this target while it connects). */
+  linkAbort(signal?: AbortSignal): () => void {
+    if (!signal) return () => {}
+    const onAbort = () => this.abort('the capture gave up on this target')
+    signal.addEventListener('abort', onAbort, {once: true})
+    return () => signal.removeEventListener('abort', onAbort)
+  }
+
+  /** Aborts whatever is in flight; later requests fail at once. */
+  abort(why = 'dropped'): void {
+    this.lost ??= why
+    this.aborter.abort()
+  }
+
+  /** One GET, headers and body within timeoutMs (fetch's signal covers reading the body too). */
+  private async get(url: URL, what: string): Promise<ReadResponse> {
+    if (this.lost) throw new ConnectionLost(this.lost)
+    let status: number
+    let body: string
+    const deadline = requestDeadline(this.timeoutMs, this.aborter.signal)
     try {
-      response = await fetch(url, {headers: this.headers, signal: AbortSignal.timeout(this.timeoutMs)})
+      const response = await fetch(url, {headers: this.headers, signal: deadline.signal})
+      status = response.status
+      if (status === 401 || status === 403 || (!response.ok && status !== 400 && status !== 422)) {
+        await response.body?.cancel().catch(() => {})
+        if (status === 401 || status === 403) {
+          throw Object.assign(new Error(`Prometheus at ${this.baseUrl.host} refused the credentials (HTTP ${status}): check the user and password or bearer token`), {http: true})
+        }
+        throw Object.assign(new Error(`${what}: HTTP ${status} from ${this.baseUrl.host}${this.baseUrl.pathname}`), {http: true})
+      }
+      body = await response.text()
     } catch (error) {
+      if ((error as {http?: boolean}).http) throw error
+      if (isTimeout(error) && !this.lost) {
+        // Whatever stalled this request stalls the next ones too: give up on the target rather than wait again.
+        this.lost = `no answer from Prometheus within ${formatMs(this.timeoutMs)} (${what})`
+        throw new DeadlineExceeded(`from Prometheus at ${this.baseUrl.host} (${what})`, this.timeoutMs, 'the request was abandoned')
+      }
+      if (this.lost) throw new ConnectionLost(this.lost)
       throw new Error(describeHttpError(error, 'Prometheus', this.baseUrl))
+    } finally {
+      deadline.done()
     }
-    if (response.status === 401 || response.status === 403) {
-      throw new Error(`Prometheus at ${this.baseUrl.host} refused the credentials (HTTP ${response.status}): check the user and password or bearer token`)
-    }
-    if (!response.ok && response.status !== 400 && response.status !== 422) {
-      throw new Error(`${what}: HTTP ${response.status} from ${this.baseUrl.host}${this.baseUrl.pathname}`)
-    }
-    return response
+    return {status, ok: status >= 200 && status < 300, text: async () => body, json: async () => JSON.parse(body)}
   }
 
   /** One instant query against /api/v1/query. A PromQL error is thrown with Prometheus's own message. */
@@ -165,15 +213,22 @@ export function promNumber(text: string): number {
 
 export const prometheusDriver: Driver<PrometheusSession> = {
   kind: 'prometheus',
-  async connect(target: TargetSpec, log: CommandLog, secrets?: Secrets) {
+  async connect(target: TargetSpec, log: CommandLog, secrets?: Secrets, connect?: ConnectOptions) {
     const session = PrometheusSession.fromTarget(target, log, secrets)
-    if (session.mode === 'scrape') {
-      const samples = await session.scrape()
-      return {conn: session, facts: {mode: 'scrape', series: samples.length}}
+    const unlink = session.linkAbort(connect?.signal)
+    try {
+      if (session.mode === 'scrape') {
+        const samples = await session.scrape()
+        return {conn: session, facts: {mode: 'scrape', series: samples.length}}
+      }
+      // Build info doubles as the reachability and credentials check, and names the server version.
+      session.version = await session.buildInfo()
+      return {conn: session, facts: {mode: 'server', version: session.version}}
+    } finally {
+      unlink()
     }
-    // Build info doubles as the reachability and credentials check, and names the server version.
-    session.version = await session.buildInfo()
-    return {conn: session, facts: {mode: 'server', version: session.version}}
   },
+  // Nothing stays open between requests but fetch's idle keep-alive sockets, which do not hold the process.
   async close() {},
+  abort: (session) => session.abort(),
 }

@@ -1,4 +1,4 @@
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
@@ -12,7 +12,13 @@ export interface CliResult {
 }
 
 /** Runs the built CLI (`npm run build` first) as a user would, in a child process with its own environment. */
-export function runCli(args: string[], options: {env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number} = {}): CliResult {
+export interface CliOptions {
+  env?: Record<string, string | undefined>
+  cwd?: string
+  timeoutMs?: number
+}
+
+function cliEnv(options: CliOptions): Record<string, string> {
   if (!existsSync(join(REPO_ROOT, 'dist', 'commands'))) throw new Error('dist/ is missing: run `npm run build` before the CLI tests')
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries({...process.env, ...options.env})) if (v !== undefined) env[k] = v
@@ -20,6 +26,42 @@ export function runCli(args: string[], options: {env?: Record<string, string | u
   for (const k of ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'NATS_URL', 'PROMETHEUS_URL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGPASSWORD']) {
     if (!options.env || !(k in options.env)) delete env[k]
   }
-  const result = spawnSync(process.execPath, [BIN, ...args], {cwd: options.cwd ?? REPO_ROOT, env, encoding: 'utf8', timeout: options.timeoutMs ?? 120_000})
+  return env
+}
+
+export function runCli(args: string[], options: CliOptions = {}): CliResult {
+  const result = spawnSync(process.execPath, [BIN, ...args], {cwd: options.cwd ?? REPO_ROOT, env: cliEnv(options), encoding: 'utf8', timeout: options.timeoutMs ?? 120_000})
   return {status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr}
+}
+
+export interface TimedCliResult extends CliResult {
+  /** Wall time from spawn to exit. */
+  ms: number
+  /** The process outlived timeoutMs and was killed. */
+  killed: boolean
+}
+
+/**
+ * The same, without blocking this process: what a test needs when it serves the CLI's targets itself (a fault proxy
+ * in this process). A run that outlives timeoutMs is killed (SIGKILL: the CLI's own cleanup is what is under test).
+ */
+export function runCliAsync(args: string[], options: CliOptions = {}): Promise<TimedCliResult> {
+  const started = performance.now()
+  const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd ?? REPO_ROOT, env: cliEnv(options), stdio: ['ignore', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  let killed = false
+  const timer = setTimeout(() => {
+    killed = true
+    child.kill('SIGKILL')
+  }, options.timeoutMs ?? 120_000)
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolve({status: code ?? -1, stdout, stderr, ms: performance.now() - started, killed})
+    })
+  })
 }

@@ -10,7 +10,7 @@
  */
 import type {ConsumerInfo, StreamInfo} from '@nats-io/jetstream'
 import {ProbeSkip} from '../../core/errors.js'
-import type {ProbeContext} from '../../core/probe.js'
+import {ConnectionLost, DeadlineExceeded, type ProbeContext} from '../../core/probe.js'
 import type {NatsSession} from '../../drivers/nats.js'
 import {defineQueueProbe, type QueueRead} from '../queues/define.js'
 import {ageSeconds, type QueueState} from '../queues/normalise.js'
@@ -41,6 +41,8 @@ async function readJetStream(session: NatsSession, ctx: ProbeContext): Promise<Q
   try {
     jsm = await session.jsm()
   } catch (error) {
+    // No answer at all is a stalled server, not a missing JetStream: the audit must say it is incomplete.
+    if (error instanceof DeadlineExceeded || error instanceof ConnectionLost) throw error
     throw new ProbeSkip(`JetStream is not enabled for this account or server (${String((error as Error).message).split('\n')[0]})`)
   }
   const streams: StreamInfo[] = []
