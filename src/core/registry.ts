@@ -5,12 +5,19 @@
  */
 import type {Advisor} from './advisor.js'
 import type {CheckScope} from './checks.js'
+import {TARGET_TIMEOUT_OPTION} from './capture.js'
 import {ConfigError} from './errors.js'
 import type {AdvisorDefinition, ApplierDefinition, OptionSpecs, PluginDefinition, ReporterDefinition, TargetKindDefinition} from './plugin.js'
 import type {Driver, Probe} from './probe.js'
 import type {RemedyKind} from './remedies.js'
 import type {Reporter} from './reporter.js'
 import {loadRuleDirs, type RuleDefinition} from './rules.js'
+
+/** Options every target has, whatever its kind: the capture reads them, not a driver. */
+const EVERY_TARGET_OPTIONS: OptionSpecs = {
+  [TARGET_TIMEOUT_OPTION]: {type: 'number', integer: true, min: 1000, max: 3_600_000,
+    description: 'the whole target\'s budget per sample, connect, baselines and collects, in ms (default: the window + 60 s)'},
+}
 
 interface ExtraProbes {
   plugin: string
@@ -100,8 +107,10 @@ export class Registry {
     return kinds.flatMap((k) => Object.keys(this.probeMetrics(k)))
   }
 
+  /** A kind's options, with those the capture reads of every target (its time budget) added. */
   optionSpecs(kind: string): OptionSpecs {
-    return this.kindDefs.get(kind)?.options ?? {}
+    const def = this.kindDefs.get(kind)
+    return def ? {...EVERY_TARGET_OPTIONS, ...def.options} : {}
   }
 
   advisorDefinitions(): AdvisorDefinition[] {

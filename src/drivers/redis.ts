@@ -20,6 +20,17 @@ function dropClient(client: Redis): void {
   client.stream?.destroy()
 }
 
+/**
+ * What ioredis sent on connect, in one round trip: HELLO (protocol 3, with AUTH inside) or AUTH, SELECT for a
+ * database other than 0, and CLIENT SETNAME. Recorded as a pipeline so the overhead report counts each command.
+ */
+function handshakeText(client: Redis): string {
+  const {protocol, password, db, connectionName} = client.options
+  const commands = [protocol === 3 ? 'HELLO' : password ? 'AUTH' : undefined, db ? 'SELECT' : undefined, connectionName ? 'CLIENT SETNAME' : undefined]
+    .filter((c): c is string => Boolean(c))
+  return `pipeline ${commands.join(', ')} x${commands.length}`
+}
+
 /** ioredis rejects a command past commandTimeout with exactly this message. */
 const COMMAND_TIMED_OUT = 'Command timed out'
 
@@ -44,6 +55,10 @@ export class RedisSession {
       enableOfflineQueue: false,
       retryStrategy: () => null,
       connectionName: 'chokepoint',
+      // The probes read INFO themselves; ioredis's own ready check and library tags would be commands the
+      // overhead report cannot see.
+      enableReadyCheck: false,
+      disableClientInfo: true,
     })
     // ioredis rejects connect() with a bare "Connection is closed." and reports the cause (WRONGPASS, NOAUTH,
     // ECONNREFUSED) only through the 'error' event: keep the last one to name the real reason.
@@ -62,6 +77,7 @@ export class RedisSession {
     } finally {
       connect.signal?.removeEventListener('abort', onAbort)
     }
+    log.record(handshakeText(client), 1)
     return new RedisSession(client, log)
   }
 
