@@ -96,11 +96,11 @@ describe('BullMQ queues', () => {
 
   it('costs a handful of round trips whatever the number of queues', () => {
     // Discovery SCANs grow with the keyspace (COUNT 100 each); the reads do not grow with the queues:
-    // INFO at connect + CLIENT LIST + at most three pipelines.
+    // the connection handshake (one pipelined round trip) + INFO at connect + CLIENT LIST + at most three pipelines.
     const commands = run.snapshot.overhead![0].commands
     const scans = commands.filter((c) => c.text.startsWith('SCAN')).reduce((n, c) => n + c.count, 0)
     expect(scans).toBeGreaterThan(0)
-    expect(run.roundTrips - scans).toBeLessThanOrEqual(5)
+    expect(run.roundTrips - scans).toBeLessThanOrEqual(6)
   })
 
   it('measures arrivals and growth over a window: growing fires while jobs arrive faster than they leave', async () => {
