@@ -99,6 +99,8 @@ const REDIS_OPTIONS: OptionSpecs = {
   unreadMinKeys: count('ttl advisor: keys judged before a write-only finding (default 5)', 1, 1_000_000),
   warnMemoryShare: ratio('ttl advisor: memory share from which a pattern finding is a warning (default 0.05)'),
   evictionNoTtlShare: ratio('ttl advisor: memory share without TTL that makes evictions a finding (default 0.2)'),
+  ttlTargetHitRate: number('ttl advisor: hit rate a proposed cache TTL aims for at the observed read interval (default 0.9)', {min: 0.01, max: 0.999}),
+  ttlStalenessSeconds: number('ttl advisor: longest a cache entry may live; backfilled TTLs (t..2t) stay within it (default 3600)', {min: 2, max: 30 * 86_400}),
 }
 
 const PROMETHEUS_QUERIES: OptionSpecs = Object.fromEntries(

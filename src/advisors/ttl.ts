@@ -28,6 +28,10 @@ const DEFAULTS = {
   warnMemoryShare: 0.05,
   /** Share of sampled memory in keys without TTL that makes evictions a finding. */
   evictionNoTtlShare: 0.2,
+  /** Hit rate a proposed cache TTL aims for at the read interval the idle times show. */
+  ttlTargetHitRate: 0.9,
+  /** Longest a cache entry may live (s): a backfilled key's TTL (at most twice the proposed one) stays within it. */
+  ttlStalenessSeconds: 3600,
 }
 
 function option(ctx: AdvisorContext, name: keyof typeof DEFAULTS): number {
@@ -48,18 +52,92 @@ export function formatSeconds(seconds: number): string {
   return `${seconds}s`
 }
 
-/** The TTL proposed for a pattern, and how it was derived (the remedy carries the method). */
-export function proposeTtl(p: PatternStats): {ttlSeconds: number; method: string} {
+/**
+ * What a key pattern holds, which decides what may be said about its expiry. Only cache entries get a TTL
+ * backfill: an EXPIRE counts down from now, so on sessions, tokens, locks, counters or queues it destroys live state.
+ */
+export type KeyClass = 'cache' | 'session' | 'lock' | 'rate-limit' | 'counter' | 'queue' | 'other'
+
+/** Name segments (or words of one, split on '-' and '_') that say what a pattern holds. */
+const NAME_CLASSES: Array<[KeyClass, string[]]> = [
+  ['session', ['session', 'sessions', 'sess', 'token', 'tokens', 'auth', 'jwt', 'refresh', 'oauth', 'csrf', 'login', 'nonce', 'otp']],
+  ['lock', ['lock', 'locks', 'mutex', 'lease', 'leases', 'semaphore', 'redlock']],
+  ['rate-limit', ['ratelimit', 'ratelimiter', 'rate-limit', 'rate_limit', 'throttle', 'throttling', 'limiter', 'quota']],
+  ['counter', ['counter', 'counters', 'count', 'hits', 'views', 'visits', 'seq', 'sequence', 'incr']],
+  ['queue', ['stream', 'streams', 'queue', 'queues', 'jobs', 'outbox', 'inbox']],
+  ['cache', ['cache', 'cached', 'memo', 'memoize']],
+]
+
+/** The class of a pattern and the rule that gave it (kept in the finding's evidence). First matching rule wins. */
+export function classifyPattern(p: Pick<PatternStats, 'pattern' | 'types' | 'ttlSeconds' | 'idleSeconds' | 'freq' | 'queue'>, queuePrefixes: string[] = []):
+  {keyClass: KeyClass; rule: string} {
+  if (p.queue || queueFrameworkOf(p.pattern)) return {keyClass: 'queue', rule: `queue framework keys (${p.queue ?? queueFrameworkOf(p.pattern)})`}
+  if (queuePrefixes.some((prefix) => patternMatches(p.pattern, `${prefix}:1`) || patternMatches(p.pattern, `${prefix}:wait`))) {
+    return {keyClass: 'queue', rule: 'under a BullMQ queue prefix the queue probes found'}
+  }
+  const total = Object.values(p.types).reduce((a, b) => a + b, 0)
+  const mainType = Object.entries(p.types).sort((a, b) => b[1] - a[1])[0]?.[0]
+  if ((p.types.stream ?? 0) > 0) return {keyClass: 'queue', rule: 'type: stream'}
+  const segments = p.pattern.toLowerCase().split(/[:/|.]/).filter((seg) => seg && seg !== '*')
+  for (const [keyClass, names] of NAME_CLASSES) {
+    for (const seg of segments) {
+      const hit = names.includes(seg) ? seg : seg.split(/[-_]/).find((w) => names.includes(w))
+      if (hit) return {keyClass, rule: `name: segment "${seg}"${hit === seg ? '' : ` (word "${hit}")`}`}
+    }
+  }
+  // TTL habits: keys that carry TTLs of a minute or less are short-lived coordination (locks, windows), not a cache.
+  if (p.ttlSeconds && p.ttlSeconds.max <= 60) return {keyClass: 'lock', rule: `ttl habit: the keys with a TTL expire within ${p.ttlSeconds.max}s`}
+  if (mainType === 'list') return {keyClass: 'queue', rule: 'type: list (a list outside a known framework is taken for a queue)'}
+  if (total > 0 && (mainType === 'string' || mainType === 'hash' || mainType === 'set' || mainType === 'zset')) {
+    if (p.idleSeconds) return {keyClass: 'cache', rule: `access: ${mainType} values read again after writing (p50 idle ${p.idleSeconds.p50}s), no name hint: taken for a cache`}
+    return {keyClass: 'cache', rule: `type: ${mainType} values, no name hint and no idle times: taken for a cache`}
+  }
+  return {keyClass: 'other', rule: `type: ${mainType ?? 'unknown'}, no name hint`}
+}
+
+/** Hit rate of a TTL t on keys read at rate r (Poisson reads, the entry refilled on a miss): r·t / (1 + r·t). */
+export function hitRate(readsPerSecond: number, ttlSeconds: number): number {
+  const x = readsPerSecond * ttlSeconds
+  return x / (1 + x)
+}
+
+/** The TTL giving hit rate h at read rate r: t = h / (r·(1 − h)). */
+export function ttlForHitRate(readsPerSecond: number, target: number): number {
+  return target / (readsPerSecond * (1 - target))
+}
+
+/**
+ * The TTL proposed for a cache pattern, and how it was derived (the remedy carries the method). The read interval
+ * comes from the idle times: with reads at rate r per key the time since the last read is exponential, so the
+ * median idle time is ln 2 / r. The TTL is the one that reaches the target hit rate, rounded to a step, and bounded
+ * so that a backfilled key (TTL between t and 2t) never outlives the staleness budget.
+ */
+export function proposeTtl(p: Pick<PatternStats, 'idleSeconds' | 'ttlSeconds'>, opts: {targetHitRate?: number; stalenessSeconds?: number} = {}):
+  {ttlSeconds: number; method: string; readsPerSecond: number | null; expectedHitRate: number | null} {
+  const target = Math.min(Math.max(opts.targetHitRate ?? DEFAULTS.ttlTargetHitRate, 0.01), 0.999)
+  const staleness = Math.max(opts.stalenessSeconds ?? DEFAULTS.ttlStalenessSeconds, 2)
+  // Largest TTL whose backfill range (t..2t) stays within the budget: a step if one fits, else half the budget.
+  const ceiling = [...TTL_STEPS].reverse().find((s) => 2 * s <= staleness) ?? Math.floor(staleness / 2)
+  const bound = (t: number) => Math.min(roundTtl(t), ceiling)
   if (p.idleSeconds) {
-    const p90 = p.idleSeconds.p90
-    const ttl = roundTtl(p90)
-    return {ttlSeconds: ttl, method: `p90 idle time of the sampled keys (${p90}s) rounded up to ${formatSeconds(ttl)}, bounded to 1min..7d`}
+    // Idle times are whole seconds: a median of 0 means "read within the last second".
+    const medianIdle = Math.max(p.idleSeconds.p50, 0.5)
+    const r = Math.LN2 / medianIdle
+    const wanted = ttlForHitRate(r, target)
+    const ttl = bound(wanted)
+    const h = hitRate(r, ttl)
+    return {ttlSeconds: ttl, readsPerSecond: r, expectedHitRate: h,
+      method: `reads every ~${Math.round(1 / r)}s per key (median idle ${p.idleSeconds.p50}s = ln2/r); a ${share(target)} hit rate needs t = h/(r(1-h)) = ${Math.round(wanted)}s,`
+        + ` ${ttl < roundTtl(wanted) ? `capped at ${formatSeconds(ttl)} by the staleness budget of ${staleness}s (backfilled keys live up to 2t)` : `rounded to ${formatSeconds(ttl)}`}: expected hit rate r·t/(1+r·t) = ${share(h)}`}
   }
   if (p.ttlSeconds) {
-    const ttl = roundTtl(p.ttlSeconds.max)
-    return {ttlSeconds: ttl, method: `no idle times (LFU policy or OBJECT refused): the longest TTL already used in this pattern (${p.ttlSeconds.max}s), rounded`}
+    const ttl = bound(p.ttlSeconds.max)
+    return {ttlSeconds: ttl, readsPerSecond: null, expectedHitRate: null,
+      method: `no idle times (LFU policy or OBJECT refused): the longest TTL already used in this pattern (${p.ttlSeconds.max}s), rounded and within the staleness budget; hit rate unknown`}
   }
-  return {ttlSeconds: DEFAULT_TTL_WITHOUT_IDLE, method: 'no idle times (LFU policy or OBJECT refused) and no TTL in use: a default of 1h; adjust to the data\'s staleness budget'}
+  const ttl = bound(DEFAULT_TTL_WITHOUT_IDLE)
+  return {ttlSeconds: ttl, readsPerSecond: null, expectedHitRate: null,
+    method: `no idle times (LFU policy or OBJECT refused) and no TTL in use: a default of ${formatSeconds(ttl)} within the staleness budget; hit rate unknown, adjust to the data's staleness budget`}
 }
 
 /**
@@ -186,8 +264,37 @@ function queueKeyPrefixes(readings: Reading[]): string[] {
 }
 
 function isQueuePattern(p: PatternStats, queuePrefixes: string[] = []): boolean {
-  if (p.queue || queueFrameworkOf(p.pattern)) return true
-  return queuePrefixes.some((prefix) => patternMatches(p.pattern, `${prefix}:1`) || patternMatches(p.pattern, `${prefix}:wait`))
+  return classifyPattern(p, queuePrefixes).keyClass === 'queue'
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`
+  return `${n} B`
+}
+
+/** Advice for patterns that must not get an EXPIRE backfill: what the application should do instead, no command. */
+const ADVICE: Record<Exclude<KeyClass, 'cache' | 'queue' | 'counter'>, (pattern: string) => {summary: string; sliding?: boolean; setting?: string}> = {
+  session: (pattern) => ({
+    summary: `Give ${pattern} a sliding expiry set by the application: EXPIRE (or SET ... EX) with the session lifetime on each write and each access,`
+      + ' the lifetime being an application setting (e.g. 30 min idle). No backfill: idle time is the time since the last use, but EXPIRE counts down'
+      + ' from now, so a TTL derived from it on live keys logs out every active session when it runs out; keys already there get the expiry on their next use',
+    sliding: true,
+    setting: 'session lifetime (application setting, renewed on each access)',
+  }),
+  lock: (pattern) => ({
+    summary: `Acquire ${pattern} with SET key token NX PX <lease> so a crashed holder's lock expires; never EXPIRE held locks from outside (a backfill could release a lock still in use)`,
+    setting: 'lock lease (application setting)',
+  }),
+  'rate-limit': (pattern) => ({
+    summary: `Set the window's expiry when ${pattern} is created (INCR then EXPIRE ... NX in one MULTI); a backfill from outside would reset or stretch live windows`,
+    setting: 'rate-limit window (application setting)',
+  }),
+  other: (pattern) => ({
+    summary: `Decide how long ${pattern} must live and have the application set that TTL on write; not a recognised cache, so no backfill is proposed`,
+    setting: 'lifetime of this data (application setting)',
+  }),
 }
 
 function share(n: number): string {
@@ -195,9 +302,10 @@ function share(n: number): string {
 }
 
 /**
- * Reasons over the key sample: patterns without TTL (proposes a TTL from observed idle times), patterns written
- * and never read, evictions that hit TTL'd keys because TTL-less keys hold the memory, and queue keys in a Redis
- * that may evict them. Works from a snapshot alone; never proposes a TTL on queue keys.
+ * Reasons over the key sample: patterns without TTL (classified first: a cache gets a TTL from its read interval and
+ * a target hit rate, sessions, locks and rate limiters advice for the application, counters and queues nothing),
+ * patterns written and never read, evictions that hit TTL'd keys because TTL-less keys hold the memory, and queue
+ * keys in a Redis that may evict them. Works from a snapshot alone; proposes an EXPIRE backfill on cache patterns only.
  */
 export const ttlAdvisor: Advisor = {
   id: 'ttl',
@@ -253,15 +361,47 @@ export const ttlAdvisor: Advisor = {
       return remedy
     }
 
-    // 2 and 3. Per-pattern: no TTL, written and never read.
+    // 2 and 3. Per-pattern: no TTL, written and never read. Each pattern is classified first: only cache entries get
+    // a TTL backfill, since EXPIRE counts down from now and would end live sessions, locks, counters and queues.
     const minKeys = option(ctx, 'ttlMinKeys')
+    const targetHitRate = option(ctx, 'ttlTargetHitRate')
+    const stalenessSeconds = option(ctx, 'ttlStalenessSeconds')
     for (const p of sample.patterns) {
-      if (isQueuePattern(p, queuePrefixes) || p.keys < minKeys) continue
+      const {keyClass, rule: classRule} = classifyPattern(p, queuePrefixes)
+      if (keyClass === 'queue' || p.keys < minKeys) continue
       const memoryShare = p.memoryShare ?? 0
-      if (p.noTtlShare >= option(ctx, 'noTtlShare')) {
-        const {ttlSeconds, method} = proposeTtl(p)
+      if (p.noTtlShare >= option(ctx, 'noTtlShare') && keyClass !== 'counter') {
         const keysAffected = Math.round(p.noTtl * sample.scale)
+        const bytesAffected = p.noTtlBytes === null ? null : Math.round(p.noTtlBytes * sample.scale)
         const nx = major >= 7
+        const affects = `~${keysAffected} keys${bytesAffected === null ? '' : `, ~${formatBytes(bytesAffected)}`}`
+        let remedy: Proposed<TtlRemedy> & {pattern: string}
+        if (keyClass === 'cache') {
+          const {ttlSeconds, method, readsPerSecond, expectedHitRate} = proposeTtl(p, {targetHitRate, stalenessSeconds})
+          const hit = expectedHitRate === null ? 'hit rate unknown (no idle times)' : `expected hit rate ${share(expectedHitRate)} at reads every ~${Math.round(1 / readsPerSecond!)}s per key`
+          remedy = {
+            kind: 'ttl',
+            summary: `Expire ${p.pattern} after ${formatSeconds(ttlSeconds)} (${hit}); set it on every write.`
+              + (nx ? ` The command backfills ${affects} without a TTL, each getting a random TTL between ${formatSeconds(ttlSeconds)} and ${formatSeconds(2 * ttlSeconds)} (EXPIRE NX: keys with a TTL keep theirs)${sample.mode === 'cluster' ? '; run it against each primary' : ''}`
+                : ` No backfill command: it needs EXPIRE NX (Redis 7) so as not to overwrite TTLs set meanwhile; ${affects} have none`),
+            pattern: p.pattern,
+            ttlSeconds,
+            ttlMaxSeconds: 2 * ttlSeconds,
+            keysAffected,
+            ...(expectedHitRate === null ? {} : {expectedHitRate: Math.round(expectedHitRate * 1000) / 1000}),
+            // Centre 1.5t, jitter 1/3: each key gets a TTL in [t, 2t), so a backfilled pattern does not expire at once.
+            ...(nx ? {command: expireCommand(p.pattern, Math.round(1.5 * ttlSeconds), 1 / 3, true)} : {}),
+            estimate: {method, bytesAffected, readsPerSecond, targetHitRate, stalenessSeconds},
+          }
+        } else {
+          remedy = {
+            kind: 'ttl',
+            pattern: p.pattern,
+            keysAffected,
+            estimate: {bytesAffected, method: `classified as ${keyClass} (${classRule}): no EXPIRE backfill, since EXPIRE counts down from now, not from the last use`},
+            ...ADVICE[keyClass](p.pattern),
+          }
+        }
         findings.push({
           rule: 'cache/no-ttl-pattern',
           severity: memoryShare >= option(ctx, 'warnMemoryShare') || keysAffected >= 1000 ? 'warning' : 'info',
@@ -269,22 +409,13 @@ export const ttlAdvisor: Advisor = {
           subject: p.pattern,
           metric: 'redis.keys.no_ttl_share',
           value: p.noTtlShare,
-          message: `${p.pattern}: ${share(p.noTtlShare)} of ~${p.estimatedKeys} keys have no TTL, holding ${p.memoryShare === null ? 'an unknown share' : share(memoryShare)} of sampled memory`
+          message: `${p.pattern} (${keyClass}): ${share(p.noTtlShare)} of ~${p.estimatedKeys} keys have no TTL, holding ${p.memoryShare === null ? 'an unknown share' : share(memoryShare)} of sampled memory`
             + (p.idleSeconds ? `; p50/p90 idle ${p.idleSeconds.p50}s/${p.idleSeconds.p90}s` : ''),
-          evidence: {pattern: p.pattern, sampledKeys: p.keys, estimatedKeys: p.estimatedKeys, noTtl: p.noTtl, noTtlShare: p.noTtlShare,
+          evidence: {pattern: p.pattern, keyClass, classifiedBy: classRule, sampledKeys: p.keys, estimatedKeys: p.estimatedKeys, noTtl: p.noTtl, noTtlShare: p.noTtlShare,
             memoryShare: p.memoryShare, bytes: p.bytes, estimatedBytes: p.estimatedBytes, ttlBuckets: p.ttlBuckets, idleSeconds: p.idleSeconds,
             idleBuckets: p.idleBuckets, freq: p.freq, types: p.types, policy: policy ?? null,
             note: 'hit rate per pattern needs client-side instrumentation; Redis counts hits server-wide only'},
-          remedies: [rememberTtl({
-            kind: 'ttl',
-            summary: `Expire ${p.pattern} after ${formatSeconds(ttlSeconds)} ±${JITTER * 100}% (set it on every write; the command backfills existing keys${nx ? '' : ', overwriting TTLs set meanwhile (EXPIRE NX needs Redis 7)'}${sample.mode === 'cluster' ? '; run it against each primary' : ''})`,
-            pattern: p.pattern,
-            ttlSeconds,
-            jitter: JITTER,
-            keysAffected,
-            command: expireCommand(p.pattern, ttlSeconds, JITTER, nx),
-            estimate: {method, bytesAffected: p.noTtlBytes === null ? null : Math.round(p.noTtlBytes * sample.scale)},
-          })],
+          remedies: [keyClass === 'cache' ? rememberTtl(remedy) : remedy],
         })
       }
       const unreadShare = p.unread.eligible > 0 ? p.unread.unread / p.unread.eligible : 0
@@ -316,7 +447,7 @@ export const ttlAdvisor: Advisor = {
     const noTtlMemoryShare = sample.sampledBytes ? (sample.noTtlBytes ?? 0) / sample.sampledBytes : null
     if (evicted > 0 && noTtlMemoryShare !== null && noTtlMemoryShare >= option(ctx, 'evictionNoTtlShare')) {
       const volatile = policyIsVolatile(policy)
-      const topNoTtl = sample.patterns.filter((p) => !isQueuePattern(p, queuePrefixes) && (p.noTtlBytes ?? 0) > 0)
+      const topNoTtl = sample.patterns.filter((p) => classifyPattern(p, queuePrefixes).keyClass === 'cache' && (p.noTtlBytes ?? 0) > 0)
         .sort((a, b) => (b.noTtlBytes ?? 0) - (a.noTtlBytes ?? 0)).slice(0, 5).map((p) => p.pattern)
       findings.push({
         rule: 'cache/evictions-without-ttl',

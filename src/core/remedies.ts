@@ -56,8 +56,15 @@ export interface TtlRemedy extends RemedyBase {
   pattern?: string
   patterns?: string[]
   ttlSeconds?: number
+  /** Backfills draw each key's TTL between ttlSeconds and ttlMaxSeconds. */
+  ttlMaxSeconds?: number
   jitter?: number
   keysAffected?: number
+  /** The hit rate the proposed TTL is expected to give at the observed read interval (cache patterns). */
+  expectedHitRate?: number
+  /** Sessions and tokens: the application renews the expiry on each write or access; the lifetime is its setting. */
+  sliding?: boolean
+  setting?: string
 }
 
 export interface CacheAsideRemedy extends RemedyBase {

@@ -11,7 +11,7 @@ export interface DemoRedisSeed {
 
 /**
  * Writes a small, realistic cache keyspace under `prefix` with a few bottlenecks for the demo:
- * - `<prefix>:session:<uuid>`: sessions written without a TTL, idle 5..60 min (cache/no-ttl-pattern proposes a TTL);
+ * - `<prefix>:session:<uuid>`: sessions written without a TTL, idle 5..60 min (cache/no-ttl-pattern advises a sliding expiry, no backfill);
  * - `<prefix>:recs:<id>`: recommendations written with a 1h TTL 30 min ago and never read (cache/write-only-pattern);
  * - `<prefix>:product:<id>`: a healthy product cache with a 10 min TTL, read recently (no finding).
  * Idle times are set with RESTORE ... IDLETIME so the demo needs no waiting. Returns a cleanup that deletes the

@@ -18,7 +18,7 @@ describe('ACL-limited user', () => {
     const s = await server({maxmemory: '64mb', policy: 'allkeys-lru'})
     const admin = await client(s.url)
     await admin.call('ACL', 'SETUSER', 'chokepoint-limited', 'on', '>limited-pw-123', '~*', '+@all', '-config', '-object', '-memory')
-    for (let i = 0; i < 20; i++) await admin.set(`session:${100000 + i}`, 'x')
+    for (let i = 0; i < 20; i++) await admin.set(`page:${100000 + i}`, 'x')
     admin.disconnect()
     const url = `redis://chokepoint-limited:limited-pw-123@127.0.0.1:${s.port}`
     const {report, snapshot} = await auditRedis([redisTarget(url)])
@@ -31,7 +31,7 @@ describe('ACL-limited user', () => {
     const sample = keys.data as KeyspaceSampleData
     expect(sample.skipped.access).toMatch(/OBJECT refused/)
     expect(sample.skipped.memory).toMatch(/MEMORY USAGE refused/)
-    expect(sample.patterns[0]).toMatchObject({pattern: 'session:*', keys: 20, noTtl: 20, bytes: null, idleSeconds: null})
+    expect(sample.patterns[0]).toMatchObject({pattern: 'page:*', keys: 20, noTtl: 20, bytes: null, idleSeconds: null})
     expect(readingOf(snapshot, 'redis.info').status).toBe('ok')
     // What remains still reasons: the TTL finding uses the default TTL and says why.
     const noTtl = report.findings.find((f) => f.rule === 'cache/no-ttl-pattern')!
@@ -48,7 +48,7 @@ describe('the minimal ACL from docs/probes.md', () => {
     const admin = await client(s.url)
     await admin.call('ACL', 'SETUSER', 'chokepoint', 'on', '>minimal-pw-123', '~*', 'resetchannels', '-@all', '+info', '+ping', '+client|setname', '+dbsize',
       '+scan', '+type', '+pttl', '+memory|usage', '+object|idletime', '+object|freq', '+config|get', '+cluster|nodes')
-    for (let i = 0; i < 10; i++) await admin.set(`session:${100000 + i}`, 'x')
+    for (let i = 0; i < 10; i++) await admin.set(`page:${100000 + i}`, 'x')
     admin.disconnect()
     const {report, snapshot} = await auditRedis([redisTarget(`redis://chokepoint:minimal-pw-123@127.0.0.1:${s.port}`)])
     // Only the cache probes: the queue probes in the same index need their own permissions (LLEN, LINDEX ...).

@@ -1,5 +1,5 @@
 import {Queue} from 'bullmq'
-import {remedyOfKind} from '../../../src/core/remedies.js'
+import {remediesOfKind, remedyOfKind} from '../../../src/core/remedies.js'
 import {randomUUID} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -25,50 +25,137 @@ async function ageKey(c: Redis, key: string, idleSeconds: number, ttlMs = 0) {
 }
 
 describe('ttl advisor: no-TTL cache patterns', () => {
-  it('proposes a TTL for a pattern without expiry and none for a pattern with TTLs', async () => {
+  it('proposes a TTL for a cache pattern without expiry and none for a pattern with TTLs', async () => {
     const s = await server({maxmemory: '64mb', policy: 'allkeys-lru'})
     const c = await client(s.url)
     for (let i = 0; i < 40; i++) {
-      await c.set(`session:${randomUUID()}`, JSON.stringify({user: i, cart: [1, 2, 3]}))
+      await c.set(`page:${randomUUID()}`, JSON.stringify({html: 'x'.repeat(50), i}))
       await c.set(`product:${1000 + i}`, 'p'.repeat(200), 'EX', 3600)
     }
-    // Sessions sit idle 10..49 minutes: p90 idle ≈ 46 min -> proposed TTL 1h.
-    const sessions = (await c.keys('session:*')).sort()
-    for (const [i, key] of sessions.entries()) await ageKey(c, key, 600 + i * 60)
+    // Pages read every 10..49 minutes: a 90% hit rate needs hours, so the 1h staleness budget caps t at 30 min (2t = 1h).
+    const pages = (await c.keys('page:*')).sort()
+    for (const [i, key] of pages.entries()) await ageKey(c, key, 600 + i * 60)
     c.disconnect()
 
     const {report, snapshot} = await auditRedis([redisTarget(s.url)])
     const sample = readingOf(snapshot, 'redis.keys').data as KeyspaceSampleData
-    expect(sample.patterns.map((p) => p.pattern).sort()).toEqual(['product:*', 'session:*'])
+    expect(sample.patterns.map((p) => p.pattern).sort()).toEqual(['page:*', 'product:*'])
     expect(sample.complete).toBe(true)
     const findings = findingsOf(report, 'cache/no-ttl-pattern')
-    expect(findings.map((f) => f.subject)).toEqual(['session:*'])
+    expect(findings.map((f) => f.subject)).toEqual(['page:*'])
+    expect(findings[0].evidence).toMatchObject({keyClass: 'cache', classifiedBy: expect.stringMatching(/^access:/)})
     const [remedy] = findings[0].remedies
-    expect(remedy).toMatchObject({kind: 'ttl', pattern: 'session:*', ttlSeconds: 3600, jitter: 0.1, keysAffected: 40})
-    expect(String(remedy.command)).toContain(`--quoted-pattern '"session:*"'`)
+    expect(remedy).toMatchObject({kind: 'ttl', pattern: 'page:*', ttlSeconds: 1800, ttlMaxSeconds: 3600, keysAffected: 40})
+    expect(String((remedy.estimate as {method?: string}).method)).toMatch(/staleness budget/)
+    expect(String(remedy.command)).toContain(`--quoted-pattern '"page:*"'`)
     expect(String(remedy.command)).not.toContain(s.url)
     expect(findingsOf(report, 'cache/no-ttl-pattern').some((f) => f.subject === 'product:*')).toBe(false)
   })
 
-  it('its command sets jittered TTLs on exactly the pattern\'s keys without touching others', async () => {
+  it('its command sets TTLs between t and 2t on exactly the pattern\'s keys without touching others', async () => {
     const s = await server()
     const c = await client(s.url)
-    for (let i = 0; i < 30; i++) await c.set(`sess:${randomUUID()}`, 'x')
-    await c.set('sess:keep', 'x', 'EX', 99999)
+    for (let i = 0; i < 30; i++) await c.set(`page:${randomUUID()}`, 'x')
+    await c.set('page:keep', 'x', 'EX', 99999)
     await c.set('other:1', 'x')
     const {report} = await auditRedis([redisTarget(s.url)])
-    const remedy = remedyOfKind(findingsOf(report, 'cache/no-ttl-pattern').find((f) => f.subject === 'sess:*')!.remedies, 'ttl')!
+    const remedy = remedyOfKind(findingsOf(report, 'cache/no-ttl-pattern').find((f) => f.subject === 'page:*')!.remedies, 'ttl')!
     // The product never runs it (appliers do); the test runs it to prove the command is right.
     execFileSync('bash', ['-c', String(remedy.command)], {env: {...process.env, REDIS_URL: s.url}, stdio: 'pipe'})
     const ttl = Number(remedy.ttlSeconds)
-    for (const key of (await c.keys('sess:*')).filter((k) => k !== 'sess:keep')) {
-      const t = await c.ttl(key)
-      expect(t).toBeGreaterThanOrEqual(Math.floor(ttl * 0.9) - 1)
-      expect(t).toBeLessThanOrEqual(Math.ceil(ttl * 1.1))
+    expect(remedy.ttlMaxSeconds).toBe(2 * ttl)
+    const ttls = []
+    for (const key of (await c.keys('page:*')).filter((k) => k !== 'page:keep')) ttls.push(await c.ttl(key))
+    expect(ttls).toHaveLength(30)
+    for (const t of ttls) {
+      expect(t).toBeGreaterThanOrEqual(ttl - 1)
+      expect(t).toBeLessThanOrEqual(2 * ttl)
     }
-    expect(await c.ttl('sess:keep')).toBeGreaterThan(99000)
+    expect(new Set(ttls).size).toBeGreaterThan(1)
+    expect(await c.ttl('page:keep')).toBeGreaterThan(99000)
     expect(await c.ttl('other:1')).toBe(-1)
     c.disconnect()
+  })
+})
+
+describe('ttl advisor: key classes (issue 9)', () => {
+  it('never backfills EXPIRE on sessions read every ~23 s; advises a sliding expiry set by the application', async () => {
+    const s = await server({maxmemory: '64mb', policy: 'allkeys-lru'})
+    const c = await client(s.url)
+    // Live sessions, each last read 20..26 s ago. The old advisor proposed "Expire after 1min" from these idle times.
+    for (let i = 0; i < 30; i++) {
+      const key = `app:session:${randomUUID()}`
+      await c.set(key, JSON.stringify({user: i}))
+      await ageKey(c, key, 20 + (i % 7))
+    }
+    c.disconnect()
+    const {report} = await auditRedis([redisTarget(s.url)])
+    const [finding] = findingsOf(report, 'cache/no-ttl-pattern').filter((f) => f.subject === 'app:session:*')
+    const remedies = remediesOfKind(finding.remedies, 'ttl')
+    expect(remedies).toHaveLength(1)
+    expect(remedies[0].command).toBeUndefined()
+    expect(remedies[0].ttlSeconds).toBeUndefined()
+    expect(finding.evidence).toMatchObject({keyClass: 'session', classifiedBy: 'name: segment "session"'})
+    expect(remedies[0]).toMatchObject({sliding: true, setting: expect.stringMatching(/session lifetime/)})
+    expect(remedies[0].summary).toMatch(/sliding expiry set by the application/)
+    expect(remedies[0].summary).toMatch(/EXPIRE counts down from now/)
+    expect(report.findings.flatMap((f) => f.remedies).some((r) => /EXPIRE/.test(String(r.command ?? '')))).toBe(false)
+  })
+
+  it('gives a read cache a TTL whose stated hit rate follows h = r·t/(1 + r·t), and no EXPIRE to locks, counters or a stream', async () => {
+    const s = await server({maxmemory: '64mb', policy: 'allkeys-lru'})
+    const c = await client(s.url)
+    for (let i = 0; i < 20; i++) {
+      // A product cache read about every 100 s per key: idle 20..115 s.
+      await c.set(`product:${1000 + i}`, 'p'.repeat(300))
+      await ageKey(c, `product:${1000 + i}`, 20 + i * 5)
+      await c.set(`lock:order:${1000 + i}`, randomUUID())
+      await c.incr(`counter:views:${1000 + i}`)
+      await c.xadd(`orders:${1000 + i}`, '*', 'id', String(i))
+    }
+    c.disconnect()
+    const {report} = await auditRedis([redisTarget(s.url)])
+    const bySubject = new Map(findingsOf(report, 'cache/no-ttl-pattern').map((f) => [f.subject, f]))
+    expect([...bySubject.keys()].sort()).toEqual(['lock:order:*', 'product:*'])
+
+    const product = bySubject.get('product:*')!
+    expect(product.evidence.keyClass).toBe('cache')
+    const remedy = remedyOfKind(product.remedies, 'ttl')!
+    const r = Math.LN2 / Number((product.evidence.idleSeconds as {p50: number}).p50)
+    const t = Number(remedy.ttlSeconds)
+    const h = (r * t) / (1 + r * t)
+    expect(remedy.expectedHitRate).toBeCloseTo(h, 3)
+    // The target is 90% and the 1 h budget (2t <= 1 h) is not what limits it here.
+    expect(h).toBeGreaterThanOrEqual(0.9)
+    expect(2 * t).toBeLessThanOrEqual(3600)
+    expect(remedy.summary).toContain(`expected hit rate ${Math.round(h * 100)}%`)
+    expect(remedy.summary).toMatch(/backfills ~20 keys, ~[\d.]+ KiB/)
+    expect(String(remedy.command)).toMatch(/EXPIRE %s %d NX/)
+
+    const lock = bySubject.get('lock:order:*')!
+    expect(lock.evidence).toMatchObject({keyClass: 'lock', classifiedBy: 'name: segment "lock"'})
+    expect(lock.remedies.every((x) => x.command === undefined)).toBe(true)
+    expect(lock.remedies[0].summary).toMatch(/SET key token NX PX/)
+    // Counters and the stream get no TTL finding, and no remedy anywhere carries an EXPIRE for them.
+    const commands = report.findings.flatMap((f) => f.remedies).map((x) => String(x.command ?? ''))
+    expect(commands.filter((x) => /EXPIRE/.test(x))).toHaveLength(1)
+    expect(commands.some((x) => /counter|orders|lock/.test(x))).toBe(false)
+  })
+
+  it('follows the ttlTargetHitRate and ttlStalenessSeconds options', async () => {
+    const s = await server()
+    const c = await client(s.url)
+    for (let i = 0; i < 20; i++) {
+      await c.set(`product:${1000 + i}`, 'p')
+      await ageKey(c, `product:${1000 + i}`, 60 + i * 10)
+    }
+    c.disconnect()
+    const strict = await auditRedis([redisTarget(s.url, 'cache', {ttlTargetHitRate: 0.99, ttlStalenessSeconds: 1200})])
+    const remedy = remedyOfKind(findingsOf(strict.report, 'cache/no-ttl-pattern')[0].remedies, 'ttl')!
+    // 99% would need hours; a 20 min budget allows t = 10 min (2t = 20 min), and the stated hit rate is what 10 min gives.
+    expect(remedy).toMatchObject({ttlSeconds: 600, ttlMaxSeconds: 1200})
+    expect(Number(remedy.expectedHitRate)).toBeLessThan(0.99)
+    expect(remedy.estimate).toMatchObject({targetHitRate: 0.99, stalenessSeconds: 1200})
   })
 })
 

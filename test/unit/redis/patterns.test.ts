@@ -3,7 +3,7 @@ import {keyPattern, patternToGlob} from '../../../src/probes/redis/patterns.js'
 import {customBullQueuePrefix, queueFrameworkOf} from '../../../src/probes/redis/queue-keys.js'
 import {clusterPrimaries} from '../../../src/probes/redis/keyspace-sample.js'
 import {keyspaceDbs, parseInfo} from '../../../src/probes/redis/info-parse.js'
-import {expireCommand, proposeTtl, roundTtl} from '../../../src/advisors/ttl.js'
+import {classifyPattern, expireCommand, hitRate, proposeTtl, roundTtl, ttlForHitRate} from '../../../src/advisors/ttl.js'
 
 describe('keyPattern', () => {
   const cases: Array<[string, string]> = [
@@ -52,11 +52,41 @@ describe('TTL proposal', () => {
     expect(roundTtl(30 * 86_400)).toBe(7 * 86_400)
   })
 
-  it('uses the p90 idle time, else the TTLs in use, else a default', () => {
-    const base = {pattern: 'p:*', keys: 10, idleSeconds: null, ttlSeconds: null} as never
-    expect(proposeTtl({...(base as object), idleSeconds: {p50: 100, p90: 1000, max: 2000}} as never).ttlSeconds).toBe(1800)
-    expect(proposeTtl({...(base as object), ttlSeconds: {p10: 1, p50: 2, p90: 3, max: 7000}} as never).ttlSeconds).toBe(7200)
-    expect(proposeTtl(base).method).toMatch(/default/)
+  it('derives a cache TTL from the target hit rate and the read interval, within the staleness budget', () => {
+    // Median idle 100 s: r = ln2/100; 90% needs t = 0.9/(r·0.1) ≈ 1298 s, rounded to 30 min.
+    const idle = {idleSeconds: {p50: 100, p90: 1000, max: 2000}, ttlSeconds: null}
+    const proposed = proposeTtl(idle)
+    expect(proposed.ttlSeconds).toBe(1800)
+    expect(proposed.expectedHitRate).toBeCloseTo(hitRate(Math.LN2 / 100, 1800), 10)
+    expect(proposed.expectedHitRate).toBeGreaterThanOrEqual(0.9)
+    // A 20-minute budget: 2t <= 1200 s, so t is 10 min and the stated hit rate falls to what 10 min gives.
+    const capped = proposeTtl(idle, {stalenessSeconds: 1200})
+    expect(capped.ttlSeconds).toBe(600)
+    expect(capped.expectedHitRate).toBeCloseTo((Math.LN2 / 100 * 600) / (1 + Math.LN2 / 100 * 600), 10)
+    expect(proposeTtl({idleSeconds: null, ttlSeconds: {p10: 1, p50: 2, p90: 3, max: 7000}}, {stalenessSeconds: 86_400}).ttlSeconds).toBe(7200)
+    expect(proposeTtl({idleSeconds: null, ttlSeconds: {p10: 1, p50: 2, p90: 3, max: 7000}}).ttlSeconds).toBe(1800)
+    expect(proposeTtl({idleSeconds: null, ttlSeconds: null}).method).toMatch(/default/)
+    expect(ttlForHitRate(0.01, 0.9)).toBeCloseTo(900, 6)
+    expect(hitRate(0.01, 900)).toBeCloseTo(0.9, 10)
+  })
+
+  it('classifies patterns by name, type, TTL habit and access, and names the rule', () => {
+    const p = (pattern: string, types: Record<string, number> = {string: 5}, extra: object = {}) =>
+      classifyPattern({pattern, types, ttlSeconds: null, idleSeconds: {p50: 20, p90: 40, max: 60}, freq: null, ...extra})
+    expect(p('app:session:*')).toMatchObject({keyClass: 'session', rule: 'name: segment "session"'})
+    expect(p('sess:*').keyClass).toBe('session')
+    expect(p('auth-token:*')).toMatchObject({keyClass: 'session', rule: expect.stringMatching(/word "auth"/)})
+    expect(p('lock:order:*').keyClass).toBe('lock')
+    expect(p('mutex:*').keyClass).toBe('lock')
+    expect(p('ratelimit:*').keyClass).toBe('rate-limit')
+    expect(p('api:throttle:*').keyClass).toBe('rate-limit')
+    expect(p('stats:counter:*').keyClass).toBe('counter')
+    expect(p('events:*', {stream: 3})).toMatchObject({keyClass: 'queue', rule: 'type: stream'})
+    expect(p('bull:emails:*').keyClass).toBe('queue')
+    expect(p('work:*', {list: 3}).keyClass).toBe('queue')
+    expect(p('guard:*', {string: 3}, {ttlSeconds: {p10: 5, p50: 10, p90: 20, max: 30}})).toMatchObject({keyClass: 'lock', rule: expect.stringMatching(/ttl habit/)})
+    expect(p('product:*')).toMatchObject({keyClass: 'cache', rule: expect.stringMatching(/^access:/)})
+    expect(p('page:cache:*').keyClass).toBe('cache')
   })
 
   it('builds a SCAN-based EXPIRE NX pipeline that quotes the pattern and never embeds a URL', () => {
