@@ -1,11 +1,12 @@
 import {lookupPath} from './lookup.js'
 import {shellWord} from './shell.js'
 import {quoteIdent, quoteLiteral, requoteQualified} from './sql.js'
-import {formatBytes, formatValue, type Unit} from './units.js'
+import {formatBytes, formatValue, shortText, type Unit} from './units.js'
 
 /**
  * Message and remedy templates in rule files: {{value}}, {{subject}}, {{target}}, {{threshold.target}},
- * {{evidence.someField}}, with optional filters {{evidence.sizeBytes|bytes}}, |seconds, |percent, |count.
+ * {{evidence.someField}}, with optional filters {{evidence.sizeBytes|bytes}}, |seconds, |ms (a duration given in
+ * milliseconds), |percent, |count, and |short (a text on one line, shortened for a message: a statement's SQL).
  * A field that is exactly one placeholder keeps the raw value's type (arrays, numbers) for structured remedies.
  *
  * Remedies are pasted into psql or a shell, so a name from the audited system never goes into `sql` or `command`
@@ -68,8 +69,10 @@ function applyFilter(raw: unknown, filter: string | undefined, scope: TemplateSc
   if (filter !== undefined && !TEMPLATE_FILTERS.includes(filter)) throw new UnsafeTemplateValue(`unknown template filter |${filter}`)
   if (filter === 'int' || (filter !== undefined && Object.hasOwn(QUOTING, filter))) return quoted(raw, filter, path)
   if (raw === undefined || raw === null) return 'n/a'
+  if (filter === 'short') return shortText(typeof raw === 'string' ? raw : String(raw))
   if (typeof raw === 'number') {
     switch (filter) {
+      case 'ms': return formatValue(raw / 1000, 'seconds')
       case 'bytes': return formatBytes(raw)
       case 'seconds': return formatValue(raw, 'seconds')
       case 'percent': return formatValue(raw, 'ratio')
@@ -83,7 +86,7 @@ function applyFilter(raw: unknown, filter: string | undefined, scope: TemplateSc
 }
 
 /** Every filter a template may name; the rule tests refuse any other, so a typo cannot print a name bare. */
-export const TEMPLATE_FILTERS = ['bytes', 'seconds', 'percent', 'count', 'int', ...Object.keys(QUOTING)]
+export const TEMPLATE_FILTERS = ['bytes', 'seconds', 'ms', 'percent', 'count', 'short', 'int', ...Object.keys(QUOTING)]
 
 /** The filters a template uses, for the rule tests. */
 export function templateFilters(template: string): Array<{path: string; filter?: string}> {

@@ -75,3 +75,16 @@ function round(v: number): string {
   const abs = Math.abs(v)
   return abs >= 100 ? v.toFixed(0) : abs >= 10 ? v.toFixed(1) : v.toFixed(2).replace(/\.?0+$/, '')
 }
+
+/** How many characters of a statement's text a report's message shows (the finding's evidence keeps the text). */
+export const SHORT_TEXT_CHARS = 80
+
+/**
+ * A text on one line and at most `max` characters (whole code points), ending in "…" when cut: for naming a
+ * statement in a message. Shortening a safe text can only lose characters, never reveal one.
+ */
+export function shortText(text: string, max = SHORT_TEXT_CHARS): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  const chars = Array.from(line)
+  return chars.length > max ? `${chars.slice(0, max - 1).join('').trimEnd()}…` : line
+}

@@ -1,6 +1,7 @@
 /** The PostgreSQL readings other parts consume, typed once here (probe ids and data shapes). */
 import {readingKey} from '../core/readings.js'
 import type {PlansData} from '../probes/postgres/plans.js'
+import type {StatementsData} from '../probes/postgres/statements.js'
 
 export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
 
@@ -13,6 +14,8 @@ export interface TablesData {
 const hasArray = (field: string) => (d: unknown) => !!d && typeof d === 'object' && Array.isArray((d as Record<string, unknown>)[field])
 
 export const plansReading = readingKey<PlansData>('postgres.plans', (d) => hasArray('statements')(d) && typeof (d as {catalog?: unknown}).catalog === 'object')
+/** pg_stat_statements' top statements over the window, with each one's share of this database's statement time. */
+export const statementsReading = readingKey<StatementsData>('postgres.statements', hasArray('statements'))
 export const tablesReading = readingKey<TablesData>('postgres.tables')
 /** Connection counts; consumers read its pool.utilization metric. */
 export const connectionsReading = readingKey<Record<string, unknown>>('postgres.connections')

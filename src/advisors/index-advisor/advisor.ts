@@ -5,7 +5,8 @@ import type {Reading} from '../../core/types.js'
 import {round} from '../../core/numbers.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import {dataOf} from '../../core/readings.js'
-import {plansReading, tablesReading, type PlansData} from '../../readings/postgres.js'
+import {plansReading, statementsReading, tablesReading, type PlannedStatement, type PlansData} from '../../readings/postgres.js'
+import {describeStatement, safeQueryTextSync, type StatementFigures} from '../../knowledge/postgres/query-text.js'
 import {columnsOf, type CatalogFacts} from '../../knowledge/postgres/catalog.js'
 import {generateCandidates, indexDefinition, indexName, type Candidate} from './candidates.js'
 import {formatBytes, looksOptimal, percent, planEvidence, SMALL_TABLE_ROWS, type PlanEvidence, type Reason} from './explain.js'
@@ -193,6 +194,18 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   run.wallMs = Date.now() - started
   const findings: AdvisorFinding[] = []
 
+  // Messages name a statement by its text and figures, not by queryid alone. pg_stat_statements texts are safe
+  // already (the plans probe stores only those); a --queries statement is the user's own text, made safe here.
+  // Figures come from the statements reading when it lists the queryid (the same window and share of this
+  // database's statement time as database/slow-statement), else from the plans reading's counters.
+  const counted = new Map((dataOf(ctx.readings, statementsReading)?.statements ?? []).map((row) => [row.queryid, row]))
+  const figuresOf = (s: PlannedStatement): StatementFigures => {
+    const row = data.source === 'pg_stat_statements' ? counted.get(s.id) : undefined
+    return row ? {calls: row.calls, meanMs: row.meanMs, totalMs: row.totalMs, share: row.share} : {calls: s.calls, meanMs: s.meanMs, totalMs: s.totalMs}
+  }
+  const named = (s: PlannedStatement, extra: string[] = []) => describeStatement(s.id, data.source === 'queries' ? safeQueryTextSync(s.sql).text : s.sql,
+    figuresOf(s), data.source === 'queries' ? [`weight ${round(s.weight)}`, ...extra] : extra)
+
   // Per statement: the remedy or the reason there is none.
   const order = data.statements.map((_, si) => si).sort((a, b) => weighted(b, data.statements[b].cost) - weighted(a, data.statements[a].cost))
   let statementFindings = 0
@@ -201,7 +214,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     if (s.error) {
       findings.push({
         rule: 'database/unplannable-statement', severity: 'info', target, subject: `statement ${s.id}`, metric: 'postgres.statement.unplannable', value: 1,
-        message: `statement ${s.id} could not be planned: ${s.error}`, evidence: {queryid: s.id, sql: s.sql, reason: s.error}, remedies: [],
+        message: `${named(s)} could not be planned: ${s.error}`, evidence: {queryid: s.id, sql: s.sql, reason: s.error}, remedies: [],
       })
       continue
     }
@@ -223,7 +236,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       subject: `statement ${s.id}`,
       metric: 'postgres.statement.cost_share',
       value: round(share * 10000) / 10000,
-      message: `statement ${s.id} (${percent(share)} of workload cost): ${reason.text}`,
+      message: `${named(s, [`${percent(share)} of workload cost`])}: ${reason.text}`,
       evidence: {
         queryid: s.id, sql: s.sql, weight: s.weight, calls: s.calls, meanMs: s.meanMs, costBefore: before,
         costAfter: run.verified ? round(after) : null, improvement: run.verified ? round(gain * 1000) / 1000 : null,
@@ -238,12 +251,15 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     if (!remedy) continue
     const est = remedy.estimate
     const gain = totalBefore > 0 ? (est.costBefore - est.costAfter) / totalBefore : 0
+    // The first statement it helps, in the workload's order (most total time first from pg_stat_statements).
+    const first = data.statements.find((st) => st.id === remedy.statements[0])
+    const forWhat = first ? `; for ${named(first)}${remedy.statements.length > 1 ? ` and ${remedy.statements.length - 1} more` : ''}` : ''
     findings.push({
       rule: 'database/missing-index', severity: 'warning', target, subject: `${c.table} ${remedy.columns.join(', ')}${c.where ? ` where ${c.where}` : ''}`.trim(),
       metric: 'postgres.index.workload_gain', value: round(gain * 10000) / 10000,
       message: run.verified
-        ? `missing index on ${c.table}: cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}`
-        : `likely missing index on ${c.table} (${run.notVerifiedBecause}), about ${formatBytes(c.estimatedBytes)}`,
+        ? `missing index on ${c.table}: cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}${forWhat}`
+        : `likely missing index on ${c.table} (${run.notVerifiedBecause}), about ${formatBytes(c.estimatedBytes)}${forWhat}`,
       evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c)},
       remedies: [remedy],
     })

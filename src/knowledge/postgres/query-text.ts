@@ -1,5 +1,6 @@
 import {normalizeSync, parseSync, scanSync, type ScanToken} from 'libpg-query'
 import {ensureParser} from './workload.js'
+import {formatValue, shortText} from '../../core/units.js'
 
 /**
  * Query texts read from the server (pg_stat_activity, pg_stat_statements) made safe to store and print.
@@ -260,4 +261,34 @@ export async function safeQueryTexts(texts: string[]): Promise<SafeQueryText[]> 
 /** A safe text cut for display; cutting after making it safe can only lose placeholders, never reveal a literal. */
 export function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+/** What a report says about a statement next to its text; every field is optional (a --queries statement has none). */
+export interface StatementFigures {
+  calls?: number
+  meanMs?: number
+  totalMs?: number
+  /** Share of this database's statement time (pg_stat_statements), 0..1. */
+  share?: number
+}
+
+const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n)
+
+/** "40 calls", "mean 8.66 ms", "total 346 ms", "49.2% of this database's statement time", for the figures known. */
+export function statementFigures(f: StatementFigures): string[] {
+  const out: string[] = []
+  if (finite(f.calls)) out.push(`${formatValue(f.calls, 'count')} calls`)
+  if (finite(f.meanMs)) out.push(`mean ${formatValue(f.meanMs / 1000, 'seconds')}`)
+  if (finite(f.totalMs)) out.push(`total ${formatValue(f.totalMs / 1000, 'seconds')}`)
+  if (finite(f.share)) out.push(`${formatValue(f.share, 'ratio')} of this database's statement time`)
+  return out
+}
+
+/**
+ * How a message names a statement: `statement <id> \`<safe SQL, one line, shortened>\` (calls, mean, total, share;
+ * extra)`. `sql` must already be a safe text (safeQueryTextSync); the finding's evidence keeps the whole of it.
+ */
+export function describeStatement(id: string, sql: string, figures: StatementFigures = {}, extra: string[] = []): string {
+  const parts = [...statementFigures(figures), ...extra]
+  return `statement ${id} \`${shortText(sql)}\`${parts.length ? ` (${parts.join(', ')})` : ''}`
 }

@@ -155,7 +155,7 @@ describe('secrets in query texts never reach any output', () => {
     expect(texts).toContain('DO $1')
     expect(texts).toContain('SELECT count(*) FROM orders WHERE customer = $1')
     expect(texts.some((t) => /^ALTER ROLE\b.*redacted/.test(t)), JSON.stringify(texts)).toBe(true)
-    const slow = report.findings.find((f) => f.rule === 'database/slow-statement' && /DO \$1$/.test(f.message))
+    const slow = report.findings.find((f) => f.rule === 'database/slow-statement' && /`DO \$1`/.test(f.message))
     expect(slow, JSON.stringify(report.findings.map((f) => f.message))).toBeDefined()
     // The index advisor's workload is the same text: planned, and printed, without the comment.
     const plans = (readingOf(snapshot, 'postgres.plans').data as {statements: Array<{sql: string; cost?: number}>}).statements

@@ -54,8 +54,18 @@ describe('quoting filters: a name goes into sql or command as one token', () => 
     expect(renderTemplate('pid {{evidence.pidText|int}}', hostile)).toBe('pid n/a')
   })
 
+  it('|short puts a text on one line and cuts it to 80 characters; |ms reads milliseconds as a duration', () => {
+    const scope: TemplateScope = {value: null, subject: 's', target: 't', threshold: {target: null, action: null},
+      evidence: {query: 'SELECT a,\n       b FROM t WHERE c = $1', long: `SELECT ${'x, '.repeat(60)}y FROM t`, totalMs: 1500, meanMs: 8.66}}
+    expect(renderTemplate('{{evidence.query|short}}', scope)).toBe('SELECT a, b FROM t WHERE c = $1')
+    const long = renderTemplate('{{evidence.long|short}}', scope)
+    expect(Array.from(long).length).toBeLessThanOrEqual(80)
+    expect(long).toMatch(/^SELECT x, x, .*…$/)
+    expect(renderTemplate('{{evidence.totalMs|ms}} {{evidence.meanMs|ms}} {{evidence.gone|ms}}', scope)).toBe('1.5 s 8.66 ms n/a')
+  })
+
   it('every filter a template can name is listed', () => {
-    expect([...TEMPLATE_FILTERS].sort()).toEqual(['bytes', 'count', 'ident', 'int', 'literal', 'percent', 'qualified', 'seconds', 'shell'])
+    expect([...TEMPLATE_FILTERS].sort()).toEqual(['bytes', 'count', 'ident', 'int', 'literal', 'ms', 'percent', 'qualified', 'seconds', 'shell', 'short'])
     expect(templateFilters('a {{evidence.x|ident}} {{value}}')).toEqual([{path: 'evidence.x', filter: 'ident'}, {path: 'value'}])
   })
 })
