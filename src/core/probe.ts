@@ -159,3 +159,10 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string, onEx
     })
   })
 }
+
+/** Calls `abort` once when `signal` fires; returns the function that stops following it. */
+export function followAbort(signal: AbortSignal | undefined, abort: () => void): () => void {
+  if (!signal) return () => {}
+  signal.addEventListener('abort', abort, {once: true})
+  return () => signal.removeEventListener('abort', abort)
+}

@@ -1,4 +1,4 @@
-import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, positiveMs, type ConnectOptions, type Driver} from '../core/probe.js'
+import {CommandLog, ConnectionLost, DeadlineExceeded, followAbort, formatMs, positiveMs, type ConnectOptions, type Driver} from '../core/probe.js'
 import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
 import {describeHttpError} from './connect-errors.js'
@@ -78,10 +78,7 @@ export class PrometheusSession {
 
   /** Follows `signal` (the capture giving up on this target while it connects). */
   linkAbort(signal?: AbortSignal): () => void {
-    if (!signal) return () => {}
-    const onAbort = () => this.abort('the capture gave up on this target')
-    signal.addEventListener('abort', onAbort, {once: true})
-    return () => signal.removeEventListener('abort', onAbort)
+    return followAbort(signal, () => this.abort('the capture gave up on this target'))
   }
 
   /** Aborts whatever is in flight; later requests fail at once. */

@@ -5,7 +5,7 @@
  */
 import amqp from 'amqplib'
 import type {Channel, ChannelModel} from 'amqplib'
-import {CommandLog, ConnectionLost, DeadlineExceeded, formatMs, positiveMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
+import {CommandLog, ConnectionLost, DeadlineExceeded, followAbort, formatMs, positiveMs, withDeadline, type ConnectOptions, type Driver} from '../core/probe.js'
 import type {Secrets} from '../core/secrets.js'
 import type {TargetSpec} from '../core/types.js'
 import {describeHttpError, describeNetworkError} from './connect-errors.js'
@@ -84,10 +84,7 @@ export class RabbitSession {
 
   /** Follows `signal` (the capture giving up on this target while it connects). */
   linkAbort(signal?: AbortSignal): () => void {
-    if (!signal) return () => {}
-    const onAbort = () => this.abort('the capture gave up on this target')
-    signal.addEventListener('abort', onAbort, {once: true})
-    return () => signal.removeEventListener('abort', onAbort)
+    return followAbort(signal, () => this.abort('the capture gave up on this target'))
   }
 
   /** Drops everything now: requests in flight and the AMQP socket. */
