@@ -1,6 +1,6 @@
 import {ProbeSkip, errorMessage} from './errors.js'
 import {combineInstrumentation, OverheadCollector, type Instrumentation} from './instrumentation.js'
-import {CommandLog, DeadlineExceeded, formatMs, type Driver, type Probe, type ProbeContext} from './probe.js'
+import {CommandLog, DeadlineExceeded, formatMs, settleWithin, type Driver, type Probe, type ProbeContext} from './probe.js'
 import type {Registry} from './registry.js'
 import type {Secrets} from './secrets.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Reading, type Snapshot, type TargetInfo, type TargetSpec} from './types.js'
@@ -64,20 +64,6 @@ class TargetStalled extends DeadlineExceeded {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Settles with `work`, or rejects with `onTimeout()` after `ms`; a late settlement of `work` is swallowed. */
-function race<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  work.catch(() => {})
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms))
-    work.then((v) => {
-      clearTimeout(timer)
-      resolve(v)
-    }, (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-  })
-}
 
 /**
  * Connections to every target, opened once and sampled any number of times. A sample after the first takes the
@@ -123,7 +109,7 @@ export class CaptureSession {
       const connecting = Promise.resolve().then(() => driver.connect(spec, commands, this.options.secrets, {signal: abort.signal}))
       try {
         log(`${spec.name}: connecting`)
-        const opened = await race(connecting, session.deadline - Date.now(), () => new TargetStalled(budgetMs))
+        const opened = await settleWithin(connecting, session.deadline - Date.now(), () => new TargetStalled(budgetMs))
         session.driver = driver
         session.conn = opened.conn
         info.facts = opened.facts
@@ -189,7 +175,7 @@ export class CaptureSession {
   private async bounded<T>(session: TargetSession, probeId: string, stage: 'baseline' | 'collect', call: () => Promise<T>): Promise<T> {
     if (session.lost) throw new Error(`not read: ${session.lost}`)
     try {
-      return await race(Promise.resolve().then(call), session.deadline - Date.now(), () => new TargetStalled(session.budgetMs))
+      return await settleWithin(Promise.resolve().then(call), session.deadline - Date.now(), () => new TargetStalled(session.budgetMs))
     } catch (error) {
       if (!(error instanceof DeadlineExceeded)) throw error
       session.lost = `the connection was dropped when ${probeId} stalled in ${stage}`
@@ -288,7 +274,7 @@ export class CaptureSession {
       if (!driver || conn === undefined) return
       if (s.lost) return dropConnection(driver, conn)
       try {
-        await race(driver.close(conn), CLOSE_GRACE_MS, () => new Error('close timed out'))
+        await settleWithin(driver.close(conn), CLOSE_GRACE_MS, () => new Error('close timed out'))
       } catch {
         dropConnection(driver, conn)
       }

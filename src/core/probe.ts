@@ -141,15 +141,23 @@ export function formatMs(ms: number): string {
  */
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string, onExpire: () => void): Promise<T> {
   if (!(ms > 0) || !Number.isFinite(ms)) return work
+  return settleWithin(work, ms, () => {
+    try {
+      onExpire()
+    } catch {
+      // Dropping a connection that is already gone must not hide the deadline.
+    }
+    return new DeadlineExceeded(what, ms)
+  })
+}
+
+/**
+ * Settles as `work` does, or rejects with `onTimeout()` after `ms` (at once when `ms` is not positive: the time is
+ * already spent). A late settlement of `work` is absorbed; the timer is cleared as soon as `work` settles.
+ */
+export function settleWithin<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      try {
-        onExpire()
-      } catch {
-        // Dropping a connection that is already gone must not hide the deadline.
-      }
-      reject(new DeadlineExceeded(what, ms))
-    }, ms)
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms))
     work.then((value) => {
       clearTimeout(timer)
       resolve(value)
