@@ -64,9 +64,8 @@ export class PgBouncerSession {
   async show<T extends Record<string, unknown> = Record<string, any>>(command: ShowCommand): Promise<T[]> {
     if (this.lost) throw new ConnectionLost(this.lost)
     const text = `SHOW ${command}`
-    this.log.record(text)
-    const result = await withDeadline(this.client.query<T>(text), this.queryTimeoutMs, 'from PgBouncer',
-      () => this.abort(`no answer from PgBouncer within ${formatMs(this.queryTimeoutMs)}`))
+    const result = await this.log.run(text, () => withDeadline(this.client.query<T>(text), this.queryTimeoutMs, 'from PgBouncer',
+      () => this.abort(`no answer from PgBouncer within ${formatMs(this.queryTimeoutMs)}`)))
     return result.rows
   }
 

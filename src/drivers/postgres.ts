@@ -71,7 +71,7 @@ export class PgSession {
         + ' SELECT current_setting(\'server_version_num\')::int AS version, pg_is_in_recovery() AS in_recovery,'
         + ' current_database() AS database, current_user AS "user"'
       session.log.currentProbe = 'connect'
-      const results = (await session.raw(setup)) as unknown as pg.QueryResult[]
+      const results = await session.multi(setup)
       const facts = Array.isArray(results) ? results[results.length - 1]?.rows[0] : undefined
       // Something that took the login but did not run the batch (PgBouncer's admin console answers only SHOW).
       if (!facts) throw new Error('the server did not answer the session setup like PostgreSQL: is this a PostgreSQL database (not PgBouncer\'s admin console)?')
@@ -97,6 +97,15 @@ export class PgSession {
     if (this.lost) throw new ConnectionLost(this.lost)
     return this.log.run(text, () => withDeadline(this.client.query(text, params as unknown[]), this.queryTimeoutMs, 'from PostgreSQL',
       () => this.abort(`no answer from PostgreSQL within ${formatMs(this.queryTimeoutMs)}`)))
+  }
+
+  /**
+   * Several statements in one round trip (simple protocol, no parameters), under the same deadline and counting
+   * as any query: each statement's result, in order.
+   */
+  async multi(text: string): Promise<pg.QueryResult[]> {
+    const results = await this.raw(text)
+    return Array.isArray(results) ? results : [results]
   }
 
   async query<T extends Record<string, unknown> = Record<string, any>>(text: string, params?: unknown[]): Promise<T[]> {

@@ -89,9 +89,8 @@ export class RedisSession {
   /** Sends one command; arguments are strings or numbers as redis-cli would take them. */
   async send<T = unknown>(command: string, ...args: Array<string | number | Buffer>): Promise<T> {
     if (this.lost) throw new ConnectionLost(this.lost)
-    this.log.record(`${command} ${args.slice(0, 2).map(String).join(' ')}`.trim())
     try {
-      return (await this.client.call(command, ...args)) as T
+      return (await this.log.run(`${command} ${args.slice(0, 2).map(String).join(' ')}`.trim(), () => this.client.call(command, ...args))) as T
     } catch (error) {
       if ((error as Error)?.message === COMMAND_TIMED_OUT) throw this.timedOut()
       throw error
@@ -103,10 +102,9 @@ export class RedisSession {
     if (commands.length === 0) return []
     if (this.lost) throw new ConnectionLost(this.lost)
     const kinds = [...new Set(commands.map((c) => c[0]))].join('/')
-    this.log.record(`pipeline ${kinds} x${commands.length}`)
     const pipe = this.client.pipeline()
     for (const [command, ...args] of commands) pipe.call(command, ...args)
-    const results = ((await pipe.exec()) ?? []) as Array<[Error | null, unknown]>
+    const results = ((await this.log.run(`pipeline ${kinds} x${commands.length}`, () => pipe.exec())) ?? []) as Array<[Error | null, unknown]>
     // A pipeline reports each command's timeout as that command's error, not as a failure of the whole.
     if (results.some(([error]) => error?.message === COMMAND_TIMED_OUT)) throw this.timedOut()
     return results

@@ -114,15 +114,13 @@ export async function explainBatch(session: PgSession, stmts: PlannableStatement
       ends.push(length)
     }
     text += ' ROLLBACK'
-    session.log.record(text)
-    let results: any
+    let results: Awaited<ReturnType<PgSession['multi']>>
     try {
-      results = await session.client.query(text)
+      results = await session.multi(text)
     } catch (error) {
       // One round trip: ROLLBACK ends the aborted transaction; a DEALLOCATE of nothing then fails alone, outside it.
       const cleanup = prepared ? `ROLLBACK; DEALLOCATE ${PREPARED_NAME}` : 'ROLLBACK'
-      session.log.record(cleanup)
-      await session.client.query(cleanup).catch(() => {})
+      await session.multi(cleanup).catch(() => {})
       if (indices.length === 1) {
         out[indices[0]] = error instanceof Error ? error : new Error(String(error))
         return
@@ -140,7 +138,7 @@ export async function explainBatch(session: PgSession, stmts: PlannableStatement
       }
       return
     }
-    const plans = (Array.isArray(results) ? results : [results]).filter((r: any) => r.fields?.[0]?.name === 'QUERY PLAN')
+    const plans = results.filter((r) => r.fields?.[0]?.name === 'QUERY PLAN')
     indices.forEach((i, k) => {
       try {
         out[i] = planOf(plans[k])
