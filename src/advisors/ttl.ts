@@ -2,8 +2,8 @@ import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
 import {remedyId, type Proposed, type ProposedRemedy, type TtlRemedy} from '../core/remedies.js'
 import type {Reading} from '../core/types.js'
 import {policyEvicts, policyIsVolatile} from '../probes/redis/info-parse.js'
-import {dataOf, readingsOfAny} from '../core/readings.js'
-import {queueReadings} from '../readings/queues.js'
+import {dataOf, readingsWhere} from '../core/readings.js'
+import {isQueueData} from '../readings/queues.js'
 import {configReading, infoReading, keysReading, type PatternStats} from '../readings/redis.js'
 import {escapeGlob, patternMatches} from '../probes/redis/patterns.js'
 import {shellWord} from '../core/shell.js'
@@ -254,7 +254,7 @@ export function expireCommand(pattern: string, ttlSeconds: number, jitter: numbe
  */
 function queueKeyPrefixes(readings: Reading[]): string[] {
   const prefixes: string[] = []
-  for (const {data} of readingsOfAny(readings, queueReadings)) {
+  for (const {data} of readingsWhere(readings, isQueueData)) {
     for (const q of data.queues) {
       const keyPrefix = (q.details as {keyPrefix?: unknown} | undefined)?.keyPrefix
       if (typeof keyPrefix === 'string') prefixes.push(keyPrefix)

@@ -10,8 +10,8 @@
  */
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
 import {round} from '../core/numbers.js'
-import {readingsOfAny} from '../core/readings.js'
-import {queueReadings, type QueueSummary} from '../readings/queues.js'
+import {readingsWhere} from '../core/readings.js'
+import {isQueueData, type QueueSummary} from '../readings/queues.js'
 
 export const RULE_ID = 'queue/workers'
 
@@ -60,7 +60,7 @@ export const workersAdvisor: Advisor = {
     const utilisation = Number(ctx.options.workersUtilisation ?? 0.7) || 0.7
     const drainTarget = Number(ctx.options.drainTargetSeconds ?? 600) || 600
     const findings: AdvisorFinding[] = []
-    for (const {reading, data} of readingsOfAny(ctx.readings, queueReadings)) {
+    for (const {reading, data} of readingsWhere(ctx.readings, isQueueData)) {
       for (const q of data.queues) {
         const estimate = estimateWorkers(q, utilisation, drainTarget)
         if ('unsized' in estimate || estimate.recommendedConsumers <= estimate.currentConsumers) continue

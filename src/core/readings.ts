@@ -36,7 +36,12 @@ export function dataOf<T>(readings: readonly Reading[], key: ReadingKey<T>, targ
   return readingsOf(readings, key, target)[0]?.data
 }
 
-/** Readings whose probe id matches any key of a family (e.g. every queue system's reading). */
-export function readingsOfAny<T>(readings: readonly Reading[], keys: ReadonlyArray<ReadingKey<T>>): Array<TypedReading<T>> {
-  return keys.flatMap((key) => readingsOf(readings, key))
+/**
+ * Every successful reading whose data has a family's shape, whatever probe took it (every queue system's reading,
+ * a plugin's queue probe included): for data shared by several probes, matched by shape, not by a list of ids.
+ */
+export function readingsWhere<T>(readings: readonly Reading[], accepts: (data: unknown) => data is T): Array<TypedReading<T>> {
+  const out: Array<TypedReading<T>> = []
+  for (const reading of readings) if (reading.status === 'ok' && accepts(reading.data)) out.push({reading, data: reading.data})
+  return out
 }
