@@ -51,7 +51,7 @@ export const workingSetAdvisor: Advisor = {
     if (share !== null) {
       const level = classify(own, share)
       severity = level === 'ok' ? 'info' : level
-      cost = `reading blocks took ${round(data.readTimeMs!)} ms, ${pct(share)} of the ${round(data.activeTimeMs!)} ms spent in statements (${span})`
+      cost = `reading blocks took ${Math.round(data.readTimeMs!)} ms, ${pct(share)} of the ${Math.round(data.activeTimeMs!)} ms spent in statements (${span})`
     } else {
       // Not measured: judged by the hit rates alone, and never louder than a warning for it.
       severity = SEVERITY_RANK[worst] > SEVERITY_RANK.warning ? 'warning' : worst
