@@ -6,9 +6,9 @@ import {Registry} from '../../../src/core/registry.js'
 describe('the plugin registry', () => {
   const registry = builtinRegistry()
 
-  it('registers the built-ins as one plugin: six target kinds, four advisors, three formats, no applier yet', () => {
+  it('registers the built-ins as one plugin: six target kinds, five advisors, three formats, no applier yet', () => {
     expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
-    expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'pool-chain'])
+    expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain'])
     expect(registry.formats()).toEqual(['table', 'json', 'markdown'])
     expect(registry.applierFor('index')).toBeNull()
   })
@@ -55,7 +55,7 @@ describe('the plugin registry', () => {
 
   it('reads each rule directory once per registry and rejects a directory that does not exist', () => {
     expect(registry.rules()).toBe(registry.rules())
-    expect(registry.rules()).toHaveLength(41)
+    expect(registry.rules()).toHaveLength(42)
     expect(() => new Registry([{name: 'x', rulesDirs: ['/nonexistent/rules']}]).rules()).toThrow(/rules directory \/nonexistent\/rules does not exist/)
   })
 })
