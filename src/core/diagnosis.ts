@@ -131,16 +131,21 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 /**
  * What a root cause weighs, measured in its part of the stack:
  * - its own measure, when the finding carries evidence.diagnosisWeight (an advisor that measured the cost itself);
- * - database time: the pg_stat_statements time of the statements the cause and the findings it explains name, over
+ * - database time: the pg_stat_statements time of the statements the cause names (else those its symptoms name), over
  *   the database's statement time (db.statement.mean_seconds: evidence totalMs and share);
- * - queue wait: the jobs waiting in the queues they name over all jobs waiting in the stack's queues (queue.depth):
+ * - queue wait: the jobs waiting in the queues it (else its symptoms) names over all jobs waiting in the stack's queues (queue.depth):
  *   each waiting job accrues one second of wait per second (Little's law), so depth is the rate queue wait grows at.
  */
 export function weigh(cause: Finding, explained: Finding[], snapshot: Snapshot | undefined): DiagnosisWeight {
   const given = givenWeight(cause)
   if (given) return given
-  const all = [cause, ...explained.filter((f) => f.target === cause.target)]
-  const statements = new Set(all.flatMap((f) => [...statementsOf(f)]))
+  // What the cause itself names, else what its symptoms name: a summary symptom (the workload's index set names
+  // every statement) must not lend its statements to the one cause it sits under.
+  const named = (of: (f: Finding) => Set<string>) => {
+    const own = of(cause)
+    return own.size > 0 ? own : new Set(explained.filter((f) => f.target === cause.target).flatMap((f) => [...of(f)]))
+  }
+  const statements = named(statementsOf)
   if (statements.size > 0) {
     const rows = metricsNamed(snapshot, 'db.statement.mean_seconds').filter((m) => m.target === cause.target)
     const mine = rows.filter((m) => statements.has(String(m.metric.evidence?.queryid ?? '')))
@@ -153,7 +158,7 @@ export function weigh(cause: Finding, explained: Finding[], snapshot: Snapshot |
         measuredBy: `pg_stat_statements: ${mine.length} statement(s) took ${round(value)} ms of the database's ${round(total)} ms of statement time (${window > 0 ? `over a ${window} s window` : 'since the statistics were reset'})`}
     }
   }
-  const queues = new Set(all.flatMap((f) => [...queuesOf(f)]))
+  const queues = named(queuesOf)
   if (queues.size > 0) {
     const depths = metricsNamed(snapshot, 'queue.depth').filter((m) => num(m.metric.value) !== undefined)
     const mine = depths.filter((m) => m.target === cause.target && queues.has(m.metric.subject ?? ''))

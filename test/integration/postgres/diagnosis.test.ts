@@ -38,15 +38,18 @@ describe('diagnosis: one missing index', () => {
       CREATE EXTENSION IF NOT EXISTS hypopg;
       CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
       CREATE TABLE orders AS SELECT g AS id, g % 5000 AS customer_id, repeat('x', 1000) AS pad FROM generate_series(1, 40000) g;
+      CREATE TABLE customers AS SELECT g AS id, 'user' || g || '@example.com' AS email FROM generate_series(1, 20000) g;
       CREATE TABLE events (id int PRIMARY KEY, kind int) WITH (autovacuum_enabled = off);
       INSERT INTO events SELECT g, g % 7 FROM generate_series(1, 30000) g;
-      ANALYZE orders; ANALYZE events;`)
+      ANALYZE orders; ANALYZE customers; ANALYZE events;`)
     // The load's row writes would make orders read as write-heavy (an index declined for it): forget them.
     await forgetLoadWrites(url)
     await adminQuery(url, 'DELETE FROM events WHERE id % 10 < 6')
     const app = await connect(url, 'cp-diag-app')
     try {
       for (let i = 0; i < 25; i++) await app.query('SELECT id, pad FROM orders WHERE customer_id = $1', [i * 7])
+      // A second, cheaper lookup that lacks an index of its own: a second cause, ranked below the first.
+      for (let i = 0; i < 25; i++) await app.query('SELECT id FROM customers WHERE email = $1', [`user${i * 13}@example.com`])
     } finally {
       await app.end()
     }
@@ -90,7 +93,15 @@ describe('diagnosis: one missing index', () => {
     expect(entry.remedy).toBe(cause.remedies[0].id)
     expect(cause.remedies[0]).toMatchObject({kind: 'index', table: 'public.orders', columns: ['customer_id']})
     expect(entry.weight.basis).toBe('database-time')
-    expect(entry.weight.measuredBy).toMatch(/^pg_stat_statements: \d+ statement\(s\) took/)
+    // Weighed by the statement the index helps, not by every statement the workload summary under it names.
+    expect(entry.weight.measuredBy).toMatch(/^pg_stat_statements: 1 statement\(s\) took/)
+    // The second missing index ranks below: its statement took less of the database's time.
+    const second = report.diagnosis.find((d) => report.findings.find((f) => f.id === d.cause)!.subject === 'public.customers email')!
+    expect(second, JSON.stringify(report.diagnosis.map((d) => d.summary))).toBeDefined()
+    expect(second.rank).toBeGreaterThan(entry.rank)
+    expect(second.share!).toBeLessThan(entry.share!)
+    expect(second.weight.measuredBy).toMatch(/^pg_stat_statements: 1 statement\(s\) took/)
+    expect(only('database/seq-scan-heavy-table', 'table public.customers').causeId).toBe(second.cause)
     expect(entry.share).toBeGreaterThan(0)
     expect(entry.share).toBeLessThanOrEqual(1)
     // Everything it explains, the working set's own symptoms included, is in its entry.
