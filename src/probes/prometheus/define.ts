@@ -6,7 +6,7 @@
 import type {Metric} from '../../core/types.js'
 import type {Probe, ProbeContext, ProbeOutput} from '../../core/probe.js'
 import type {PrometheusSession} from '../../drivers/prometheus.js'
-import {gaugeMeanQuery, lookbackEvidence, planLookback, promDuration, readStats, seriesKey, statsQuery, type LookbackPlan} from './lookback.js'
+import {countSteps, gaugeMeanQuery, lookbackEvidence, planLookback, promDuration, readStats, seriesKey, statsQuery} from './lookback.js'
 import {finiteOrNull, firstMatching, noSeries, render, requireServer, settings, subjectOf, type Candidate, type PromSettings, type QueryName} from './queries.js'
 
 export interface PromqlQuery {
@@ -48,17 +48,6 @@ interface Common {
  */
 export type PromqlProbeDefinition = Common & ({query(ctx: ProbeContext): PromqlQuery} | {queries(ctx: ProbeContext): PromqlQuery[]})
 
-/**
- * A candidate as sent for the value over the lookback: rates over all of it, or a gauge's mean through it. A
- * gauge's subquery has no step yet on a Prometheus younger than one step, so its current value follows as a
- * fallback (recorded as such in the evidence).
- */
-function overLookback(candidate: Candidate, plan: LookbackPlan, windowed: boolean, s: PromSettings, by: string): Candidate[] {
-  if (windowed) return [candidate]
-  const now = render(candidate.query, s, by)
-  return [{...candidate, query: gaugeMeanQuery(now, plan)}, {...candidate, query: now}]
-}
-
 export function definePromqlProbe(def: PromqlProbeDefinition): Probe<PrometheusSession> {
   const windowed = def.windowed ?? true
   return {
@@ -81,9 +70,7 @@ export function definePromqlProbe(def: PromqlProbeDefinition): Probe<PrometheusS
         const s: PromSettings = {...base, window: promDuration(plan.seconds)}
         window ??= s.window
         const custom = s.queries[q.key]
-        const candidates = (custom ? [{name: `options.queries.${q.key}`, query: custom}] : q.candidates).flatMap((c) => overLookback(c, plan, windowed, s, by))
-        const found = await firstMatching(session, {...s, queries: {}}, q.key, candidates, by)
-        if ('tried' in found) found.tried = [...new Set(found.tried)]
+        const found = await firstMatching(session, s, q.key, q.candidates, by)
         if ('tried' in found) {
           if (single) {
             await def.beforeNoSeries?.(session, s, by)
@@ -93,10 +80,22 @@ export function definePromqlProbe(def: PromqlProbeDefinition): Probe<PrometheusS
           continue
         }
         const candidate = (custom ? {query: custom} : q.candidates.find((c) => c.name === found.matched))!
+        let current = false
+        if (!windowed) {
+          // A gauge's value is its mean through the lookback; a Prometheus younger than one step has only its current value.
+          const meanQuery = gaugeMeanQuery(found.query, plan)
+          const mean = await session.query(meanQuery)
+          if (mean.length > 0) Object.assign(found, {query: meanQuery, samples: mean})
+          else current = true
+        }
         const held = statsQuery(render(candidate.query, {...s, window: promDuration(plan.rangeSeconds)}, by), plan)
-        // A gauge read at the capture (no step of history yet) has no held level either.
-        const current = !windowed && found.query === render(candidate.query, s, by)
         const read = current ? {error: 'no history yet'} : await readStats(session, held)
+        // Not one step of the short-range series: Prometheus is younger than a step, or scrapes too seldom for the
+        // range. The value's own query through the lookback tells the two apart (it needs only two scrapes in it).
+        let wide: Map<string, number> | undefined
+        if (windowed && 'stats' in read && ![...read.stats.values()].some((x) => x.count > 0)) {
+          wide = await countSteps(session, found.query, plan)
+        }
         matches[q.metric] = {matched: found.matched, query: found.query,
           lookback: {seconds: plan.seconds, basis: plan.basis, rangeSeconds: plan.rangeSeconds, stepSeconds: plan.stepSeconds}}
         for (const sample of found.samples) {
@@ -108,7 +107,8 @@ export function definePromqlProbe(def: PromqlProbeDefinition): Probe<PrometheusS
             subject: subjectOf(sample, by, ctx.target.name),
             value,
             evidence: {matched: found.matched, query: found.query, window: s.window, ...q.evidence,
-              lookback: lookbackEvidence(plan, held, scaled, 'error' in read ? read.error : undefined, current),
+              lookback: lookbackEvidence(plan, held, scaled, {statsError: 'error' in read ? read.error : undefined, current,
+                wideSteps: wide ? wide.get(seriesKey(sample.labels)) ?? 0 : undefined}),
               ...(def.per === 'service' && value === null ? {noTraffic: true} : {})},
           })
         }

@@ -104,6 +104,19 @@ export async function readStats(session: PrometheusSession, query: string): Prom
   return {stats}
 }
 
+/** Steps of `expr` through the lookback per series (the value's own query: it needs only two scrapes in the lookback). */
+export async function countSteps(session: PrometheusSession, expr: string, plan: LookbackPlan): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  try {
+    for (const s of await session.query(`count_over_time((${expr})[${promDuration(plan.seconds)}:${promDuration(plan.stepSeconds)}])`)) {
+      out.set(seriesKey(s.labels), Number.isFinite(s.value) ? s.value : 0)
+    }
+  } catch (error) {
+    if (error instanceof DeadlineExceeded || error instanceof ConnectionLost) throw error
+  }
+  return out
+}
+
 export interface LookbackEvidence {
   /** The lookback asked for, in seconds and as read ("5 min"). */
   seconds: number
@@ -132,21 +145,37 @@ export interface LookbackEvidence {
  * The evidence of one series. Coverage is the number of steps with a value times the step, at most the lookback;
  * a lookback short of more than one step is partial (one step is the edge of the series' first rate).
  */
-export function lookbackEvidence(plan: LookbackPlan, query: string, stats: SeriesStats | undefined, statsError?: string, current = false): LookbackEvidence {
+export interface EvidenceOptions {
+  /** Why the stats query failed. */
+  statsError?: string
+  /** A gauge read as it is now: Prometheus has no step of its history yet. */
+  current?: boolean
+  /** When the short-range series had no step: the steps of the value's own query through the lookback. */
+  wideSteps?: number
+}
+
+export function lookbackEvidence(plan: LookbackPlan, query: string, stats: SeriesStats | undefined, {statsError, current, wideSteps}: EvidenceOptions = {}): LookbackEvidence {
   const text = formatValue(plan.seconds, 'seconds')
   const base = {seconds: plan.seconds, text, basis: plan.basis, sustained: plan.sustained, rangeSeconds: plan.rangeSeconds, stepSeconds: plan.stepSeconds, rules: plan.rules, query}
   if (current) {
     return {...base, coveredSeconds: 0, partial: true, over: `now (Prometheus has less than a ${formatValue(plan.stepSeconds, 'seconds')} step of the ${text} lookback)`,
       min: null, max: null, note: 'the gauge\'s current value: Prometheus has no step of its history in the lookback yet'}
   }
-  if (!stats || stats.count <= 0) {
-    const note = statsError
-      ? `the level held and the history covered could not be read: ${statsError}`
-      : `no value of the ${promDuration(plan.rangeSeconds)}-range series in the lookback: Prometheus has less than a step (${promDuration(plan.stepSeconds)}) of its history, or scrapes less often than every ${promDuration(plan.rangeSeconds / 2)} (then set options.prometheus.sustainRange)`
-    return {...base, coveredSeconds: null, partial: false, over: `over ${text} (history not measured)`, min: null, max: null, note}
+  const step = formatValue(plan.stepSeconds, 'seconds')
+  const coverage = (steps: number) => {
+    const covered = Math.min(plan.seconds, steps * plan.stepSeconds)
+    const partial = covered < plan.seconds - plan.stepSeconds
+    return {coveredSeconds: covered, partial, over: partial ? `over the ${formatValue(covered, 'seconds')} Prometheus has of the ${text} lookback` : `over ${text}`}
   }
-  const covered = Math.min(plan.seconds, stats.count * plan.stepSeconds)
-  const partial = covered < plan.seconds - plan.stepSeconds
-  const over = partial ? `over the ${formatValue(covered, 'seconds')} Prometheus has of the ${text} lookback` : `over ${text}`
-  return {...base, coveredSeconds: covered, partial, over, min: stats.min, max: stats.max}
+  if (stats && stats.count > 0) return {...base, ...coverage(stats.count), min: stats.min, max: stats.max}
+  if (statsError) {
+    return {...base, coveredSeconds: null, partial: false, over: `over ${text} (history not measured)`, min: null, max: null,
+      note: `the level held and the history covered could not be read: ${statsError}`}
+  }
+  if (wideSteps !== undefined && wideSteps > 0) {
+    return {...base, ...coverage(wideSteps), min: null, max: null,
+      note: `the ${promDuration(plan.rangeSeconds)} range of the level held spans fewer than two scrapes: set options.prometheus.sustainRange to at least twice the scrape interval`}
+  }
+  return {...base, coveredSeconds: null, partial: true, over: `over less than ${step}: all Prometheus has of the ${text} lookback`, min: null, max: null,
+    note: `Prometheus has less than one ${step} step of this series' history in the lookback`}
 }

@@ -24,15 +24,15 @@ describe('definePromqlProbe', () => {
     const held = 'label_replace(min_over_time((second_metric[1m] by (job))[5m:30s]), "chokepoint_stat", "min", "", "")'
       + ' or label_replace(max_over_time((second_metric[1m] by (job))[5m:30s]), "chokepoint_stat", "max", "", "")'
       + ' or label_replace(count_over_time((second_metric[1m] by (job))[5m:30s]), "chokepoint_stat", "count", "", "")'
-    expect(asked).toEqual(['first_metric[5m] by (job)', 'second_metric[5m] by (job)', held])
+    // The fake server keeps no history: not a step of either series, so the value's own query is counted too.
+    expect(asked).toEqual(['first_metric[5m] by (job)', 'second_metric[5m] by (job)', held, 'count_over_time((second_metric[5m] by (job))[5m:30s])'])
     expect(out.data).toEqual({window: '5m', groupBy: 'job', matched: 'second', query: 'second_metric[5m] by (job)',
       lookback: {seconds: 300, basis: 'default', rangeSeconds: 60, stepSeconds: 30}})
     expect(out.metrics).toMatchObject([
       {name: 'test.metric', subject: 'api', value: 0.25, evidence: {matched: 'second', query: 'second_metric[5m] by (job)', window: '5m'}},
       {name: 'test.metric', subject: 'idle', value: null, evidence: {matched: 'second', query: 'second_metric[5m] by (job)', window: '5m', noTraffic: true}},
     ])
-    // The fake server has no history: the evidence says the lookback was asked for and its coverage not measured.
-    expect(out.metrics[0].evidence?.lookback).toMatchObject({seconds: 300, coveredSeconds: null, over: 'over 5 min (history not measured)', query: held})
+    expect(out.metrics[0].evidence?.lookback).toMatchObject({seconds: 300, coveredSeconds: null, partial: true, over: 'over less than 30 s: all Prometheus has of the 5 min lookback', query: held})
   })
 
   it('makes the reading an error naming the option to set when nothing matches, and skips on a bare /metrics endpoint', async () => {
@@ -49,7 +49,7 @@ describe('definePromqlProbe', () => {
     // A gauge's value is its mean through the lookback; a server without a step of history answers only the current value.
     const {session, asked} = fakeServer((q) => (q === 'g by (job, instance)' ? [{labels: {job: 'a', instance: 'h:1'}, value: NaN}] : []))
     const out = await gauge.collect(session, ctx(), undefined)
-    expect(asked).toEqual(['avg_over_time((g by (job, instance))[5m:30s])', 'g by (job, instance)'])
+    expect(asked).toEqual(['g by (job, instance)', 'avg_over_time((g by (job, instance))[5m:30s])'])
     expect(out.data).toMatchObject({groupBy: 'job, instance', matched: 'g', query: 'g by (job, instance)'})
     expect(out.metrics).toMatchObject([{name: 'gauge', subject: 'a/h:1', value: null, evidence: {matched: 'g', query: 'g by (job, instance)',
       lookback: {coveredSeconds: 0, partial: true, over: 'now (Prometheus has less than a 30 s step of the 5 min lookback)'}}}])

@@ -38,6 +38,10 @@ describe('the lookback a Prometheus metric is read over', () => {
     // One step short is the edge of the first rate, still all of it; four steps are 2 minutes of 5.
     expect(lookbackEvidence(plan, 'q', {min: 0.8, max: 0.9, count: 9})).toMatchObject({partial: false})
     expect(lookbackEvidence(plan, 'q', {min: 0.8, max: 0.9, count: 4})).toMatchObject({coveredSeconds: 120, partial: true, over: 'over the 2 min Prometheus has of the 5 min lookback'})
-    expect(lookbackEvidence(plan, 'q', undefined, 'bad query')).toMatchObject({coveredSeconds: null, min: null, note: expect.stringMatching(/could not be read: bad query/)})
+    expect(lookbackEvidence(plan, 'q', undefined, {statsError: 'bad query'})).toMatchObject({coveredSeconds: null, min: null, note: expect.stringMatching(/could not be read: bad query/)})
+    // No step of the short-range series: younger than a step, or scrapes too seldom for the range (the value's own
+    // query through the lookback has steps then: its coverage is that, and the note names the option).
+    expect(lookbackEvidence(plan, 'q', {min: null, max: null, count: 0}, {wideSteps: 0})).toMatchObject({coveredSeconds: null, partial: true, over: 'over less than 30 s: all Prometheus has of the 5 min lookback'})
+    expect(lookbackEvidence(plan, 'q', {min: null, max: null, count: 0}, {wideSteps: 11})).toMatchObject({coveredSeconds: 300, partial: false, over: 'over 5 min', min: null, note: expect.stringMatching(/sustainRange/)})
   })
 })
