@@ -4,9 +4,13 @@
  * dip; low with a brief spike) and a request histogram; one real Prometheus scrapes it every second. Lookbacks are
  * short (24 s, a 3 s short-step range) so the test takes about a minute.
  */
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {analyseSnapshot, runAudit} from '../../../src/index.js'
 import type {ChokepointConfig} from '../../../src/core/config.js'
+import {readSavedDocument} from '../../../src/core/snapshot-io.js'
 import type {Report, Snapshot, TargetSpec} from '../../../src/core/types.js'
 import {drive, startMetricsApp, type MetricsApp} from '../../helpers/metrics-app.js'
 import {startPrometheus, type PrometheusServer} from '../../helpers/prometheus-server.js'
@@ -125,5 +129,16 @@ describe('Prometheus rules read their own lookback (real Prometheus)', () => {
     expect(findingOf(offline, 'resources/cpu', 'held')?.message).toBe(held?.message)
     expect(findingOf(offline, 'resources/cpu', 'dip')?.severity).toBe('warning')
     expect(checkOf(offline, 'resources/cpu', 'held')?.lookback).toEqual({seconds: LOOKBACK, coveredSeconds: LOOKBACK, over: 'over 24 s', ruleSeconds: 600})
+    // The report with its checks' lookbacks and rules' lookbacks, and the snapshot, are valid against their schemas.
+    expect(report.rules.find((r) => r.id === 'resources/cpu')).toMatchObject({lookback: '5m', sustained: true})
+    const dir = mkdtempSync(join(tmpdir(), 'cp-lookback-'))
+    try {
+      for (const [name, doc] of [['report.json', offline], ['snapshot.json', snapshot]] as const) {
+        writeFileSync(join(dir, name), JSON.stringify(doc))
+        expect(() => readSavedDocument(join(dir, name))).not.toThrow()
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   }, 120_000)
 })
