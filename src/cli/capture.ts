@@ -1,3 +1,4 @@
+import {rulesByTarget} from '../core/audit.js'
 import {captureSnapshot} from '../core/capture.js'
 import {checkOutputFile, writeOutput} from '../core/snapshot-io.js'
 import type {Snapshot} from '../core/types.js'
@@ -8,7 +9,8 @@ export async function captureToFile(flags: CommonFlags & {output?: string; verbo
   checkOutputFile(flags.output)
   const run = await resolveRun(flags, {needTargets: true}, ctx)
   const log = progressLogger(Boolean(flags.verbose), ctx)
-  const snapshot = await captureSnapshot(run.targets, {...ctx, windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log})
+  const snapshot = await captureSnapshot(run.targets, {...ctx, windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log,
+    rulesFor: rulesByTarget(run.config, ctx.registry)})
   writeOutput(`${JSON.stringify(snapshot, null, 2)}\n`, flags.output, ctx.secrets)
   if (flags.output) log(`snapshot written to ${flags.output}: ${snapshot.readings.length} readings from ${snapshot.targets.length} targets`)
   if (flags.verbose) {

@@ -46,6 +46,7 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
   options.instrumentation?.auditStart?.({targets: targets.map((t) => t.name)})
   const session = new CaptureSession(targets, {
     registry: options.registry,
+    rulesFor: rulesByTarget(options.config ?? {}, options.registry),
     secrets: options.secrets,
     windowSeconds: options.windowSeconds,
     skipProbes: options.config?.skipProbes,
@@ -72,7 +73,7 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
 }
 
 /** The rules as they apply to each target, computed once per target. */
-function rulesByTarget(config: ChokepointConfig, registry: Registry): (target: string) => EffectiveRule[] {
+export function rulesByTarget(config: ChokepointConfig, registry: Registry): (target: string) => EffectiveRule[] {
   const cache = new Map<string, EffectiveRule[]>()
   return (target) => {
     let rules = cache.get(target)

@@ -1,7 +1,9 @@
 import {ProbeSkip, errorMessage} from './errors.js'
 import {combineInstrumentation, OverheadCollector, type Instrumentation} from './instrumentation.js'
 import {CommandLog, DeadlineExceeded, formatMs, settleWithin, type Driver, type Probe, type ProbeContext} from './probe.js'
+import {effectiveRules} from './config.js'
 import type {Registry} from './registry.js'
+import {metricLookbacks, type EffectiveRule} from './rules.js'
 import type {Secrets} from './secrets.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Reading, type Snapshot, type TargetInfo, type TargetSpec} from './types.js'
 import {toolVersion} from './version.js'
@@ -14,6 +16,11 @@ export interface CaptureOptions {
   skipProbes?: string[]
   log?: (message: string) => void
   instrumentation?: Instrumentation
+  /**
+   * The rules as they apply to a target (after the config's overrides), for the lookbacks probes read over
+   * (ProbeContext.lookbacks). Default: the registry's rules as their files define them.
+   */
+  rulesFor?: (target: string) => EffectiveRule[]
 }
 
 /** One target's open connection, its probes and its command log, kept across samples. */
@@ -129,6 +136,12 @@ export class CaptureSession {
     })))
   }
 
+  /** What the rules judging each metric of a target ask its probes to read over. */
+  private lookbacks(target: string): ProbeContext['lookbacks'] {
+    const rules = this.options.rulesFor?.(target) ?? effectiveRules({}, target, this.options.registry.rules())
+    return metricLookbacks(rules)
+  }
+
   /** The open connections by target name, for advisors that need a live planner. */
   live(): Map<string, unknown> {
     return new Map(this.sessions.filter((s) => s.conn !== undefined && !s.lost).map((s) => [s.spec.name, s.conn]))
@@ -203,7 +216,7 @@ export class CaptureSession {
     this.startBudget(session, windowSeconds)
     const log = this.options.log ?? (() => {})
     const {spec, probes, commands} = session
-    const ctx: ProbeContext = {target: spec, windowSeconds, options: spec.options ?? {}, log}
+    const ctx: ProbeContext = {target: spec, windowSeconds, options: spec.options ?? {}, log, lookbacks: this.lookbacks(spec.name)}
     const baselines = new Map<string, {value?: unknown; error?: unknown; at: number}>()
     if (windowSeconds > 0) {
       // Baselines run in reverse and collects in order, so each probe's window encloses only the probes listed
@@ -255,7 +268,8 @@ export class CaptureSession {
    */
   async carryBaselines(): Promise<void> {
     await Promise.all(this.sessions.filter((s) => s.info.status === 'ok' && !s.lost).map(async (session) => {
-      const ctx: ProbeContext = {target: session.spec, windowSeconds: this.options.windowSeconds, options: session.spec.options ?? {}, log: this.options.log ?? (() => {})}
+      const ctx: ProbeContext = {target: session.spec, windowSeconds: this.options.windowSeconds, options: session.spec.options ?? {}, log: this.options.log ?? (() => {}),
+        lookbacks: this.lookbacks(session.spec.name)}
       // These reads open the next sample: they count against its budget.
       session.budgetStart = Date.now()
       session.budgetMs = targetBudgetMs(session.spec, this.options.windowSeconds)

@@ -21,6 +21,28 @@ export interface Check {
   finding?: string
   /** Why it was not evaluated (probe skipped or failed, no value), or why an ok check has no value. */
   reason?: string
+  /** The history the value covers, for metrics read over a rule's lookback (Prometheus). */
+  lookback?: CheckLookback
+}
+
+export interface CheckLookback {
+  /** The lookback the value was read over, and how much of it the server had history for (null: not measured). */
+  seconds: number
+  coveredSeconds: number | null
+  /** "over 5 min", "over the 40 s Prometheus has of the 5 min lookback". */
+  over: string
+  /** Set when the rule now asks for another lookback than the snapshot's value covers (a snapshot analysed later). */
+  ruleSeconds?: number
+}
+
+/** The lookback recorded in a metric's evidence (lookback.seconds ...), compared with the one its rule asks for. */
+export function checkLookback(rule: EffectiveRule, evidence: Record<string, unknown> | undefined): CheckLookback | undefined {
+  const raw = evidence?.lookback as Record<string, unknown> | undefined
+  if (!raw || typeof raw !== 'object' || typeof raw.seconds !== 'number') return undefined
+  const covered = typeof raw.coveredSeconds === 'number' ? raw.coveredSeconds : null
+  const over = typeof raw.over === 'string' ? raw.over : `over ${raw.seconds} s`
+  const differs = rule.lookbackSeconds !== null && rule.lookbackSeconds !== raw.seconds
+  return {seconds: raw.seconds, coveredSeconds: covered, over, ...(differs ? {ruleSeconds: rule.lookbackSeconds!} : {})}
 }
 
 /** Passing checks are capped per rule and target; failures never are. */
@@ -50,6 +72,9 @@ export interface RuleInfo {
   severity?: string
   /** A cause rule: which rules' findings its findings explain (src/core/diagnosis.ts). */
   explains?: Array<{rule: string; match: string}>
+  /** The history the rule's value covers by default ("5m"), and whether its action threshold must hold through it. */
+  lookback?: string
+  sustained?: boolean
 }
 
 export function ruleInfo(rule: RuleDefinition): RuleInfo {
@@ -67,6 +92,8 @@ export function ruleInfo(rule: RuleDefinition): RuleInfo {
     thresholds: {target: rule.target, action: rule.action},
     ...(rule.severity ? {severity: rule.severity} : {}),
     ...(rule.explains?.length ? {explains: rule.explains} : {}),
+    ...(rule.lookback ? {lookback: rule.lookback} : {}),
+    ...(rule.sustained ? {sustained: true} : {}),
   }
 }
 
@@ -113,19 +140,21 @@ export function collectChecks(snapshot: Snapshot, findings: Finding[], rulesFor:
         for (const metric of measured) {
           const subject = metric.subject ?? target.name
           const finding = findingByKey.get(`${rule.id}\u0000${target.name}\u0000${subject}`)
+          const lookback = checkLookback(rule, metric.evidence)
+          const covers = lookback ? {lookback} : {}
           if (finding) {
-            push({subject, status: finding.severity, value: metric.value, finding: finding.id})
+            push({subject, status: finding.severity, value: metric.value, finding: finding.id, ...covers})
             continue
           }
           if (metric.value === null || Number.isNaN(metric.value)) {
-            push({subject, status: 'not-evaluated', value: null, reason: 'no value measured'})
+            push({subject, status: 'not-evaluated', value: null, reason: 'no value measured', ...covers})
             continue
           }
           // A subject outside the rule's scope (e.g. a statement with fewer calls than the rule asks for) is not
           // a pass: it was not judged. Such checks are as many as passing ones, so they share the cap.
           const applies = conditionsHold(rule.whenCmp, metric.evidence)
           if (applies) {
-            if (ok++ < MAX_OK_CHECKS_PER_RULE) push({subject, status: 'ok', value: metric.value})
+            if (ok++ < MAX_OK_CHECKS_PER_RULE) push({subject, status: 'ok', value: metric.value, ...covers})
           } else if (notApplicable++ < MAX_OK_CHECKS_PER_RULE) {
             push({subject, status: 'not-evaluated', value: metric.value, reason: `outside the rule's scope: ${whenText(rule)} does not hold`})
           }

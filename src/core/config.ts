@@ -32,7 +32,7 @@ export interface LoadedConfig {
 
 const TOP_KEYS = ['window', 'failOn', 'targets', 'rules', 'overrides', 'options', 'skipProbes', '$schema']
 const TARGET_KEYS = ['name', 'kind', 'url', 'options']
-const OVERRIDE_KEYS = ['enabled', 'target', 'action', 'severity', 'when']
+const OVERRIDE_KEYS = ['enabled', 'target', 'action', 'severity', 'when', 'lookback', 'sustained']
 const FAIL_ON: readonly FailOn[] = ['critical', 'warning', 'info', 'never']
 
 /** Finds and reads the config file: --config if given, else the first of CONFIG_FILE_NAMES in cwd. */

@@ -4,6 +4,7 @@ import {lookupPath} from './lookup.js'
 import type {EffectiveRule, RemedyTemplate} from './rules.js'
 import {renderStructured, renderTemplate, type TemplateScope} from './template.js'
 import {compare, parseComparison} from './threshold.js'
+import {formatValue} from './units.js'
 import {finishRemedy, type ProposedRemedy, type Remedy, type RemedyKind} from './remedies.js'
 import type {Finding, Metric, Severity, Snapshot} from './types.js'
 
@@ -20,13 +21,30 @@ export function conditionsHold(conds: EffectiveRule['whenCmp'], evidence: Record
   })
 }
 
-/** ok inside the target band; critical past the action threshold; warning in between. */
+/**
+ * The number a sustained rule's action threshold is compared with: the level held through the lookback, i.e. the
+ * lowest value of the short-step series for an upper threshold ("> 80%": it stayed above only if its minimum did),
+ * the highest for a lower one. A value without that evidence (a probe or snapshot that did not read it) is compared
+ * as it is.
+ */
+export function heldLevel(rule: EffectiveRule, value: number, evidence?: Record<string, unknown>): number {
+  if (!rule.sustained || !rule.actionCmp) return value
+  const op = rule.actionCmp.op
+  const field = op === '>' || op === '>=' ? 'min' : op === '<' || op === '<=' ? 'max' : undefined
+  const held = field ? lookupPath(evidence, `lookback.${field}`) : undefined
+  return typeof held === 'number' && Number.isFinite(held) ? held : value
+}
+
+/**
+ * ok inside the target band; critical past the action threshold; warning in between. A sustained rule compares
+ * the action threshold with the level held through its lookback (heldLevel), the target band with the value.
+ */
 export function classify(rule: EffectiveRule, value: number | null, evidence?: Record<string, unknown>): 'ok' | Severity {
   if (value === null || Number.isNaN(value)) return 'ok'
   if (!conditionsHold(rule.whenCmp, evidence)) return 'ok'
   let level: 'ok' | Severity
   if (rule.targetCmp && compare(value, rule.targetCmp)) level = 'ok'
-  else if (rule.actionCmp && compare(value, rule.actionCmp)) level = 'critical'
+  else if (rule.actionCmp && compare(heldLevel(rule, value, evidence), rule.actionCmp)) level = 'critical'
   else if (rule.targetCmp || rule.actionCmp) level = rule.targetCmp ? 'warning' : 'ok'
   else level = 'critical'
   if (level === 'ok') return 'ok'
@@ -69,12 +87,29 @@ function withVendor(metric: Metric, targetKind: string | undefined): Record<stri
   return {vendor: targetKind, ...evidence}
 }
 
+/**
+ * What a value covers, for a message's {{lookback}}: the probe's own phrase (evidence.lookback.over: "over 5 min",
+ * or how much of it Prometheus had), else, for a rule with a lookback, that the snapshot did not record one. A
+ * sustained rule adds the level held through it ("never below 91%") when the evidence has it.
+ */
+export function lookbackText(rule: EffectiveRule, evidence: Record<string, unknown> | undefined): string {
+  const over = lookupPath(evidence, 'lookback.over')
+  const text = typeof over === 'string' && over ? over : rule.lookback ? 'over a period the snapshot does not record' : 'over the window'
+  if (!rule.sustained || !rule.actionCmp) return text
+  const op = rule.actionCmp.op
+  const field = op === '>' || op === '>=' ? 'min' : op === '<' || op === '<=' ? 'max' : undefined
+  const held = field ? lookupPath(evidence, `lookback.${field}`) : undefined
+  if (typeof held !== 'number' || !Number.isFinite(held)) return text
+  return `${text}, never ${field === 'min' ? 'below' : 'above'} ${formatValue(held, rule.unit)}`
+}
+
 export function evaluateMetric(rule: EffectiveRule, target: string, metric: Metric, applierFor: Evaluation['applierFor'] = () => null, targetKind?: string): Finding | undefined {
   const severity = classify(rule, metric.value, metric.evidence)
   if (severity === 'ok') return undefined
   const subject = metric.subject ?? target
   const evidence = withVendor(metric, targetKind)
-  const scope: TemplateScope = {value: metric.value, unit: rule.unit, subject, target, threshold: {target: rule.target, action: rule.action}, evidence}
+  const scope: TemplateScope = {value: metric.value, unit: rule.unit, subject, target, threshold: {target: rule.target, action: rule.action}, evidence,
+    lookback: lookbackText(rule, evidence)}
   return {
     id: findingId(rule.id, target, subject),
     rule: rule.id,

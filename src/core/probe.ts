@@ -10,6 +10,21 @@ export interface ProbeContext {
   options: Record<string, unknown>
   /** Progress and verbose diagnostics, to stderr. */
   log: (message: string) => void
+  /**
+   * What the rules that judge a metric ask of its reading, by metric name: the history the value should cover
+   * (rule `lookback`, after the user's overrides). Probes that keep no history ignore it.
+   */
+  lookbacks?: Record<string, MetricLookback>
+}
+
+/** The lookback the enabled rules selecting one metric ask for (the longest, when several do). */
+export interface MetricLookback {
+  seconds: number
+  /** A rule needs the level held through it (min and max of a short-step series), not only the value over it. */
+  sustained: boolean
+  rules: string[]
+  /** Set in the user's config (a rule setting or override), not only by the rule file. */
+  configured: boolean
 }
 
 export interface ProbeOutput {

@@ -4,8 +4,9 @@ import {dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ConfigError} from './errors.js'
 import {parseComparison, type Comparison} from './threshold.js'
+import type {MetricLookback} from './probe.js'
 import type {Area, RemedyKind, Severity} from './types.js'
-import type {Unit} from './units.js'
+import {parseDurationSeconds, type Unit} from './units.js'
 
 export const AREAS: readonly Area[] = ['database', 'replication', 'pool', 'cache', 'queue', 'latency', 'errors', 'resources', 'scaling']
 const UNITS: readonly Unit[] = ['seconds', 'ratio', 'bytes', 'count']
@@ -60,6 +61,16 @@ export interface RuleDefinition {
   /** Fixed severity for advice that is not a threshold breach. */
   severity?: Severity
   when?: Record<string, string>
+  /**
+   * How much history the metric's value covers, for probes that keep history (Prometheus): "5m". The probe reads
+   * it at capture time (the snapshot records what each value covers). Absent: the probe's own window.
+   */
+  lookback?: string
+  /**
+   * The action threshold must hold through the whole lookback ("> 80% sustained"): it is compared with the level
+   * held (evidence.lookback.min for an upper threshold, .max for a lower one); the target band with the value.
+   */
+  sustained?: boolean
   message: string
   docs: string
   source?: string
@@ -76,6 +87,22 @@ export interface EffectiveRule extends RuleDefinition {
   targetCmp: Comparison | null
   actionCmp: Comparison | null
   whenCmp: Array<{path: string; cmp: Comparison}>
+  /** The lookback in seconds (rule file, then the user's override), or null when the rule has none. */
+  lookbackSeconds: number | null
+  /** The lookback was set by the user's config (a rule setting or an override), not only by the rule file. */
+  lookbackConfigured: boolean
+}
+
+/** Lookbacks a rule may ask for: at least a second (a rate needs two samples), at most a week of history. */
+export const LOOKBACK_MIN_SECONDS = 1
+export const LOOKBACK_MAX_SECONDS = 7 * 86_400
+
+export function parseLookback(text: unknown, where: string): number {
+  const seconds = typeof text === 'string' || typeof text === 'number' ? parseDurationSeconds(String(text)) : null
+  if (seconds === null || seconds < LOOKBACK_MIN_SECONDS || seconds > LOOKBACK_MAX_SECONDS) {
+    throw new ConfigError(`${where}: expected a duration from 1s to 7d such as "5m", got ${typeof text === 'string' && text.length <= 40 ? JSON.stringify(text) : typeof text}`)
+  }
+  return seconds
 }
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -142,6 +169,8 @@ export function parseRule(raw: unknown, file: string): RuleDefinition {
     action: r.action === undefined || r.action === null ? null : String(r.action),
     severity,
     when: (r.when as Record<string, string> | undefined) ?? undefined,
+    ...(r.lookback === undefined ? {} : {lookback: String(r.lookback)}),
+    ...(r.sustained === undefined ? {} : {sustained: r.sustained === true}),
     message: String(need(r.message, where, 'message')),
     docs: String(r.docs ?? '').trim(),
     source: r.source === undefined ? undefined : String(r.source),
@@ -157,6 +186,8 @@ export function parseRule(raw: unknown, file: string): RuleDefinition {
   if (evaluator === 'metric' && !rule.action && !rule.severity) {
     throw new ConfigError(`${where}: a metric rule needs an "action" threshold or a fixed "severity"`)
   }
+  if (r.sustained !== undefined && typeof r.sustained !== 'boolean') throw new ConfigError(`${where}: sustained: expected true or false`)
+  if (rule.sustained && !rule.lookback) throw new ConfigError(`${where}: sustained needs a lookback (the time the level must hold)`)
   // Parse now so that a bad threshold in a shipped rule fails the build, not an audit.
   compileRule(rule, {})
   return rule
@@ -250,21 +281,45 @@ export interface RuleOverride {
   action?: string | null
   severity?: Severity
   when?: Record<string, string>
+  /** Another lookback for the rule's metric ("10m"); the value read at capture covers it. */
+  lookback?: string
+  sustained?: boolean
 }
 
 export function compileRule(rule: RuleDefinition, override: RuleOverride, where = `rule ${rule.id}`): EffectiveRule {
   const target = override.target !== undefined ? override.target : rule.target
   const action = override.action !== undefined ? override.action : rule.action
   const when = {...rule.when, ...override.when}
+  const lookback = override.lookback !== undefined ? String(override.lookback) : rule.lookback
+  const sustained = override.sustained ?? rule.sustained
+  if (override.sustained !== undefined && typeof override.sustained !== 'boolean') throw new ConfigError(`${where}.sustained: expected true or false`)
+  if (sustained && !lookback) throw new ConfigError(`${where}.sustained: needs a lookback (the time the level must hold)`)
   return {
     ...rule,
     target,
     action,
     severity: override.severity ?? rule.severity,
     when,
+    ...(lookback === undefined ? {} : {lookback}),
+    ...(sustained === undefined ? {} : {sustained}),
+    lookbackSeconds: lookback === undefined ? null : parseLookback(lookback, `${where}.lookback`),
+    lookbackConfigured: override.lookback !== undefined,
     enabled: override.enabled ?? true,
     targetCmp: target ? parseComparison(target, rule.unit, `${where}.target`) : null,
     actionCmp: action ? parseComparison(action, rule.unit, `${where}.action`) : null,
     whenCmp: Object.entries(when).map(([path, text]) => ({path, cmp: parseComparison(text, undefined, `${where}.when.${path}`)})),
   }
+}
+
+/** By metric name, the lookback the enabled threshold rules selecting it ask for (ProbeContext.lookbacks). */
+export function metricLookbacks(rules: readonly EffectiveRule[]): Record<string, MetricLookback> {
+  const out: Record<string, MetricLookback> = {}
+  for (const rule of rules) {
+    if (!rule.enabled || rule.evaluator !== 'metric' || !rule.metric || rule.lookbackSeconds === null) continue
+    const seen = out[rule.metric]
+    out[rule.metric] = seen
+      ? {seconds: Math.max(seen.seconds, rule.lookbackSeconds), sustained: seen.sustained || Boolean(rule.sustained), rules: [...seen.rules, rule.id], configured: seen.configured || rule.lookbackConfigured}
+      : {seconds: rule.lookbackSeconds, sustained: Boolean(rule.sustained), rules: [rule.id], configured: rule.lookbackConfigured}
+  }
+  return out
 }

@@ -5,7 +5,7 @@ import {formatBytes, formatValue, shortText, type Unit} from './units.js'
 
 /**
  * Message and remedy templates in rule files: {{value}}, {{subject}}, {{target}}, {{threshold.target}},
- * {{evidence.someField}}, with optional filters {{evidence.sizeBytes|bytes}}, |seconds, |ms (a duration given in
+ * {{evidence.someField}}, {{lookback}} (what the value covers: "over 5 min"), with optional filters {{evidence.sizeBytes|bytes}}, |seconds, |ms (a duration given in
  * milliseconds), |percent, |count, and |short (a text on one line, shortened for a message: a statement's SQL).
  * A field that is exactly one placeholder keeps the raw value's type (arrays, numbers) for structured remedies.
  *
@@ -27,6 +27,8 @@ export interface TemplateScope {
   target: string
   threshold: {target: string | null; action: string | null}
   evidence: Record<string, unknown>
+  /** What the value covers ("over 5 min"), for rules with a lookback: see lookbackText in engine.ts. */
+  lookback?: string
 }
 
 const PLACEHOLDER = /\{\{\s*([\w.]+)\s*(?:\|\s*(\w+)\s*)?\}\}/g

@@ -20,6 +20,12 @@ export interface MetricsAppOptions {
   hikari?: {pool: string; active: number; idle: number; pending: number; max: number}
   /** Serve OpenTelemetry metrics (semconv: 'stable' = http.server.request.duration in s, 'old' = http.server.duration in ms). */
   otel?: 'stable' | 'old'
+  /**
+   * node_exporter-shaped CPU counters, node_cpu_seconds_total{host, mode="idle"|"user"}, one host per key with the
+   * busy share (0..1) it starts at; setCpu changes it. The counters grow by wall time at the share set, so a rate
+   * over any range reads the busy share the test held there, whatever the machine's own load.
+   */
+  cpuHosts?: Record<string, number>
 }
 
 export interface MetricsApp {
@@ -28,6 +34,8 @@ export interface MetricsApp {
   hostPort: string
   pool?: pg.Pool
   hikari?: MetricsAppOptions['hikari']
+  /** Sets a cpuHosts host's busy share from now on. */
+  setCpu(host: string, busy: number): void
   stop(): Promise<void>
 }
 
@@ -87,6 +95,25 @@ export async function startMetricsApp(options: MetricsAppOptions = {}): Promise<
       }})
     }
   }
+  const cpu = new Map(Object.entries(options.cpuHosts ?? {}).map(([host, busy]) => [host, {busy, idle: 0, user: 0, at: performance.now()}]))
+  const advanceCpu = () => {
+    const now = performance.now()
+    for (const c of cpu.values()) {
+      const dt = (now - c.at) / 1000
+      c.idle += dt * (1 - c.busy)
+      c.user += dt * c.busy
+      c.at = now
+    }
+  }
+  if (cpu.size > 0) {
+    new client.Gauge({name: 'node_cpu_seconds_total', help: 'CPU seconds by mode (node_exporter shape)', labelNames: ['host', 'mode'], registers: [registry], collect() {
+      advanceCpu()
+      for (const [host, c] of cpu) {
+        this.set({host, mode: 'idle'}, c.idle)
+        this.set({host, mode: 'user'}, c.user)
+      }
+    }})
+  }
   const otel = options.otel ? await otelRecorder(options.otel) : undefined
   const record: Recorder = otel?.record ?? ((route, status, seconds) => histogram.observe({method: 'GET', route, status_code: String(status)}, seconds))
 
@@ -131,6 +158,12 @@ export async function startMetricsApp(options: MetricsAppOptions = {}): Promise<
     hostPort: `127.0.0.1:${port}`,
     pool,
     hikari,
+    setCpu(host, busy) {
+      const c = cpu.get(host)
+      if (!c) throw new Error(`no cpu host ${host}: start the app with cpuHosts`)
+      advanceCpu()
+      c.busy = busy
+    },
     async stop() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -5,10 +5,12 @@
 import {describe, expect, it} from 'vitest'
 import {builtinRegistry} from '../../../src/builtin.js'
 import {newSecrets} from '../../../src/cli/context.js'
-import {CaptureSession} from '../../../src/core/capture.js'
+import {rulesByTarget} from '../../../src/core/audit.js'
+import {CaptureSession, captureSnapshot} from '../../../src/core/capture.js'
+import {validateConfig} from '../../../src/core/config.js'
 import type {CommandEvent, Instrumentation} from '../../../src/core/instrumentation.js'
 import {definePlugin} from '../../../src/core/plugin.js'
-import type {CommandLog, Driver, Probe} from '../../../src/core/probe.js'
+import type {CommandLog, Driver, Probe, ProbeContext} from '../../../src/core/probe.js'
 
 interface Counter {log: CommandLog; value: number; reads: number; closed: boolean}
 
@@ -99,5 +101,29 @@ describe('a capture session', () => {
     expect(snapshot.targets[0]).toMatchObject({name: 'm', status: 'skipped', error: 'no plugin defines mongo targets'})
     expect(secrets.scrub('token sekret-token leaked')).toBe('token *** leaked')
     expect(newSecrets().scrub('token sekret-token leaked')).toBe('token sekret-token leaked')
+  })
+})
+
+describe('the lookbacks a capture hands its probes', () => {
+  it("are the rules' lookbacks by metric, as they apply to each target after the config's overrides", async () => {
+    const seen = new Map<string, ProbeContext['lookbacks']>()
+    const driver: Driver<object> = {kind: 'counter', connect: async () => ({conn: {}, facts: {}}), close: async () => {}}
+    const probe: Probe<object> = {id: 'counter.rate', kind: 'counter', description: 'records its context',
+      async collect(_c, ctx) {
+        seen.set(ctx.target.name, ctx.lookbacks)
+        return {metrics: []}
+      }}
+    const registry = builtinRegistry(definePlugin({name: 'lookback-test', targetKinds: [{kind: 'counter', title: 'Counter', summary: 'test', schemes: ['counter:'],
+      example: 'counter://x', options: {}, probeMetrics: {'counter.rate': []}, driver: async () => driver, probes: async () => [probe]}]}))
+    const targets = [{name: 'web-1', kind: 'counter', url: 'counter://x'}, {name: 'batch-1', kind: 'counter', url: 'counter://y'}]
+    // Without the config: the rule files' lookbacks.
+    await captureSnapshot(targets, {registry, secrets: newSecrets(), windowSeconds: 0})
+    expect(seen.get('web-1')?.['host.cpu.utilization']).toEqual({seconds: 300, sustained: true, rules: ['resources/cpu'], configured: false})
+    expect(seen.get('web-1')?.['http.latency.p95']).toMatchObject({seconds: 300, sustained: false})
+    // A rule setting for all targets, and an override for the batch hosts only.
+    const config = validateConfig({rules: {'resources/cpu': {lookback: '15m'}}, overrides: [{targets: ['batch-*'], rules: {'resources/cpu': {lookback: '1h', sustained: false}}}]}, registry)
+    await captureSnapshot(targets, {registry, secrets: newSecrets(), windowSeconds: 0, rulesFor: rulesByTarget(config, registry)})
+    expect(seen.get('web-1')?.['host.cpu.utilization']).toEqual({seconds: 900, sustained: true, rules: ['resources/cpu'], configured: true})
+    expect(seen.get('batch-1')?.['host.cpu.utilization']).toEqual({seconds: 3600, sustained: false, rules: ['resources/cpu'], configured: true})
   })
 })

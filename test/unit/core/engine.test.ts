@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {buildReport, gatePasses} from '../../../src/core/audit.js'
 import {validateConfig} from '../../../src/core/config.js'
-import {acceptAdvisorFindings, classify, evaluateMetric, evaluateSnapshot, findingId} from '../../../src/core/engine.js'
+import {acceptAdvisorFindings, classify, evaluateMetric, evaluateSnapshot, findingId, lookbackText} from '../../../src/core/engine.js'
 import {compileRule, parseRule} from '../../../src/core/rules.js'
 import type {Finding, Snapshot} from '../../../src/core/types.js'
 import {evaluation, registry} from '../../helpers/context.js'
@@ -32,6 +32,28 @@ describe('classification', () => {
     expect(classify(conditional, 5000, {consumers: 0})).toBe('critical')
     expect(classify(conditional, 5000, {consumers: 3})).toBe('ok')
     expect(classify(conditional, 5000, {})).toBe('ok')
+  })
+})
+
+describe('sustained rules', () => {
+  it('compare the action threshold with the level held through the lookback: the lowest for "> x", the highest for "< x"', () => {
+    const cpu = rule('resources/cpu')
+    expect(classify(cpu, 0.9, {lookback: {min: 0.85}})).toBe('critical')
+    expect(classify(cpu, 0.9, {lookback: {min: 0.5}})).toBe('warning')
+    // Without the held level (an old snapshot), the value itself.
+    expect(classify(cpu, 0.9)).toBe('critical')
+    const hit = compileRule(registry.rules().find((r) => r.id === 'cache/hit-rate')!, {lookback: '5m', sustained: true})
+    expect(classify(hit, 0.6, {lookback: {max: 0.65}})).toBe('critical')
+    expect(classify(hit, 0.6, {lookback: {max: 0.95}})).toBe('warning')
+    expect(lookbackText(hit, {lookback: {over: 'over 5 min', max: 0.65}})).toBe('over 5 min, never above 65%')
+  })
+
+  it('say in the message what the value covers, or that the snapshot did not record it', () => {
+    const cpu = rule('resources/cpu')
+    const finding = evaluateMetric(cpu, 'prom', {name: 'host.cpu.utilization', subject: 'web-1', value: 0.93,
+      evidence: {lookback: {over: 'over the 40 s Prometheus has of the 5 min lookback', min: 0.9}}})
+    expect(finding?.message).toBe('CPU of web-1 averaged 93% over the 40 s Prometheus has of the 5 min lookback, never below 90% (target <= 70%, act > 80% sustained)')
+    expect(lookbackText(cpu, {})).toBe('over a period the snapshot does not record')
   })
 })
 
