@@ -15,10 +15,11 @@ import {plannable, type PlannableStatement} from '../../knowledge/postgres/plan.
 import {greedySelect, type SelectionResult} from './select.js'
 import {verifyReal, verifyRealRefusal} from './verify.js'
 import {WhatIf} from './whatif.js'
+import {tradeOffText, writePenalty, writeRates, type TableWriteRate} from './write-cost.js'
+
+export {INDEX_WRITE_COST_PER_ROW, writePenalty} from './write-cost.js'
 import {ensureParser, indexAdvisorOptions} from '../../knowledge/postgres/workload.js'
 
-/** Planner cost units one row write spends maintaining one btree (descent, leaf page, WAL): about 2.5 random pages. */
-export const INDEX_WRITE_COST_PER_ROW = 10
 /** A statement is "costly" (gets its own finding) from this share of the workload's weighted cost. */
 const COSTLY_SHARE = 0.01
 const MAX_STATEMENT_FINDINGS = 50
@@ -34,31 +35,6 @@ export interface AdvisorRun {
   verifyRealRefused?: string
   whatIf?: {calls: number; memoHits: number}
   wallMs: number
-}
-
-/** How many tables the tables probe lists in writeRates by default (its `tablesWriteRates` option). */
-const TABLES_WRITE_RATES_LIMIT = 200
-
-/**
- * A table's row writes per second. The postgres.tables reading's `writeRates` is keyed by unquoted schema.table
- * (as the catalog) and holds only the per-second rates {insertsPerSecond, updatesPerSecond, deletesPerSecond}, over
- * the window when there was one; it lists only tables written to, most written first, up to its limit. So a table
- * missing from a list shorter than the limit had no writes (0), not "unknown": falling back to the catalog's
- * since-reset rate there would charge a window-0 bulk load against a table nobody writes to in the window.
- */
-function writeRate(table: string, catalog: CatalogFacts, readings: Reading[], options: Record<string, unknown>): number {
-  const all = dataOf(readings, tablesReading)?.writeRates
-  const rates = all?.[table]
-  if (rates) return Object.values(rates).reduce((s: number, v) => s + (Number(v) || 0), 0)
-  const limit = Number(options.tablesWriteRates) > 0 ? Math.floor(Number(options.tablesWriteRates)) : TABLES_WRITE_RATES_LIMIT
-  if (all && Object.keys(all).length < limit) return 0
-  return catalog.tables[table]?.writeRate ?? 0
-}
-
-/** Cost units per second an index adds to its table's writes; a partial index only for the rows it holds. */
-export function writePenalty(c: Candidate, rate: number, rows: number): number {
-  const fraction = c.where && rows > 0 ? Math.min(1, c.estimatedBytes / Math.max(1, rows * 16)) : 1
-  return rate * INDEX_WRITE_COST_PER_ROW * (c.method === 'gin' ? 3 : 1) * fraction
 }
 
 function indexRemedy(c: Candidate, run: AdvisorRun, helped: number[], costBefore: number, costAfter: number): Proposed<IndexRemedy> {
@@ -118,7 +94,8 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const session = ctx.live.get(target) as PgSession | undefined
   const stmts: Array<PlannableStatement | undefined> = await Promise.all(data.statements.map(async (s) => (s.plan ? plannable(s.sql).catch(() => undefined) : undefined)))
   const baseStatements = data.statements.map((s) => (s.cost !== undefined && s.cost > 0 ? {weight: s.weight, baseCost: s.cost} : undefined))
-  const rate = (table: string) => writeRate(table, catalog, ctx.readings, ctx.options)
+  const rateOf = writeRates(ctx.readings, data, ctx.options)
+  const rate = (table: string) => rateOf(table).rowsPerSecond
   const penalty = (c: Candidate) => writePenalty(c, rate(c.table), catalog.tables[c.table]?.rows ?? 0)
   let whatIf: WhatIf | undefined
   const bestAlone = new Map<number, number>()
@@ -228,7 +205,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     const gain = before > 0 ? (before - after) / before : 0
     const mine = chosen.filter((c) => (usedBy.get(c.id) ?? []).includes(si)).map((c) => remedies.get(c.id)!).filter(Boolean)
     const evidence: PlanEvidence = planEvidence(s.plan!, catalog, s.calls && s.rows !== undefined ? s.rows / s.calls : undefined)
-    const reason = explainStatement({si, shape, gain, mine, evidence, run, candidates, covered, notes: notes[si] ?? [], bestAlone: bestAlone.get(si), minImprovement: options.minImprovement})
+    const reason = explainStatement({si, shape, gain, mine, evidence, run, candidates, covered, notes: notes[si] ?? [], bestAlone: bestAlone.get(si), minImprovement: options.minImprovement, rateOf})
     findings.push({
       rule: 'database/costly-statement',
       severity: mine.length > 0 ? 'warning' : 'info',
@@ -260,7 +237,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       message: run.verified
         ? `missing index on ${c.table}: cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}${forWhat}`
         : `likely missing index on ${c.table} (${run.notVerifiedBecause}), about ${formatBytes(c.estimatedBytes)}${forWhat}`,
-      evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c)},
+      evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c), writeRate: rateOf(c.table)},
       remedies: [remedy],
     })
   }
@@ -301,6 +278,7 @@ interface ExplainInput {
   notes: string[]
   bestAlone?: number
   minImprovement: number
+  rateOf: (table: string) => TableWriteRate
 }
 
 /** The one reason a statement gets its remedy or none, in the vocabulary of docs/index-advisor.md. */
@@ -319,8 +297,11 @@ function explainStatement(x: ExplainInput): Reason {
   const mineCands = x.candidates.filter((c) => c.statements.includes(x.si))
   const rejections = mineCands.map((c) => run.selection?.rejected.get(c.id)).filter(Boolean)
   if (rejections.some((r) => r!.reason === 'write-heavy')) {
-    const c = mineCands.find((c) => run.selection?.rejected.get(c.id)?.reason === 'write-heavy')!
-    return {code: 'write-heavy', text: `write-heavy table ${c.table}: index cost outweighs the read gain`}
+    // The declined candidate that would have gained the most, with both sides of its trade-off.
+    const c = mineCands.filter((c) => run.selection?.rejected.get(c.id)?.reason === 'write-heavy')
+      .sort((a, b) => run.selection!.rejected.get(b.id)!.benefit - run.selection!.rejected.get(a.id)!.benefit)[0]
+    const r = run.selection!.rejected.get(c.id)!
+    return {code: 'write-heavy', text: `write-heavy table ${c.table}: index cost outweighs the read gain: ${tradeOffText(r.benefit, r.penalty, x.rateOf(c.table))}`}
   }
   if (rejections.some((r) => r!.reason === 'budget')) return {code: 'budget', text: 'an index would help but does not fit --index-budget'}
   if (rejections.some((r) => r!.reason === 'max-indexes')) return {code: 'max-indexes', text: 'an index would help but --max-indexes is reached'}
