@@ -16,6 +16,7 @@ import {greedySelect, type SelectionResult} from './select.js'
 import {verifyReal, verifyRealRefusal} from './verify.js'
 import {WhatIf} from './whatif.js'
 import {tradeOffText, writePenalty, writeRates, type TableWriteRate} from './write-cost.js'
+import {severityByTimeSaved, timeSaved, timeSavedText, type TimeSaved} from './severity.js'
 
 export {INDEX_WRITE_COST_PER_ROW, writePenalty} from './write-cost.js'
 import {ensureParser, indexAdvisorOptions} from '../../knowledge/postgres/workload.js'
@@ -168,6 +169,13 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     if (run.selection && helped.length === 0) continue
     remedies.set(c.id, indexRemedy(c, run, helped, before, run.selection ? after : before))
   }
+  // Severity by the statement time each index would save (severity.ts), not by its cost ratio.
+  const judged = new Map<string, {saved: TimeSaved; severity: 'warning' | 'info' | undefined}>()
+  for (const c of chosen) {
+    if (!remedies.has(c.id)) continue
+    const saved = timeSaved(data.statements, usedBy.get(c.id) ?? [], finalCosts, !!run.selection, data.source === 'pg_stat_statements')
+    judged.set(c.id, {saved, severity: severityByTimeSaved(saved, options)})
+  }
   run.wallMs = Date.now() - started
   const findings: AdvisorFinding[] = []
 
@@ -206,9 +214,10 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     const mine = chosen.filter((c) => (usedBy.get(c.id) ?? []).includes(si)).map((c) => remedies.get(c.id)!).filter(Boolean)
     const evidence: PlanEvidence = planEvidence(s.plan!, catalog, s.calls && s.rows !== undefined ? s.rows / s.calls : undefined)
     const reason = explainStatement({si, shape, gain, mine, evidence, run, candidates, covered, notes: notes[si] ?? [], bestAlone: bestAlone.get(si), minImprovement: options.minImprovement, rateOf})
+    const mineJudged = chosen.filter((c) => (usedBy.get(c.id) ?? []).includes(si)).map((c) => judged.get(c.id)?.severity)
     findings.push({
       rule: 'database/costly-statement',
-      severity: mine.length > 0 ? 'warning' : 'info',
+      severity: mineJudged.includes('warning') ? 'warning' : 'info',
       target,
       subject: `statement ${s.id}`,
       metric: 'postgres.statement.cost_share',
@@ -226,18 +235,21 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   for (const c of chosen) {
     const remedy = remedies.get(c.id)
     if (!remedy) continue
+    const {saved, severity} = judged.get(c.id)!
+    if (!severity) continue
     const est = remedy.estimate
     const gain = totalBefore > 0 ? (est.costBefore - est.costAfter) / totalBefore : 0
     // The first statement it helps, in the workload's order (most total time first from pg_stat_statements).
     const first = data.statements.find((st) => st.id === remedy.statements[0])
     const forWhat = first ? `; for ${named(first)}${remedy.statements.length > 1 ? ` and ${remedy.statements.length - 1} more` : ''}` : ''
     findings.push({
-      rule: 'database/missing-index', severity: 'warning', target, subject: `${c.table} ${remedy.columns.join(', ')}${c.where ? ` where ${c.where}` : ''}`.trim(),
+      rule: 'database/missing-index', severity, target, subject: `${c.table} ${remedy.columns.join(', ')}${c.where ? ` where ${c.where}` : ''}`.trim(),
       metric: 'postgres.index.workload_gain', value: round(gain * 10000) / 10000,
       message: run.verified
-        ? `missing index on ${c.table}: cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}${forWhat}`
-        : `likely missing index on ${c.table} (${run.notVerifiedBecause}), about ${formatBytes(c.estimatedBytes)}${forWhat}`,
-      evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c), writeRate: rateOf(c.table)},
+        ? `missing index on ${c.table}: ${timeSavedText(saved)}, cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}${forWhat}`
+        : `likely missing index on ${c.table} (${run.notVerifiedBecause}): ${timeSavedText(saved)}, about ${formatBytes(c.estimatedBytes)}${forWhat}`,
+      evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c), writeRate: rateOf(c.table),
+        timeSavedMsPerSecond: saved.msPerSecond, timeSaved: saved},
       remedies: [remedy],
     })
   }
@@ -246,7 +258,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const rejected = [...(run.selection?.rejected ?? new Map())].filter(([, r]) => r.benefit > 0).slice(0, 50)
     .map(([id, r]) => ({candidate: id, reason: r.reason, benefit: round(r.benefit), writePenalty: round(r.penalty)}))
   findings.push({
-    rule: 'database/index-workload', severity: remedies.size > 0 ? 'warning' : 'info', target, subject: `workload of ${ctx.target.facts?.database ?? target}`,
+    rule: 'database/index-workload', severity: [...judged.values()].some((j) => j.severity === 'warning') ? 'warning' : 'info', target, subject: `workload of ${ctx.target.facts?.database ?? target}`,
     metric: 'postgres.index.workload_cost_ratio', value: totalBefore > 0 ? round((totalAfter / totalBefore) * 10000) / 10000 : 1,
     message: (remedies.size === 0
       ? `no index recommended for ${data.statements.length} statement(s)${run.verified ? '' : ` (${run.notVerifiedBecause})`}`
@@ -259,6 +271,9 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       costBefore: round(totalBefore), costAfter: run.verified ? round(totalAfter) : null, sizeBytes, verified: run.verified, notVerified: run.notVerifiedBecause,
       candidates: candidates.length, coveredByExisting: Object.keys(covered).length, whatIfCalls: run.whatIf?.calls ?? 0, whatIfMemoHits: run.whatIf?.memoHits ?? 0,
       ...(run.verifyRealRefused ? {verifyRealRefused: run.verifyRealRefused} : {}),
+      // Chosen indexes whose time saved is below minSavedMsPerSecond: kept as remedies here, without a finding of their own.
+      belowTimeSavedFloor: chosen.filter((c) => judged.has(c.id) && !judged.get(c.id)!.severity)
+        .map((c) => ({definition: remedies.get(c.id)!.sql, timeSavedMsPerSecond: judged.get(c.id)!.saved.msPerSecond})),
       wallMs: run.wallMs, budgetBytes: options.indexBudgetBytes ?? null, maxIndexes: options.maxIndexes ?? null, minImprovement: options.minImprovement, rejected,
     },
     remedies: [...remedies.values()],
