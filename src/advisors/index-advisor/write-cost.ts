@@ -20,12 +20,12 @@ import type {Candidate} from './candidates.js'
 
 /**
  * Measured with bench/index-maintenance/run.ts (results in bench/results/index-maintenance.json, method in
- * docs/index-advisor.md): one b-tree index costs about 4 µs per row written (median over int, 3-int and
- * three-index layouts; spread 0.9 to 9 µs on this shared 2-core machine), and one planner cost unit of a cached
- * filtered sequential scan (the plan an index replaces) takes about 3 µs. Their ratio is the write penalty in the
- * planner's units, in which the read gains are counted.
+ * docs/index-advisor.md), two runs on this shared 2-core machine: one b-tree index costs 4.0 and 4.6 µs per row
+ * written (medians over int, 3-int and three-index layouts; single samples 0.9 to 19 µs), and one planner cost unit
+ * of a cached filtered sequential scan (the plan an index replaces) takes 3.0 and 4.2 µs. The figures below are the
+ * two runs' means; their ratio is the write penalty in the planner's units, in which the read gains are counted.
  */
-export const CALIBRATION = {usPerRowPerIndex: 4.0, usPerCostUnit: 3.0} as const
+export const CALIBRATION = {usPerRowPerIndex: 4.3, usPerCostUnit: 3.6} as const
 /** Planner cost units one row write spends maintaining one b-tree (CALIBRATION's ratio; it was a guessed 10 before). */
 export const INDEX_WRITE_COST_PER_ROW = Math.round((CALIBRATION.usPerRowPerIndex / CALIBRATION.usPerCostUnit) * 100) / 100
 
@@ -140,7 +140,7 @@ export const costToMs = (units: number) => (units * CALIBRATION.usPerCostUnit) /
 
 /**
  * The trade-off behind a declined index, both sides per second: "read gain 12 vs index maintenance 1,300 cost
- * units/s (about 0.04 vs 3.9 ms/s; 1,000 row writes/s x 1.33 per row, over the window)".
+ * units/s (about 0.04 vs 4.3 ms/s; 1,000 row writes/s x 1.19 per row, over the window)".
  */
 export function tradeOffText(benefit: number, penalty: number, rate: TableWriteRate): string {
   const over = rate.basis === 'window' ? 'over the window' : rate.basis === 'statements' ? 'from pg_stat_statements' : 'rate unknown'

@@ -22,7 +22,7 @@ export interface TableFacts {
   columns: ColumnFacts[]
   /** Cumulative row writes since the statistics were reset (HOT updates excluded: they touch no index). */
   writes: number
-  /** Row writes per second since the statistics reset. */
+  /** Row writes per second since the statistics reset. Not a write cost: a bulk load would read as a steady rate for as long as the statistics live (the advisor uses write-cost.ts). */
   writeRate: number
   partitioned: boolean
 }
