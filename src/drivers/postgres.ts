@@ -36,6 +36,28 @@ export function pgQueryDeadlineMs(statementTimeoutMs: unknown): number {
 }
 
 /**
+ * The comment every query chokepoint sends to PostgreSQL begins with. pg_stat_statements does not record
+ * application_name, but it keeps a statement's text from its first byte, leading comment included (the first
+ * statement of a query string starts at offset 0), so the plans probe can tell chokepoint's own catalog and
+ * statistics reads apart and never counts them as the workload (docs/index-advisor.md, *Workload*). The text is
+ * fixed ASCII with no `*` + `/` inside, so it cannot end the comment early or change what follows.
+ */
+export const CHOKEPOINT_SQL_MARKER = '/* chokepoint */'
+
+/** `text` as chokepoint sends it: with CHOKEPOINT_SQL_MARKER in front. */
+export function markSql(text: string): string {
+  return `${CHOKEPOINT_SQL_MARKER} ${text}`
+}
+
+/** Rethrows a server error with its `position` (1-based characters) counted in the unmarked text. */
+function unmarkPosition(error: unknown): never {
+  const e = error as {position?: string}
+  const position = Number(e?.position)
+  if (e && typeof e === 'object' && position > 0) e.position = String(Math.max(1, position - CHOKEPOINT_SQL_MARKER.length - 1))
+  throw error
+}
+
+/**
  * One connection to one PostgreSQL target, made safe for production: application_name 'chokepoint',
  * bounded statement and lock timeouts, read-only transactions, and a client-side deadline on every query.
  * Every query is counted.
@@ -95,7 +117,9 @@ export class PgSession {
 
   private async raw(text: string, params?: unknown[]): Promise<pg.QueryResult | pg.QueryResult[]> {
     if (this.lost) throw new ConnectionLost(this.lost)
-    return this.log.run(text, () => withDeadline(this.client.query(text, params as unknown[]), this.queryTimeoutMs, 'from PostgreSQL',
+    // Sent with the marker (markSql), logged without it: the overhead report and --verbose show the query itself.
+    // An error's position is given back in `text`'s terms (explainBatch finds the failing statement by it).
+    return this.log.run(text, () => withDeadline(this.client.query(markSql(text), params as unknown[]).catch(unmarkPosition), this.queryTimeoutMs, 'from PostgreSQL',
       () => this.abort(`no answer from PostgreSQL within ${formatMs(this.queryTimeoutMs)}`)))
   }
 

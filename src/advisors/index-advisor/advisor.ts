@@ -15,10 +15,12 @@ import {plannable, type PlannableStatement} from '../../knowledge/postgres/plan.
 import {greedySelect, type SelectionResult} from './select.js'
 import {verifyReal, verifyRealRefusal} from './verify.js'
 import {WhatIf} from './whatif.js'
+import {tradeOffText, writePenalty, writeRates, type TableWriteRate} from './write-cost.js'
+import {severityByTimeSaved, timeSaved, timeSavedText, type TimeSaved} from './severity.js'
+
+export {INDEX_WRITE_COST_PER_ROW, writePenalty} from './write-cost.js'
 import {ensureParser, indexAdvisorOptions} from '../../knowledge/postgres/workload.js'
 
-/** Planner cost units one row write spends maintaining one btree (descent, leaf page, WAL): about 2.5 random pages. */
-export const INDEX_WRITE_COST_PER_ROW = 10
 /** A statement is "costly" (gets its own finding) from this share of the workload's weighted cost. */
 const COSTLY_SHARE = 0.01
 const MAX_STATEMENT_FINDINGS = 50
@@ -34,31 +36,6 @@ export interface AdvisorRun {
   verifyRealRefused?: string
   whatIf?: {calls: number; memoHits: number}
   wallMs: number
-}
-
-/** How many tables the tables probe lists in writeRates by default (its `tablesWriteRates` option). */
-const TABLES_WRITE_RATES_LIMIT = 200
-
-/**
- * A table's row writes per second. The postgres.tables reading's `writeRates` is keyed by unquoted schema.table
- * (as the catalog) and holds only the per-second rates {insertsPerSecond, updatesPerSecond, deletesPerSecond}, over
- * the window when there was one; it lists only tables written to, most written first, up to its limit. So a table
- * missing from a list shorter than the limit had no writes (0), not "unknown": falling back to the catalog's
- * since-reset rate there would charge a window-0 bulk load against a table nobody writes to in the window.
- */
-function writeRate(table: string, catalog: CatalogFacts, readings: Reading[], options: Record<string, unknown>): number {
-  const all = dataOf(readings, tablesReading)?.writeRates
-  const rates = all?.[table]
-  if (rates) return Object.values(rates).reduce((s: number, v) => s + (Number(v) || 0), 0)
-  const limit = Number(options.tablesWriteRates) > 0 ? Math.floor(Number(options.tablesWriteRates)) : TABLES_WRITE_RATES_LIMIT
-  if (all && Object.keys(all).length < limit) return 0
-  return catalog.tables[table]?.writeRate ?? 0
-}
-
-/** Cost units per second an index adds to its table's writes; a partial index only for the rows it holds. */
-export function writePenalty(c: Candidate, rate: number, rows: number): number {
-  const fraction = c.where && rows > 0 ? Math.min(1, c.estimatedBytes / Math.max(1, rows * 16)) : 1
-  return rate * INDEX_WRITE_COST_PER_ROW * (c.method === 'gin' ? 3 : 1) * fraction
 }
 
 function indexRemedy(c: Candidate, run: AdvisorRun, helped: number[], costBefore: number, costAfter: number): Proposed<IndexRemedy> {
@@ -118,7 +95,8 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const session = ctx.live.get(target) as PgSession | undefined
   const stmts: Array<PlannableStatement | undefined> = await Promise.all(data.statements.map(async (s) => (s.plan ? plannable(s.sql).catch(() => undefined) : undefined)))
   const baseStatements = data.statements.map((s) => (s.cost !== undefined && s.cost > 0 ? {weight: s.weight, baseCost: s.cost} : undefined))
-  const rate = (table: string) => writeRate(table, catalog, ctx.readings, ctx.options)
+  const rateOf = writeRates(ctx.readings, data, ctx.options)
+  const rate = (table: string) => rateOf(table).rowsPerSecond
   const penalty = (c: Candidate) => writePenalty(c, rate(c.table), catalog.tables[c.table]?.rows ?? 0)
   let whatIf: WhatIf | undefined
   const bestAlone = new Map<number, number>()
@@ -191,6 +169,13 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     if (run.selection && helped.length === 0) continue
     remedies.set(c.id, indexRemedy(c, run, helped, before, run.selection ? after : before))
   }
+  // Severity by the statement time each index would save (severity.ts), not by its cost ratio.
+  const judged = new Map<string, {saved: TimeSaved; severity: 'warning' | 'info' | undefined}>()
+  for (const c of chosen) {
+    if (!remedies.has(c.id)) continue
+    const saved = timeSaved(data.statements, usedBy.get(c.id) ?? [], finalCosts, !!run.selection, data.source === 'pg_stat_statements')
+    judged.set(c.id, {saved, severity: severityByTimeSaved(saved, options)})
+  }
   run.wallMs = Date.now() - started
   const findings: AdvisorFinding[] = []
 
@@ -228,10 +213,11 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     const gain = before > 0 ? (before - after) / before : 0
     const mine = chosen.filter((c) => (usedBy.get(c.id) ?? []).includes(si)).map((c) => remedies.get(c.id)!).filter(Boolean)
     const evidence: PlanEvidence = planEvidence(s.plan!, catalog, s.calls && s.rows !== undefined ? s.rows / s.calls : undefined)
-    const reason = explainStatement({si, shape, gain, mine, evidence, run, candidates, covered, notes: notes[si] ?? [], bestAlone: bestAlone.get(si), minImprovement: options.minImprovement})
+    const reason = explainStatement({si, shape, gain, mine, evidence, run, candidates, covered, notes: notes[si] ?? [], bestAlone: bestAlone.get(si), minImprovement: options.minImprovement, rateOf})
+    const mineJudged = chosen.filter((c) => (usedBy.get(c.id) ?? []).includes(si)).map((c) => judged.get(c.id)?.severity)
     findings.push({
       rule: 'database/costly-statement',
-      severity: mine.length > 0 ? 'warning' : 'info',
+      severity: mineJudged.includes('warning') ? 'warning' : 'info',
       target,
       subject: `statement ${s.id}`,
       metric: 'postgres.statement.cost_share',
@@ -249,18 +235,21 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   for (const c of chosen) {
     const remedy = remedies.get(c.id)
     if (!remedy) continue
+    const {saved, severity} = judged.get(c.id)!
+    if (!severity) continue
     const est = remedy.estimate
     const gain = totalBefore > 0 ? (est.costBefore - est.costAfter) / totalBefore : 0
     // The first statement it helps, in the workload's order (most total time first from pg_stat_statements).
     const first = data.statements.find((st) => st.id === remedy.statements[0])
     const forWhat = first ? `; for ${named(first)}${remedy.statements.length > 1 ? ` and ${remedy.statements.length - 1} more` : ''}` : ''
     findings.push({
-      rule: 'database/missing-index', severity: 'warning', target, subject: `${c.table} ${remedy.columns.join(', ')}${c.where ? ` where ${c.where}` : ''}`.trim(),
+      rule: 'database/missing-index', severity, target, subject: `${c.table} ${remedy.columns.join(', ')}${c.where ? ` where ${c.where}` : ''}`.trim(),
       metric: 'postgres.index.workload_gain', value: round(gain * 10000) / 10000,
       message: run.verified
-        ? `missing index on ${c.table}: cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}${forWhat}`
-        : `likely missing index on ${c.table} (${run.notVerifiedBecause}), about ${formatBytes(c.estimatedBytes)}${forWhat}`,
-      evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c)},
+        ? `missing index on ${c.table}: ${timeSavedText(saved)}, cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}${forWhat}`
+        : `likely missing index on ${c.table} (${run.notVerifiedBecause}): ${timeSavedText(saved)}, about ${formatBytes(c.estimatedBytes)}${forWhat}`,
+      evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c), writeRate: rateOf(c.table),
+        timeSavedMsPerSecond: saved.msPerSecond, timeSaved: saved},
       remedies: [remedy],
     })
   }
@@ -269,7 +258,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const rejected = [...(run.selection?.rejected ?? new Map())].filter(([, r]) => r.benefit > 0).slice(0, 50)
     .map(([id, r]) => ({candidate: id, reason: r.reason, benefit: round(r.benefit), writePenalty: round(r.penalty)}))
   findings.push({
-    rule: 'database/index-workload', severity: remedies.size > 0 ? 'warning' : 'info', target, subject: `workload of ${ctx.target.facts?.database ?? target}`,
+    rule: 'database/index-workload', severity: [...judged.values()].some((j) => j.severity === 'warning') ? 'warning' : 'info', target, subject: `workload of ${ctx.target.facts?.database ?? target}`,
     metric: 'postgres.index.workload_cost_ratio', value: totalBefore > 0 ? round((totalAfter / totalBefore) * 10000) / 10000 : 1,
     message: (remedies.size === 0
       ? `no index recommended for ${data.statements.length} statement(s)${run.verified ? '' : ` (${run.notVerifiedBecause})`}`
@@ -282,6 +271,9 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       costBefore: round(totalBefore), costAfter: run.verified ? round(totalAfter) : null, sizeBytes, verified: run.verified, notVerified: run.notVerifiedBecause,
       candidates: candidates.length, coveredByExisting: Object.keys(covered).length, whatIfCalls: run.whatIf?.calls ?? 0, whatIfMemoHits: run.whatIf?.memoHits ?? 0,
       ...(run.verifyRealRefused ? {verifyRealRefused: run.verifyRealRefused} : {}),
+      // Chosen indexes whose time saved is below minSavedMsPerSecond: kept as remedies here, without a finding of their own.
+      belowTimeSavedFloor: chosen.filter((c) => judged.has(c.id) && !judged.get(c.id)!.severity)
+        .map((c) => ({definition: remedies.get(c.id)!.sql, timeSavedMsPerSecond: judged.get(c.id)!.saved.msPerSecond})),
       wallMs: run.wallMs, budgetBytes: options.indexBudgetBytes ?? null, maxIndexes: options.maxIndexes ?? null, minImprovement: options.minImprovement, rejected,
     },
     remedies: [...remedies.values()],
@@ -301,6 +293,7 @@ interface ExplainInput {
   notes: string[]
   bestAlone?: number
   minImprovement: number
+  rateOf: (table: string) => TableWriteRate
 }
 
 /** The one reason a statement gets its remedy or none, in the vocabulary of docs/index-advisor.md. */
@@ -319,8 +312,11 @@ function explainStatement(x: ExplainInput): Reason {
   const mineCands = x.candidates.filter((c) => c.statements.includes(x.si))
   const rejections = mineCands.map((c) => run.selection?.rejected.get(c.id)).filter(Boolean)
   if (rejections.some((r) => r!.reason === 'write-heavy')) {
-    const c = mineCands.find((c) => run.selection?.rejected.get(c.id)?.reason === 'write-heavy')!
-    return {code: 'write-heavy', text: `write-heavy table ${c.table}: index cost outweighs the read gain`}
+    // The declined candidate that would have gained the most, with both sides of its trade-off.
+    const c = mineCands.filter((c) => run.selection?.rejected.get(c.id)?.reason === 'write-heavy')
+      .sort((a, b) => run.selection!.rejected.get(b.id)!.benefit - run.selection!.rejected.get(a.id)!.benefit)[0]
+    const r = run.selection!.rejected.get(c.id)!
+    return {code: 'write-heavy', text: `write-heavy table ${c.table}: index cost outweighs the read gain: ${tradeOffText(r.benefit, r.penalty, x.rateOf(c.table))}`}
   }
   if (rejections.some((r) => r!.reason === 'budget')) return {code: 'budget', text: 'an index would help but does not fit --index-budget'}
   if (rejections.some((r) => r!.reason === 'max-indexes')) return {code: 'max-indexes', text: 'an index would help but --max-indexes is reached'}

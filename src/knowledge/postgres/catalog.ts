@@ -22,7 +22,7 @@ export interface TableFacts {
   columns: ColumnFacts[]
   /** Cumulative row writes since the statistics were reset (HOT updates excluded: they touch no index). */
   writes: number
-  /** Row writes per second since the statistics reset. */
+  /** Row writes per second since the statistics reset. Not a write cost: a bulk load would read as a steady rate for as long as the statistics live (the advisor uses write-cost.ts). */
   writeRate: number
   partitioned: boolean
 }
@@ -104,7 +104,7 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
        ${names ? 'AND i.indrelid = ANY($1::oid[])' : ''}`, names ? [tables.map((t) => String(t.oid))] : undefined)
   const [facts] = await session.query(`
-    SELECT array(SELECT extname FROM pg_extension) AS extensions, current_schemas(false) AS search_path,
+    SELECT array(SELECT extname FROM pg_extension) AS extensions, current_schemas(false)::text[] AS search_path,
            pg_size_bytes(current_setting('work_mem'))::float8 AS work_mem,
            current_setting('random_page_cost')::float8 AS random_page_cost, current_setting('seq_page_cost')::float8 AS seq_page_cost,
            current_setting('block_size')::int AS block_size,

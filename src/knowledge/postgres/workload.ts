@@ -20,6 +20,10 @@ export interface IndexAdvisorOptions {
   maxStatements?: number
   /** Upper bound on what-if EXPLAIN calls per audit (default 20000). */
   maxWhatIfCalls?: number
+  /** An index that saves at least this much statement time (ms per second) is a warning, below it info (default 10). */
+  warnSavedMsPerSecond?: number
+  /** An index that saves less than this (ms per second) gets no missing-index finding of its own (default 0: off). */
+  minSavedMsPerSecond?: number
 }
 
 let loaded: Promise<void> | undefined

@@ -6,6 +6,9 @@ import {explainBatch, plannable, type PlannableStatement} from '../../knowledge/
 import {parseSync} from 'libpg-query'
 import {indexAdvisorOptions} from '../../knowledge/postgres/workload.js'
 import {safeQueryTexts} from '../../knowledge/postgres/query-text.js'
+import {notOwnStatement} from '../../knowledge/postgres/own-queries.js'
+import {readStatementWrites, type StatementWrites} from '../../knowledge/postgres/statement-writes.js'
+import {ConnectionLost, DeadlineExceeded} from '../../core/probe.js'
 import {accessAnswers, accessParams, accessSubquery, distinctUses, refusal, relationUses, type AccessAnswer, type RelationUse} from './relation-access.js'
 
 export interface PlannedStatement {
@@ -32,6 +35,11 @@ export interface PlansData {
   catalog: CatalogFacts
   /** Wall time of all EXPLAINs, for the overhead report. */
   explainMs: number
+  /**
+   * The writing statements of pg_stat_statements (when installed) over the same period as the read weights, or
+   * why they could not be read: the index advisor's write rates at window 0 (statement-writes.ts).
+   */
+  writes?: StatementWrites | {error: string}
 }
 
 const DEFAULT_MAX_STATEMENTS = 100
@@ -47,9 +55,31 @@ function relationsOf(node: unknown, out: Array<{schema?: string; name: string}> 
   return out
 }
 
+/** The names of the statement's CTEs (WITH x AS ...), wherever they are defined. */
+function cteNamesOf(node: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) for (const n of node) cteNamesOf(n, out)
+  else if (node && typeof node === 'object') {
+    const n = node as Record<string, any>
+    if (typeof n.CommonTableExpr?.ctename === 'string') out.add(n.CommonTableExpr.ctename)
+    for (const v of Object.values(n)) if (v && typeof v === 'object') cteNamesOf(v, out)
+  }
+  return out
+}
+
+/**
+ * The relations of relationsOf, less the references to the statement's own CTEs: an unqualified name that a WITH
+ * defines is that CTE, not a table (chokepoint's own probe queries name CTEs base, t, clock ...; a user table of the
+ * same name made them look like workload). A CTE shadowing a table of its name elsewhere in the statement is rare;
+ * the table then goes uncounted for this statement only.
+ */
+function relationsOfTree(stmts: unknown): Array<{schema?: string; name: string}> {
+  const ctes = cteNamesOf(stmts)
+  return relationsOf(stmts).filter((r) => r.schema !== undefined || !ctes.has(r.name))
+}
+
 function relationsOfSql(sql: string): Array<{schema?: string; name: string}> | undefined {
   try {
-    return relationsOf(parseSync(sql).stmts)
+    return relationsOfTree(parseSync(sql).stmts)
   } catch {
     return undefined
   }
@@ -78,7 +108,7 @@ async function fromStatStatements(session: PgSession, limit: number): Promise<Ar
            s.mean_exec_time::float8 AS mean_ms, s.rows::float8 AS rows
       FROM pg_stat_statements s
      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ${toplevel}
-       AND s.calls > 0
+       AND s.calls > 0 AND ${notOwnStatement('s.query')}
      ORDER BY s.total_exec_time + s.total_plan_time DESC
      LIMIT ${Math.max(1, Math.floor(limit)) * 2}`)
   // The safe text is what is planned and stored: comments and literals pg_stat_statements kept (a token in a
@@ -86,6 +116,20 @@ async function fromStatStatements(session: PgSession, limit: number): Promise<Ar
   // logged EXPLAIN commands. Planning it rather than the raw text keeps the plan and the printed text the same.
   const safe = await safeQueryTexts(rows.map((r) => String(r.query ?? '')))
   return rows.map((r, i) => ({id: r.id, sql: safe[i].text, calls: r.calls, totalMs: r.total_ms, meanMs: r.mean_ms, rows: r.rows}))
+}
+
+/**
+ * The workload's writing statements. Their period is the read weights': pg_stat_statements_info.stats_reset on
+ * PostgreSQL 14+, else the database's statistics reset (or server start). An error other than a stall (a view
+ * that is installed but not preloaded) leaves a reason instead: the reads are still planned.
+ */
+async function statementWrites(session: PgSession, seconds: number, sinceInfo: boolean): Promise<StatementWrites | {error: string}> {
+  try {
+    return await readStatementWrites(session, seconds, sinceInfo ? 'since pg_stat_statements_info.stats_reset' : 'since the database statistics reset (or server start)')
+  } catch (error) {
+    if (error instanceof DeadlineExceeded || error instanceof ConnectionLost) throw error
+    return {error: errorMessage(error).split('\n')[0]}
+  }
 }
 
 /**
@@ -137,11 +181,12 @@ export const plansProbe: Probe<PgSession> = {
     const named = parsed.flatMap((p) => p.rels ?? [])
     // A statement the parser's walk cannot read (none passed plannable without parsing) keeps the whole catalog.
     const catalog = await readCatalog(session, parsed.every((p) => !p.stmt || p.rels) ? named : undefined)
-    const facts = await workloadFacts(session, distinctUses(parsed.map((p) => p.uses)), source === 'pg_stat_statements')
-    if (source === 'pg_stat_statements') {
-      const seconds = facts.seconds === undefined ? catalog.statsSeconds : Math.max(1, Number.isFinite(facts.seconds) ? facts.seconds : catalog.statsSeconds)
-      for (const r of raw) r.weight = (r.calls ?? 0) / seconds
-    }
+    // pg_stat_statements also gives the workload's writes per statement (the index advisor's write costs at window 0).
+    const statStatements = source === 'pg_stat_statements' || await session.hasExtension('pg_stat_statements')
+    const facts = await workloadFacts(session, distinctUses(parsed.map((p) => p.uses)), statStatements)
+    const seconds = facts.seconds === undefined ? catalog.statsSeconds : Math.max(1, Number.isFinite(facts.seconds) ? facts.seconds : catalog.statsSeconds)
+    if (source === 'pg_stat_statements') for (const r of raw) r.weight = (r.calls ?? 0) / seconds
+    const writes = statStatements ? await statementWrites(session, seconds, facts.seconds !== undefined) : undefined
     const tablesByName = new Map<string, Set<string>>()
     for (const t of Object.values(catalog.tables)) tablesByName.set(t.name, (tablesByName.get(t.name) ?? new Set()).add(t.schema))
 
@@ -174,7 +219,7 @@ export const plansProbe: Probe<PgSession> = {
         entry.cost = result.cost
       }
     })
-    const data: PlansData = {source, serverVersionNum: session.serverVersionNum, statements, catalog, explainMs: Date.now() - started}
+    const data: PlansData = {source, serverVersionNum: session.serverVersionNum, statements, catalog, explainMs: Date.now() - started, ...(writes ? {writes} : {})}
     const unplanned = statements.filter((s) => s.error).length
     return {
       data,

@@ -1,0 +1,77 @@
+import {parseSync} from 'libpg-query'
+import type {PgSession} from '../../drivers/postgres.js'
+import {notOwnStatement} from './own-queries.js'
+
+/** One writing statement of pg_stat_statements: what it writes to, how often and how many rows. */
+export interface StatementWrite {
+  queryid: string
+  kind: 'insert' | 'update' | 'delete' | 'merge' | 'copy'
+  /** The written table as the statement names it: schema (when qualified) and name, unquoted. */
+  schema?: string
+  name: string
+  calls: number
+  rows: number
+}
+
+/** The workload's writes per statement, over the period pg_stat_statements has counted (the read weights' period). */
+export interface StatementWrites {
+  /** Seconds the counters cover: the same period as the statements' read weights (calls per second). */
+  seconds: number
+  /** What the period is measured from. */
+  basis: string
+  statements: StatementWrite[]
+  /** The read stopped at its row limit: the least-writing statements are not listed. */
+  truncated: boolean
+}
+
+/** At most this many writing statements are read (most rows first). */
+export const MAX_WRITE_STATEMENTS = 500
+
+const KINDS: Record<string, StatementWrite['kind']> = {InsertStmt: 'insert', UpdateStmt: 'update', DeleteStmt: 'delete', MergeStmt: 'merge', CopyStmt: 'copy'}
+
+/**
+ * What a statement writes, from its parse tree: the target of a top-level INSERT, UPDATE, DELETE, MERGE or
+ * COPY ... FROM (COPY TO and COPY (query) write nothing). Data-modifying CTEs under a SELECT are not counted
+ * (pg_stat_statements' rows are the outer statement's). undefined when it writes no table or does not parse.
+ */
+export function writeTarget(sql: string): {kind: StatementWrite['kind']; schema?: string; name: string} | undefined {
+  let tree
+  try {
+    tree = parseSync(sql)
+  } catch {
+    return undefined
+  }
+  const stmt = tree.stmts?.[0]?.stmt as Record<string, any> | undefined
+  if (!stmt || tree.stmts?.length !== 1) return undefined
+  const [type, node] = Object.entries(stmt)[0] ?? []
+  const kind = type ? KINDS[type] : undefined
+  if (!kind || !node?.relation?.relname) return undefined
+  if (kind === 'copy' && !node.is_from) return undefined
+  return {kind, ...(node.relation.schemaname ? {schema: node.relation.schemaname} : {}), name: node.relation.relname}
+}
+
+/**
+ * The writing statements of this database in pg_stat_statements, all nesting levels (with track = all a
+ * function's INSERT is recorded on its own; the calling SELECT writes nothing itself), bounded and without
+ * chokepoint's own. Statements that wrote WAL come first (PostgreSQL 13+), then by rows: a large SELECT does not
+ * push a write out of the limit; an unlogged table's writes (no WAL) still come before every non-writing statement
+ * of fewer rows. Texts are parsed here and never kept: only the queryid, the kind, the table, calls and rows.
+ */
+export async function readStatementWrites(session: PgSession, seconds: number, basis: string): Promise<StatementWrites> {
+  const wal = session.serverVersionNum >= 130000 ? 'bool_or(s.wal_records > 0) DESC, ' : ''
+  // One row per queryid: pg_stat_statements has one per user and nesting level of the same statement.
+  const rows = await session.query(`
+    SELECT s.queryid::text AS id, min(s.query) AS query, sum(s.calls)::float8 AS calls, sum(s.rows)::float8 AS rows
+      FROM pg_stat_statements s
+     WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND s.calls > 0 AND s.rows > 0 AND ${notOwnStatement('s.query')}
+     GROUP BY s.queryid
+     ORDER BY ${wal}sum(s.rows) DESC
+     LIMIT ${MAX_WRITE_STATEMENTS + 1}`)
+  const statements: StatementWrite[] = []
+  for (const r of rows.slice(0, MAX_WRITE_STATEMENTS)) {
+    const target = writeTarget(String(r.query ?? ''))
+    if (target) statements.push({queryid: r.id, ...target, calls: Number(r.calls), rows: Number(r.rows)})
+  }
+  return {seconds, basis, statements, truncated: rows.length > MAX_WRITE_STATEMENTS}
+}
