@@ -1,9 +1,11 @@
 /** The PostgreSQL readings other parts consume, typed once here (probe ids and data shapes). */
 import {readingKey} from '../core/readings.js'
 import type {PlansData} from '../probes/postgres/plans.js'
+import type {PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
 import type {StatementsData} from '../probes/postgres/statements.js'
 
 export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
+export type {PreparedXact, PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
 
 export interface TablesData {
   /** The most-written tables' per-second write rates, keyed by unquoted schema.table. */
@@ -19,3 +21,5 @@ export const statementsReading = readingKey<StatementsData>('postgres.statements
 export const tablesReading = readingKey<TablesData>('postgres.tables')
 /** Connection counts; consumers read its pool.utilization metric. */
 export const connectionsReading = readingKey<Record<string, unknown>>('postgres.connections')
+/** Prepared transactions, oldest first, each with whether it holds back the xmin horizon (a cause of xid age). */
+export const preparedXactsReading = readingKey<PreparedXactsData>('postgres.prepared-xacts', hasArray('preparedXacts'))

@@ -5,6 +5,7 @@ import {cacheHitProbe} from './cache-hit.js'
 import {connectionsProbe} from './connections.js'
 import {indexesProbe} from './indexes.js'
 import {plansProbe} from './plans.js'
+import {preparedXactsProbe} from './prepared-xacts.js'
 import {replicationProbe} from './replication.js'
 import {statementsProbe} from './statements.js'
 import {tablesProbe} from './tables.js'
@@ -16,6 +17,7 @@ export const postgresProbes: Probe<PgSession>[] = [
   cacheHitProbe,
   tablesProbe,
   xidAgeProbe,
+  preparedXactsProbe,
   statementsProbe,
   indexesProbe,
   replicationProbe,
