@@ -62,6 +62,7 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   statementsBaselineLimit: count('postgres.statements: statements kept in the window baseline (default 10000)', 1, 100_000),
   xidDatabaseLimit: count('postgres.xid-age: databases listed (default 50)', 1, 10_000),
   xidTableLimit: count('postgres.xid-age: tables listed (default 10)', 1, 10_000),
+  locksTopN: count('postgres.locks: lock waits read, longest first (default 50)', 1, 10_000),
   preparedXactsTopN: count('postgres.prepared-xacts: prepared transactions listed, oldest first (default 20)', 1, 1000),
   connectionsTopN: count('postgres.connections: roles and states listed (default 10)', 1, 1000),
   activityTopN: count('postgres.activity: sessions listed (default 20)', 1, 1000),
@@ -175,6 +176,7 @@ export const builtinPlugin = definePlugin({
       probeMetrics: {
         'postgres.connections': ['pool.utilization'],
         'postgres.activity': ['db.query.duration_seconds', 'db.idle_in_transaction.seconds'],
+        'postgres.locks': ['db.lock.wait_seconds'],
         'postgres.cache-hit': ['db.cache.hit_ratio'],
         'postgres.tables': ['db.table.seq_scan_share', 'postgres.table.dead_tuple_ratio'],
         'postgres.xid-age': ['postgres.xid.age_ratio'],

@@ -4,6 +4,7 @@ import {activityProbe} from './activity.js'
 import {cacheHitProbe} from './cache-hit.js'
 import {connectionsProbe} from './connections.js'
 import {indexesProbe} from './indexes.js'
+import {locksProbe} from './locks.js'
 import {plansProbe} from './plans.js'
 import {preparedXactsProbe} from './prepared-xacts.js'
 import {replicationProbe} from './replication.js'
@@ -14,6 +15,7 @@ import {xidAgeProbe} from './xid-age.js'
 export const postgresProbes: Probe<PgSession>[] = [
   connectionsProbe,
   activityProbe,
+  locksProbe,
   cacheHitProbe,
   tablesProbe,
   xidAgeProbe,
