@@ -84,7 +84,8 @@ const REDIS_QUEUE_OPTIONS: OptionSpecs = {
   sidekiqNamespace: string('Sidekiq key namespace (redis-namespace; default none)'),
   celeryQueues: array('Celery queues to read besides those discovered', {items: string('a queue name')}),
   failureSamples: count('recent failures sampled per queue (default 3)', 0, 100),
-  recentFailureSeconds: number('failures this recent count as growth without a window (default 300)', {min: 1, max: 7 * 86_400}),
+  recentFailureSeconds: number('lookback of failed-job growth: failures dated (by their own timestamps) within it count, whatever --window (default 900)', {min: 1, max: 7 * 86_400}),
+  retryScanLimit: count('Sidekiq retry jobs read at most (the soonest due) to date their latest failure (default 500)', 1, 100_000),
   clientList: boolean('read BullMQ workers from CLIENT LIST (default true)'),
 }
 
@@ -94,7 +95,7 @@ const REDIS_OPTIONS: OptionSpecs = {
   scanPauseMs: number('redis.keys: pause between SCAN calls (default 2)', {min: 0, max: 1000}),
   topPatterns: count('redis.keys: key patterns kept, by memory (default 100)', 1, 1000),
   coldIdleSeconds: number('redis.keys: idle time after which a key counts as unread (default 86400)', {min: 60, max: 365 * 86_400}),
-  queues: object('queue probes on this Redis: {maxQueues, maxScanCalls, scanCount, scanPauseMs, bullmqPrefixes, sidekiqNamespace, celeryQueues, failureSamples, recentFailureSeconds, clientList}', {properties: REDIS_QUEUE_OPTIONS}),
+  queues: object('queue probes on this Redis: {maxQueues, maxScanCalls, scanCount, scanPauseMs, bullmqPrefixes, sidekiqNamespace, celeryQueues, failureSamples, recentFailureSeconds, retryScanLimit, clientList}', {properties: REDIS_QUEUE_OPTIONS}),
   ttlMinKeys: count('ttl advisor: sampled keys a pattern needs before it is judged (default 3)', 1, 1_000_000),
   noTtlShare: ratio('ttl advisor: share of keys without TTL from which a pattern is reported (default 0.5)'),
   unreadShare: ratio('ttl advisor: share of unread keys for a write-only finding (default 0.8)'),
