@@ -46,6 +46,8 @@ export interface LocksData {
   /** Blockers at the head of a chain (not themselves waiting on a lock), each with every session behind it. */
   chains: Array<{pid: number; blockedPids: number[]; longestWaitSeconds: number}>
   hiddenBlockers: number
+  /** Other roles' sessions whose state this role cannot see (without pg_read_all_stats). */
+  hiddenSessions: number
   limitation?: string
 }
 
@@ -53,6 +55,7 @@ interface LocksRow {
   waiting_count: string
   blocked: BlockedSession[]
   blockers: BlockingSession[]
+  hidden: string
   can_read_all_stats: boolean
 }
 
@@ -93,6 +96,10 @@ SELECT (SELECT count(*) FROM waiting) AS waiting_count,
             extract(epoch FROM now() - a.xact_start)::float8 AS "transactionSeconds",
             extract(epoch FROM now() - a.state_change)::float8 AS "stateSeconds", left(a.query, $2) AS query
      FROM pg_stat_activity a WHERE a.pid IN (SELECT unnest(blocked_by) FROM top)) s) AS blockers,
+  -- Other roles' sessions seen without pg_read_all_stats: their wait event, start times and query are NULL, so a
+  -- lock wait among them cannot be seen at all.
+  (SELECT count(*) FROM pg_stat_activity WHERE query = '<insufficient privilege>'
+     AND datname IS NOT NULL AND usename IS NOT NULL) AS hidden,
   pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_all_stats
 `
 }
@@ -184,10 +191,11 @@ export const locksProbe: Probe<PgSession> = {
         },
       }
     })
-    const limitation = hiddenBlockers > 0 && !row.can_read_all_stats
-      ? `cannot see ${hiddenBlockers} blocking sessions of other roles (no start time, state or statement), so it proposes no cancel or terminate for them; fix: GRANT pg_read_all_stats TO ${quoteRole(session.user)}`
+    const hiddenSessions = num(row.hidden)
+    const limitation = (hiddenSessions > 0 || hiddenBlockers > 0) && !row.can_read_all_stats
+      ? `sees only its own sessions' lock waits: ${hiddenSessions} sessions of other roles show '<insufficient privilege>' (no wait event, start time or statement), so waits among them, or blocked by them, are not seen and get no cancel or terminate; fix: GRANT pg_read_all_stats TO ${quoteRole(session.user)}`
       : undefined
-    const data: LocksData = {waitingSessions: num(row.waiting_count), blocked: row.blocked, blockers: row.blockers, chains, hiddenBlockers, limitation}
+    const data: LocksData = {waitingSessions: num(row.waiting_count), blocked: row.blocked, blockers: row.blockers, chains, hiddenBlockers, hiddenSessions, limitation}
     const output: ProbeOutput = {data, metrics}
     if (limitation) {
       output.status = 'skipped'

@@ -5,7 +5,7 @@ import {quoteLiteral} from '../../../src/core/sql.js'
 import {blockingChains, type LocksData} from '../../../src/probes/postgres/locks.js'
 import {schemaOracle} from '../../helpers/fuzz.js'
 import {psql} from '../../helpers/paste.js'
-import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, waitForSql, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, REPLICA_URL, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_locks'
 const RULE = 'database/blocked-sessions'
@@ -136,6 +136,38 @@ describe('postgres.locks', () => {
         if (row.n > 0) await adminQuery(url, `ROLLBACK PREPARED ${quoteLiteral(gid)}`)
       }
     })
+  })
+
+  it('says it cannot see other roles\' lock waits without pg_read_all_stats, and names the GRANT', async () => {
+    const role = 'cp_noprivs_locks'
+    await adminQuery(PRIMARY_URL, `DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN; END IF; END $$`)
+    try {
+      await withTempDatabase(DB, async (url) => {
+        await adminQuery(url, 'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)')
+        const blocker = await session(url, 'cp-test-blocker')
+        await blocker.client.query('BEGIN')
+        await blocker.client.query('UPDATE accounts SET balance = 0 WHERE id = 1')
+        const waiter = await session(url, 'cp-test-waiter')
+        const waiting = waiter.client.query('UPDATE accounts SET balance = 1 WHERE id = 1').catch((e: Error) => e)
+        await waitUntilBlocked(waiter.pid)
+        const {report, snapshot} = await auditTarget(url.replace('//postgres@', `//${role}@`), {onlyProbes: ['postgres.locks'], config})
+        const reading = readingOf(snapshot, 'postgres.locks')
+        expect(reading.status).toBe('skipped')
+        expect(reading.reason).toMatch(new RegExp(`sees only its own sessions' lock waits: .*fix: GRANT pg_read_all_stats TO ${role}$`))
+        expect(report.gate.incomplete).toBe(false)
+        expect(report.findings.filter((f) => f.rule === RULE && (f.evidence as {blockedPids: number[]}).blockedPids.includes(waiter.pid))).toEqual([])
+        await blocker.client.query('ROLLBACK')
+        expect(await waiting).not.toBeInstanceOf(Error)
+      })
+    } finally {
+      await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${role}`)
+    }
+  })
+
+  it('reads a streaming replica too', async () => {
+    const {snapshot} = await auditTarget(REPLICA_URL, {onlyProbes: ['postgres.locks']})
+    expect(readingOf(snapshot, 'postgres.locks').status).toBe('ok')
   })
 
   it('names the head of a chain, with every session waiting behind it', () => {

@@ -3,7 +3,7 @@ import type pg from 'pg'
 import {quoteLiteral} from '../../../src/core/sql.js'
 import type {PreparedXactsData} from '../../../src/probes/postgres/prepared-xacts.js'
 import {psql} from '../../helpers/paste.js'
-import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, waitForSql, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, REPLICA_URL, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_prepared_xacts'
 // Prepared transactions are cluster-wide: a gid of our own, with a quote in it so the remedy's literal is tested.
@@ -111,5 +111,12 @@ describe('postgres.prepared-xacts', () => {
         await rollbackIfPrepared(gid, url)
       }
     })
+  })
+
+  it('reads a streaming replica too (pg_prepared_xacts, pg_stat_activity and pg_replication_slots are readable there)', async () => {
+    const {snapshot} = await auditTarget(REPLICA_URL, {onlyProbes: ['postgres.prepared-xacts']})
+    const reading = readingOf(snapshot, 'postgres.prepared-xacts')
+    expect(reading.status).toBe('ok')
+    expect((reading.data as PreparedXactsData).maxPreparedTransactions).toBeGreaterThan(0)
   })
 })
