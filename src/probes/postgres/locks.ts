@@ -63,6 +63,7 @@ const TEXT_READ_CHARS = 16_384
 const TEXT_SHOWN_CHARS = 200
 /** Sessions behind one blocker listed in its evidence (all are counted). */
 const BLOCKED_SHOWN = 10
+const PIDS_IN_MESSAGE = 3
 
 /*
  * One round trip. Only sessions waiting on a lock are asked pg_blocking_pids() (it reads the lock manager's shared
@@ -185,6 +186,9 @@ export const locksProbe: Probe<PgSession> = {
           query: head?.query ?? null,
           blockedCount: behind.length,
           blockedPids: behind.map((b) => b.pid),
+          // For the one-line message: the first few, the rest counted.
+          blockedPidList: behind.length <= PIDS_IN_MESSAGE ? behind.map((b) => b.pid).join(', ')
+            : `${behind.slice(0, PIDS_IN_MESSAGE).map((b) => b.pid).join(', ')} and ${behind.length - PIDS_IN_MESSAGE} more`,
           blocked: behind.slice(0, BLOCKED_SHOWN).map((b) => ({pid: b.pid, usename: b.user, datname: b.database, application_name: b.application,
             waitSeconds: b.waitSeconds, wait_event: b.waitEvent, query: b.query, blockedBy: b.blockedBy})),
           longestBlocked: behind[0] ? {pid: behind[0].pid, query: behind[0].query, waitSeconds: behind[0].waitSeconds} : null,

@@ -90,7 +90,7 @@ export const preparedXactsProbe: Probe<PgSession> = {
         xidAge: p.xidAge,
         databaseXidAge: p.databaseXidAge,
         holdsXminHorizon: p.holdsXminHorizon,
-        horizon: p.holdsXminHorizon ? 'holds back the xmin horizon' : 'an older session or slot holds the xmin horizon further back',
+        horizon: p.holdsXminHorizon ? 'it holds back the xmin horizon' : 'an older session or slot holds the xmin horizon further back',
         oldestOtherSessionXidAge: otherHolders.sessionAge,
         oldestSlotXidAge: otherHolders.slotAge,
       },

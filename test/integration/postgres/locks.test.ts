@@ -52,7 +52,7 @@ describe('postgres.locks', () => {
       expect(data.blocked.find((b) => b.pid === waiter.pid)?.blockedBy).toEqual([blocker.pid])
       const finding = report.findings.find((f) => f.rule === RULE && f.subject === `pid ${blocker.pid}`)!
       expect(finding.severity).toBe('critical')
-      expect(finding.message).toContain(`pid ${blocker.pid} (postgres@${DB}, cp-test-blocker, idle in transaction) blocks 1 session(s) (pids ${waiter.pid})`)
+      expect(finding.message).toContain(`pid ${blocker.pid} (postgres@${DB}, cp-test-blocker, idle in transaction) blocks 1 session(s) (pid ${waiter.pid})`)
       // The blocking statement, made safe: its literal is gone.
       expect(finding.evidence).toMatchObject({pid: blocker.pid, state: 'idle in transaction', blockerActive: 0, blockedPids: [waiter.pid],
         query: 'UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND $3 <> $4'})
