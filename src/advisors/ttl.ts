@@ -462,7 +462,7 @@ export const ttlAdvisor: Advisor = {
           consequence: volatile ? ': those can never be evicted, so every eviction hit a TTL\'d key' : ': memory comes back only through eviction'},
         remedies: [{
           kind: 'ttl',
-          summary: `Set TTLs on the no-expiry patterns (${topNoTtl.join(', ') || 'see cache/no-ttl-pattern'}) before adding memory`,
+          summary: `Set TTLs on the no-expiry patterns${topNoTtl.length > 0 ? ` (${topNoTtl.join(', ')})` : ''} before adding memory`,
           patterns: topNoTtl,
           refs: topNoTtl.flatMap((pattern) => ttlRemedyIds.get(pattern) ?? []),
         }],

@@ -19,7 +19,7 @@ function ruleJson(r: EffectiveRule) {
   return {id: r.id, area: r.area, title: r.title, enabled: r.enabled, evaluator: r.evaluator, metric: r.metric ?? null,
     advisor: r.advisor ?? null, unit: r.unit ?? null, target: r.target, action: r.action, severity: r.severity ?? null,
     when: r.when ?? {}, description: r.description, source: r.source ?? null, docs: r.docs, file: r.file,
-    remedies: r.remedies.map((x) => ({kind: x.kind, summary: x.summary}))}
+    remedies: r.remedies.map((x) => ({kind: x.kind, summary: x.summary})), explains: r.explains ?? []}
 }
 
 /** The rules as they apply after the config file's overrides (for one target with --target). */
@@ -53,6 +53,7 @@ export function showRule(id: string, flags: RulesFlags, ctx: CliContext): string
     rule.action ? `action:    ${rule.action}   (past it: critical; between: warning)` : undefined,
     rule.severity ? `severity:  ${rule.severity} (fixed)` : undefined,
     Object.keys(rule.when ?? {}).length ? `applies when: ${Object.entries(rule.when ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}` : undefined,
+    rule.explains?.length ? `explains:  ${rule.explains.map((l) => `${l.rule} (match: ${l.match})`).join(', ')}` : undefined,
     rule.source ? `source:    ${rule.source}` : undefined,
     `file:      ${rule.file}`,
     '',

@@ -2,6 +2,7 @@ import type {AdvisorContext} from './advisor.js'
 import {CaptureSession} from './capture.js'
 import {collectChecks, ruleInfo, type Check, type OmittedChecks} from './checks.js'
 import {effectiveRules, validateTargets, type ChokepointConfig} from './config.js'
+import {diagnose} from './diagnosis.js'
 import {acceptAdvisorFindings, evaluateSnapshot, sortFindings, type Evaluation} from './engine.js'
 import {errorMessage} from './errors.js'
 import type {Instrumentation} from './instrumentation.js'
@@ -120,11 +121,13 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
       }
     }
   }
-  const sorted = sortFindings(findings)
-  const {checks, omitted} = collectChecks(snapshot, sorted, evaluation.rulesFor, registry.checkScope(), advisorFailures)
-  return buildReport(snapshot, sorted, skipped, options.failOn, options.source, {checks, omitted, rules: registry.rules().map(ruleInfo)})
+  // Causes above their symptoms: causeId on each explained finding, the top root causes as the diagnosis.
+  const {findings: linked, diagnosis} = diagnose(sortFindings(findings), registry.rules(), snapshot)
+  const {checks, omitted} = collectChecks(snapshot, linked, evaluation.rulesFor, registry.checkScope(), advisorFailures)
+  return buildReport(snapshot, linked, skipped, options.failOn, options.source, {checks, omitted, rules: registry.rules().map(ruleInfo), diagnosis})
 }
 
+/** The gate judges every finding, symptoms explained by a cause included: grouping never turns a red build green. */
 export function gatePasses(findings: Finding[], failOn: FailOn): boolean {
   if (failOn === 'never') return true
   return !findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn])
@@ -134,7 +137,7 @@ export function gatePasses(findings: Finding[], failOn: FailOn): boolean {
 export type ReportBasis = Pick<Snapshot, 'targets' | 'windowSeconds' | 'overhead'>
 
 export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Report['skipped'], failOn: FailOn, source: Report['source'],
-  evaluated: {checks: Check[]; omitted: OmittedChecks[]; rules: Report['rules']} = {checks: [], omitted: [], rules: []}): Report {
+  evaluated: {checks: Check[]; omitted: OmittedChecks[]; rules: Report['rules']; diagnosis?: Report['diagnosis']} = {checks: [], omitted: [], rules: []}): Report {
   const summary = {critical: 0, warning: 0, info: 0}
   for (const f of findings) summary[f.severity]++
   const passed = gatePasses(findings, failOn)
@@ -147,6 +150,7 @@ export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Re
     windowSeconds: basis.windowSeconds,
     targets: basis.targets,
     findings,
+    diagnosis: evaluated.diagnosis ?? [],
     checks: evaluated.checks,
     checksOmitted: evaluated.omitted,
     rules: evaluated.rules,

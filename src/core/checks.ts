@@ -48,6 +48,8 @@ export interface RuleInfo {
   unit?: string
   thresholds: Threshold
   severity?: string
+  /** A cause rule: which rules' findings its findings explain (src/core/diagnosis.ts). */
+  explains?: Array<{rule: string; match: string}>
 }
 
 export function ruleInfo(rule: RuleDefinition): RuleInfo {
@@ -64,6 +66,7 @@ export function ruleInfo(rule: RuleDefinition): RuleInfo {
     ...(rule.unit ? {unit: rule.unit} : {}),
     thresholds: {target: rule.target, action: rule.action},
     ...(rule.severity ? {severity: rule.severity} : {}),
+    ...(rule.explains?.length ? {explains: rule.explains} : {}),
   }
 }
 

@@ -15,7 +15,7 @@ export const SCHEMA_DIR = join(PACKAGE_ROOT, 'schemas')
 // A new schemaVersion is one more line here; old lines stay so that old files keep loading.
 export const SCHEMA_FILES: SchemaFiles = {
   snapshot: {1: 'snapshot.schema.json'},
-  report: {1: 'report.v1.schema.json', 2: 'report.schema.json'},
+  report: {1: 'report.v1.schema.json', 2: 'report.v2.schema.json', 3: 'report.schema.json'},
 }
 
 const FIX: Record<DocumentKind, string> = {

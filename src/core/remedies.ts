@@ -23,6 +23,11 @@ interface RemedyBase {
   estimate?: Record<string, unknown>
   /** Ids of other remedies in the same report this one builds on or summarises. */
   refs?: string[]
+  /**
+   * Before the diagnosis runs only: the findings whose remedies this one points at (a rule's `see:`). The diagnosis
+   * (src/core/diagnosis.ts) turns each into the id of a remedy in the report (refs) or drops it; it never reaches output.
+   */
+  see?: Array<{rule: string; match: 'target' | 'subject' | 'table' | 'statement' | 'queue' | 'reads'}>
 }
 
 export interface IndexRemedy extends RemedyBase {

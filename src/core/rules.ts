@@ -16,7 +16,24 @@ export interface RemedyTemplate {
   summary: string
   /** Include this remedy only when these evidence conditions hold. */
   when?: Record<string, string>
+  /** Remedies of other findings this one points at: resolved to their ids (refs) or dropped (src/core/diagnosis.ts). */
+  see?: FindingLink[]
   [field: string]: unknown
+}
+
+/**
+ * How a cause finding is matched with a symptom finding (src/core/diagnosis.ts; docs/design.md section 5):
+ * target: same target; subject: same target and subject; table, statement, queue: same target and a table,
+ * statement (queryid) or queue named by both; reads: same target, and the cause's tables account for at least half
+ * of the block reads the symptom lists per table.
+ */
+export const MATCH_KINDS = ['target', 'subject', 'table', 'statement', 'queue', 'reads'] as const
+export type MatchKind = (typeof MATCH_KINDS)[number]
+
+/** A rule's link to findings of another rule: `{rule: database/seq-scan-heavy-table, match: table}`. */
+export interface FindingLink {
+  rule: string
+  match: MatchKind
 }
 
 export interface RuleCase {
@@ -47,6 +64,8 @@ export interface RuleDefinition {
   docs: string
   source?: string
   remedies: RemedyTemplate[]
+  /** A cause rule: the symptom findings its findings explain, and how each is matched. */
+  explains?: FindingLink[]
   tests: RuleCase[]
   file: string
 }
@@ -72,6 +91,26 @@ function yamlFiles(dir: string): string[] {
   return out
 }
 
+const RULE_ID = /^[a-z]+\/[a-z0-9-]+$/
+
+/** `explains:` or a remedy's `see:`: a list of {rule, match}, checked here so a typo fails on load, in one line. */
+function parseLinks(raw: unknown, where: string, field: string): FindingLink[] | undefined {
+  if (raw === undefined || raw === null) return undefined
+  if (!Array.isArray(raw)) throw new ConfigError(`${where}: ${field} must be a list of {rule, match}`)
+  return raw.map((item, i) => {
+    const at = `${where}: ${field}[${i}]`
+    if (!item || typeof item !== 'object' || Array.isArray(item)) throw new ConfigError(`${at} must be a mapping {rule, match}`)
+    const {rule, match, ...rest} = item as Record<string, unknown>
+    const extra = Object.keys(rest)
+    if (extra.length > 0) throw new ConfigError(`${at}: unknown key "${extra[0]}" (expected rule and match)`)
+    if (typeof rule !== 'string' || !RULE_ID.test(rule)) throw new ConfigError(`${at}.rule must be a rule id like "area/kebab-name", not ${JSON.stringify(rule ?? null)}`)
+    if (typeof match !== 'string' || !(MATCH_KINDS as readonly string[]).includes(match)) {
+      throw new ConfigError(`${at}.match must be one of ${MATCH_KINDS.join(', ')}, not ${JSON.stringify(match ?? null)}`)
+    }
+    return {rule, match: match as MatchKind}
+  })
+}
+
 function need<T>(value: T | undefined | null, where: string, what: string): T {
   if (value === undefined || value === null || value === '') throw new ConfigError(`${where}: missing "${what}"`)
   return value
@@ -82,7 +121,7 @@ export function parseRule(raw: unknown, file: string): RuleDefinition {
   if (!raw || typeof raw !== 'object') throw new ConfigError(`${where}: expected a YAML mapping`)
   const r = raw as Record<string, unknown>
   const id = String(need(r.id, where, 'id'))
-  if (!/^[a-z]+\/[a-z0-9-]+$/.test(id)) throw new ConfigError(`${where}: id "${id}" must look like "area/kebab-name"`)
+  if (!RULE_ID.test(id)) throw new ConfigError(`${where}: id "${id}" must look like "area/kebab-name"`)
   const area = String(need(r.area, where, 'area')) as Area
   if (!AREAS.includes(area)) throw new ConfigError(`${where}: area "${area}" is not one of ${AREAS.join(', ')}`)
   const evaluator = r.advisor ? 'advisor' : 'metric'
@@ -106,10 +145,15 @@ export function parseRule(raw: unknown, file: string): RuleDefinition {
     message: String(need(r.message, where, 'message')),
     docs: String(r.docs ?? '').trim(),
     source: r.source === undefined ? undefined : String(r.source),
-    remedies: (r.remedies as RemedyTemplate[] | undefined) ?? [],
+    remedies: ((r.remedies as RemedyTemplate[] | undefined) ?? []).map((t, i) => {
+      const see = parseLinks(t?.see, where, `remedies[${i}].see`)
+      return see ? {...t, see} : t
+    }),
+    ...(r.explains !== undefined ? {explains: parseLinks(r.explains, where, 'explains')} : {}),
     tests: (r.tests as RuleCase[] | undefined) ?? [],
     file,
   }
+  if (rule.explains?.some((l) => l.rule === id)) throw new ConfigError(`${where}: explains lists the rule itself (${id})`)
   if (evaluator === 'metric' && !rule.action && !rule.severity) {
     throw new ConfigError(`${where}: a metric rule needs an "action" threshold or a fixed "severity"`)
   }
@@ -181,6 +225,11 @@ export function loadRuleDirs(dirs: string[]): RuleDefinition[] {
       seen.set(rule.id, rule.file)
       rules.push(rule)
     }
+  }
+  for (const rule of rules) {
+    const links = [...(rule.explains ?? []), ...rule.remedies.flatMap((t) => t.see ?? [])]
+    const unknown = links.find((l) => !seen.has(l.rule))
+    if (unknown) throw new ConfigError(`rule file ${rule.file}: links to rule ${unknown.rule}, which no rules directory defines`)
   }
   return rules
 }

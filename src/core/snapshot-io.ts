@@ -32,19 +32,27 @@ export function readSavedDocument(file: string): SavedDocument {
   if (!kind) throw new ConfigError(`${file} is neither a snapshot (readings) nor a report (findings): pass a file written by \`chokepoint capture\` or \`audit --format json\``)
   schemas ??= new DocumentSchemas()
   schemas.check(kind, doc, file)
-  return kind === 'snapshot' ? {kind, snapshot: doc as Snapshot} : {kind, report: upgradeReport(doc as Report | ReportV1)}
+  return kind === 'snapshot' ? {kind, snapshot: doc as Snapshot} : {kind, report: upgradeReport(doc as Report | ReportV2 | ReportV1)}
 }
 
 /** A version-1 report as `chokepoint report` may still be given one: no checks or rules, remedies without ids. */
-type ReportV1 = Omit<Report, 'schemaVersion' | 'checks' | 'checksOmitted' | 'rules'> & {schemaVersion: 1}
+type ReportV1 = Omit<Report, 'schemaVersion' | 'checks' | 'checksOmitted' | 'rules' | 'diagnosis'> & {schemaVersion: 1}
+/** A version-2 report: everything of version 3 but the diagnosis (and no causeId on its findings). */
+type ReportV2 = Omit<Report, 'schemaVersion' | 'diagnosis'> & {schemaVersion: 2}
 
-/** Reads a version-1 report as version 2: the checks and rules it never recorded are empty, remedies get their ids. */
-export function upgradeReport(report: Report | ReportV1): Report {
+/**
+ * Reads a version-1 or version-2 report as version 3. Version 1 never recorded checks and rules (they are empty)
+ * and gave remedies no ids (they get them). Neither version recorded the rules' `explains`, so the diagnosis is left
+ * empty and no finding gets a causeId: it is not guessed from today's rules. Analyse the snapshot again for one.
+ */
+export function upgradeReport(report: Report | ReportV2 | ReportV1): Report {
   if (report.schemaVersion === REPORT_SCHEMA_VERSION) return report
+  if (report.schemaVersion === 2) return {...report, schemaVersion: REPORT_SCHEMA_VERSION, diagnosis: []}
   return {
     ...report,
     schemaVersion: REPORT_SCHEMA_VERSION,
     findings: report.findings.map((f) => ({...f, remedies: f.remedies.map((r) => ({...r, id: r.id ?? remedyId(r, f.target), applier: r.applier ?? null}))})),
+    diagnosis: [],
     checks: [],
     checksOmitted: [],
     rules: [],

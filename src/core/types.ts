@@ -108,6 +108,35 @@ export interface Finding {
   message: string
   evidence: Record<string, unknown>
   remedies: Remedy[]
+  /** The finding that explains this one (a cause rule's `explains` matched it): src/core/diagnosis.ts. */
+  causeId?: string
+}
+
+/** How a cause's weight was measured: its part of the time measured in one part of the stack. */
+export interface DiagnosisWeight {
+  basis: 'database-time' | 'queue-wait' | 'request-time' | 'unmeasured'
+  value: number | null
+  total: number | null
+  unit: string | null
+  measuredBy: string
+}
+
+/** One chokepoint: a root cause, the findings it explains and the one remedy that addresses it. */
+export interface DiagnosisEntry {
+  /** `diag-` and the cause finding's id. */
+  id: string
+  rank: number
+  cause: string
+  rule: string
+  target: string
+  severity: Severity
+  summary: string
+  /** Findings explained, directly or through a cause it explains. */
+  explains: string[]
+  /** weight.value / weight.total, or null when not measured. */
+  share: number | null
+  weight: DiagnosisWeight
+  remedy: string | null
 }
 
 export interface SkippedEntry {
@@ -117,10 +146,10 @@ export interface SkippedEntry {
   reason: string
 }
 
-export const REPORT_SCHEMA_VERSION = 2
+export const REPORT_SCHEMA_VERSION = 3
 
 export interface Report {
-  /** 2 added checks, checksOmitted and rules; `chokepoint report` still reads version 1 files. */
+  /** 3 added diagnosis and causeId, 2 added checks, checksOmitted and rules; `chokepoint report` still reads versions 1 and 2. */
   schemaVersion: typeof REPORT_SCHEMA_VERSION
   tool: {name: 'chokepoint'; version: string}
   generatedAt: string
@@ -128,6 +157,8 @@ export interface Report {
   windowSeconds: number
   targets: TargetInfo[]
   findings: Finding[]
+  /** The chokepoints: at most five root causes, ranked by their measured share (src/core/diagnosis.ts). */
+  diagnosis: DiagnosisEntry[]
   /** Every rule evaluated per target and subject, passing ones too (capped per rule: see checksOmitted). */
   checks: Check[]
   checksOmitted: OmittedChecks[]

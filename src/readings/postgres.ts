@@ -1,10 +1,12 @@
 /** The PostgreSQL readings other parts consume, typed once here (probe ids and data shapes). */
 import {readingKey} from '../core/readings.js'
+import type {CacheHitData} from '../probes/postgres/cache-hit.js'
 import type {PlansData} from '../probes/postgres/plans.js'
 import type {PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
 import type {StatementsData} from '../probes/postgres/statements.js'
 
 export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
+export type {CacheHitData, CacheLevel} from '../probes/postgres/cache-hit.js'
 export type {PreparedXact, PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
 
 export interface TablesData {
@@ -21,5 +23,7 @@ export const statementsReading = readingKey<StatementsData>('postgres.statements
 export const tablesReading = readingKey<TablesData>('postgres.tables')
 /** Connection counts; consumers read its pool.utilization metric. */
 export const connectionsReading = readingKey<Record<string, unknown>>('postgres.connections')
+/** Buffer cache hits and misses of the database, its tables and indexes, with what the misses cost in read time. */
+export const cacheHitReading = readingKey<CacheHitData>('postgres.cache-hit', (d) => hasArray('levels')(d) && hasArray('worstTables')(d))
 /** Prepared transactions, oldest first, each with whether it holds back the xmin horizon (a cause of xid age). */
 export const preparedXactsReading = readingKey<PreparedXactsData>('postgres.prepared-xacts', hasArray('preparedXacts'))

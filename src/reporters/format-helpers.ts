@@ -1,4 +1,4 @@
-import type {Finding, Report, Severity} from '../core/types.js'
+import type {DiagnosisEntry, Finding, Remedy, Report, Severity} from '../core/types.js'
 
 export const SEVERITY_ORDER: Severity[] = ['critical', 'warning', 'info']
 
@@ -32,4 +32,54 @@ export function checksLine(report: Report): string {
   const parts = order.filter((s) => counts.get(s)).map((s) => `${counts.get(s)} ${s === 'not-evaluated' ? 'not evaluated' : s}`)
   const rules = new Set(checks.map((c) => c.rule)).size
   return `${checks.length + omitted} checks of ${rules} rules: ${parts.join(', ') || 'none'}${omitted ? ` (+${omitted} passing not listed)` : ''}`
+}
+
+/** A finding as the human reports list it: causes first, each followed by the findings it explains, indented. */
+export interface DisplayedFinding {
+  finding: Finding
+  /** 0 for a finding on its own or a root cause; 1 and more for the findings a cause explains. */
+  depth: number
+  /** 1-based number in the display order: the [n] the remedies refer to. */
+  number: number
+}
+
+/**
+ * The display order: the diagnosis' causes by rank, then every other finding that has no cause (in the report's
+ * order), each followed by the findings it explains (depth first). A causeId that names no finding of the report
+ * is ignored (the finding stands on its own), and nothing is listed twice.
+ */
+export function displayOrder(report: Report): DisplayedFinding[] {
+  const byId = new Map(report.findings.map((f) => [f.id, f]))
+  const children = new Map<string, Finding[]>()
+  for (const f of report.findings) {
+    if (f.causeId && byId.has(f.causeId) && f.causeId !== f.id) children.set(f.causeId, [...(children.get(f.causeId) ?? []), f])
+  }
+  const ranked = (report.diagnosis ?? []).map((d) => byId.get(d.cause)).filter((f): f is Finding => f !== undefined)
+  const roots = [...ranked, ...report.findings.filter((f) => !f.causeId || !byId.has(f.causeId) || f.causeId === f.id)]
+  const out: DisplayedFinding[] = []
+  const seen = new Set<string>()
+  const visit = (f: Finding, depth: number) => {
+    if (seen.has(f.id)) return
+    seen.add(f.id)
+    out.push({finding: f, depth, number: out.length + 1})
+    for (const child of children.get(f.id) ?? []) visit(child, depth + 1)
+  }
+  for (const root of roots) visit(root, 0)
+  // A loop of causeIds (only in a hand-edited file) has no root: list what is left on its own.
+  for (const f of report.findings) visit(f, 0)
+  return out
+}
+
+/** "62.0% of database time" / "1500 of 1520 waiting jobs" / "not measured". */
+export function shareText(entry: DiagnosisEntry): string {
+  if (entry.share === null) return 'share not measured'
+  const what = entry.weight.basis === 'database-time' ? 'of database time' : entry.weight.basis === 'queue-wait' ? 'of queue wait' : 'of its measure'
+  return `${(entry.share * 100).toFixed(1)}% ${what}`
+}
+
+/** Where each remedy id is first shown: the finding number and the remedy, for "see [n]" references. */
+export function remedyIndex(order: DisplayedFinding[]): Map<string, {number: number; remedy: Remedy}> {
+  const index = new Map<string, {number: number; remedy: Remedy}>()
+  for (const d of order) for (const r of d.finding.remedies) if (!index.has(r.id)) index.set(r.id, {number: d.number, remedy: r})
+  return index
 }

@@ -1,5 +1,5 @@
-import type {Finding} from '../core/types.js'
-import {checksLine, gateLine, remedyCode, thresholdText} from './format-helpers.js'
+import type {Finding, Report} from '../core/types.js'
+import {checksLine, displayOrder, gateLine, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
 const ICON = {critical: '🔴', warning: '🟠', info: '🔵'} as const
@@ -14,12 +14,38 @@ function fence(code: string, lang: string): string {
   return `${ticks}${lang}\n${code}\n${ticks}`
 }
 
-function remediesBlock(f: Finding): string {
+function remediesBlock(f: Finding, index: ReturnType<typeof remedyIndex>): string {
   const lines = f.remedies.map((r) => {
     const code = remedyCode(r)
-    return `- **${r.kind}**: ${r.summary}${code ? `\n\n${fence(code, r.sql ? 'sql' : 'sh').split('\n').map((l) => `  ${l}`).join('\n')}` : ''}`
+    // References name a remedy listed in this report by its finding's number, or are dropped.
+    const refs = (r.refs ?? []).map((id) => index.get(id)).filter((x) => x !== undefined).map((x) => `#${x.number} ${x.remedy.kind}`)
+    return `- **${r.kind}**: ${r.summary}${refs.length ? ` (see ${refs.join(', ')})` : ''}${code ? `\n\n${fence(code, r.sql ? 'sql' : 'sh').split('\n').map((l) => `  ${l}`).join('\n')}` : ''}`
   })
   return lines.join('\n')
+}
+
+/** The chokepoints first: rank, cause, share and how it was measured, the one fix and the findings it explains. */
+function diagnosisBlock(report: Report, order: DisplayedFinding[]): string[] {
+  if (!report.diagnosis?.length) return []
+  const numberOf = new Map(order.map((d) => [d.finding.id, d.number]))
+  const byId = new Map(report.findings.map((f) => [f.id, f]))
+  const index = remedyIndex(order)
+  const out = ['### Diagnosis: the chokepoints', '']
+  for (const d of report.diagnosis) {
+    const cause = byId.get(d.cause)
+    const explained = d.explains.map((id) => numberOf.get(id)).filter((n) => n !== undefined).sort((a, b) => a - b)
+    out.push(`${d.rank}. ${ICON[d.severity]} **\`${d.rule}\`** on ${cell(cause?.subject ?? d.target)} (${cell(d.target)}), #${numberOf.get(d.cause) ?? '?'}: **${shareText(d)}**`)
+    out.push(`   ${cell(d.summary)}`)
+    out.push(`   <sub>measured: ${cell(d.weight.measuredBy)}</sub>`)
+    const remedy = d.remedy ? index.get(d.remedy) : undefined
+    if (remedy) {
+      const code = remedyCode(remedy.remedy)
+      out.push(`   Fix: **${remedy.remedy.kind}**: ${cell(remedy.remedy.summary)}${code ? ` \`${code.replace(/`/g, "'").replace(/\r?\n/g, ' ')}\`` : ''}`)
+    }
+    if (explained.length) out.push(`   Explains ${explained.map((n) => `#${n}`).join(', ')}`)
+  }
+  out.push('')
+  return out
 }
 
 /** GitHub-flavoured Markdown, sized for $GITHUB_STEP_SUMMARY: a summary, a findings table, remedies folded. */
@@ -32,16 +58,21 @@ export const renderMarkdown: Reporter = ({report}) => {
   if (report.findings.length === 0) {
     out.push('No findings: every rule is inside its target band.', '')
   } else {
-    out.push('| | severity | rule | subject | finding | threshold |', '| --- | --- | --- | --- | --- | --- |')
-    for (const f of report.findings) {
-      out.push(`| ${ICON[f.severity]} | ${f.severity} | \`${f.rule}\` | ${cell(f.subject)} | ${cell(f.message)} | ${cell(thresholdText(f))} |`)
+    const order = displayOrder(report)
+    out.push(...diagnosisBlock(report, order))
+    out.push('| # | | severity | rule | subject | finding | threshold |', '| --- | --- | --- | --- | --- | --- | --- |')
+    for (const {finding: f, depth, number} of order) {
+      // A symptom is listed under its cause, marked as explained by it, not as a peer.
+      const rule = depth > 0 ? `${'&nbsp;&nbsp;'.repeat(depth - 1)}↳ \`${f.rule}\`` : `\`${f.rule}\``
+      out.push(`| ${number} | ${ICON[f.severity]} | ${f.severity} | ${rule} | ${cell(f.subject)} | ${cell(f.message)} | ${cell(thresholdText(f))} |`)
     }
     out.push('')
-    const withRemedies = report.findings.filter((f) => f.remedies.length > 0)
+    const withRemedies = order.filter((d) => d.finding.remedies.length > 0)
     if (withRemedies.length > 0) {
+      const index = remedyIndex(order)
       out.push('### Remedies', '')
-      for (const f of withRemedies) {
-        out.push(`<details><summary>${ICON[f.severity]} <code>${f.rule}</code> on ${cell(f.subject)}</summary>`, '', remediesBlock(f), '', '</details>', '')
+      for (const {finding: f, number} of withRemedies) {
+        out.push(`<details><summary>#${number} ${ICON[f.severity]} <code>${f.rule}</code> on ${cell(f.subject)}</summary>`, '', remediesBlock(f, index), '', '</details>', '')
       }
     }
   }

@@ -1,7 +1,7 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
 import type {Report, Severity} from '../core/types.js'
-import {checksLine, gateLine, remedyCode, thresholdText} from './format-helpers.js'
+import {checksLine, displayOrder, gateLine, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
 function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string {
@@ -14,28 +14,57 @@ const columns = () => Math.max(80, Math.min(process.stdout.columns || 120, 160))
  * Remedies, numbered by finding. The same remedy often serves several findings (one index for a costly statement, a
  * seq-scanned table and the workload): it is printed once, with the other findings it serves.
  */
-function remedyLines(report: Report, chalk: ChalkInstance): string[] {
-  const entries: Array<{findings: number[]; kind: string; summary: string; code?: string}> = []
+function remedyLines(order: DisplayedFinding[], chalk: ChalkInstance): string[] {
+  const entries: Array<{findings: number[]; kind: string; summary: string; code?: string; refs: string[]}> = []
   const byKey = new Map<string, (typeof entries)[number]>()
-  report.findings.forEach((f, i) => {
+  for (const {finding: f, number} of order) {
     for (const remedy of f.remedies) {
       const code = remedyCode(remedy)
       const seen = byKey.get(remedy.id)
       if (seen) {
-        if (!seen.findings.includes(i + 1)) seen.findings.push(i + 1)
+        if (!seen.findings.includes(number)) seen.findings.push(number)
         continue
       }
-      const entry = {findings: [i + 1], kind: remedy.kind, summary: remedy.summary, code}
+      const entry = {findings: [number], kind: remedy.kind, summary: remedy.summary, code, refs: remedy.refs ?? []}
       byKey.set(remedy.id, entry)
       entries.push(entry)
     }
-  })
+  }
   if (entries.length === 0) return []
+  // A reference is shown only as the number of a remedy listed here: one that is not in the report is dropped.
+  const index = remedyIndex(order)
   const lines = [chalk.bold('Remedies')]
   for (const e of entries) {
     const [first, ...others] = e.findings
-    lines.push(`  [${first}] ${chalk.bold(e.kind)}: ${e.summary}${others.length ? chalk.dim(` (also for ${others.map((n) => `[${n}]`).join(', ')})`) : ''}`)
+    const refs = e.refs.map((id) => index.get(id)).filter((r) => r !== undefined).map((r) => `[${r.number}] ${r.remedy.kind}`)
+    lines.push(`  [${first}] ${chalk.bold(e.kind)}: ${e.summary}${refs.length ? ` (see ${refs.join(', ')})` : ''}`
+      + `${others.length ? chalk.dim(` (also for ${others.map((n) => `[${n}]`).join(', ')})`) : ''}`)
     if (e.code) lines.push(`      ${chalk.cyan(e.code.split('\n').join('\n      '))}`)
+  }
+  return lines
+}
+
+/** The chokepoints: each root cause with its share, how it was measured, its one remedy and the findings it explains. */
+function diagnosisLines(report: Report, order: DisplayedFinding[], chalk: ChalkInstance): string[] {
+  if (!report.diagnosis?.length) return []
+  const numberOf = new Map(order.map((d) => [d.finding.id, d.number]))
+  const byId = new Map(report.findings.map((f) => [f.id, f]))
+  const index = remedyIndex(order)
+  const lines = [chalk.bold('Diagnosis: the chokepoints, by measured share')]
+  for (const d of report.diagnosis) {
+    const cause = byId.get(d.cause)
+    lines.push(`  ${d.rank}. ${paint(chalk, d.severity)(d.severity)} ${chalk.bold(d.rule)} on ${cause?.subject ?? d.target} (${d.target})`
+      + `${numberOf.has(d.cause) ? ` [${numberOf.get(d.cause)}]` : ''}: ${shareText(d)}`)
+    lines.push(`     ${d.summary}`)
+    lines.push(chalk.dim(`     measured: ${d.weight.measuredBy}`))
+    const remedy = d.remedy ? index.get(d.remedy) : undefined
+    if (remedy) {
+      lines.push(`     fix: ${chalk.bold(remedy.remedy.kind)}: ${remedy.remedy.summary}`)
+      const code = remedyCode(remedy.remedy)
+      if (code) lines.push(`       ${chalk.cyan(code.split('\n').join('\n       '))}`)
+    }
+    const explained = d.explains.map((id) => numberOf.get(id)).filter((n) => n !== undefined).sort((a, b) => a - b)
+    if (explained.length) lines.push(chalk.dim(`     explains ${explained.map((n) => `[${n}]`).join(' ')}`))
   }
   return lines
 }
@@ -56,17 +85,21 @@ export const renderTable: Reporter = ({report, options: {color, verbose}}) => {
   if (report.findings.length === 0) {
     out.push(chalk.green('No findings: every rule is inside its target band.'))
   } else {
+    const order = displayOrder(report)
+    out.push(...diagnosisLines(report, order, chalk))
     const findings = new Table({head: ['#', 'severity', 'rule', 'subject', 'finding'], style, wordWrap: true,
       colWidths: [4, 10, 34, 26, Math.max(48, width - 82)]})
-    report.findings.forEach((f, i) => {
+    for (const {finding: f, depth, number} of order) {
       // Most messages already state their thresholds; repeat them only when the message does not.
       const threshold = thresholdText(f)
       const stated = f.threshold.action ? f.message.includes(f.threshold.action) : !threshold
       const detail = `${f.message}${threshold && !stated ? `\n${chalk.dim(threshold)}` : ''}`
-      findings.push([String(i + 1), paint(chalk, f.severity)(f.severity), f.rule, `${f.subject}\n${chalk.dim(f.target)}`, detail])
-    })
+      // A symptom sits under its cause, indented, not as a peer.
+      const rule = depth > 0 ? `${'  '.repeat(depth - 1)}└ ${f.rule}` : f.rule
+      findings.push([String(number), paint(chalk, f.severity)(f.severity), rule, `${f.subject}\n${chalk.dim(f.target)}`, detail])
+    }
     out.push(findings.toString())
-    out.push(...remedyLines(report, chalk))
+    out.push(...remedyLines(order, chalk))
   }
 
   const unreadTargets = report.targets.filter((t) => t.status !== 'ok')

@@ -176,7 +176,7 @@ function stillHasParent(doc: unknown, path: JsonPath): boolean {
 export function schemaOracle(): {snapshot: (doc: unknown) => boolean; report: (doc: unknown) => boolean} {
   const ajv = new Ajv.default({allErrors: false, strict: false})
   ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)))
-  for (const file of ['report.schema.json', 'report.v1.schema.json', 'snapshot.schema.json']) {
+  for (const file of ['report.schema.json', 'report.v2.schema.json', 'report.v1.schema.json', 'snapshot.schema.json']) {
     const schema = JSON.parse(readFileSync(join(REPO_ROOT, 'schemas', file), 'utf8'))
     ajv.addSchema(schema, schema.$id ? undefined : file)
   }
@@ -184,13 +184,15 @@ export function schemaOracle(): {snapshot: (doc: unknown) => boolean; report: (d
     throw new Error(`schema ${id} not found`)
   })()
   const snapshot = get('https://chokepoint.dev/schemas/snapshot.schema.json')
-  const reportV2 = get('https://chokepoint.dev/schemas/report.schema.json')
+  const reportV3 = get('https://chokepoint.dev/schemas/report.schema.json')
+  const reportV2 = get('https://chokepoint.dev/schemas/report.v2.schema.json')
   const reportV1 = ajv.getSchema('https://chokepoint.dev/schemas/report.v1.schema.json') ?? ajv.getSchema('report.v1.schema.json')
   return {
     snapshot: (doc) => Boolean(snapshot(doc)),
     report: (doc) => {
       const version = (doc as {schemaVersion?: unknown})?.schemaVersion
-      return version === 1 && reportV1 ? Boolean(reportV1(doc)) : Boolean(reportV2(doc))
+      if (version === 1 && reportV1) return Boolean(reportV1(doc))
+      return version === 2 ? Boolean(reportV2(doc)) : Boolean(reportV3(doc))
     },
   }
 }

@@ -8,9 +8,9 @@ import {DEFAULT_RULES_DIR} from '../../../src/core/rules.js'
 describe('the plugin registry', () => {
   const registry = builtinRegistry()
 
-  it('registers the built-ins as one plugin: six target kinds, four advisors, three formats, no applier yet', () => {
+  it('registers the built-ins as one plugin: six target kinds, five advisors, three formats, no applier yet', () => {
     expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
-    expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'pool-chain'])
+    expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain'])
     expect(registry.formats()).toEqual(['table', 'json', 'markdown'])
     expect(registry.applierFor('index')).toBeNull()
   })

@@ -39,15 +39,30 @@ const CAPTURE = '(write a fresh one with chokepoint capture)'
 const AUDIT = '(write a fresh one with chokepoint audit --format json)'
 
 describe('readSavedDocument', () => {
-  it('reads a valid snapshot as it is, and a valid version-1 report as version 2', () => {
+  it('reads a valid snapshot as it is, and a valid version-1 report as version 3', () => {
     expect(readSavedDocument(SNAPSHOT)).toEqual({kind: 'snapshot', snapshot: JSON.parse(readFileSync(SNAPSHOT, 'utf8'))})
     const v1 = JSON.parse(readFileSync(REPORT, 'utf8'))
     const read = readSavedDocument(REPORT)
     if (read.kind !== 'report') throw new Error('expected a report')
-    expect(read.report).toMatchObject({...v1, schemaVersion: 2, checks: [], checksOmitted: [], rules: [], findings: expect.any(Array)})
+    expect(read.report).toMatchObject({...v1, schemaVersion: 3, diagnosis: [], checks: [], checksOmitted: [], rules: [], findings: expect.any(Array)})
     const remedies = read.report.findings.flatMap((f) => f.remedies)
     expect(remedies.length).toBeGreaterThan(0)
     for (const r of remedies) expect(r.id).toMatch(/^[a-z-]+-[0-9a-f]{12}$/)
+  })
+
+  it('reads a version-2 report (checks, no diagnosis) as version 3 with an empty diagnosis, and validates it against the frozen v2 schema', () => {
+    const read = readSavedDocument(REPORT)
+    if (read.kind !== 'report') throw new Error('expected a report')
+    const {diagnosis: _none, ...rest} = read.report
+    const v2 = {...rest, schemaVersion: 2}
+    const file = join(tmp, 'report.v2.json')
+    writeFileSync(file, JSON.stringify(v2))
+    const again = readSavedDocument(file)
+    if (again.kind !== 'report') throw new Error('expected a report')
+    expect(again.report).toEqual({...v2, schemaVersion: 3, diagnosis: []})
+    // Version 3 requires the diagnosis: a v3 file without one is refused, a v2 file is not asked for it.
+    writeFileSync(file, JSON.stringify({...v2, schemaVersion: 3}))
+    expect(errorOf(() => readSavedDocument(file)).message).toBe(`${file}: /diagnosis: is required ${AUDIT}`)
   })
 
   it.each([
@@ -76,8 +91,8 @@ describe('readSavedDocument', () => {
     // A kind-specific field, required through the schema's if/then: the inner error is the useful one.
     ['remedy-without-reason', (d: Json) => delete d.findings[1].remedies[0].reason, '/findings/1/remedies/0/reason: is required'],
     ['bad-const', (d: Json) => (d.tool.name = 'other'), '/tool/name: must be chokepoint'],
-    ['unknown-version', (d: Json) => (d.schemaVersion = 7), '/schemaVersion: report version 7 is not one this chokepoint reads (1, 2); a newer chokepoint wrote it'],
-    ['old-version', (d: Json) => (d.schemaVersion = 0), '/schemaVersion: report version 0 is not one this chokepoint reads (1, 2)'],
+    ['unknown-version', (d: Json) => (d.schemaVersion = 7), '/schemaVersion: report version 7 is not one this chokepoint reads (1, 2, 3); a newer chokepoint wrote it'],
+    ['old-version', (d: Json) => (d.schemaVersion = 0), '/schemaVersion: report version 0 is not one this chokepoint reads (1, 2, 3)'],
   ])('rejects a report with %s on one line naming the field', (name, mutate, problem) => {
     const file = broken(REPORT, `report-${name}`, mutate)
     expect(errorOf(() => readSavedDocument(file)).message).toBe(`${file}: ${problem} ${AUDIT}`)
@@ -93,8 +108,8 @@ describe('readSavedDocument', () => {
 })
 
 describe('DocumentSchemas', () => {
-  it('routes report versions 1 and 2 to their own schema files', () => {
-    expect(SCHEMA_FILES.report).toEqual({1: 'report.v1.schema.json', 2: 'report.schema.json'})
+  it('routes report versions 1, 2 and 3 to their own schema files', () => {
+    expect(SCHEMA_FILES.report).toEqual({1: 'report.v1.schema.json', 2: 'report.v2.schema.json', 3: 'report.schema.json'})
     expect(SCHEMA_FILES.snapshot).toEqual({1: 'snapshot.schema.json'})
   })
 
@@ -108,7 +123,7 @@ describe('DocumentSchemas', () => {
     v2.required.push('checks')
     v2.properties.checks = {type: 'array'}
     writeFileSync(join(dir, 'report.schema.json'), JSON.stringify(v2))
-    const schemas = new DocumentSchemas(dir)
+    const schemas = new DocumentSchemas(dir, {snapshot: {1: 'snapshot.schema.json'}, report: {1: 'report.v1.schema.json', 2: 'report.schema.json'}})
 
     const v1 = JSON.parse(readFileSync(REPORT, 'utf8')) as Json
     expect(() => schemas.check('report', v1, 'r1.json')).not.toThrow()

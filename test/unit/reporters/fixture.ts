@@ -9,7 +9,7 @@ export function contextOf(report: Report, options: Partial<RenderOptions> = {}):
 /** A report with one finding of each severity, a remedy with SQL, a skipped probe and an unreachable target. */
 export function sampleReport(overrides: Partial<Report> = {}): Report {
   return {
-    schemaVersion: 2,
+    schemaVersion: 3,
     tool: {name: 'chokepoint', version: '0.1.0'},
     generatedAt: '2026-11-21T00:00:00.000Z',
     source: 'live',
@@ -30,6 +30,7 @@ export function sampleReport(overrides: Partial<Report> = {}): Report {
       {id: 'c3', rule: 'cache/hit-rate', severity: 'info', area: 'cache', target: 'primary', subject: 'x', metric: 'cache.hit_rate',
         value: 0.5, threshold: {target: '>= 80%', action: '< 70%'}, message: 'advice', evidence: {}, remedies: []},
     ],
+    diagnosis: [],
     checks: [
       {rule: 'replication/lag', target: 'primary', subject: 'replica-1', status: 'critical', value: 12, threshold: {target: '<= 1s', action: '> 5s'}, finding: 'a1'},
       {rule: 'replication/lag', target: 'primary', subject: 'replica-2', status: 'ok', value: 0.1, threshold: {target: '<= 1s', action: '> 5s'}},
