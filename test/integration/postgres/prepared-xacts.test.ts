@@ -113,6 +113,37 @@ describe('postgres.prepared-xacts', () => {
     })
   })
 
+  it('is listed as the cause of the transaction-ID age findings on the same server, which stand alone without it', async () => {
+    await withTempDatabase(DB, async (url) => {
+      const gid = `${GID} diagnosis`
+      // xid-wraparound fires on any age once its thresholds sit at 0 (a fresh test cluster is nowhere near 25%).
+      const config = {rules: {'database/xid-wraparound': {target: '< 0%', action: '> 100%'}}}
+      const probes = ['postgres.prepared-xacts', 'postgres.xid-age']
+      try {
+        const alone = await auditTarget(url, {onlyProbes: probes, config, failOn: 'never'})
+        const ages = alone.report.findings.filter((f) => f.rule === 'database/xid-wraparound')
+        expect(ages.length).toBeGreaterThan(0)
+        // Prepared transactions of other tests on this shared server would be causes too: only judge without any.
+        if (!alone.report.findings.some((f) => f.rule === RULE)) for (const f of ages) expect(f.causeId).toBeUndefined()
+
+        await adminQuery(url, `CREATE TABLE t (id int); BEGIN; INSERT INTO t VALUES (1); PREPARE TRANSACTION ${quoteLiteral(gid)}`)
+        await waitForSql(PRIMARY_URL, "SELECT now() - prepared > interval '1.2 seconds' AS ok FROM pg_prepared_xacts WHERE gid = $1", [gid])
+        const {report} = await auditTarget(url, {onlyProbes: probes, config, failOn: 'never'})
+        const cause = report.findings.find((f) => f.rule === RULE && f.subject === `prepared transaction ${gid}`)!
+        expect(cause.causeId).toBeUndefined()
+        const mine = report.findings.find((f) => f.rule === 'database/xid-wraparound' && f.subject === `database ${DB}`)!
+        const causes = new Set(report.findings.filter((f) => f.rule === RULE).map((f) => f.id))
+        expect(causes.has(mine.causeId!), `causeId ${mine.causeId}`).toBe(true)
+        for (const f of report.findings.filter((x) => x.rule === 'database/xid-wraparound')) expect(causes.has(f.causeId!)).toBe(true)
+        const entry = report.diagnosis.find((d) => d.cause === mine.causeId)!
+        expect(entry.rule).toBe(RULE)
+        expect(entry.explains).toContain(mine.id)
+      } finally {
+        await rollbackIfPrepared(gid, url)
+      }
+    })
+  })
+
   it('reads a streaming replica too (pg_prepared_xacts, pg_stat_activity and pg_replication_slots are readable there)', async () => {
     const {snapshot} = await auditTarget(REPLICA_URL, {onlyProbes: ['postgres.prepared-xacts']})
     const reading = readingOf(snapshot, 'postgres.prepared-xacts')
