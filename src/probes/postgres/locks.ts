@@ -167,7 +167,7 @@ export const locksProbe: Probe<PgSession> = {
             ? `pid ${chain.pid} (${head.user}@${head.database}, ${head.application || 'no application_name'}, ${head.state})`
             : `pid ${chain.pid} (another role's session: not visible)`,
           // The blocking statement for the message: the query, or why there is none.
-          statement: preparedXact ? 'a prepared transaction holds the lock (pg_prepared_xacts; see database/prepared-transaction)'
+          statement: preparedXact ? 'a prepared transaction holds the lock (pg_prepared_xacts: roll it back or commit it)'
             : head?.query || 'its statement is not visible without pg_read_all_stats',
           backendStart: head?.backendStart ?? null,
           xactStart: head?.xactStart ?? null,
