@@ -177,7 +177,7 @@ export const locksProbe: Probe<PgSession> = {
           state: head?.state ?? null,
           // The remedies' SQL names the session by pid, backend_start and xact_start: without them there is none.
           identified: !preparedXact && head?.backendStart && head.xactStart ? 1 : 0,
-          // Only a running statement can be cancelled; a transaction idle (or aborted) keeps its locks until it ends.
+          // Only a running statement can be cancelled; a session idle in its transaction keeps the locks until it ends.
           blockerActive: head?.state === 'active' ? 1 : 0,
           wait_event_type: head?.waitEventType ?? null,
           wait_event: head?.waitEvent ?? null,
