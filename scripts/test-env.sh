@@ -246,6 +246,18 @@ log_line_prefix = '%m [%p] %q%u@%d '
 EOF
 }
 
+# Settings added after the first chokepoint.conf live in a file of their own, included after it: an older copy of
+# this script (another worktree, a branch not yet merged) rewrites chokepoint.conf to its own content on `up`, and
+# would otherwise drop these and restart the servers each time the two copies alternate. Same for both clusters:
+# a standby needs max_prepared_transactions at least the primary's.
+pg_extra_settings() {
+  cat <<EOF
+# Managed by scripts/test-env.sh -- overwritten on every 'up'.
+# PREPARE TRANSACTION for the postgres.prepared-xacts tests (PostgreSQL's default, 0, refuses it).
+max_prepared_transactions = 10
+EOF
+}
+
 pg_hba() {
   cat <<EOF
 # Managed by scripts/test-env.sh -- test-only, trust everything local.
@@ -285,9 +297,15 @@ pg_write_config() { # datadir port
     printf "\ninclude_if_exists = 'chokepoint.conf'\n" >>"$dir/postgresql.conf"
     changed=0
   fi
+  if ! grep -q "^include_if_exists = 'chokepoint-extra.conf'" "$dir/postgresql.conf"; then
+    printf "include_if_exists = 'chokepoint-extra.conf'\n" >>"$dir/postgresql.conf"
+    changed=0
+  fi
   tmp=$(mktemp)
   pg_settings "$port" >"$tmp"
   if ! cmp -s "$tmp" "$dir/chokepoint.conf"; then install -o "$PG_USER" -g "$PG_USER" -m 0600 "$tmp" "$dir/chokepoint.conf"; changed=0; fi
+  pg_extra_settings >"$tmp"
+  if ! cmp -s "$tmp" "$dir/chokepoint-extra.conf"; then install -o "$PG_USER" -g "$PG_USER" -m 0600 "$tmp" "$dir/chokepoint-extra.conf"; changed=0; fi
   pg_hba >"$tmp"
   if ! cmp -s "$tmp" "$dir/pg_hba.conf"; then install -o "$PG_USER" -g "$PG_USER" -m 0600 "$tmp" "$dir/pg_hba.conf"; changed=0; fi
   rm -f "$tmp"

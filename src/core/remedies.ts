@@ -7,6 +7,7 @@ import {createHash} from 'node:crypto'
 
 export const REMEDY_KINDS = [
   'index', 'drop-index', 'ttl', 'cache-aside', 'replica', 'pool-size', 'shard-key', 'workers', 'config', 'dead-letter', 'query',
+  'cancel-backend', 'terminate-backend',
 ] as const
 export type RemedyKind = (typeof REMEDY_KINDS)[number]
 
@@ -139,9 +140,34 @@ export interface QueryRemedy extends RemedyBase {
   query?: string
 }
 
+/**
+ * Ending a PostgreSQL session's work: pg_cancel_backend (the running statement) or pg_terminate_backend (the whole
+ * session, its transaction rolled back). The SQL selects the session by pid AND backend_start (and the transaction's
+ * xact_start), so a paste made after the session ended, its pid reused by another, or its connection moved on to
+ * another transaction (a pooled connection) matches no row and ends nothing.
+ */
+interface BackendRemedyFields extends RemedyBase {
+  sql: string
+  pid: number
+  /** pg_stat_activity.backend_start of the session (ISO time): with the pid, one session for ever. */
+  backendStart: string
+  /** pg_stat_activity.xact_start of the transaction that blocks, when the SQL also requires it. */
+  xactStart?: string
+  /** Sessions waiting behind it when the remedy was proposed. */
+  blockedPids?: number[]
+}
+
+export interface CancelBackendRemedy extends BackendRemedyFields {
+  kind: 'cancel-backend'
+}
+
+export interface TerminateBackendRemedy extends BackendRemedyFields {
+  kind: 'terminate-backend'
+}
+
 export type Remedy =
   | IndexRemedy | DropIndexRemedy | TtlRemedy | CacheAsideRemedy | ReplicaRemedy | PoolSizeRemedy | ShardKeyRemedy
-  | WorkersRemedy | ConfigRemedy | DeadLetterRemedy | QueryRemedy
+  | WorkersRemedy | ConfigRemedy | DeadLetterRemedy | QueryRemedy | CancelBackendRemedy | TerminateBackendRemedy
 
 /** A remedy of one kind as an advisor or rule template proposes it: the engine gives it its id and applier. */
 export type Proposed<R extends Remedy> = Omit<R, 'id' | 'applier'>
@@ -163,6 +189,8 @@ export const REMEDY_IDENTITY: Record<RemedyKind, string[]> = {
   'config': ['setting', 'value', 'slot', 'sql', 'command'],
   'dead-letter': ['command'],
   'query': ['queryid', 'query'],
+  'cancel-backend': ['pid', 'backendStart', 'xactStart'],
+  'terminate-backend': ['pid', 'backendStart', 'xactStart'],
 }
 
 /** JSON with sorted keys, so that the same fields in another order hash the same. */

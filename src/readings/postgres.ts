@@ -2,10 +2,12 @@
 import {readingKey} from '../core/readings.js'
 import type {CacheHitData} from '../probes/postgres/cache-hit.js'
 import type {PlansData} from '../probes/postgres/plans.js'
+import type {PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
 import type {StatementsData} from '../probes/postgres/statements.js'
 
 export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
 export type {CacheHitData, CacheLevel} from '../probes/postgres/cache-hit.js'
+export type {PreparedXact, PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
 
 export interface TablesData {
   /** The most-written tables' per-second write rates, keyed by unquoted schema.table. */
@@ -23,3 +25,5 @@ export const tablesReading = readingKey<TablesData>('postgres.tables')
 export const connectionsReading = readingKey<Record<string, unknown>>('postgres.connections')
 /** Buffer cache hits and misses of the database, its tables and indexes, with what the misses cost in read time. */
 export const cacheHitReading = readingKey<CacheHitData>('postgres.cache-hit', (d) => hasArray('levels')(d) && hasArray('worstTables')(d))
+/** Prepared transactions, oldest first, each with whether it holds back the xmin horizon (a cause of xid age). */
+export const preparedXactsReading = readingKey<PreparedXactsData>('postgres.prepared-xacts', hasArray('preparedXacts'))

@@ -4,7 +4,9 @@ import {activityProbe} from './activity.js'
 import {cacheHitProbe} from './cache-hit.js'
 import {connectionsProbe} from './connections.js'
 import {indexesProbe} from './indexes.js'
+import {locksProbe} from './locks.js'
 import {plansProbe} from './plans.js'
+import {preparedXactsProbe} from './prepared-xacts.js'
 import {replicationProbe} from './replication.js'
 import {statementsProbe} from './statements.js'
 import {tablesProbe} from './tables.js'
@@ -13,9 +15,11 @@ import {xidAgeProbe} from './xid-age.js'
 export const postgresProbes: Probe<PgSession>[] = [
   connectionsProbe,
   activityProbe,
+  locksProbe,
   cacheHitProbe,
   tablesProbe,
   xidAgeProbe,
+  preparedXactsProbe,
   statementsProbe,
   indexesProbe,
   replicationProbe,

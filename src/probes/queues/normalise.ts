@@ -5,6 +5,7 @@
  * QueueSummary records the workers advisor reads back from a snapshot.
  */
 import {round} from '../../core/numbers.js'
+import {formatValue} from '../../core/units.js'
 import type {Metric} from '../../core/types.js'
 
 export type QueueSystem = 'bullmq' | 'sidekiq' | 'celery' | 'rabbitmq' | 'nats'
@@ -43,9 +44,14 @@ export interface QueueState {
   counters: {arrivals?: number; departures?: number}
   /** Per-second rates the system computes itself (RabbitMQ management), used when there is no window. */
   reportedRates?: {arrival?: number; service?: number}
-  /** Failures recorded in the last `recentFailureSeconds` by their own timestamps (BullMQ failed, Sidekiq dead). */
+  /**
+   * Failures recorded in the last `recentFailureSeconds` by their own timestamps (BullMQ failed, Sidekiq dead and
+   * retry): the queue's own recent history, which a short sampling window cannot see.
+   */
   recentFailures?: number
   recentFailureSeconds?: number
+  /** True when the count stopped at a read limit: at least that many. */
+  recentFailuresLowerBound?: boolean
   failureSamples?: FailureSample[]
   /** A command a person can run to look at the failures. */
   inspectCommand?: string
@@ -71,9 +77,15 @@ export interface QueueSummary extends Omit<QueueState, 'counters' | 'reportedRat
   /** Change in depth over the window (items); null without a window. */
   netGrowth: number | null
   netGrowthRate: number | null
-  /** Growth of the failed/dead count over the window (or recent failures by timestamp without a window). */
+  /**
+   * Failures to judge: those dated within the lookback by their own timestamps where the framework records them
+   * (or the window's growth of the failed count when that is larger), else the growth of the failed/dead count
+   * over the window.
+   */
   deadLetterGrowth: number | null
   deadLetterBasis?: 'window' | 'timestamps'
+  /** Recent failures per second over the lookback (timestamps), or the failed count's growth per second over the window. */
+  failureRate: number | null
   /** depth / (service - arrival) when the queue drains; null otherwise (see `draining`). */
   drainEtaSeconds: number | null
   draining: boolean | null
@@ -145,9 +157,14 @@ export function summariseQueue(now: QueueState, before: QueueState | undefined, 
     serviceRate = reportedRates.service ?? null
     if (arrivalRate !== null || serviceRate !== null) rateSource = 'reported'
   }
-  if (deadLetterGrowth === null && now.recentFailures !== undefined) {
+  let failureRate: number | null = deadLetterGrowth !== null && w > 0 ? deadLetterGrowth / w : null
+  // The queue's own history, dated by the framework, covers the window and the minutes before it: a burst of
+  // failures a minute before a 5 s window is still growth. The window's count wins only when it saw more (a
+  // window longer than the lookback, or a failed set trimmed as it grows).
+  if (now.recentFailures !== undefined && (deadLetterGrowth === null || now.recentFailures >= deadLetterGrowth)) {
     deadLetterGrowth = now.recentFailures
     deadLetterBasis = 'timestamps'
+    failureRate = now.recentFailureSeconds ? now.recentFailures / now.recentFailureSeconds : null
   }
   const netGrowthRate = netGrowth !== null && w > 0 ? netGrowth / w : null
   let drainEtaSeconds: number | null = null
@@ -172,6 +189,7 @@ export function summariseQueue(now: QueueState, before: QueueState | undefined, 
     netGrowthRate: netGrowthRate === null ? null : round(netGrowthRate),
     deadLetterGrowth,
     deadLetterBasis,
+    failureRate: failureRate === null ? null : round(failureRate, 6),
     drainEtaSeconds: drainEtaSeconds === null ? null : round(drainEtaSeconds, 1),
     draining,
     rateSource,
@@ -199,8 +217,11 @@ export function queueMetrics(q: QueueSummary): Metric[] {
   const failureEvidence = {
     ...common,
     basis: q.deadLetterBasis === 'timestamps'
-      ? `failures recorded in the last ${q.recentFailureSeconds ?? 300} s`
+      ? `${q.recentFailuresLowerBound ? 'at least, ' : ''}dated in the last ${formatValue(q.recentFailureSeconds ?? 900, 'seconds')} by the queue's own timestamps`
       : `growth over a ${q.windowSeconds} s window`,
+    lookbackSeconds: q.deadLetterBasis === 'timestamps' ? q.recentFailureSeconds ?? null : null,
+    failureRate: q.failureRate,
+    failuresPerMinute: q.failureRate === null ? null : round(q.failureRate * 60, 2),
     failureSamples: q.failureSamples ?? [],
     failureReasons: (q.failureSamples ?? []).map((s) => s.reason).join(' | ') || 'none sampled',
     inspectCommand: q.inspectCommand ?? null,

@@ -21,8 +21,13 @@ export interface RedisQueueOptions {
   celeryQueues: string[]
   /** How many recent failures to sample for dead-letter triage. */
   failureSamples: number
-  /** Without a window, failures in this many seconds (by their own timestamps) count as recent growth. */
+  /**
+   * The lookback of failed-job growth: failures whose own timestamps (BullMQ failed zset scores, Sidekiq dead scores
+   * and retry jobs' retried_at/failed_at) fall in the last this many seconds, whatever the sampling window.
+   */
   recentFailureSeconds: number
+  /** Sidekiq retry jobs read at most (the soonest due, ZRANGE by rank) to date their latest failure. */
+  retryScanLimit: number
   /** BullMQ workers are visible as named connections in CLIENT LIST; set false where CLIENT is not allowed. */
   clientList: boolean
 }
@@ -36,7 +41,8 @@ const DEFAULTS: RedisQueueOptions = {
   sidekiqNamespace: '',
   celeryQueues: [],
   failureSamples: 3,
-  recentFailureSeconds: 300,
+  recentFailureSeconds: 900,
+  retryScanLimit: 500,
   clientList: true,
 }
 
@@ -47,6 +53,8 @@ export function redisQueueOptions(options: Record<string, unknown>): RedisQueueO
   // COUNT above 100 would make one SCAN call long enough to be felt by other clients.
   merged.scanCount = Math.min(100, Math.max(1, Number(merged.scanCount) || DEFAULTS.scanCount))
   merged.maxQueues = Math.max(1, Number(merged.maxQueues) || DEFAULTS.maxQueues)
+  // ZRANGE 0 -1 would read the whole set: at least one.
+  merged.retryScanLimit = Math.max(1, Math.floor(Number(merged.retryScanLimit) || DEFAULTS.retryScanLimit))
   return merged
 }
 

@@ -2,7 +2,8 @@
  * Sidekiq's data in Redis (lib/sidekiq/api.rb, client.rb, fetch.rb, launcher.rb), read-only:
  *   queues                 set of queue names
  *   queue:<name>           list, LPUSH by clients and BRPOP by processes: the oldest job is at index -1
- *   schedule, retry, dead  zsets scored by time (dead: the time the job died)
+ *   schedule, retry, dead  zsets scored by time (dead: the time the job died; retry: the time of the next attempt,
+ *                          the job's retried_at / failed_at being when it last failed)
  *   processes              set of process identities; <identity> hash {info (JSON with queues and concurrency),
  *                          busy, beat, quiet}, expiring 60 s after the last heartbeat; <identity>:work in flight
  *   stat:processed         counter of processed jobs (all queues): the service rate over a window
@@ -68,6 +69,10 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
     ['ZCOUNT', `${ns}dead`, nowMs - opts.recentFailureSeconds * 1000, '+inf'],
     ['ZREVRANGE', `${ns}dead`, 0, Math.max(0, opts.failureSamples - 1)],
     ['ZRANGE', `${ns}retry`, 0, Math.max(0, opts.failureSamples - 1)],
+    // The retry set is scored by the next attempt, which comes soonest for the newest failures (the backoff grows
+    // with the retry count): the retryScanLimit soonest are read and each is dated by its latest failure. ZRANGE by
+    // rank, not ZRANGEBYSCORE, so the documented minimal ACL (+zrange) covers it on every Redis version.
+    ['ZRANGE', `${ns}retry`, 0, opts.retryScanLimit - 1],
   )
   const replies = await session.pipeline(commands)
   assertPermitted(commands, replies)
@@ -78,6 +83,14 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
   const processed = toNumber(g(3))
   const identities = ((g(4) as string[] | undefined) ?? []).map(String).slice(0, MAX_PROCESSES)
   const recentDead = toNumber(g(5)) + toNumber(g(6))
+  const retryCandidates = ((g(9) as string[] | undefined) ?? []).map(String)
+  const recentRetries = retryCandidates.filter((raw) => {
+    const job = parseJob(raw)
+    const last = Math.max(Number(job?.retried_at) || 0, Number(job?.failed_at) || 0)
+    return last > 0 && epochToMs(last) >= nowMs - opts.recentFailureSeconds * 1000
+  }).length
+  // More retries wait than were read: those not read may have failed recently too, so the count is a floor.
+  const retryLowerBound = retry > retryCandidates.length
   const samples = [
     ...((g(7) as string[] | undefined) ?? []).map((raw) => failureOf(raw, 'dead')),
     ...((g(8) as string[] | undefined) ?? []).map((raw) => failureOf(raw, 'retry')),
@@ -136,11 +149,12 @@ export async function readSidekiq(session: RedisSession, ctx: ProbeContext): Pro
     inFlight: processes.reduce((n, p) => n + p.busy, 0),
     failed: retry + dead,
     counters: {departures: processed},
-    recentFailures: recentDead,
+    recentFailures: recentDead + recentRetries,
     recentFailureSeconds: opts.recentFailureSeconds,
+    ...(retryLowerBound ? {recentFailuresLowerBound: true} : {}),
     failureSamples: samples,
     inspectCommand: `redis-cli${dbFlag} ZREVRANGE ${shellQuote(`${ns}dead`)} 0 4 && redis-cli${dbFlag} ZRANGE ${shellQuote(`${ns}retry`)} 0 4`,
-    details: {retry, dead, scheduled, processed, liveProcesses: processes.length},
+    details: {retry, dead, scheduled, processed, liveProcesses: processes.length, recentDead, recentRetries},
   })
   return {states, truncated, notes}
 }

@@ -51,7 +51,8 @@ describe('Sidekiq queues', () => {
     expect(q('mailers')).toMatchObject({depth: 20, consumers: 5})
     expect(q('mailers').oldestAgeSeconds).toBeGreaterThan(3)
     expect(q('mailers').oldestAgeSeconds).toBeLessThan(30)
-    expect(q('*')).toMatchObject({aggregate: true, failed: 3, inFlight: 2, deadLetterGrowth: 2})
+    // Two deaths and one retry, all failed within the lookback (the retry dated by its failed_at, not its score).
+    expect(q('*')).toMatchObject({aggregate: true, failed: 3, inFlight: 2, deadLetterGrowth: 3, deadLetterBasis: 'timestamps'})
   })
 
   it('fires depth, latency and no-consumers on the backlog and stays quiet on the healthy queue', () => {

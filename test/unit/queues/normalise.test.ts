@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {estimateWorkers} from '../../../src/advisors/workers.js'
+import {round} from '../../../src/core/numbers.js'
 import {epochToMs, normaliseQueues, summariseQueue, type QueueState} from '../../../src/probes/queues/normalise.js'
 
 const state = (over: Partial<QueueState>): QueueState => ({
@@ -42,8 +43,21 @@ describe('queue normaliser', () => {
   })
 
   it('counts dead-letter growth over the window, or recent failures by timestamp without one', () => {
-    expect(summariseQueue(state({failed: 12}), state({failed: 4}), 5)).toMatchObject({deadLetterGrowth: 8, deadLetterBasis: 'window'})
-    expect(summariseQueue(state({failed: 12, recentFailures: 3}), undefined, 0)).toMatchObject({deadLetterGrowth: 3, deadLetterBasis: 'timestamps'})
+    expect(summariseQueue(state({failed: 12}), state({failed: 4}), 5)).toMatchObject({deadLetterGrowth: 8, deadLetterBasis: 'window', failureRate: 1.6})
+    expect(summariseQueue(state({failed: 12, recentFailures: 3, recentFailureSeconds: 900}), undefined, 0))
+      .toMatchObject({deadLetterGrowth: 3, deadLetterBasis: 'timestamps', failureRate: round(3 / 900, 6)})
+  })
+
+  it('judges failures by the queue\'s own timestamps over the lookback even with a window that saw none', () => {
+    // 40 failed a minute before a 5 s window: the window's growth is 0, the lookback holds all 40.
+    const fresh = summariseQueue(state({failed: 40, recentFailures: 40, recentFailureSeconds: 900}), state({failed: 40, recentFailures: 40, recentFailureSeconds: 900}), 5)
+    expect(fresh).toMatchObject({deadLetterGrowth: 40, deadLetterBasis: 'timestamps'})
+    // Old failures outside the lookback: nothing to judge.
+    expect(summariseQueue(state({failed: 40, recentFailures: 0, recentFailureSeconds: 900}), state({failed: 40, recentFailures: 0}), 5))
+      .toMatchObject({deadLetterGrowth: 0, deadLetterBasis: 'timestamps'})
+    // A window that saw more than the lookback holds (a failed set trimmed as it grows) keeps the window's count.
+    expect(summariseQueue(state({failed: 100, recentFailures: 5, recentFailureSeconds: 900}), state({failed: 50}), 5))
+      .toMatchObject({deadLetterGrowth: 50, deadLetterBasis: 'window', failureRate: 10})
   })
 
   it('gives aggregate records failure and in-flight metrics but never depth', () => {
