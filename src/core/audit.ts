@@ -1,6 +1,7 @@
 import type {AdvisorContext} from './advisor.js'
 import {CaptureSession} from './capture.js'
 import {collectChecks, ruleInfo, type Check, type OmittedChecks} from './checks.js'
+import {markUnreadTargets, readingGaps} from './coverage.js'
 import {effectiveRules, validateTargets, type ChokepointConfig} from './config.js'
 import {acceptAdvisorFindings, evaluateSnapshot, sortFindings, type Evaluation} from './engine.js'
 import {errorMessage} from './errors.js'
@@ -9,7 +10,7 @@ import type {CommandLog} from './probe.js'
 import type {Registry} from './registry.js'
 import type {EffectiveRule} from './rules.js'
 import type {Secrets} from './secrets.js'
-import {REPORT_SCHEMA_VERSION, SEVERITY_RANK, type FailOn, type Finding, type Report, type Snapshot, type TargetSpec} from './types.js'
+import {REPORT_SCHEMA_VERSION, SEVERITY_RANK, type FailOn, type Finding, type NotReadEntry, type Report, type Snapshot, type TargetSpec} from './types.js'
 import {toolVersion} from './version.js'
 
 export interface AuditOptions {
@@ -94,6 +95,7 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
     .filter((r) => r.status !== 'ok')
     .map((r) => ({target: r.target, probe: r.probe, status: r.status as 'skipped' | 'error', reason: r.reason ?? 'no reason recorded'}))
   const advisorFailures: Array<{target: string; advisor: string; reason: string}> = []
+  const notRead: NotReadEntry[] = readingGaps(snapshot.readings)
 
   for (const {definition, advisor} of await registry.advisors()) {
     const scopes = definition.scope === 'stack' ? [undefined] : snapshot.targets.filter((t) => t.kind === definition.scope && t.status === 'ok')
@@ -108,6 +110,8 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
         rules: evaluation.rulesFor,
         options: {...config.options?.[target?.kind ?? 'postgres'], ...spec?.options},
         log,
+        notRead: (gap) => notRead.push({target: target?.name ?? 'stack', probe: `advisor.${definition.id}`, ...gap,
+          reason: options.secrets.scrub(gap.reason), ...(gap.fix ? {fix: options.secrets.scrub(gap.fix)} : {})}),
       }
       const commands = target ? options.commandLogs?.(target.name) : undefined
       if (commands) commands.currentProbe = `advisor.${definition.id}`
@@ -121,8 +125,11 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
     }
   }
   const sorted = sortFindings(findings)
+  // A target reached but from which nothing could be read is reported and gated as not read.
+  const read = {...snapshot, targets: markUnreadTargets(snapshot.targets, snapshot.readings)}
+  // Checks keep each probe's own reason (skipped, failed) for a target marked not read that way.
   const {checks, omitted} = collectChecks(snapshot, sorted, evaluation.rulesFor, registry.checkScope(), advisorFailures)
-  return buildReport(snapshot, sorted, skipped, options.failOn, options.source, {checks, omitted, rules: registry.rules().map(ruleInfo)})
+  return buildReport(read, sorted, skipped, options.failOn, options.source, {checks, omitted, rules: registry.rules().map(ruleInfo), notRead})
 }
 
 export function gatePasses(findings: Finding[], failOn: FailOn): boolean {
@@ -134,7 +141,7 @@ export function gatePasses(findings: Finding[], failOn: FailOn): boolean {
 export type ReportBasis = Pick<Snapshot, 'targets' | 'windowSeconds' | 'overhead'>
 
 export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Report['skipped'], failOn: FailOn, source: Report['source'],
-  evaluated: {checks: Check[]; omitted: OmittedChecks[]; rules: Report['rules']} = {checks: [], omitted: [], rules: []}): Report {
+  evaluated: {checks: Check[]; omitted: OmittedChecks[]; rules: Report['rules']; notRead?: NotReadEntry[]} = {checks: [], omitted: [], rules: []}): Report {
   const summary = {critical: 0, warning: 0, info: 0}
   for (const f of findings) summary[f.severity]++
   const passed = gatePasses(findings, failOn)
@@ -151,6 +158,7 @@ export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Re
     checksOmitted: evaluated.omitted,
     rules: evaluated.rules,
     skipped,
+    notRead: evaluated.notRead ?? [],
     summary,
     gate: {failOn, passed, incomplete, exitCode: !passed ? 1 : incomplete ? 3 : 0},
     overhead: basis.overhead,

@@ -55,7 +55,7 @@ describe('the plugin registry', () => {
 
   it('reads each rule directory once per registry and rejects a directory that does not exist', () => {
     expect(registry.rules()).toBe(registry.rules())
-    expect(registry.rules()).toHaveLength(41)
+    expect(registry.rules()).toHaveLength(42)
     expect(() => new Registry([{name: 'x', rulesDirs: ['/nonexistent/rules']}]).rules()).toThrow(/rules directory \/nonexistent\/rules does not exist/)
   })
 })
