@@ -5,6 +5,7 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {renderReport} from '../../../src/index.js'
+import {DocumentSchemas} from '../../../src/core/document-schema.js'
 import type {StatementsData} from '../../../src/probes/postgres/statements.js'
 import type {NotReadEntry, Report} from '../../../src/core/types.js'
 import {PRIMARY_URL, adminQuery, auditTarget, readingOf, withDatabase} from '../../helpers/pg.js'
@@ -68,7 +69,13 @@ describe('statements hidden from a role without pg_read_all_stats', () => {
     const markdown = await renderReport(report, 'markdown')
     expect(markdown).toContain(`- pg \`postgres.statements\`: statement texts: ${texts.missing} of ${texts.of} not read:`)
     expect(markdown).toContain(`; fix: \`${FIX}\``)
-    expect((JSON.parse(await renderReport(report, 'json')) as Report).notRead).toEqual(report.notRead)
+    const json = JSON.parse(await renderReport(report, 'json')) as Report
+    expect(json.notRead).toEqual(report.notRead)
+    // Both documents still validate against their shipped schemas (the gap's shape included).
+    const schemas = new DocumentSchemas()
+    expect(() => schemas.check('report', json, 'report.json')).not.toThrow()
+    expect(() => schemas.check('snapshot', JSON.parse(JSON.stringify(snapshot)), 'snapshot.json')).not.toThrow()
+    expect(() => schemas.check('report', {...json, notRead: [{target: 'pg', probe: 'p', what: 'x'}]}, 'bad.json')).toThrow(/notRead\/0\/reason: is required/)
   })
 
   it('after the GRANT the texts are read, the advisor plans them, and nothing is listed as not read', async () => {
