@@ -10,6 +10,7 @@ import {PRIMARY_URL, adminQuery, auditTarget, readingOf, waitForSql, withDatabas
 
 const DB = 'cp_unused_index_young'
 const url = withDatabase(PRIMARY_URL, DB)
+const ROLE = 'cp_unused_young_reader'
 const dropDatabase = () => adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
 const unusedRules = (findings: Finding[]) => findings.filter((f) => f.rule.startsWith('database/unused-index'))
 
@@ -28,7 +29,10 @@ describe('database/unused-index-young', () => {
     await waitForSql(url, "SELECT idx_scan > 0 AS ok FROM pg_stat_user_indexes WHERE indexrelname = 'events_kind_idx'")
   })
 
-  afterAll(dropDatabase)
+  afterAll(async () => {
+    await dropDatabase()
+    await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${ROLE}`)
+  })
 
   it('says an index with no scans in young statistics as info, with their age and when it is judged; a used one stays quiet', async () => {
     const {report, snapshot} = await auditTarget(url, {onlyProbes: ['postgres.indexes']})
@@ -53,5 +57,16 @@ describe('database/unused-index-young', () => {
       'database/unused-index-young': {when: {statsAgeSeconds: '< 0'}},
     }}})
     expect(unusedRules(report.findings).map((f) => [f.rule, f.subject, f.severity])).toEqual([['database/unused-index', '"public"."events_owner_idx"', 'warning']])
+  })
+
+  it('when the age of the statistics is unknown (no pg_stat_file), the unjudged index is listed under Not read, not passed over', async () => {
+    await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${ROLE}`)
+    await adminQuery(PRIMARY_URL, `CREATE ROLE ${ROLE} LOGIN`)
+    const {report, snapshot} = await auditTarget(url.replace('//postgres@', `//${ROLE}@`), {onlyProbes: ['postgres.indexes']})
+    expect((readingOf(snapshot, 'postgres.indexes').data as IndexesData).statsAgeSeconds).toBeNull()
+    expect(unusedRules(report.findings)).toEqual([])
+    expect(report.notRead).toEqual([{target: 'pg', probe: 'postgres.indexes', what: 'unused indexes not judged', missing: 1,
+      reason: expect.stringMatching(/^no scans, but the age of the scan counts is unknown: .*pg_stat_file is not permitted/)}])
+    expect(report.gate.incomplete).toBe(false)
   })
 })
