@@ -15,27 +15,25 @@ export function readAnything(reading: Reading): boolean {
 }
 
 function why(reading: Reading): string {
-  if (reading.status === 'ok') {
-    const gap = (reading.notRead ?? []).find(totalGap)!
-    return `${reading.probe} read no input (${gap.what}: ${gap.reason})`
-  }
-  return `${reading.probe} ${reading.status === 'skipped' ? 'skipped' : 'failed'}: ${reading.reason ?? 'no reason recorded'}`
+  const gap = (reading.notRead ?? []).find(totalGap)
+  return reading.status === 'ok' && gap ? `${reading.probe} read no input (${gap.what}: ${gap.reason})` : `${reading.probe} skipped: ${reading.reason ?? 'no reason recorded'}`
 }
 
 /**
- * Targets that were reached but from which no reading could be taken: each of their probes was skipped, failed or
- * read no input (a RabbitMQ without its management API and no queue names). Such a target was not read, as if it
- * could not be reached: the audit is incomplete. A reached target with no readings at all (every probe left out with
- * skipProbes) is not judged here: nothing was asked of it.
+ * Targets that were reached but from which no reading could be taken: each of their probes was skipped or read no
+ * input (a RabbitMQ without its management API and no queue names). Such a target was not read, as if it could not
+ * be reached: the audit is incomplete. Not judged here: a target with a failed reading (already incomplete, each
+ * failure listed; the target was reached, and its status says so), and a target with no readings at all (every
+ * probe left out with skipProbes: nothing was asked of it).
  */
 export function unreadTargets(targets: readonly TargetInfo[], readings: readonly Reading[]): Map<string, string> {
   const out = new Map<string, string>()
   for (const target of targets) {
     if (target.status !== 'ok') continue
     const own = readings.filter((r) => r.target === target.name)
-    if (own.length === 0 || own.some(readAnything)) continue
+    if (own.length === 0 || own.some(readAnything) || own.some((r) => r.status === 'error')) continue
     const [first, ...rest] = own
-    out.set(target.name, `nothing could be read: ${why(first)}${rest.length ? `; and ${rest.map((r) => `${r.probe} ${r.status === 'ok' ? 'read no input' : r.status === 'skipped' ? 'skipped' : 'failed'}`).join(', ')}` : ''}`)
+    out.set(target.name, `nothing could be read: ${why(first)}${rest.length ? `; and ${rest.map((r) => `${r.probe} ${r.status === 'skipped' ? 'skipped' : 'read no input'}`).join(', ')}` : ''}`)
   }
   return out
 }

@@ -18,18 +18,21 @@ const analyse = (s: Snapshot) => analyseSnapshot(s, {...testContext(), failOn: '
 const hidden: ReadingGap = {what: 'statement texts', missing: 3, of: 10, reason: 'hidden', fix: 'GRANT pg_read_all_stats TO "app";'}
 
 describe('what an audit could not read', () => {
-  it('a reached target whose every probe skipped, failed or read no input is not read; one reading is enough to be read', () => {
+  it('a reached target whose every probe skipped or read no input is not read; one reading is enough to be read', () => {
     const all = {what: 'queues', missing: 4, of: 4, reason: 'none visible'}
     expect(readAnything(reading('db', 'p', 'ok', [all]))).toBe(false)
     expect(readAnything(reading('db', 'p', 'ok', [hidden]))).toBe(true)
     // A gap with no total (counted only) is never "nothing read".
     expect(readAnything(reading('db', 'p', 'ok', [{what: 'x', missing: 5, reason: 'r'}]))).toBe(true)
     const s = snapshot([reading('db', 'postgres.statements', 'skipped'), reading('db', 'postgres.activity', 'ok', [all]),
-      reading('mq', 'rabbitmq.queues', 'skipped'), reading('mq', 'rabbitmq.management', 'error')])
+      reading('mq', 'rabbitmq.queues', 'skipped'), reading('mq', 'rabbitmq.management', 'skipped')])
     expect([...unreadTargets(s.targets, s.readings)]).toEqual([
       ['db', 'nothing could be read: postgres.statements skipped: postgres.statements does not apply; and postgres.activity read no input'],
-      ['mq', 'nothing could be read: rabbitmq.queues skipped: rabbitmq.queues does not apply; and rabbitmq.management failed'],
+      ['mq', 'nothing could be read: rabbitmq.queues skipped: rabbitmq.queues does not apply; and rabbitmq.management skipped'],
     ])
+    // A failed reading already makes the audit incomplete and says why; the target was reached and stays ok.
+    const failed = snapshot([reading('mq', 'rabbitmq.queues', 'skipped'), reading('mq', 'rabbitmq.management', 'error')])
+    expect(unreadTargets(failed.targets, failed.readings).has('mq')).toBe(false)
     const one = snapshot([reading('db', 'postgres.statements', 'skipped'), reading('db', 'postgres.xid-age'), reading('mq', 'rabbitmq.queues', 'skipped')])
     expect([...unreadTargets(one.targets, one.readings).keys()]).toEqual(['mq'])
     // No readings at all (every probe left out by skipProbes): nothing was asked, nothing is claimed.
