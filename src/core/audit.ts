@@ -127,8 +127,8 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
   const sorted = sortFindings(findings)
   // A target reached but from which nothing could be read is reported and gated as not read.
   const read = {...snapshot, targets: markUnreadTargets(snapshot.targets, snapshot.readings)}
-  // Checks keep each probe's own reason (skipped, failed) for a target marked not read that way.
-  const {checks, omitted} = collectChecks(snapshot, sorted, evaluation.rulesFor, registry.checkScope(), advisorFailures)
+  // Its checks are not evaluated (target not read), advisor rules included: none passes on nothing.
+  const {checks, omitted} = collectChecks(read, sorted, evaluation.rulesFor, registry.checkScope(), advisorFailures)
   return buildReport(read, sorted, skipped, options.failOn, options.source, {checks, omitted, rules: registry.rules().map(ruleInfo), notRead})
 }
 

@@ -14,10 +14,6 @@ export function readAnything(reading: Reading): boolean {
   return reading.status === 'ok' && !(reading.notRead ?? []).some(totalGap)
 }
 
-function why(reading: Reading): string {
-  const gap = (reading.notRead ?? []).find(totalGap)
-  return reading.status === 'ok' && gap ? `${reading.probe} read no input (${gap.what}: ${gap.reason})` : `${reading.probe} skipped: ${reading.reason ?? 'no reason recorded'}`
-}
 
 /**
  * Targets that were reached but from which no reading could be taken: each of their probes was skipped or read no
@@ -32,8 +28,8 @@ export function unreadTargets(targets: readonly TargetInfo[], readings: readonly
     if (target.status !== 'ok') continue
     const own = readings.filter((r) => r.target === target.name)
     if (own.length === 0 || own.some(readAnything) || own.some((r) => r.status === 'error')) continue
-    const [first, ...rest] = own
-    out.set(target.name, `nothing could be read: ${why(first)}${rest.length ? `; and ${rest.map((r) => `${r.probe} ${r.status === 'skipped' ? 'skipped' : 'read no input'}`).join(', ')}` : ''}`)
+    // Each probe's own reason is in skipped[] (or its gap in notRead[]): named here, not repeated.
+    out.set(target.name, `nothing could be read: ${own.map((r) => `${r.probe} ${r.status === 'skipped' ? 'skipped' : 'read no input'}`).join(', ')}`)
   }
   return out
 }

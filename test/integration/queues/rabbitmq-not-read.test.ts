@@ -38,7 +38,14 @@ describe('RabbitMQ with no management API and no queue names', () => {
     expect(report.findings).toEqual([])
     expect(report.gate).toMatchObject({passed: true, incomplete: true, exitCode: 3})
     expect(report.targets[0]).toMatchObject({name: 'rabbit-blind', status: 'skipped',
-      error: expect.stringMatching(/^nothing could be read: rabbitmq\.queues skipped: .*options\.queues.*; and rabbitmq\.management skipped$/)})
+      error: 'nothing could be read: rabbitmq.queues skipped, rabbitmq.management skipped'})
+    // Why each was skipped, with the fix (name the queues), is listed once, under skipped.
+    expect(report.skipped.find((s) => s.probe === 'rabbitmq.queues')?.reason).toMatch(/name them in the target's options\.queues/)
+    // Nothing about the broker passed: every check of it says it was not read.
+    expect(report.checks.filter((c) => c.target === 'rabbit-blind').map((c) => c.status)).not.toContain('ok')
+    // Nor did anything stack-wide: the only target was not read.
+    expect(report.checks.length).toBeGreaterThan(0)
+    expect(report.checks.filter((c) => c.status !== 'not-evaluated')).toEqual([])
 
     const table = await renderReport(report, 'table', {options: {color: false}})
     expect(table).not.toContain(GREEN)

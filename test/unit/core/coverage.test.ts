@@ -27,8 +27,8 @@ describe('what an audit could not read', () => {
     const s = snapshot([reading('db', 'postgres.statements', 'skipped'), reading('db', 'postgres.activity', 'ok', [all]),
       reading('mq', 'rabbitmq.queues', 'skipped'), reading('mq', 'rabbitmq.management', 'skipped')])
     expect([...unreadTargets(s.targets, s.readings)]).toEqual([
-      ['db', 'nothing could be read: postgres.statements skipped: postgres.statements does not apply; and postgres.activity read no input'],
-      ['mq', 'nothing could be read: rabbitmq.queues skipped: rabbitmq.queues does not apply; and rabbitmq.management skipped'],
+      ['db', 'nothing could be read: postgres.statements skipped, postgres.activity read no input'],
+      ['mq', 'nothing could be read: rabbitmq.queues skipped, rabbitmq.management skipped'],
     ])
     // A failed reading already makes the audit incomplete and says why; the target was reached and stays ok.
     const failed = snapshot([reading('mq', 'rabbitmq.queues', 'skipped'), reading('mq', 'rabbitmq.management', 'error')])
@@ -44,7 +44,11 @@ describe('what an audit could not read', () => {
     const report = await analyse(s)
     expect(report.gate).toMatchObject({passed: true, incomplete: true, exitCode: 3})
     expect(report.targets.map((t) => [t.name, t.status])).toEqual([['db', 'ok'], ['mq', 'skipped']])
-    expect(report.targets[1].error).toMatch(/^nothing could be read: rabbitmq\.queues skipped/)
+    expect(report.targets[1].error).toBe('nothing could be read: rabbitmq.queues skipped, rabbitmq.management skipped')
+    // No check of the target passes: each says it was not read.
+    const own = report.checks.filter((c) => c.target === 'mq')
+    expect(own.length).toBeGreaterThan(0)
+    for (const c of own) expect(c, c.rule).toMatchObject({status: 'not-evaluated', reason: `target not read: ${report.targets[1].error}`})
     expect(s.targets[1].status).toBe('ok')
     expect(renderTerse(report)).toMatch(/^SKIPPED mq: nothing could be read: .*\naudit incomplete: target mq not read \(see Not read\); 0 critical, 0 warning, 0 info\n$/m)
 
