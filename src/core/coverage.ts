@@ -14,7 +14,6 @@ export function readAnything(reading: Reading): boolean {
   return reading.status === 'ok' && !(reading.notRead ?? []).some(totalGap)
 }
 
-
 /**
  * Targets that were reached but from which no reading could be taken: each of their probes was skipped or read no
  * input (a RabbitMQ without its management API and no queue names). Such a target was not read, as if it could not
