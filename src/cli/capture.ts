@@ -1,5 +1,6 @@
 import {rulesByTarget} from '../core/audit.js'
 import {captureSnapshot} from '../core/capture.js'
+import {unreadTargets} from '../core/coverage.js'
 import {checkOutputFile, writeOutput} from '../core/snapshot-io.js'
 import type {Snapshot} from '../core/types.js'
 import type {CliContext} from './context.js'
@@ -16,7 +17,9 @@ export async function captureToFile(flags: CommonFlags & {output?: string; verbo
   if (flags.verbose) {
     for (const entry of snapshot.overhead ?? []) process.stderr.write(`${entry.target}: ${entry.roundTrips} round trips\n`)
   }
+  // As the audit's gate: a target reached but from which nothing could be read leaves the snapshot incomplete too.
   const incomplete = snapshot.targets.some((t) => t.status !== 'ok') || snapshot.readings.some((r) => r.status === 'error')
+    || unreadTargets(snapshot.targets, snapshot.readings).size > 0
   process.exitCode = incomplete ? 3 : 0
   return snapshot
 }

@@ -1,6 +1,6 @@
 import {checkOutputFile, writeOutput} from '../core/snapshot-io.js'
 import {SEVERITY_RANK, type Report, type Severity} from '../core/types.js'
-import {gateLine} from '../reporters/format-helpers.js'
+import {gapText, gateLine} from '../reporters/format-helpers.js'
 import type {CliContext} from './context.js'
 import {auditAndRender, evaluate, type AuditRunFlags} from './run.js'
 
@@ -14,6 +14,7 @@ export function renderTerse(report: Report): string {
   }
   for (const t of report.targets.filter((x) => x.status !== 'ok')) lines.push(`SKIPPED ${t.name}: ${t.error ?? t.status}`)
   for (const s of report.skipped.filter((x) => x.status === 'error')) lines.push(`SKIPPED ${s.target} ${s.probe}: ${s.reason}`)
+  for (const g of report.notRead ?? []) lines.push(`NOT READ ${g.target} ${g.probe}: ${gapText(g)}${g.fix ? `; fix: ${g.fix}` : ''}`)
   lines.push(gateLine(report))
   return `${lines.join('\n')}\n`
 }

@@ -16,7 +16,7 @@ export async function renderSaved(file: string, flags: CommonFlags & {output?: s
     // A saved report re-gated at another level: same findings and checks, new verdict.
     const saved = doc.report
     report = {...buildReport(saved, saved.findings, saved.skipped, flags['fail-on'] as FailOn, saved.source,
-      {checks: saved.checks, omitted: saved.checksOmitted, rules: saved.rules, diagnosis: saved.diagnosis}), generatedAt: saved.generatedAt}
+      {checks: saved.checks, omitted: saved.checksOmitted, rules: saved.rules, diagnosis: saved.diagnosis, notRead: saved.notRead}), generatedAt: saved.generatedAt}
   } else {
     report = doc.report
   }

@@ -1,6 +1,6 @@
 import type {EffectiveRule} from './rules.js'
 import type {ProposedRemedy} from './remedies.js'
-import type {Finding, Reading, Snapshot, TargetInfo, TargetKind, TargetSpec} from './types.js'
+import type {Finding, Reading, ReadingGap, Snapshot, TargetInfo, TargetKind, TargetSpec} from './types.js'
 
 /** A finding as an advisor raises it: the engine adds id and area from the rule, and applies the user's overrides. */
 export type AdvisorFinding = Omit<Finding, 'id' | 'area' | 'threshold' | 'remedies'> & {threshold?: Finding['threshold']; remedies: ProposedRemedy[]}
@@ -16,6 +16,11 @@ export interface AdvisorContext {
   rules: (targetName: string) => EffectiveRule[]
   options: Record<string, unknown>
   log: (message: string) => void
+  /**
+   * Says the advisor was left with too little input to advise on (e.g. no statement to plan because their texts are
+   * hidden), with the fix: the report lists it under "Not read" as `advisor.<id>`. Absent in hand-built contexts.
+   */
+  notRead?: (gap: ReadingGap) => void
 }
 
 export interface Advisor {

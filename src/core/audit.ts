@@ -1,6 +1,7 @@
 import type {AdvisorContext} from './advisor.js'
 import {CaptureSession} from './capture.js'
 import {collectChecks, ruleInfo, type Check, type OmittedChecks} from './checks.js'
+import {markUnreadTargets, readingGaps} from './coverage.js'
 import {effectiveRules, validateTargets, type ChokepointConfig} from './config.js'
 import {diagnose} from './diagnosis.js'
 import {acceptAdvisorFindings, evaluateSnapshot, sortFindings, type Evaluation} from './engine.js'
@@ -10,7 +11,7 @@ import type {CommandLog} from './probe.js'
 import type {Registry} from './registry.js'
 import type {EffectiveRule} from './rules.js'
 import type {Secrets} from './secrets.js'
-import {REPORT_SCHEMA_VERSION, SEVERITY_RANK, type FailOn, type Finding, type Report, type Snapshot, type TargetSpec} from './types.js'
+import {REPORT_SCHEMA_VERSION, SEVERITY_RANK, type FailOn, type Finding, type NotReadEntry, type Report, type Snapshot, type TargetSpec} from './types.js'
 import {toolVersion} from './version.js'
 
 export interface AuditOptions {
@@ -96,6 +97,7 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
     .filter((r) => r.status !== 'ok')
     .map((r) => ({target: r.target, probe: r.probe, status: r.status as 'skipped' | 'error', reason: r.reason ?? 'no reason recorded'}))
   const advisorFailures: Array<{target: string; advisor: string; reason: string}> = []
+  const notRead: NotReadEntry[] = readingGaps(snapshot.readings)
 
   for (const {definition, advisor} of await registry.advisors()) {
     const scopes = definition.scope === 'stack' ? [undefined] : snapshot.targets.filter((t) => t.kind === definition.scope && t.status === 'ok')
@@ -110,6 +112,8 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
         rules: evaluation.rulesFor,
         options: {...config.options?.[target?.kind ?? 'postgres'], ...spec?.options},
         log,
+        notRead: (gap) => notRead.push({target: target?.name ?? 'stack', probe: `advisor.${definition.id}`, ...gap,
+          reason: options.secrets.scrub(gap.reason), ...(gap.fix ? {fix: options.secrets.scrub(gap.fix)} : {})}),
       }
       const commands = target ? options.commandLogs?.(target.name) : undefined
       if (commands) commands.currentProbe = `advisor.${definition.id}`
@@ -122,10 +126,13 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
       }
     }
   }
+  // A target reached but from which nothing could be read is reported and gated as not read.
+  const read = {...snapshot, targets: markUnreadTargets(snapshot.targets, snapshot.readings)}
   // Causes above their symptoms: causeId on each explained finding, the top root causes as the diagnosis.
-  const {findings: linked, diagnosis} = diagnose(sortFindings(findings), registry.rules(), snapshot)
-  const {checks, omitted} = collectChecks(snapshot, linked, evaluation.rulesFor, registry.checkScope(), advisorFailures)
-  return buildReport(snapshot, linked, skipped, options.failOn, options.source, {checks, omitted, rules: registry.rules().map(ruleInfo), diagnosis})
+  const {findings: linked, diagnosis} = diagnose(sortFindings(findings), registry.rules(), read)
+  // Checks of a not-read target are not evaluated (target not read), advisor rules included: none passes on nothing.
+  const {checks, omitted} = collectChecks(read, linked, evaluation.rulesFor, registry.checkScope(), advisorFailures)
+  return buildReport(read, linked, skipped, options.failOn, options.source, {checks, omitted, rules: registry.rules().map(ruleInfo), diagnosis, notRead})
 }
 
 /** The gate judges every finding, symptoms explained by a cause included: grouping never turns a red build green. */
@@ -138,7 +145,7 @@ export function gatePasses(findings: Finding[], failOn: FailOn): boolean {
 export type ReportBasis = Pick<Snapshot, 'targets' | 'windowSeconds' | 'overhead'>
 
 export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Report['skipped'], failOn: FailOn, source: Report['source'],
-  evaluated: {checks: Check[]; omitted: OmittedChecks[]; rules: Report['rules']; diagnosis?: Report['diagnosis']} = {checks: [], omitted: [], rules: []}): Report {
+  evaluated: {checks: Check[]; omitted: OmittedChecks[]; rules: Report['rules']; diagnosis?: Report['diagnosis']; notRead?: NotReadEntry[]} = {checks: [], omitted: [], rules: []}): Report {
   const summary = {critical: 0, warning: 0, info: 0}
   for (const f of findings) summary[f.severity]++
   const passed = gatePasses(findings, failOn)
@@ -156,6 +163,7 @@ export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Re
     checksOmitted: evaluated.omitted,
     rules: evaluated.rules,
     skipped,
+    notRead: evaluated.notRead ?? [],
     summary,
     gate: {failOn, passed, incomplete, exitCode: !passed ? 1 : incomplete ? 3 : 0},
     overhead: basis.overhead,

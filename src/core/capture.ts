@@ -243,6 +243,9 @@ export class CaptureSession {
         const out = await this.bounded(session, probe.id, 'collect', () => probe.collect(session.conn, ctx, base?.value))
         reading.data = out.data
         reading.metrics = out.metrics
+        if (out.notRead?.length) {
+          reading.notRead = out.notRead.map((g) => ({...g, reason: this.oneLine(g.reason), ...(g.fix ? {fix: this.oneLine(g.fix)} : {})}))
+        }
         if (out.status && out.status !== 'ok') {
           reading.status = out.status
           reading.reason = out.reason ? this.oneLine(out.reason) : undefined

@@ -185,11 +185,14 @@ export function collectChecks(snapshot: Snapshot, findings: Finding[], rulesFor:
       if (rule.enabled && rule.evaluator === 'advisor' && scope.advisorKinds(rule.advisor ?? '') === 'stack') stackRules.set(rule.id, rule)
     }
   }
+  // With no target read, a stack-wide advisor had nothing to reason over: that is no pass.
+  const noneRead = snapshot.targets.length > 0 && snapshot.targets.every((t) => t.status !== 'ok')
   for (const rule of stackRules.values()) {
     if (findings.some((f) => f.rule === rule.id)) continue
     const failure = advisorFailures.find((a) => a.target === 'stack' && a.advisor === rule.advisor)
     checks.push({rule: rule.id, target: 'stack', subject: 'stack', threshold: {target: rule.target, action: rule.action},
-      ...(failure ? {status: 'not-evaluated', value: null, reason: `advisor failed: ${failure.reason}`} : {status: 'ok', value: null})})
+      ...(failure ? {status: 'not-evaluated', value: null, reason: `advisor failed: ${failure.reason}`}
+        : noneRead ? {status: 'not-evaluated', value: null, reason: 'no target was read'} : {status: 'ok', value: null})})
   }
   return {checks, omitted}
 }

@@ -1,7 +1,7 @@
 import {errorMessage} from './errors.js'
 import type {Instrumentation} from './instrumentation.js'
 import type {Secrets} from './secrets.js'
-import type {Metric, OverheadEntry, ReadingStatus, TargetKind, TargetSpec} from './types.js'
+import type {Metric, OverheadEntry, ReadingGap, ReadingStatus, TargetKind, TargetSpec} from './types.js'
 
 export interface ProbeContext {
   target: TargetSpec
@@ -33,6 +33,11 @@ export interface ProbeOutput {
   /** A probe may report a partial failure itself (e.g. one of several queues unreadable). */
   status?: ReadingStatus
   reason?: string
+  /**
+   * What the probe read but had to leave out (e.g. other users' query texts hidden without pg_read_all_stats), with
+   * the fix: the report lists it under "Not read". A gap whose `missing` equals its `of` means nothing was read.
+   */
+  notRead?: ReadingGap[]
   /**
    * What baseline() would return if called now: a capture that samples again (watch mode) uses it as the next
    * window's baseline instead of reading the counters a second time.

@@ -55,6 +55,22 @@ export interface Metric {
  */
 export type ReadingStatus = 'ok' | 'skipped' | 'error'
 
+/**
+ * Input a probe read only in part although it ran (status ok): what it had to leave out, how much, and the fix.
+ * A probe reports it with its output (ProbeOutput.notRead); the report lists it under "Not read" (Report.notRead).
+ */
+export interface ReadingGap {
+  /** What was left out, plural, for a person: "statement texts", "session states". */
+  what: string
+  /** How many were left out, of how many in all, when counted (missing <= of). */
+  missing?: number
+  of?: number
+  /** Why, in one line. */
+  reason: string
+  /** The statement or setting that fixes it, safe to paste (identifiers quoted). */
+  fix?: string
+}
+
 export interface Reading {
   target: string
   probe: string
@@ -62,6 +78,8 @@ export interface Reading {
   durationMs: number
   status: ReadingStatus
   reason?: string
+  /** What an ok reading had to leave out (hidden rows, an advisor's input): listed under "Not read" in the report. */
+  notRead?: ReadingGap[]
   /** Seconds between the two reads of a delta probe; 0 when read once (cumulative since stats reset). */
   windowSeconds?: number
   data?: unknown
@@ -146,6 +164,13 @@ export interface SkippedEntry {
   reason: string
 }
 
+/** A gap of one reading or advisor, as the report lists it: where it was, and the gap. */
+export interface NotReadEntry extends ReadingGap {
+  target: string
+  /** The probe id, or `advisor.<id>` for an advisor left with too little input. */
+  probe: string
+}
+
 export const REPORT_SCHEMA_VERSION = 3
 
 export interface Report {
@@ -165,6 +190,11 @@ export interface Report {
   /** The rules the audit was judged by, with their thresholds as configured by default. */
   rules: RuleInfo[]
   skipped: SkippedEntry[]
+  /**
+   * What probes and advisors that ran had to leave out (hidden query texts, an advisor left with no statements),
+   * with the fix. Absent in reports written before it existed.
+   */
+  notRead?: NotReadEntry[]
   summary: {critical: number; warning: number; info: number}
   gate: {failOn: FailOn; passed: boolean; incomplete: boolean; exitCode: 0 | 1 | 3}
   overhead?: OverheadEntry[]

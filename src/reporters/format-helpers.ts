@@ -1,4 +1,4 @@
-import type {DiagnosisEntry, Finding, Remedy, Report, Severity} from '../core/types.js'
+import type {DiagnosisEntry, Finding, NotReadEntry, Remedy, Report, Severity} from '../core/types.js'
 
 export const SEVERITY_ORDER: Severity[] = ['critical', 'warning', 'info']
 
@@ -6,8 +6,35 @@ export function gateLine(report: Report): string {
   const {gate, summary} = report
   const counts = `${summary.critical} critical, ${summary.warning} warning, ${summary.info} info`
   if (!gate.passed) return `gate failed (--fail-on ${gate.failOn}): ${counts}`
-  if (gate.incomplete) return `audit incomplete: some targets or probes could not be read; ${counts}`
+  if (gate.incomplete) return `${incompleteText(report)}; ${counts}`
   return `gate passed (--fail-on ${gate.failOn}): ${counts}`
+}
+
+/** "audit incomplete: target rabbit not read, 1 probe failed (see Not read)": what an incomplete audit is missing. */
+export function incompleteText(report: Report): string {
+  const unread = report.targets.filter((t) => t.status !== 'ok').map((t) => t.name)
+  const failed = report.skipped.filter((s) => s.status === 'error').length
+  const parts = []
+  if (unread.length) parts.push(`${unread.length === 1 ? 'target' : 'targets'} ${unread.join(', ')} not read`)
+  if (failed) parts.push(`${failed} ${failed === 1 ? 'probe or advisor' : 'probes or advisors'} failed`)
+  return `audit incomplete: ${parts.join(', ') || 'some targets or probes could not be read'} (see Not read)`
+}
+
+/**
+ * What a report says when nothing fired. Never "every rule is inside its target band" about an audit that could not
+ * read everything: an incomplete audit, or one whose probes or advisors had to leave input out, says so instead.
+ */
+export function noFindingsLine(report: Report): string {
+  if (report.gate.incomplete) return `No findings in what was read, but the audit is incomplete: ${incompleteText(report).replace(/^audit incomplete: /, '')}.`
+  const gaps = report.notRead?.length ?? 0
+  if (gaps > 0) return `No findings in what was read; ${gaps} ${gaps === 1 ? 'input was' : 'inputs were'} read only in part (see Not read).`
+  return 'No findings: every rule is inside its target band.'
+}
+
+/** "statement texts: 12 of 15 not read: other users' statements show '<insufficient privilege>'". */
+export function gapText(entry: NotReadEntry): string {
+  const count = typeof entry.missing === 'number' ? ` ${entry.missing}${typeof entry.of === 'number' ? ` of ${entry.of}` : ''} not read:` : ''
+  return `${entry.what}:${count} ${entry.reason}`
 }
 
 /** The threshold a finding was judged against, as a person reads it. */

@@ -1,7 +1,7 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
 import type {Report, Severity} from '../core/types.js'
-import {checksLine, displayOrder, gateLine, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
+import {checksLine, displayOrder, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
 function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string {
@@ -81,9 +81,12 @@ export const renderTable: Reporter = ({report, options: {color, verbose}}) => {
   const targets = new Table({head: ['target', 'kind', 'url', 'status'], style})
   for (const t of report.targets) targets.push([t.name, t.kind, t.url, t.status === 'ok' ? chalk.green('ok') : chalk.red(t.status)])
   out.push(targets.toString())
+  // Said at the top, not only in the last line: what follows does not cover the whole stack.
+  if (report.gate.incomplete) out.push(chalk.yellow.bold(incompleteText(report)))
 
   if (report.findings.length === 0) {
-    out.push(chalk.green('No findings: every rule is inside its target band.'))
+    const line = noFindingsLine(report)
+    out.push(report.gate.incomplete || report.notRead?.length ? chalk.yellow(line) : chalk.green(line))
   } else {
     const order = displayOrder(report)
     out.push(...diagnosisLines(report, order, chalk))
@@ -103,10 +106,15 @@ export const renderTable: Reporter = ({report, options: {color, verbose}}) => {
   }
 
   const unreadTargets = report.targets.filter((t) => t.status !== 'ok')
-  if (report.skipped.length > 0 || unreadTargets.length > 0) {
+  const gaps = report.notRead ?? []
+  if (report.skipped.length > 0 || unreadTargets.length > 0 || gaps.length > 0) {
     out.push(chalk.bold('Not read'))
     for (const t of unreadTargets) out.push(`  ${chalk.red(t.name)}: skipped: ${t.error ?? t.status}`)
-    for (const s of report.skipped) out.push(`  ${s.target} ${s.probe}: skipped: ${s.reason}`)
+    for (const g of gaps) {
+      out.push(`  ${g.target} ${g.probe}: ${chalk.yellow(gapText(g))}`)
+      if (g.fix) out.push(`      fix: ${chalk.cyan(g.fix)}`)
+    }
+    for (const s of report.skipped) out.push(`  ${s.target} ${s.probe}: ${s.status === 'error' ? chalk.red('failed') : 'skipped'}: ${s.reason}`)
   }
   if (verbose && report.overhead) {
     out.push(chalk.bold('Commands and queries issued'))

@@ -13,6 +13,7 @@ import {formatBytes, looksOptimal, percent, planEvidence, SMALL_TABLE_ROWS, type
 import {extractShapeSync, type StatementShape} from '../../knowledge/postgres/parse.js'
 import {plannable, type PlannableStatement} from '../../knowledge/postgres/plan.js'
 import {greedySelect, type SelectionResult} from './select.js'
+import {reportHiddenWorkload} from './coverage.js'
 import {verifyReal, verifyRealRefusal} from './verify.js'
 import {WhatIf} from './whatif.js'
 import {tradeOffText, writePenalty, writeRates, type TableWriteRate} from './write-cost.js'
@@ -343,6 +344,7 @@ export const indexAdvisor: Advisor = {
   description: 'Workload index advisor: candidate indexes from the parsed workload, chosen for the whole workload and proven with hypopg what-if plans',
   async advise(ctx) {
     try {
+      reportHiddenWorkload(ctx)
       return (await runIndexAdvisor(ctx))?.findings ?? []
     } catch (error) {
       throw new Error(`index advisor: ${errorMessage(error)}`)

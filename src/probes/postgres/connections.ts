@@ -1,5 +1,6 @@
 import type {Probe, ProbeOutput} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
+import {quoteIdent} from '../../core/sql.js'
 import {intOption, num, queryRow, quoteRole, requireVersion} from './skip.js'
 
 interface ConnectionsRow {
@@ -95,6 +96,10 @@ export const connectionsProbe: Probe<PgSession> = {
     return {
       data: {...evidence, superuserReserved: num(row.superuser_reserved), reservedConnections: num(row.reserved_connections), limitation},
       metrics: [{name: 'pool.utilization', subject: 'max_connections', value: used / usable, evidence}],
+      // Counted all the same: utilisation is complete, only the idle/active breakdown is not.
+      notRead: limitation ? [{what: 'session states', missing: evidence.stateHidden, of: Math.max(used, evidence.stateHidden),
+        reason: `sessions of other roles are counted, but their state (active, idle, idle in transaction) is hidden`,
+        fix: `GRANT pg_read_all_stats TO ${quoteIdent(session.user)};`}] : undefined,
     }
   },
 }

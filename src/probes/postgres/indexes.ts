@@ -371,6 +371,11 @@ export const indexesProbe: Probe<PgSession> = {
       })),
       indexesTruncated: indexCount > dataLimit,
     }
-    return {data, metrics}
+    // Indexes with no scans on counts of unknown age are neither judged nor listed: say so rather than nothing.
+    const unjudged = statsAgeSeconds === null ? unused.length + notShown.unused : 0
+    const notRead = unjudged > 0
+      ? [{what: 'unused indexes not judged', missing: unjudged, reason: `no scans, but the age of the scan counts is ${statsSinceSource}`}]
+      : undefined
+    return {data, metrics, notRead}
   },
 }

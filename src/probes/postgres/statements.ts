@@ -1,5 +1,5 @@
 import {ProbeSkip, errorMessage} from '../../core/errors.js'
-import type {Probe, ProbeContext} from '../../core/probe.js'
+import type {Probe, ProbeContext, ProbeOutput} from '../../core/probe.js'
 import {round} from '../../core/numbers.js'
 import {quoteIdent} from '../../core/sql.js'
 import type {Metric} from '../../core/types.js'
@@ -57,6 +57,8 @@ export interface StatementsData {
   /** Entries whose text and queryid are hidden from this user ('<insufficient privilege>'). */
   hiddenStatements: number
   hiddenReason?: string
+  /** Every entry of this database in pg_stat_statements, hidden ones included (cumulative, as hiddenStatements). */
+  statementEntries?: number
   /** Entries evicted since the reset (pg_stat_statements.max too small for the workload). */
   deallocations: number | null
 }
@@ -206,13 +208,13 @@ export const statementsProbe: Probe<PgSession> = {
          WHERE c.queryid IS NOT NULL
       ), totals AS (
         SELECT count(*) FILTER (WHERE calls > 0) AS active, coalesce(sum(total) FILTER (WHERE calls > 0), 0) AS total_ms,
-               (SELECT count(*) FROM cur WHERE queryid IS NULL) AS hidden
+               (SELECT count(*) FROM cur WHERE queryid IS NULL) AS hidden, (SELECT count(*) FROM cur) AS entries
           FROM delta
       )
       SELECT d.queryid::text AS queryid, d.query, d.calls::float8 AS calls, d.total AS total_ms, d.sumsq, d.max AS max_ms,
              d.rows::float8 AS rows, d.hit::float8 AS hit, d.read::float8 AS read, d.dirtied::float8 AS dirtied,
              d.written::float8 AS written, d.tread::float8 AS tread, d.twritten::float8 AS twritten, d.toplevel,
-             pg_get_userbyid(d.userid) AS "user", t.active, t.total_ms AS all_ms, t.hidden, ${info}
+             pg_get_userbyid(d.userid) AS "user", t.active, t.total_ms AS all_ms, t.hidden, t.entries, current_user AS me, ${info}
         FROM totals t
         LEFT JOIN LATERAL (SELECT * FROM delta WHERE calls > 0 ORDER BY total DESC LIMIT $14) d ON true`
     const run = (b: StatementsBaseline) => readingStatements(ext, () => pg.query(sql, [b.userid, b.queryid, b.toplevel, b.calls, b.totalMs,
@@ -259,6 +261,8 @@ export const statementsProbe: Probe<PgSession> = {
       }
     })
     const hidden = Number(head.hidden ?? 0)
+    const entries = Number(head.entries ?? hidden)
+    const role = String(head.me ?? pg.user ?? '')
     const data: StatementsData = {
       database: ext.database,
       windowSeconds: rawBaseline ? ctx.windowSeconds : 0,
@@ -268,8 +272,9 @@ export const statementsProbe: Probe<PgSession> = {
       totalMs: allMs,
       hiddenStatements: hidden,
       hiddenReason: hidden > 0
-        ? `${hidden} statements of other users show '<insufficient privilege>' and are left out: GRANT pg_read_all_stats TO ${pg.user || 'the audit user'}`
+        ? `${hidden} statements of other users show '<insufficient privilege>' and are left out: GRANT pg_read_all_stats TO ${role ? quoteIdent(role) : 'the audit user'}`
         : undefined,
+      statementEntries: entries,
       deallocations: head.dealloc === null || head.dealloc === undefined ? null : Number(head.dealloc),
     }
     const metrics: Metric[] = statements.map((s) => ({
@@ -292,6 +297,21 @@ export const statementsProbe: Probe<PgSession> = {
         windowSeconds: data.windowSeconds,
       },
     }))
-    return {data, metrics}
+    return {data, metrics, notRead: hiddenStatementsGap(hidden, entries, role)}
   },
+}
+
+/**
+ * Without pg_read_all_stats, pg_stat_statements shows other users' entries with their counters but no text and no
+ * queryid: they cannot be judged or planned, and the index advisor works from what is left. Listed under "Not read".
+ */
+function hiddenStatementsGap(hidden: number, entries: number, role: string): ProbeOutput['notRead'] {
+  if (hidden <= 0) return undefined
+  return [{
+    what: 'statement texts',
+    missing: hidden,
+    of: Math.max(hidden, entries),
+    reason: `other users' statements show '<insufficient privilege>' in pg_stat_statements: they are not judged, and the index advisor cannot plan them`,
+    ...(role ? {fix: `GRANT pg_read_all_stats TO ${quoteIdent(role)};`} : {}),
+  }]
 }

@@ -141,9 +141,13 @@ describe('postgres.activity', () => {
         const usage = connections.metrics[0].evidence as Record<string, any>
         expect(usage.stateHidden).toBeGreaterThanOrEqual(1)
         expect(usage.byDatabase.find((d: {database: string}) => d.database === DB).connections).toBe(2)
+        // Read, but not all of it: the report lists the hidden states under Not read, with the GRANT.
+        expect(report.notRead).toContainEqual({target: 'pg', probe: 'postgres.connections', what: 'session states', missing: usage.stateHidden,
+          of: expect.any(Number), reason: expect.stringMatching(/state .* is hidden/), fix: `GRANT pg_read_all_stats TO "${NOPRIV_ROLE}";`})
 
         await adminQuery(PRIMARY_URL, `GRANT pg_read_all_stats TO ${NOPRIV_ROLE}`)
-        const granted = await auditTarget(asNoPrivs, {onlyProbes: ['postgres.activity']})
+        const granted = await auditTarget(asNoPrivs, {onlyProbes: ['postgres.activity', 'postgres.connections']})
+        expect(granted.report.notRead).toEqual([])
         const seen = readingOf(granted.snapshot, 'postgres.activity')
         expect(seen.status).toBe('ok')
         expect(seen.metrics.some((m) => m.subject === `pid ${pid}` && m.name === 'db.idle_in_transaction.seconds')).toBe(true)

@@ -108,7 +108,8 @@ describe('postgres.statements', () => {
   it('is skipped, with the fix, where pg_stat_statements is not installed; the audit stays complete', async () => {
     // A fresh database on the primary: the library is preloaded there, but the extension is created only in "postgres".
     await withTempDatabase('cp_probe_statements_noext', async (dbUrl) => {
-      const {report, snapshot} = await auditTarget(dbUrl, {onlyProbes: ['postgres.statements'], failOn: 'critical'})
+      // With a probe that reads: a target whose every probe was skipped would be not read (incomplete) instead.
+      const {report, snapshot} = await auditTarget(dbUrl, {onlyProbes: ['postgres.statements', 'postgres.xid-age'], failOn: 'critical'})
       const reading = readingOf(snapshot, 'postgres.statements')
       expect(reading.status).toBe('skipped')
       expect(reading.reason).toBe('pg_stat_statements is not installed in cp_probe_statements_noext: add it to shared_preload_libraries and run CREATE EXTENSION pg_stat_statements')
@@ -124,7 +125,7 @@ describe('postgres.statements', () => {
     try {
       await withTempDatabase('cp_probe_statements_nopreload', async (dbUrl) => {
         await adminQuery(dbUrl, 'CREATE EXTENSION pg_stat_statements')
-        const {report, snapshot} = await auditTarget(dbUrl, {onlyProbes: ['postgres.statements'], windowSeconds: 0})
+        const {report, snapshot} = await auditTarget(dbUrl, {onlyProbes: ['postgres.statements', 'postgres.xid-age'], windowSeconds: 0})
         const reading = readingOf(snapshot, 'postgres.statements')
         expect(reading.status).toBe('skipped')
         expect(reading.reason).toMatch(/installed in cp_probe_statements_nopreload but not loaded: add pg_stat_statements to shared_preload_libraries and restart/)
