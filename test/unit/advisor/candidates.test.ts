@@ -102,3 +102,21 @@ describe('generateCandidates', () => {
     }
   })
 })
+
+describe('covering candidates and join pairs', () => {
+  it('covers every column an aggregate reads, per way into the table, and never for a whole-row read', () => {
+    const {defs} = candidatesFor(['SELECT store_id, sum(total) FROM orders WHERE created_at >= $1 GROUP BY store_id'])
+    expect(defs).toContain('CREATE INDEX ON "public"."orders" USING btree ("created_at") INCLUDE ("store_id", "total")')
+    expect(defs).toContain('CREATE INDEX ON "public"."orders" USING btree ("store_id") INCLUDE ("created_at", "total")')
+    const star = candidatesFor(['SELECT * FROM orders WHERE created_at >= $1'])
+    expect(star.defs.filter((d) => d.includes('INCLUDE'))).toEqual([])
+  })
+
+  it('pairs the join-key candidates of a join\'s two sides', () => {
+    const {pairs} = candidatesFor(['SELECT count(*) FROM orders o JOIN users u ON u.name = o.status WHERE o.store_id = $1'])
+    const sorted = pairs.map((p) => [...p].sort().join(' + '))
+    expect(sorted).toContain('public.orders btree ("status") + public.users btree ("name")')
+    // The side with an equality filter is also paired through its composite (filter, then join key).
+    expect(sorted).toContain('public.orders btree ("store_id", "status") + public.users btree ("name")')
+  })
+})
