@@ -112,7 +112,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       return undefined
     }
   })
-  const {candidates, covered, notes} = generateCandidates(shapes, catalog)
+  const {candidates, covered, notes, pairs} = generateCandidates(shapes, catalog)
   const run: AdvisorRun = {data, shapes, candidates, verified: false, wallMs: 0}
 
   const session = ctx.live.get(target) as PgSession | undefined
@@ -131,9 +131,11 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       const bad = await whatIf.measure(candidates)
       const usable = candidates.filter((c) => !bad.has(c.id))
       const costOf = async (si: number, config: Candidate[]) => (await whatIf!.cost(si, config)).cost
+      const byId = new Map(usable.map((c) => [c.id, c]))
       run.selection = await greedySelect({
         statements: baseStatements, candidates: usable, costOf, penalty, budgetBytes: options.indexBudgetBytes, maxIndexes: options.maxIndexes,
         minImprovement: options.minImprovement, stop: () => whatIf!.exhausted,
+        pairs: pairs.filter(([a, b]) => byId.has(a) && byId.has(b)).map(([a, b]) => [byId.get(a)!, byId.get(b)!]),
       })
       // The best any single candidate does for each statement, to explain statements left without an index.
       for (const c of usable) {
@@ -162,18 +164,16 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
 
   const chosen = run.selection?.chosen ?? heuristicChoice(run)
   const finalCosts = run.selection?.costs ?? data.statements.map((s) => s.cost)
-  // Which chosen index serves each statement: from the final what-if plans, else from the candidate's statements.
+  // Which chosen index serves each statement, and what it is worth there: with what-if plans, the statements whose
+  // cost rises when it alone is dropped from the final set (its drop-one delta, not its gain as a lone candidate,
+  // which other indexes of the set may share); without, the candidate's statements.
   const usedBy = new Map<string, number[]>()
+  const gainOf = (id: string) => run.selection?.gains.get(id)
   for (const c of chosen) usedBy.set(c.id, [])
   for (const [si] of data.statements.entries()) {
-    const base = baseStatements[si]
-    if (!base) continue
-    if (whatIf && run.selection) {
-      const final = await whatIf.cost(si, chosen).catch(() => undefined)
-      const improved = final && (base.baseCost - final.cost) / base.baseCost >= options.minImprovement
-      if (improved) for (const id of final.used) usedBy.get(id)?.push(si)
-    } else {
-      for (const c of chosen) if (c.statements.includes(si)) usedBy.get(c.id)!.push(si)
+    if (!baseStatements[si]) continue
+    for (const c of chosen) {
+      if (run.selection ? gainOf(c.id)?.statements.some((x) => x.statement === si) : c.statements.includes(si)) usedBy.get(c.id)!.push(si)
     }
   }
   if (whatIf) await whatIf.reset().catch(() => {})
@@ -186,8 +186,9 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const remedies = new Map<string, Proposed<IndexRemedy>>()
   for (const c of chosen) {
     const helped = usedBy.get(c.id) ?? []
-    const before = helped.reduce((s, si) => s + weighted(si, data.statements[si].cost), 0)
-    const after = helped.reduce((s, si) => s + weighted(si, finalCosts[si]), 0)
+    const gain = gainOf(c.id)
+    const before = gain ? gain.statements.reduce((s, x) => s + x.without, 0) : helped.reduce((s, si) => s + weighted(si, data.statements[si].cost), 0)
+    const after = gain ? gain.statements.reduce((s, x) => s + x.with, 0) : helped.reduce((s, si) => s + weighted(si, finalCosts[si]), 0)
     if (run.selection && helped.length === 0) continue
     remedies.set(c.id, indexRemedy(c, run, helped, before, run.selection ? after : before))
   }
