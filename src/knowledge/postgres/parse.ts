@@ -441,6 +441,13 @@ export class ShapeExtractor {
       this.pushJoin({left, right})
       return
     }
+    if (right && op === '=') {
+      // Two columns of one table: a self-join or a correlated subquery over the outer query's own table
+      // (s2.store_id = s.store_id). Either side can be the one looked up, as by a parameter.
+      this.pushPredicate({term: left, kind: 'eq', operator: '=', value: 'expression'})
+      if (termId(right) !== termId(left)) this.pushPredicate({term: right, kind: 'eq', operator: '=', value: 'expression'})
+      return
+    }
     if (right) return
     const value = this.valueKind(other) ?? {value: 'expression' as const}
     let kind: PredicateKind = 'other'

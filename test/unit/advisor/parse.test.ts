@@ -100,3 +100,12 @@ describe('extractShape through views, CTEs, subqueries and OR branches', () => {
     expect(star.read['public.orders']).toContain('*')
   })
 })
+
+describe('extractShape of correlated subqueries', () => {
+  it('reads the correlation as a join key, or as a lookup when the subquery reads the outer query\'s table', async () => {
+    const e = await extractShape('SELECT id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id AND o.total > 40)', catalog)
+    expect(e.joins).toEqual([{left: {table: 'public.orders', column: 'user_id'}, right: {table: 'public.users', column: 'id'}}])
+    const self = await extractShape('SELECT id FROM orders o WHERE total > (SELECT avg(total) FROM orders o2 WHERE o2.user_id = o.user_id)', catalog)
+    expect(self.predicates.map((p) => `${p.term.column}:${p.kind}`)).toContain('user_id:eq')
+  })
+})
