@@ -283,6 +283,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       costBefore: round(totalBefore), costAfter: run.verified ? round(totalAfter) : null, sizeBytes, verified: run.verified, notVerified: run.notVerifiedBecause,
       candidates: candidates.length, coveredByExisting: Object.keys(covered).length, whatIfCalls: run.whatIf?.calls ?? 0, whatIfMemoHits: run.whatIf?.memoHits ?? 0,
       ...(run.verifyRealRefused ? {verifyRealRefused: run.verifyRealRefused} : {}),
+      ...(run.selection ? {selectionMoves: run.selection.improvements} : {}),
       wallMs: run.wallMs, budgetBytes: options.indexBudgetBytes ?? null, maxIndexes: options.maxIndexes ?? null, minImprovement: options.minImprovement, rejected,
     },
     remedies: [...remedies.values()],
@@ -319,11 +320,17 @@ function explainStatement(x: ExplainInput): Reason {
   }
   const mineCands = x.candidates.filter((c) => c.statements.includes(x.si))
   const rejections = mineCands.map((c) => run.selection?.rejected.get(c.id)).filter(Boolean)
+  // The reason names the table of the candidate that would have helped most, not of the first one listed.
+  const bestRejected = (reason: string) => mineCands.filter((c) => run.selection?.rejected.get(c.id)?.reason === reason)
+    .sort((a, b) => (run.selection!.rejected.get(b.id)!.benefit - run.selection!.rejected.get(a.id)!.benefit))[0]
   if (rejections.some((r) => r!.reason === 'write-heavy')) {
-    const c = mineCands.find((c) => run.selection?.rejected.get(c.id)?.reason === 'write-heavy')!
+    const c = bestRejected('write-heavy')!
     return {code: 'write-heavy', text: `write-heavy table ${c.table}: index cost outweighs the read gain`}
   }
-  if (rejections.some((r) => r!.reason === 'budget')) return {code: 'budget', text: 'an index would help but does not fit --index-budget'}
+  if (rejections.some((r) => r!.reason === 'budget')) {
+    const c = bestRejected('budget')!
+    return {code: 'budget', text: `an index on ${c.table} (about ${formatBytes(c.estimatedBytes)}) would help but does not fit --index-budget`}
+  }
   if (rejections.some((r) => r!.reason === 'max-indexes')) return {code: 'max-indexes', text: 'an index would help but --max-indexes is reached'}
   if (rejections.some((r) => r!.reason === 'call-budget')) return {code: 'call-budget', text: 'the what-if call budget ran out before this statement was costed'}
   if (mineCands.length === 0) {

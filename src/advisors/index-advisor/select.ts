@@ -220,7 +220,9 @@ async function improve(input: SelectionInput, chosen: Candidate[], alone: Map<st
   const apply = (drop: Candidate | undefined, add: Candidate | undefined) => {
     if (drop) {
       chosen.splice(chosen.indexOf(drop), 1)
-      rejected.set(drop.id, {reason: 'superseded', benefit: 0, penalty: input.penalty(drop)})
+      // Swapped out for a candidate worth more: it would still help, but not within the budget or the cap.
+      const swapped = add && (input.budgetBytes !== undefined && bytesOf([...chosen, add, drop]) > input.budgetBytes ? 'budget' : input.maxIndexes !== undefined ? 'max-indexes' : undefined)
+      rejected.set(drop.id, {reason: swapped || 'superseded', benefit: swapped ? (alone.get(drop.id)?.benefit ?? 0) : 0, penalty: input.penalty(drop)})
     }
     if (add) {
       chosen.push(add)
