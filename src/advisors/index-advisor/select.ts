@@ -249,7 +249,13 @@ async function improve(input: SelectionInput, chosen: Candidate[], alone: Map<st
       }
     }
     // Swaps: what each chosen index is worth now (drop-one), against what a pool candidate is worth alone (an
-    // upper bound in practice), so only promising swaps are planned.
+    // upper bound in practice), so only promising swaps are planned. Without a budget or a cap an add followed by a
+    // drop does what a swap does, so swaps are for when room is short.
+    const constrained = input.budgetBytes !== undefined || input.maxIndexes !== undefined
+    if (!constrained) {
+      if (!moved) break
+      continue
+    }
     const worth = new Map<string, number>()
     for (const c of chosen) worth.set(c.id, await objectiveDelta(input, chosen, chosen.filter((x) => x !== c)))
     swap: for (const d of pool()) {
