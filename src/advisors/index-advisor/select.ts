@@ -180,8 +180,14 @@ export async function greedySelect(input: SelectionInput): Promise<SelectionResu
   }
 
   const improvements = await improve(input, chosen, alone, rejected)
-  for (const [si, s] of input.statements.entries()) if (s && current[si] !== undefined) current[si] = await input.costOf(si, chosen)
-  const gains = await finalGains(input, chosen, rejected, improvements)
+  const kept = chosen.length
+  let gains = await finalGains(input, chosen, rejected, improvements)
+  // Room the final check freed under a budget or cap is offered once more to the improvement pass.
+  if (chosen.length < kept && (input.budgetBytes !== undefined || input.maxIndexes !== undefined)) {
+    const more = await improve(input, chosen, alone, rejected)
+    for (const k of ['adds', 'swaps', 'drops'] as const) improvements[k] += more[k]
+    gains = await finalGains(input, chosen, rejected, improvements)
+  }
   for (const [si, s] of input.statements.entries()) if (s && current[si] !== undefined) current[si] = await input.costOf(si, chosen)
   return {chosen, costs: current, rejected, gains, improvements, evaluations, rounds: round}
 }
@@ -242,7 +248,7 @@ async function improve(input: SelectionInput, chosen: Candidate[], alone: Map<st
     for (const d of pool()) {
       if (input.stop?.()) return counts
       const to = [...chosen, d]
-      if (fits(to) && (await objectiveDelta(input, chosen, to)) < -epsilon) {
+      if (fits(to) && (await objectiveDelta(input, chosen, to)) < -epsilon && (await worthIn(input, to, d)).earns) {
         apply(undefined, d)
         counts.adds++
         moved = true
@@ -265,7 +271,7 @@ async function improve(input: SelectionInput, chosen: Candidate[], alone: Map<st
         if (gainAlone <= (worth.get(c.id) ?? 0)) continue
         const to = [...chosen.filter((x) => x !== c), d]
         if (!fits(to)) continue
-        if ((await objectiveDelta(input, chosen, to)) < -epsilon) {
+        if ((await objectiveDelta(input, chosen, to)) < -epsilon && (await worthIn(input, to, d)).earns) {
           apply(c, d)
           counts.swaps++
           moved = true
@@ -279,6 +285,24 @@ async function improve(input: SelectionInput, chosen: Candidate[], alone: Map<st
   return counts
 }
 
+/** What index c is worth in config (drop-one): whether it earns its place (see finalGains), its loss, per statement. */
+async function worthIn(input: SelectionInput, config: Candidate[], c: Candidate): Promise<{earns: boolean; loss: number; statements: IndexGain['statements']}> {
+  const without = config.filter((x) => x !== c)
+  let loss = 0
+  let earns = false
+  const statements: IndexGain['statements'] = []
+  for (const si of new Set(c.statements)) {
+    const s = input.statements[si]
+    if (!s) continue
+    const [rawWith, rawWithout] = [await input.costOf(si, config), await input.costOf(si, without)]
+    const effLoss = (await effectiveCost(input, si, without)) - (await effectiveCost(input, si, config))
+    loss += s.weight * effLoss
+    if (effLoss > 0 && effLoss >= input.minImprovement * s.baseCost) earns = true
+    if (rawWithout > rawWith * (1 + 1e-9)) statements.push({statement: si, without: s.weight * rawWithout, with: s.weight * rawWith})
+  }
+  return {earns: earns && loss - input.penalty(c) > 0, loss, statements}
+}
+
 /**
  * Each index's drop-one delta in the final set. An index is kept only if, without it, some statement loses at
  * least minImprovement of its base cost (in the objective's effective costs) and the weighted loss outweighs its
@@ -289,21 +313,9 @@ async function finalGains(input: SelectionInput, chosen: Candidate[], rejected: 
     const gains = new Map<string, IndexGain>()
     let weakest: {c: Candidate; loss: number} | undefined
     for (const c of chosen) {
-      const without = chosen.filter((x) => x !== c)
-      let loss = 0
-      let earns = false
-      const statements: IndexGain['statements'] = []
-      for (const si of new Set(c.statements)) {
-        const s = input.statements[si]
-        if (!s) continue
-        const [rawWith, rawWithout] = [await input.costOf(si, chosen), await input.costOf(si, without)]
-        const effLoss = (await effectiveCost(input, si, without)) - (await effectiveCost(input, si, chosen))
-        loss += s.weight * effLoss
-        if (effLoss > 0 && effLoss >= input.minImprovement * s.baseCost) earns = true
-        if (rawWithout > rawWith * (1 + 1e-9)) statements.push({statement: si, without: s.weight * rawWithout, with: s.weight * rawWith})
-      }
+      const {earns, loss, statements} = await worthIn(input, chosen, c)
       const net = loss - input.penalty(c)
-      if (!earns || net <= 0) {
+      if (!earns) {
         if (!weakest || net < weakest.loss) weakest = {c, loss: net}
       } else {
         gains.set(c.id, {statements, benefit: statements.reduce((sum, x) => sum + x.without - x.with, 0)})
