@@ -70,6 +70,15 @@ describe('index advisor quality (views, OR branches, covering, parallel plans, s
     expect(remedy(sales[0]).columns[0]).toBe('store_id')
   }, 120_000)
 
+  it('stores view definitions normalised: a constant in a view definition does not reach the catalog', async () => {
+    await adminQuery(url, `CREATE VIEW vip AS SELECT id, region FROM customers WHERE email = 'tok-5ecret-8b1f@example.com'`)
+    const {snapshot} = await auditTarget(url, {onlyProbes: ['postgres.plans'], failOn: 'never', options: {indexAdvisor: {queries: [{sql: 'SELECT region FROM vip', weight: 1}]}}})
+    const views = (snapshot.readings.find((r) => r.probe === 'postgres.plans')!.data as any).catalog.views
+    expect(JSON.stringify(views)).not.toContain('5ecret')
+    expect(views['public.vip'].definition).toMatch(/email = \$1/)
+    expect(views['public.vip'].columns).toEqual(['id', 'region'])
+  }, 120_000)
+
   it('looks through CTEs and derived tables to the columns they expose', async () => {
     const report = await audit([
       {sql: 'WITH s AS (SELECT customer_id AS cust, amount FROM sales) SELECT sum(amount) FROM s WHERE cust = $1', weight: 10},
