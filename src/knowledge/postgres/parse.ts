@@ -514,6 +514,8 @@ export class ShapeExtractor {
     for (const cte of stmt.withClause?.ctes ?? []) {
       const c = cte.CommonTableExpr
       const q = c.ctequery
+      // Known by name before its own query is read: a recursive CTE refers to itself.
+      ctes.set(c.ctename, undefined)
       let out: Outputs | undefined
       if (q?.SelectStmt) out = this.select(q.SelectStmt, newScope(scope), ctes, false, true)
       else if (q) this.statement(q, ctes, false, scope)
@@ -614,6 +616,7 @@ export class ShapeExtractor {
       const s = node.UpdateStmt ?? node.DeleteStmt
       if (top) this.shape.command = node.UpdateStmt ? 'update' : 'delete'
       for (const c of s.withClause?.ctes ?? []) {
+        ctes.set(c.CommonTableExpr.ctename, undefined)
         const q = c.CommonTableExpr.ctequery
         const out = q?.SelectStmt ? this.select(q.SelectStmt, newScope(scope), ctes, false) : (this.statement(q, ctes, false, scope), undefined)
         ctes.set(c.CommonTableExpr.ctename, renamed(out, (c.CommonTableExpr.aliascolnames ?? []).map(sval)))

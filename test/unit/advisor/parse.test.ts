@@ -109,3 +109,12 @@ describe('extractShape of correlated subqueries', () => {
     expect(self.predicates.map((p) => `${p.term.column}:${p.kind}`)).toContain('user_id:eq')
   })
 })
+
+describe('extractShape of recursive CTEs', () => {
+  it('never takes a recursive CTE\'s reference to itself for a table', async () => {
+    const withT = {...catalog, columns: {...catalog.columns, 'public.t': ['id']}}
+    const s = await extractShape(`WITH RECURSIVE t(id) AS (SELECT id FROM users WHERE id = $1 UNION ALL SELECT o.id FROM orders o JOIN t ON o.user_id = t.id)
+      SELECT * FROM t`, withT)
+    expect(s.tables).toEqual(['public.users', 'public.orders'])
+  })
+})
