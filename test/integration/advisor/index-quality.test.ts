@@ -70,6 +70,21 @@ describe('index advisor quality (views, OR branches, covering, parallel plans, s
     expect(remedy(sales[0]).columns[0]).toBe('store_id')
   }, 120_000)
 
+  it('keeps a pg_stat_statements statement that reads only a view in the workload, and looks through it', async () => {
+    await adminQuery(url, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+    const app = await connect(url, 'cp-advidxc-app')
+    try {
+      for (let i = 0; i < 30; i++) await app.query('SELECT sum(amount) FROM sales_v WHERE store_id = $1', [i])
+    } finally {
+      await app.end()
+    }
+    const {report} = await auditTarget(url, {onlyProbes: ['postgres.plans'], failOn: 'never'})
+    const f = report.findings.find((x) => x.rule === 'database/costly-statement' && String(x.evidence.sql).includes('sales_v'))
+    expect(f, report.findings.map((x) => x.message).join('\n')).toBeDefined()
+    expect(f!.evidence.reason).toBe('improved')
+    expect(onTable(report, 'public.sales').map((x) => remedy(x).columns[0])).toContain('store_id')
+  }, 120_000)
+
   it('stores view definitions normalised: a constant in a view definition does not reach the catalog', async () => {
     await adminQuery(url, `CREATE VIEW vip AS SELECT id, region FROM customers WHERE email = 'tok-5ecret-8b1f@example.com'`)
     const {snapshot} = await auditTarget(url, {onlyProbes: ['postgres.plans'], failOn: 'never', options: {indexAdvisor: {queries: [{sql: 'SELECT region FROM vip', weight: 1}]}}})
