@@ -171,9 +171,20 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const gainOf = (id: string) => run.selection?.gains.get(id)
   for (const c of chosen) usedBy.set(c.id, [])
   for (const [si] of data.statements.entries()) {
-    if (!baseStatements[si]) continue
+    const base = baseStatements[si]
+    if (!base) continue
+    let credited = false
     for (const c of chosen) {
-      if (run.selection ? gainOf(c.id)?.statements.some((x) => x.statement === si) : c.statements.includes(si)) usedBy.get(c.id)!.push(si)
+      if (run.selection ? gainOf(c.id)?.statements.some((x) => x.statement === si) : c.statements.includes(si)) {
+        usedBy.get(c.id)!.push(si)
+        credited = true
+      }
+    }
+    // Improved by the set, yet no single index is missed without it (two interchangeable ones): name the indexes
+    // its final plan uses, so the statement is not left "below --min-improvement" with a gain it has.
+    if (!credited && whatIf && run.selection) {
+      const final = await whatIf.cost(si, chosen).catch(() => undefined)
+      if (final && (base.baseCost - final.cost) / base.baseCost >= options.minImprovement) for (const id of final.used) usedBy.get(id)?.push(si)
     }
   }
   if (whatIf) await whatIf.reset().catch(() => {})
