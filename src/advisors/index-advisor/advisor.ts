@@ -90,7 +90,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       return undefined
     }
   })
-  const {candidates, covered, notes} = generateCandidates(shapes, catalog)
+  const {candidates, covered, notes, pairs} = generateCandidates(shapes, catalog)
   const run: AdvisorRun = {data, shapes, candidates, verified: false, wallMs: 0}
 
   const session = ctx.live.get(target) as PgSession | undefined
@@ -110,9 +110,11 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       const bad = await whatIf.measure(candidates)
       const usable = candidates.filter((c) => !bad.has(c.id))
       const costOf = async (si: number, config: Candidate[]) => (await whatIf!.cost(si, config)).cost
+      const byId = new Map(usable.map((c) => [c.id, c]))
       run.selection = await greedySelect({
         statements: baseStatements, candidates: usable, costOf, penalty, budgetBytes: options.indexBudgetBytes, maxIndexes: options.maxIndexes,
         minImprovement: options.minImprovement, stop: () => whatIf!.exhausted,
+        pairs: pairs.filter(([a, b]) => byId.has(a) && byId.has(b)).map(([a, b]) => [byId.get(a)!, byId.get(b)!]),
       })
       // The best any single candidate does for each statement, to explain statements left without an index.
       for (const c of usable) {
@@ -141,18 +143,27 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
 
   const chosen = run.selection?.chosen ?? heuristicChoice(run)
   const finalCosts = run.selection?.costs ?? data.statements.map((s) => s.cost)
-  // Which chosen index serves each statement: from the final what-if plans, else from the candidate's statements.
+  // Which chosen index serves each statement, and what it is worth there: with what-if plans, the statements whose
+  // cost rises when it alone is dropped from the final set (its drop-one delta, not its gain as a lone candidate,
+  // which other indexes of the set may share); without, the candidate's statements.
   const usedBy = new Map<string, number[]>()
+  const gainOf = (id: string) => run.selection?.gains.get(id)
   for (const c of chosen) usedBy.set(c.id, [])
   for (const [si] of data.statements.entries()) {
     const base = baseStatements[si]
     if (!base) continue
-    if (whatIf && run.selection) {
+    let credited = false
+    for (const c of chosen) {
+      if (run.selection ? gainOf(c.id)?.statements.some((x) => x.statement === si) : c.statements.includes(si)) {
+        usedBy.get(c.id)!.push(si)
+        credited = true
+      }
+    }
+    // Improved by the set, yet no single index is missed without it (two interchangeable ones): name the indexes
+    // its final plan uses, so the statement is not left "below --min-improvement" with a gain it has.
+    if (!credited && whatIf && run.selection) {
       const final = await whatIf.cost(si, chosen).catch(() => undefined)
-      const improved = final && (base.baseCost - final.cost) / base.baseCost >= options.minImprovement
-      if (improved) for (const id of final.used) usedBy.get(id)?.push(si)
-    } else {
-      for (const c of chosen) if (c.statements.includes(si)) usedBy.get(c.id)!.push(si)
+      if (final && (base.baseCost - final.cost) / base.baseCost >= options.minImprovement) for (const id of final.used) usedBy.get(id)?.push(si)
     }
   }
   if (whatIf) await whatIf.reset().catch(() => {})
@@ -165,8 +176,9 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const remedies = new Map<string, Proposed<IndexRemedy>>()
   for (const c of chosen) {
     const helped = usedBy.get(c.id) ?? []
-    const before = helped.reduce((s, si) => s + weighted(si, data.statements[si].cost), 0)
-    const after = helped.reduce((s, si) => s + weighted(si, finalCosts[si]), 0)
+    const gain = gainOf(c.id)
+    const before = gain ? gain.statements.reduce((s, x) => s + x.without, 0) : helped.reduce((s, si) => s + weighted(si, data.statements[si].cost), 0)
+    const after = gain ? gain.statements.reduce((s, x) => s + x.with, 0) : helped.reduce((s, si) => s + weighted(si, finalCosts[si]), 0)
     if (run.selection && helped.length === 0) continue
     remedies.set(c.id, indexRemedy(c, run, helped, before, run.selection ? after : before))
   }
@@ -275,6 +287,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       // Chosen indexes whose time saved is below minSavedMsPerSecond: kept as remedies here, without a finding of their own.
       belowTimeSavedFloor: chosen.filter((c) => judged.has(c.id) && !judged.get(c.id)!.severity)
         .map((c) => ({definition: remedies.get(c.id)!.sql, timeSavedMsPerSecond: judged.get(c.id)!.saved.msPerSecond})),
+      ...(run.selection ? {selectionMoves: run.selection.improvements} : {}),
       wallMs: run.wallMs, budgetBytes: options.indexBudgetBytes ?? null, maxIndexes: options.maxIndexes ?? null, minImprovement: options.minImprovement, rejected,
     },
     remedies: [...remedies.values()],
@@ -312,14 +325,19 @@ function explainStatement(x: ExplainInput): Reason {
   }
   const mineCands = x.candidates.filter((c) => c.statements.includes(x.si))
   const rejections = mineCands.map((c) => run.selection?.rejected.get(c.id)).filter(Boolean)
+  // The reason names the table of the candidate that would have helped most, not of the first one listed.
+  const bestRejected = (reason: string) => mineCands.filter((c) => run.selection?.rejected.get(c.id)?.reason === reason)
+    .sort((a, b) => (run.selection!.rejected.get(b.id)!.benefit - run.selection!.rejected.get(a.id)!.benefit))[0]
   if (rejections.some((r) => r!.reason === 'write-heavy')) {
     // The declined candidate that would have gained the most, with both sides of its trade-off.
-    const c = mineCands.filter((c) => run.selection?.rejected.get(c.id)?.reason === 'write-heavy')
-      .sort((a, b) => run.selection!.rejected.get(b.id)!.benefit - run.selection!.rejected.get(a.id)!.benefit)[0]
+    const c = bestRejected('write-heavy')!
     const r = run.selection!.rejected.get(c.id)!
     return {code: 'write-heavy', text: `write-heavy table ${c.table}: index cost outweighs the read gain: ${tradeOffText(r.benefit, r.penalty, x.rateOf(c.table))}`}
   }
-  if (rejections.some((r) => r!.reason === 'budget')) return {code: 'budget', text: 'an index would help but does not fit --index-budget'}
+  if (rejections.some((r) => r!.reason === 'budget')) {
+    const c = bestRejected('budget')!
+    return {code: 'budget', text: `an index on ${c.table} (about ${formatBytes(c.estimatedBytes)}) would help but does not fit --index-budget`}
+  }
   if (rejections.some((r) => r!.reason === 'max-indexes')) return {code: 'max-indexes', text: 'an index would help but --max-indexes is reached'}
   if (rejections.some((r) => r!.reason === 'call-budget')) return {code: 'call-budget', text: 'the what-if call budget ran out before this statement was costed'}
   if (mineCands.length === 0) {

@@ -33,6 +33,8 @@ export interface CandidateSet {
   covered: Record<string, string>
   /** Notes per statement (e.g. "LIKE '%x%' needs pg_trgm"). */
   notes: Record<number, string[]>
+  /** Candidate ids on the two sides of one join: indexes that may help only together, so tried as a pair. */
+  pairs: Array<[string, string]>
 }
 
 export function quoteQualifiedTable(key: string, catalog?: CatalogFacts): string {
@@ -163,6 +165,9 @@ export function coveringIndex(c: Candidate, existing: ExistingIndex[]): Existing
 }
 
 const MAX_EQUALITY_KEYS = 3
+/** A covering index holds at most this many columns, of at most this many bytes together (pg_stats avg_width). */
+const MAX_COVERING_COLUMNS = 8
+const MAX_COVERING_WIDTH = 256
 
 function key(term: ColumnTerm, desc = false): IndexKey {
   return {sql: termSql(term), column: term.column, ...(desc ? {desc} : {})}
@@ -180,6 +185,8 @@ export function generateCandidates(shapes: Array<StatementShape | undefined>, ca
   const byId = new Map<string, Candidate>()
   const covered: Record<string, string> = {}
   const notes: Record<number, string[]> = {}
+  /** "statement|join term" -> ids of the candidates led by that join key (alone, or after the table's equalities). */
+  const joinSides = new Map<string, string[]>()
   const hasTrgm = catalog.extensions.includes('pg_trgm')
 
   const add = (c: Omit<Candidate, 'id' | 'statements' | 'estimatedBytes'>, fraction = 1) => {
@@ -225,6 +232,10 @@ export function generateCandidates(shapes: Array<StatementShape | undefined>, ca
       // The inner side of a nested loop probes by the join key: join key plus this table's equality filters.
       for (const j of joins) if (eqKeys.length) btree([...eqKeys, key(j)], 'composite')
       for (const j of joins) if (eqKeys.length) btree([key(j), ...eqKeys], 'composite')
+      for (const j of joins) {
+        const ids = [[key(j)], ...(eqKeys.length ? [[...eqKeys, key(j)]] : [])].map((keys) => candidateId({table, method: 'btree', keys}))
+        joinSides.set(`${si}|${termKey(j)}`, ids)
+      }
 
       // Partial: a selective constant equality moves into WHERE; the remaining keys order or narrow the rest.
       const constants = preds.filter((p): p is Predicate & {literal: string} => (p.kind === 'eq' && p.value === 'constant' && !!p.literal) || (p.kind === 'isnull' && p.operator === 'IS NULL'))
@@ -237,12 +248,20 @@ export function generateCandidates(shapes: Array<StatementShape | undefined>, ca
         if (fraction <= 0.2 && restUnique.length > 0) btree(restUnique, 'partial', where, fraction)
       }
 
-      // Covering: a narrow select list turns the best composite into an index-only scan.
-      const selected = shape.selected[table]
-      if (selected && !selected.includes('*') && selected.length <= 3 && shape.command === 'select') {
-        const keys = eqKeys.length ? [...eqKeys, ...(range[0] ? [key(range[0])] : sort)] : sort
-        const include = selected.filter((c) => !keys.some((k) => k.column === c && k.sql.startsWith('"')))
-        if (keys.length && include.length) btree(keys, 'covering', undefined, 1, include)
+      // Covering: every column the statement reads from the table (aggregates' arguments, filters, joins, grouping,
+      // through views and subqueries) in the index, so the scan can be index-only. Each way the table is entered
+      // (its filters, its sort or grouping, a join key) gets its covering variant; the what-if plans pick.
+      const read = shape.read?.[table]
+      if (shape.command === 'select' && read && read.length > 0 && !read.includes('*') && read.length <= MAX_COVERING_COLUMNS && keyWidth(facts, [], read) <= MAX_COVERING_WIDTH) {
+        const leads: IndexKey[][] = []
+        if (eqKeys.length || range.length) leads.push([...eqKeys, ...(range[0] ? [key(range[0])] : [])])
+        if (sort.length) leads.push([...eqKeys, ...sort])
+        if (group.length) leads.push([...eqKeys, ...group])
+        for (const j of joins.slice(0, 2)) leads.push([...eqKeys, key(j)])
+        for (const keys of leads) {
+          const include = read.filter((c) => !keys.some((k) => k.column === c && k.sql.startsWith('"')))
+          if (keys.length && include.length) btree(keys, 'covering', undefined, 1, include)
+        }
       }
 
       for (const p of preds.filter((x) => x.kind === 'contains' && !x.term.expression)) {
@@ -272,5 +291,17 @@ export function generateCandidates(shapes: Array<StatementShape | undefined>, ca
       if (terms.has(lead)) c.statements.push(si)
     })
   }
-  return {candidates: [...byId.values()].filter((c) => c.statements.length > 0), covered, notes}
+  const candidates = [...byId.values()].filter((c) => c.statements.length > 0)
+  const live = new Set(candidates.map((c) => c.id))
+  const pairs = new Map<string, [string, string]>()
+  shapes.forEach((shape, si) => {
+    for (const j of shape?.joins ?? []) {
+      for (const a of joinSides.get(`${si}|${termKey(j.left)}`) ?? []) {
+        for (const b of joinSides.get(`${si}|${termKey(j.right)}`) ?? []) {
+          if (a !== b && live.has(a) && live.has(b)) pairs.set([a, b].sort().join('\u0001'), [a, b])
+        }
+      }
+    }
+  })
+  return {candidates, covered, notes, pairs: [...pairs.values()]}
 }

@@ -1,5 +1,5 @@
 import type {CatalogFacts} from '../../knowledge/postgres/catalog.js'
-import {walkPlan} from './whatif.js'
+import {totalPlanRows} from '../../knowledge/postgres/plan.js'
 
 /** What a plain plan shows about a statement (no ANALYZE: every row count is the planner's estimate). */
 export interface PlanEvidence {
@@ -20,13 +20,17 @@ function tableKey(node: Record<string, any>, catalog: CatalogFacts): string {
 
 export function planEvidence(plan: Record<string, any>, catalog: CatalogFacts, rowsPerCall?: number): PlanEvidence {
   const out: PlanEvidence = {seqScans: [], spillingSorts: [], nestedLoopInnerSeqScans: []}
-  walkPlan(plan, (node, parent) => {
+  // Workers of the nearest Gather above: a parallel-aware scan's Plan Rows are per process, scaled to the total
+  // before its selectivity is judged. Sorts stay per process: each worker sorts its share in its own work_mem.
+  const visit = (node: Record<string, any>, parent: Record<string, any> | undefined, workers: number) => {
     const type = node['Node Type']
+    const below = type === 'Gather' || type === 'Gather Merge' ? Number(node['Workers Planned'] ?? 0) : workers
     if (type === 'Seq Scan') {
       const key = tableKey(node, catalog)
       const rows = catalog.tables[key]?.rows ?? 0
       if (rows >= LARGE_TABLE_ROWS) {
-        out.seqScans.push({table: key, filter: node.Filter, estimatedRows: node['Plan Rows'], tableRows: rows, filteredShare: rows ? 1 - Math.min(1, node['Plan Rows'] / rows) : 0})
+        const estimatedRows = Math.round(totalPlanRows(node, workers))
+        out.seqScans.push({table: key, filter: node.Filter, estimatedRows, tableRows: rows, filteredShare: rows ? 1 - Math.min(1, estimatedRows / rows) : 0})
       }
       if (parent?.['Node Type'] === 'Nested Loop' && parent.Plans?.[1] === node) out.nestedLoopInnerSeqScans.push({table: key, tableRows: rows})
     }
@@ -39,7 +43,9 @@ export function planEvidence(plan: Record<string, any>, catalog: CatalogFacts, r
       const bytes = (input['Plan Rows'] ?? 0) * ((input['Plan Width'] ?? 0) + 24)
       if (bytes > catalog.settings.workMemBytes) out.spillingSorts.push({sortKey: node['Sort Key'] ?? [], estimatedBytes: bytes, workMemBytes: catalog.settings.workMemBytes})
     }
-  })
+    for (const child of node.Plans ?? []) visit(child, node, below)
+  }
+  visit(plan, undefined, 0)
   const planRows = plan['Plan Rows']
   if (rowsPerCall !== undefined && planRows !== undefined && Math.max(rowsPerCall, 1) / Math.max(planRows, 1) >= 10 || (rowsPerCall !== undefined && Math.max(planRows, 1) / Math.max(rowsPerCall, 1) >= 10)) {
     out.misestimate = {planRows, actualRowsPerCall: rowsPerCall!}

@@ -14,9 +14,19 @@ export interface SelectionInput {
   minImprovement: number
   /** Stop before starting an evaluation once this returns true (what-if call budget). */
   stop?: () => boolean
+  /** Candidates that may help only together (a join's two sides): tried as one move when either gains nothing alone. */
+  pairs?: Array<[Candidate, Candidate]>
 }
 
 export type RejectReason = 'no-gain' | 'below-min-improvement' | 'write-heavy' | 'budget' | 'max-indexes' | 'superseded' | 'call-budget'
+
+/** What one chosen index is worth in the final set: the drop-one delta (the rest of the set kept). */
+export interface IndexGain {
+  /** The statements whose cost rises without it: their weighted costs without it and with the whole set. */
+  statements: Array<{statement: number; without: number; with: number}>
+  /** Σ (without − with) over those statements, weighted. */
+  benefit: number
+}
 
 export interface SelectionResult {
   chosen: Candidate[]
@@ -24,13 +34,17 @@ export interface SelectionResult {
   costs: Array<number | undefined>
   /** Why each candidate that helped something in isolation was left out. */
   rejected: Map<string, {reason: RejectReason; benefit: number; penalty: number}>
+  /** Per chosen index, its measured gain in the final set (drop-one). */
+  gains: Map<string, IndexGain>
+  /** Moves the improvement pass made after the greedy pass. */
+  improvements: {adds: number; swaps: number; drops: number}
   evaluations: number
   rounds: number
 }
 
 interface Move {
-  add: Candidate
-  /** An already chosen index that `add` extends and replaces (Extend-style prefix extension). */
+  adds: Candidate[]
+  /** An already chosen index that `adds[0]` extends and replaces (Extend-style prefix extension). */
   replace?: Candidate
   net: number
   benefit: number
@@ -40,18 +54,34 @@ interface Move {
   round: number
 }
 
+/** Whether c holds everything p does (p's keys as a key prefix, p's INCLUDE among c's columns) and more. */
 function extendsIndex(c: Candidate, p: Candidate): boolean {
-  return c.table === p.table && c.method === p.method && c.where === p.where && c.keys.length > p.keys.length
-    && p.keys.every((k, i) => k.sql === c.keys[i].sql && k.opclass === c.keys[i].opclass)
+  if (c === p || c.table !== p.table || c.method !== p.method || c.where !== p.where || c.keys.length < p.keys.length) return false
+  if (!p.keys.every((k, i) => k.sql === c.keys[i].sql && k.opclass === c.keys[i].opclass && !!k.desc === !!c.keys[i].desc)) return false
+  const columns = new Set([...c.keys.map((k) => k.sql), ...(c.include ?? []).map((x) => `"${x.replace(/"/g, '""')}"`)])
+  const pInclude = (p.include ?? []).map((x) => `"${x.replace(/"/g, '""')}"`)
+  if (!pInclude.every((x) => columns.has(x))) return false
+  return c.keys.length > p.keys.length || (c.include ?? []).length > pInclude.length
 }
+
+/** Candidates tried as swaps and additions after the greedy pass: the most valuable alone, at most. */
+const IMPROVE_POOL = 40
+const IMPROVE_PASSES = 4
 
 /**
  * Greedy configuration search over the whole workload in the spirit of Extend (Kossmann et al., VLDB 2020):
- * each round takes the move with the best net benefit per extra byte, where a move adds a candidate or widens an
- * already chosen index into a candidate it is a prefix of. Net benefit = weighted cost saved on the statements the
- * index can serve (only counting statements that end at least minImprovement below their base cost) minus the
- * index's write penalty. Candidates are re-evaluated lazily (a stale score is an upper bound in practice), which
- * keeps what-if calls close to one per candidate and statement per accepted index.
+ * each round takes the move with the best net benefit per extra byte, where a move adds a candidate (or a pair of
+ * candidates on a join's two sides that help only together) or widens an already chosen index into a candidate
+ * holding it. Net benefit = weighted cost saved on the statements the index can serve (only counting statements
+ * that end at least minImprovement below their base cost) minus the index's write penalty. Candidates are
+ * re-evaluated lazily, which keeps what-if calls close to one per candidate and statement per accepted index.
+ *
+ * Then an improvement pass (local search on the same objective): drop an index the others make unnecessary, add
+ * one that still fits, swap a chosen index for one that is worth more and fits once it is gone (greedy by ratio
+ * fills a budget with small indexes and then rejects the big one that was worth more). Last, every index must earn
+ * its place in the final set: without it, some statement loses at least minImprovement of its base cost and the
+ * loss outweighs its write penalty; otherwise it is dropped (it changes no plan that matters). `gains` holds each
+ * kept index's drop-one delta, which is what the report states.
  */
 export async function greedySelect(input: SelectionInput): Promise<SelectionResult> {
   const chosen: Candidate[] = []
@@ -61,9 +91,9 @@ export async function greedySelect(input: SelectionInput): Promise<SelectionResu
   let round = 0
   let usedBytes = 0
 
-  const evaluate = async (add: Candidate, replace?: Candidate): Promise<Move> => {
-    const config = [...chosen.filter((c) => c !== replace), add]
-    const affected = new Set([...add.statements, ...(replace?.statements ?? [])])
+  const evaluate = async (adds: Candidate[], replace?: Candidate): Promise<Move> => {
+    const config = [...chosen.filter((c) => c !== replace), ...adds]
+    const affected = new Set([...adds.flatMap((a) => a.statements), ...(replace?.statements ?? [])])
     let benefit = 0
     for (const si of affected) {
       const s = input.statements[si]
@@ -74,19 +104,30 @@ export async function greedySelect(input: SelectionInput): Promise<SelectionResu
       if ((s.baseCost - after) / s.baseCost < input.minImprovement && after < before) continue
       benefit += s.weight * (before - after)
     }
-    const penalty = input.penalty(add) - (replace ? input.penalty(replace) : 0)
-    const extraBytes = Math.max(1, add.estimatedBytes - (replace?.estimatedBytes ?? 0))
+    const penalty = adds.reduce((sum, a) => sum + input.penalty(a), 0) - (replace ? input.penalty(replace) : 0)
+    const extraBytes = Math.max(1, adds.reduce((sum, a) => sum + a.estimatedBytes, 0) - (replace?.estimatedBytes ?? 0))
     const net = benefit - penalty
-    return {add, replace, net, benefit, penalty, extraBytes, score: net / extraBytes, round}
+    return {adds, replace, net, benefit, penalty, extraBytes, score: net / extraBytes, round}
   }
 
+  const alone = new Map<string, Move>()
   let queue: Move[] = []
   for (const c of input.candidates) {
     if (input.stop?.()) break
-    const m = await evaluate(c)
+    const m = await evaluate([c])
+    alone.set(c.id, m)
     if (m.benefit > 0) queue.push(m)
     else rejected.set(c.id, {reason: 'no-gain', benefit: 0, penalty: m.penalty})
     if (m.benefit > 0 && m.net <= 0) rejected.set(c.id, {reason: 'write-heavy', benefit: m.benefit, penalty: m.penalty})
+  }
+  // A join's two sides: a pair is worth trying when one of its members gains nothing alone.
+  for (const [a, b] of input.pairs ?? []) {
+    if (input.stop?.()) break
+    const ma = alone.get(a.id)
+    const mb = alone.get(b.id)
+    if (!ma || !mb || (ma.benefit > 0 && mb.benefit > 0)) continue
+    const m = await evaluate([a, b])
+    if (m.net > 0 && m.benefit > Math.max(ma.benefit, mb.benefit)) queue.push(m)
   }
   queue = queue.filter((m) => m.net > 0)
 
@@ -94,21 +135,27 @@ export async function greedySelect(input: SelectionInput): Promise<SelectionResu
     if (input.maxIndexes !== undefined && chosen.length >= input.maxIndexes && !queue.some((m) => m.replace)) break
     queue.sort((a, b) => b.score - a.score)
     const top = queue.shift()!
+    if (top.adds.some((c) => chosen.includes(c))) {
+      // Half of a pair already chosen: the other half is a move of its own now.
+      const rest = top.adds.filter((c) => !chosen.includes(c))
+      if (rest.length > 0 && !top.replace) queue.push({...top, adds: rest, round: -1})
+      continue
+    }
     const fits = input.budgetBytes === undefined || usedBytes + top.extraBytes <= input.budgetBytes
-    const capped = !top.replace && input.maxIndexes !== undefined && chosen.length >= input.maxIndexes
+    const capped = !top.replace && input.maxIndexes !== undefined && chosen.length + top.adds.length > input.maxIndexes
     if (!fits || capped) {
-      rejected.set(top.add.id, {reason: fits ? 'max-indexes' : 'budget', benefit: top.benefit, penalty: top.penalty})
+      for (const c of top.adds) rejected.set(c.id, {reason: fits ? 'max-indexes' : 'budget', benefit: top.benefit, penalty: top.penalty})
       continue
     }
     if (top.replace && !chosen.includes(top.replace)) continue
     if (top.round !== round) {
       if (input.stop?.()) {
-        rejected.set(top.add.id, {reason: 'call-budget', benefit: top.benefit, penalty: top.penalty})
+        for (const c of top.adds) rejected.set(c.id, {reason: 'call-budget', benefit: top.benefit, penalty: top.penalty})
         continue
       }
-      const fresh = await evaluate(top.add, top.replace)
+      const fresh = await evaluate(top.adds, top.replace)
       if (fresh.net > 0) queue.push(fresh)
-      else rejected.set(top.add.id, {reason: fresh.benefit > 0 ? 'write-heavy' : 'superseded', benefit: fresh.benefit, penalty: fresh.penalty})
+      else for (const c of top.adds) rejected.set(c.id, {reason: fresh.benefit > 0 ? 'write-heavy' : 'superseded', benefit: fresh.benefit, penalty: fresh.penalty})
       continue
     }
     // Accept: the move's score is fresh for this configuration and is the best in the queue.
@@ -116,36 +163,169 @@ export async function greedySelect(input: SelectionInput): Promise<SelectionResu
       chosen.splice(chosen.indexOf(top.replace), 1)
       rejected.set(top.replace.id, {reason: 'superseded', benefit: 0, penalty: 0})
     }
-    chosen.push(top.add)
-    rejected.delete(top.add.id)
+    chosen.push(...top.adds)
+    for (const c of top.adds) rejected.delete(c.id)
     usedBytes += top.extraBytes
     round++
-    for (const si of new Set([...top.add.statements, ...(top.replace?.statements ?? [])])) {
+    for (const si of new Set([...top.adds.flatMap((a) => a.statements), ...(top.replace?.statements ?? [])])) {
       if (input.statements[si] && current[si] !== undefined) current[si] = await input.costOf(si, chosen)
     }
-    // Candidates extending the newly chosen index become replacement moves.
-    for (const c of input.candidates) {
-      if (!chosen.includes(c) && extendsIndex(c, top.add)) queue.push({add: c, replace: top.add, net: Infinity, benefit: 0, penalty: 0, extraBytes: 1, score: Infinity, round: -1})
+    // Candidates extending a newly chosen index become replacement moves.
+    for (const add of top.adds) {
+      for (const c of input.candidates) {
+        if (!chosen.includes(c) && extendsIndex(c, add)) queue.push({adds: [c], replace: add, net: Infinity, benefit: 0, penalty: 0, extraBytes: 1, score: Infinity, round: -1})
+      }
     }
-    queue = queue.filter((m) => m.add !== top.add)
+    queue = queue.filter((m) => !m.adds.some((c) => top.adds.includes(c)))
   }
 
-  // Drop indexes that later choices made redundant (their removal costs nothing above their write penalty).
-  for (const p of [...chosen]) {
-    const without = chosen.filter((c) => c !== p)
-    let loss = 0
-    for (const si of p.statements) {
-      const s = input.statements[si]
-      if (!s || current[si] === undefined) continue
-      loss += s.weight * ((await input.costOf(si, without)) - current[si]!)
+  const improvements = await improve(input, chosen, alone, rejected)
+  const kept = chosen.length
+  let gains = await finalGains(input, chosen, rejected, improvements)
+  // Room the final check freed under a budget or cap is offered once more to the improvement pass.
+  if (chosen.length < kept && (input.budgetBytes !== undefined || input.maxIndexes !== undefined)) {
+    const more = await improve(input, chosen, alone, rejected)
+    for (const k of ['adds', 'swaps', 'drops'] as const) improvements[k] += more[k]
+    gains = await finalGains(input, chosen, rejected, improvements)
+  }
+  for (const [si, s] of input.statements.entries()) if (s && current[si] !== undefined) current[si] = await input.costOf(si, chosen)
+  return {chosen, costs: current, rejected, gains, improvements, evaluations, rounds: round}
+}
+
+/** The statement's cost as the objective counts it: its base cost unless it falls by at least minImprovement. */
+async function effectiveCost(input: SelectionInput, si: number, config: Candidate[]): Promise<number> {
+  const s = input.statements[si]!
+  const cost = await input.costOf(si, config)
+  return (s.baseCost - cost) / s.baseCost >= input.minImprovement ? cost : s.baseCost
+}
+
+/** Objective change (weighted effective cost plus write penalties) from config `from` to config `to`. */
+async function objectiveDelta(input: SelectionInput, from: Candidate[], to: Candidate[]): Promise<number> {
+  const changed = [...from.filter((c) => !to.includes(c)), ...to.filter((c) => !from.includes(c))]
+  const affected = new Set(changed.flatMap((c) => c.statements))
+  let delta = 0
+  for (const si of affected) {
+    const s = input.statements[si]
+    if (!s) continue
+    delta += s.weight * ((await effectiveCost(input, si, to)) - (await effectiveCost(input, si, from)))
+  }
+  return delta + to.reduce((sum, c) => sum + input.penalty(c), 0) - from.reduce((sum, c) => sum + input.penalty(c), 0)
+}
+
+const bytesOf = (config: Candidate[]) => config.reduce((sum, c) => sum + c.estimatedBytes, 0)
+
+/** Drop, add and swap moves on the greedy set while one lowers the objective (first improvement, bounded passes). */
+async function improve(input: SelectionInput, chosen: Candidate[], alone: Map<string, Move>, rejected: SelectionResult['rejected']): Promise<SelectionResult['improvements']> {
+  const counts = {adds: 0, swaps: 0, drops: 0}
+  const fits = (config: Candidate[]) => (input.budgetBytes === undefined || bytesOf(config) <= input.budgetBytes)
+    && (input.maxIndexes === undefined || config.length <= input.maxIndexes)
+  // A move must lower the objective by more than rounding.
+  const epsilon = 1e-9 * Math.max(1, input.statements.reduce((sum, s) => sum + (s ? s.weight * s.baseCost : 0), 0))
+  const pool = () => [...alone.values()].filter((m) => m.net > 0 && !chosen.includes(m.adds[0]))
+    .sort((a, b) => b.net - a.net).slice(0, IMPROVE_POOL).map((m) => m.adds[0])
+  const apply = (drop: Candidate | undefined, add: Candidate | undefined) => {
+    if (drop) {
+      chosen.splice(chosen.indexOf(drop), 1)
+      // Swapped out for a candidate worth more: it would still help, but not within the budget or the cap.
+      const swapped = add && (input.budgetBytes !== undefined && bytesOf([...chosen, add, drop]) > input.budgetBytes ? 'budget' : input.maxIndexes !== undefined ? 'max-indexes' : undefined)
+      rejected.set(drop.id, {reason: swapped || 'superseded', benefit: swapped ? (alone.get(drop.id)?.benefit ?? 0) : 0, penalty: input.penalty(drop)})
     }
-    if (loss <= input.penalty(p)) {
-      chosen.splice(chosen.indexOf(p), 1)
-      rejected.set(p.id, {reason: 'superseded', benefit: loss, penalty: input.penalty(p)})
-      for (const si of p.statements) if (current[si] !== undefined) current[si] = await input.costOf(si, chosen)
+    if (add) {
+      chosen.push(add)
+      rejected.delete(add.id)
     }
   }
-  return {chosen, costs: current, rejected, evaluations, rounds: round}
+  for (let pass = 0; pass < IMPROVE_PASSES; pass++) {
+    let moved = false
+    for (const c of [...chosen]) {
+      if (input.stop?.()) return counts
+      if ((await objectiveDelta(input, chosen, chosen.filter((x) => x !== c))) <= 0) {
+        apply(c, undefined)
+        counts.drops++
+        moved = true
+      }
+    }
+    for (const d of pool()) {
+      if (input.stop?.()) return counts
+      const to = [...chosen, d]
+      if (fits(to) && (await objectiveDelta(input, chosen, to)) < -epsilon && (await worthIn(input, to, d)).earns) {
+        apply(undefined, d)
+        counts.adds++
+        moved = true
+      }
+    }
+    // Swaps: what each chosen index is worth now (drop-one), against what a pool candidate is worth alone (an
+    // upper bound in practice), so only promising swaps are planned. Without a budget or a cap an add followed by a
+    // drop does what a swap does, so swaps are for when room is short.
+    const constrained = input.budgetBytes !== undefined || input.maxIndexes !== undefined
+    if (!constrained) {
+      if (!moved) break
+      continue
+    }
+    const worth = new Map<string, number>()
+    for (const c of chosen) worth.set(c.id, await objectiveDelta(input, chosen, chosen.filter((x) => x !== c)))
+    swap: for (const d of pool()) {
+      const gainAlone = alone.get(d.id)?.net ?? 0
+      for (const c of [...chosen].sort((a, b) => (worth.get(a.id) ?? 0) - (worth.get(b.id) ?? 0))) {
+        if (input.stop?.()) return counts
+        if (gainAlone <= (worth.get(c.id) ?? 0)) continue
+        const to = [...chosen.filter((x) => x !== c), d]
+        if (!fits(to)) continue
+        if ((await objectiveDelta(input, chosen, to)) < -epsilon && (await worthIn(input, to, d)).earns) {
+          apply(c, d)
+          counts.swaps++
+          moved = true
+          for (const x of chosen) worth.set(x.id, await objectiveDelta(input, chosen, chosen.filter((y) => y !== x)))
+          continue swap
+        }
+      }
+    }
+    if (!moved) break
+  }
+  return counts
+}
+
+/** What index c is worth in config (drop-one): whether it earns its place (see finalGains), its loss, per statement. */
+async function worthIn(input: SelectionInput, config: Candidate[], c: Candidate): Promise<{earns: boolean; loss: number; statements: IndexGain['statements']}> {
+  const without = config.filter((x) => x !== c)
+  let loss = 0
+  let earns = false
+  const statements: IndexGain['statements'] = []
+  for (const si of new Set(c.statements)) {
+    const s = input.statements[si]
+    if (!s) continue
+    const [rawWith, rawWithout] = [await input.costOf(si, config), await input.costOf(si, without)]
+    const effLoss = (await effectiveCost(input, si, without)) - (await effectiveCost(input, si, config))
+    loss += s.weight * effLoss
+    if (effLoss > 0 && effLoss >= input.minImprovement * s.baseCost) earns = true
+    if (rawWithout > rawWith * (1 + 1e-9)) statements.push({statement: si, without: s.weight * rawWithout, with: s.weight * rawWith})
+  }
+  return {earns: earns && loss - input.penalty(c) > 0, loss, statements}
+}
+
+/**
+ * Each index's drop-one delta in the final set. An index is kept only if, without it, some statement loses at
+ * least minImprovement of its base cost (in the objective's effective costs) and the weighted loss outweighs its
+ * write penalty: the weakest failing index is dropped and the rest re-measured, until every index earns its place.
+ */
+async function finalGains(input: SelectionInput, chosen: Candidate[], rejected: SelectionResult['rejected'], counts: SelectionResult['improvements']): Promise<Map<string, IndexGain>> {
+  for (;;) {
+    const gains = new Map<string, IndexGain>()
+    let weakest: {c: Candidate; loss: number} | undefined
+    for (const c of chosen) {
+      const {earns, loss, statements} = await worthIn(input, chosen, c)
+      const net = loss - input.penalty(c)
+      if (!earns) {
+        if (!weakest || net < weakest.loss) weakest = {c, loss: net}
+      } else {
+        gains.set(c.id, {statements, benefit: statements.reduce((sum, x) => sum + x.without - x.with, 0)})
+      }
+    }
+    if (!weakest) return gains
+    chosen.splice(chosen.indexOf(weakest.c), 1)
+    rejected.set(weakest.c.id, {reason: 'superseded', benefit: Math.max(0, weakest.loss + input.penalty(weakest.c)), penalty: input.penalty(weakest.c)})
+    counts.drops++
+  }
 }
 
 /** Total weighted cost plus write penalties of a configuration (the objective both searches minimise). */

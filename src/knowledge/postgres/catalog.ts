@@ -1,4 +1,6 @@
 import type {PgSession} from '../../drivers/postgres.js'
+import {safeQueryTextSync} from './query-text.js'
+import {ensureParser} from './workload.js'
 
 /** Catalog facts the advisor needs, read once at capture time and kept in the snapshot. */
 export interface ColumnFacts {
@@ -40,8 +42,19 @@ export interface ExistingIndex {
   sizeBytes: number
 }
 
+/** A view the workload reads: its columns and its definition (normalised: constants are $n), to look through it. */
+export interface ViewFacts {
+  key: string
+  schema: string
+  name: string
+  columns: string[]
+  definition: string
+}
+
 export interface CatalogFacts {
   tables: Record<string, TableFacts>
+  /** Views among the relations the workload names (absent in snapshots taken before views were read). */
+  views?: Record<string, ViewFacts>
   indexes: ExistingIndex[]
   extensions: string[]
   searchPath: string[]
@@ -51,6 +64,7 @@ export interface CatalogFacts {
 }
 
 const MAX_TABLES = 2000
+const MAX_VIEWS = 500
 
 /**
  * Reads user tables (largest first, bounded), their columns and statistics, and every index on them.
@@ -93,6 +107,14 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
      WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
        ${wanted}
      ORDER BY size DESC LIMIT ${MAX_TABLES}`, names ? [names] : undefined)
+  // Views: the advisor parses their definitions to reach the base tables and columns a statement over a view reads.
+  const views = await session.query(`
+    SELECT n.nspname AS schema, c.relname AS name, pg_get_viewdef(c.oid, true) AS definition,
+           array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+       ${wanted}
+     ORDER BY c.oid LIMIT ${MAX_VIEWS}`, names ? [names] : undefined)
   const indexes = await session.query(`
     SELECT ic.relname AS name, n.nspname || '.' || t.relname AS table, am.amname AS method,
            array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k) AS keys,
@@ -117,6 +139,14 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
     searchPath: facts.search_path,
     settings: {workMemBytes: Number(facts.work_mem), randomPageCost: Number(facts.random_page_cost), seqPageCost: Number(facts.seq_page_cost), blockSize: facts.block_size},
     statsSeconds,
+    views: {},
+  }
+  if (views.length > 0) await ensureParser()
+  for (const v of views) {
+    const key = `${v.schema}.${v.name}`
+    // Normalised like every query text read from the server: a literal in a view definition is not ours to store.
+    const safe = safeQueryTextSync(String(v.definition ?? ''))
+    if (safe.treatment === 'normalised') out.views![key] = {key, schema: v.schema, name: v.name, columns: Array.isArray(v.columns) ? v.columns.map(String) : [], definition: safe.text}
   }
   for (const t of tables) {
     const key = `${t.schema}.${t.name}`
@@ -128,7 +158,12 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
   return out
 }
 
-/** The "schema.table" -> columns map parsing needs. */
-export function columnsOf(catalog: CatalogFacts): {columns: Record<string, string[]>; searchPath: string[]} {
-  return {columns: Object.fromEntries(Object.values(catalog.tables).map((t) => [t.key, t.columns.map((c) => c.name)])), searchPath: catalog.searchPath}
+/** The "schema.table" -> columns map parsing needs, with the views' columns and definitions to look through them. */
+export function columnsOf(catalog: CatalogFacts): {columns: Record<string, string[]>; searchPath: string[]; views: Record<string, string>} {
+  const views = Object.values(catalog.views ?? {})
+  return {
+    columns: Object.fromEntries([...views.map((v) => [v.key, v.columns]), ...Object.values(catalog.tables).map((t) => [t.key, t.columns.map((c) => c.name)])]),
+    searchPath: catalog.searchPath,
+    views: Object.fromEntries(views.map((v) => [v.key, v.definition])),
+  }
 }

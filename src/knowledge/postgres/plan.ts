@@ -42,6 +42,28 @@ export async function plannable(sql: string): Promise<PlannableStatement> {
   return {sql: text, paramCount: maxParam(node)}
 }
 
+/**
+ * What PostgreSQL divides a parallel-aware node's rows by (costsize.c, get_parallel_divisor): the workers planned,
+ * plus the leader's share while it still has time to run the plan itself (1 − 0.3 per worker, with
+ * parallel_leader_participation on, the default). EXPLAIN shows a parallel-aware node's rows per process, so a
+ * Parallel Seq Scan under a Gather of 2 workers shows 1/2.4 of the rows the scan returns in all.
+ */
+export function parallelDivisor(workers: number, leaderParticipation = true): number {
+  if (!(workers > 0)) return 1
+  const leader = leaderParticipation ? 1 - 0.3 * workers : 0
+  return workers + Math.max(0, leader)
+}
+
+/**
+ * A plan node's estimated rows over all processes: its Plan Rows, times the parallel divisor when it is
+ * parallel-aware under a Gather or Gather Merge of `workers` planned workers (a node that is not parallel-aware,
+ * such as the inner side of a join that each worker builds whole, shows its full row count already).
+ */
+export function totalPlanRows(node: Record<string, any>, workers: number): number {
+  const rows = Number(node['Plan Rows'] ?? 0)
+  return node['Parallel Aware'] === true && workers > 0 ? rows * parallelDivisor(workers) : rows
+}
+
 export interface PlanResult {
   plan: Record<string, any>
   /** Total cost of the top plan node. */

@@ -188,7 +188,8 @@ export const plansProbe: Probe<PgSession> = {
     if (source === 'pg_stat_statements') for (const r of raw) r.weight = (r.calls ?? 0) / seconds
     const writes = statStatements ? await statementWrites(session, seconds, facts.seconds !== undefined) : undefined
     const tablesByName = new Map<string, Set<string>>()
-    for (const t of Object.values(catalog.tables)) tablesByName.set(t.name, (tablesByName.get(t.name) ?? new Set()).add(t.schema))
+    // A user view counts as a user relation: a statement over views alone is workload (the advisor looks through them).
+    for (const t of [...Object.values(catalog.tables), ...Object.values(catalog.views ?? {})]) tablesByName.set(t.name, (tablesByName.get(t.name) ?? new Set()).add(t.schema))
 
     const statements: PlannedStatement[] = []
     const toPlan: Array<{entry: PlannedStatement; stmt: PlannableStatement}> = []

@@ -92,12 +92,31 @@ describe('generateCandidates', () => {
       {...existing('users_lower_email', ['lower(email::text)']), table: 'public.users'},
     ]}))
     expect(covered.defs.filter((d) => d.includes('("customer_id")'))).toEqual([])
-    // lower((email)::text) from pg_get_indexdef equals lower("email"); only the covering variant (INCLUDE id) remains.
-    expect(covered.defs.filter((d) => d.includes('lower'))).toEqual(['CREATE INDEX ON "public"."users" USING btree ((lower("email"))) INCLUDE ("id")'])
+    // lower((email)::text) from pg_get_indexdef equals lower("email"); only the covering variant remains. It includes
+    // email itself: PostgreSQL plans an index-only scan over an expression index only when the column is in it too.
+    expect(covered.defs.filter((d) => d.includes('lower'))).toEqual(['CREATE INDEX ON "public"."users" USING btree ((lower("email"))) INCLUDE ("email", "id")'])
     expect(covered.covered).toMatchObject({'public.orders btree ("customer_id")': 'orders_customer_created'})
     // An invalid index (failed CREATE INDEX CONCURRENTLY), another method or a partial one covers nothing.
     for (const idx of [existing('bad', ['customer_id'], {valid: false}), existing('h', ['customer_id'], {method: 'hash'}), existing('p', ['customer_id'], {predicate: "status = 'new'"})]) {
       expect(candidatesFor(sqls.slice(0, 1), catalog({indexes: [idx]})).defs).toContain('CREATE INDEX ON "public"."orders" USING btree ("customer_id")')
     }
+  })
+})
+
+describe('covering candidates and join pairs', () => {
+  it('covers every column an aggregate reads, per way into the table, and never for a whole-row read', () => {
+    const {defs} = candidatesFor(['SELECT store_id, sum(total) FROM orders WHERE created_at >= $1 GROUP BY store_id'])
+    expect(defs).toContain('CREATE INDEX ON "public"."orders" USING btree ("created_at") INCLUDE ("store_id", "total")')
+    expect(defs).toContain('CREATE INDEX ON "public"."orders" USING btree ("store_id") INCLUDE ("created_at", "total")')
+    const star = candidatesFor(['SELECT * FROM orders WHERE created_at >= $1'])
+    expect(star.defs.filter((d) => d.includes('INCLUDE'))).toEqual([])
+  })
+
+  it('pairs the join-key candidates of a join\'s two sides', () => {
+    const {pairs} = candidatesFor(['SELECT count(*) FROM orders o JOIN users u ON u.name = o.status WHERE o.store_id = $1'])
+    const sorted = pairs.map((p) => [...p].sort().join(' + '))
+    expect(sorted).toContain('public.orders btree ("status") + public.users btree ("name")')
+    // The side with an equality filter is also paired through its composite (filter, then join key).
+    expect(sorted).toContain('public.orders btree ("store_id", "status") + public.users btree ("name")')
   })
 })

@@ -44,3 +44,57 @@ describe('greedySelect', () => {
     expect(g.chosen.map((x) => x.id).sort()).toEqual(e.chosen.map((x) => x.id).sort())
   })
 })
+
+describe('improvement pass and drop-one gains', () => {
+  const one = (weight = 1) => ({weight, baseCost: 100})
+  const additive = (cuts: Record<string, number>) => async (_si: number, config: Candidate[]) => 100 - config.reduce((s, c) => s + (cuts[c.id] ?? 0), 0)
+
+  it('swaps the small index greedy takes first for the one worth more that then does not fit the budget', async () => {
+    const small = cand('small', 't', ['s'], 10, [0])
+    const big = cand('big', 'u', ['b'], 50, [1])
+    const r = await greedySelect(input([small, big], {0: {small: 10}, 1: {big: 10}}, {budgetBytes: 55}))
+    expect(r.chosen.map((x) => x.id)).toEqual(['big'])
+    expect(r.improvements.swaps).toBe(1)
+    expect(r.gains.get('big')).toEqual({statements: [{statement: 1, without: 200, with: 20}], benefit: 180})
+  })
+
+  it('adds what still fits after the greedy pass, within the budget and --max-indexes', async () => {
+    const a = cand('a', 't', ['a'], 30, [0])
+    const b = cand('b', 'u', ['b'], 30, [1])
+    const r = await greedySelect(input([a, b], {0: {a: 10}, 1: {b: 10}}, {budgetBytes: 60}))
+    expect(r.chosen.map((x) => x.id).sort()).toEqual(['a', 'b'])
+    const capped = await greedySelect(input([a, b], {0: {a: 10}, 1: {b: 10}}, {budgetBytes: 60, maxIndexes: 1}))
+    expect(capped.chosen.map((x) => x.id)).toEqual(['b'])
+  })
+
+  it('drops an index that adds less than --min-improvement to a statement another index already serves', async () => {
+    const a = cand('a', 't', ['a'], 10, [0])
+    const b = cand('b', 't', ['b'], 10, [0])
+    // b cuts 15% alone, but only 5% more once a is there: greedy takes it, the final check drops it.
+    const costOf = async (_si: number, config: Candidate[]) => 100 - (config.includes(a) ? 50 : 0) - (config.includes(b) ? (config.includes(a) ? 5 : 15) : 0)
+    const r = await greedySelect({statements: [one()], candidates: [a, b], costOf, penalty: () => 0, minImprovement: 0.1})
+    expect(r.chosen.map((x) => x.id)).toEqual(['a'])
+    expect(r.rejected.get('b')?.reason).toBe('superseded')
+    expect(r.gains.get('a')).toEqual({statements: [{statement: 0, without: 100, with: 50}], benefit: 50})
+  })
+
+  it('reports each index\'s drop-one gain in the final set, not its gain alone', async () => {
+    const a = cand('a', 't', ['a'], 10, [0])
+    const b = cand('b', 't', ['b'], 10, [0])
+    const r = await greedySelect({statements: [one(2)], candidates: [a, b], costOf: additive({a: 30, b: 30}), penalty: () => 0, minImprovement: 0.1})
+    expect(r.chosen.map((x) => x.id).sort()).toEqual(['a', 'b'])
+    expect(r.gains.get('a')).toEqual({statements: [{statement: 0, without: 140, with: 80}], benefit: 60})
+    expect(r.costs).toEqual([40])
+  })
+
+  it('tries a join\'s two sides as a pair when neither helps alone', async () => {
+    const p = cand('p', 't', ['k'], 10, [0])
+    const q = cand('q', 'u', ['k'], 10, [0])
+    const costOf = async (_si: number, config: Candidate[]) => (config.includes(p) && config.includes(q) ? 20 : 100)
+    const base = {statements: [one()], candidates: [p, q], costOf, penalty: () => 0, minImprovement: 0.1}
+    expect((await greedySelect(base)).chosen).toEqual([])
+    const paired = await greedySelect({...base, pairs: [[p, q]]})
+    expect(paired.chosen.map((x) => x.id).sort()).toEqual(['p', 'q'])
+    expect(paired.gains.get('p')?.benefit).toBe(80)
+  })
+})
