@@ -134,6 +134,8 @@ interface AuditSet {
   claimedRelativeCost: number | null
   claimedBytes: number | null
   reasons: Record<string, number>
+  /** Statements the advisor weighed (evidence.statements of database/index-workload): 21 when it sees them all. */
+  statementsSeen: number | null
   exitCode: number
   wallMs: number
 }
@@ -161,7 +163,7 @@ async function chokepoint(url: string, budgetBytes: number | undefined): Promise
     reasons[r] = (reasons[r] ?? 0) + 1
   }
   const ddl = (workload?.remedies ?? []).filter((r) => r.kind === 'index' && r.sql).map((r) => r.sql!)
-  return {ddl, claimedRelativeCost: workload?.value ?? null, claimedBytes: workload?.evidence?.sizeBytes ?? null, reasons, exitCode, wallMs: Date.now() - t0}
+  return {ddl, claimedRelativeCost: workload?.value ?? null, claimedBytes: workload?.evidence?.sizeBytes ?? null, reasons, statementsSeen: workload?.evidence?.statements ?? null, exitCode, wallMs: Date.now() - t0}
 }
 
 async function qualstatsSets(): Promise<Map<string, {indexes: string[]; unoptimised: number; workloadMs: Record<string, number>; generatedMs?: number}> | {error: string}> {
@@ -209,6 +211,8 @@ interface Row {
   perQuery?: Record<string, number>
   claimedRelativeCost?: number | null
   reasons?: Record<string, number>
+  overBudget?: boolean
+  statementsSeen?: number | null
 }
 
 function row(variant: Variant, budget: {label: string; bytes?: number}, method: string, score: Score, base: QueryCost[], extra: Partial<Row> = {}): Row {
@@ -217,6 +221,8 @@ function row(variant: Variant, budget: {label: string; bytes?: number}, method: 
     variant: variant.keys ? 'keys' : 'nokeys', budget: budget.label, budgetBytes: budget.bytes ?? null, method,
     indexes: score.indexes.length, bytes: score.bytes, weightedRatio: s.weightedRatio, unweightedRatio: s.unweightedRatio,
     meanQueryRatio: s.meanQueryRatio, definitions: score.indexes.map((i) => i.ddl),
+    // By hypopg's sizes on the primary (chokepoint applies its budget with its own estimates).
+    ...(budget.bytes !== undefined && score.bytes > budget.bytes ? {overBudget: true} : {}),
     ...(score.rejected.length > 0 ? {rejected: score.rejected} : {}),
     perQuery: Object.fromEntries(score.costs.map((c, i) => [c.id, Math.round((c.cost / base[i].cost) * 10000) / 10000])),
     ...extra,
@@ -312,7 +318,7 @@ async function main(): Promise<void> {
       const key = `${v.db}/${b.label}`
       for (const pass of ['A', 'B', 'C'] as const) {
         const a = passes[pass].get(key)!
-        rows.push(row(v, b, pass === 'A' ? 'chokepoint' : `chokepoint-${pass}`, await scorer.score(a.ddl), base.costs, {claimedRelativeCost: a.claimedRelativeCost, reasons: a.reasons}))
+        rows.push(row(v, b, pass === 'A' ? 'chokepoint' : `chokepoint-${pass}`, await scorer.score(a.ddl), base.costs, {claimedRelativeCost: a.claimedRelativeCost, reasons: a.reasons, statementsSeen: a.statementsSeen}))
       }
       const [A, B, C] = [passes.A.get(key)!, passes.B.get(key)!, passes.C.get(key)!]
       uptime.push({variant: name, budget: b.label, sameAB: sameSet(A.ddl, B.ddl), sameAC: sameSet(A.ddl, C.ddl), indexes: {A: A.ddl.length, B: B.ddl.length, C: C.ddl.length}})
