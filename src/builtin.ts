@@ -44,6 +44,7 @@ const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
   maxStatements: count('statements read from pg_stat_statements by postgres.plans (default 100)', 1, 10_000),
   maxWhatIfCalls: count('what-if EXPLAIN calls per audit at most (default 20000)', 1, 1_000_000),
   warnSavedMsPerSecond: number('statement time an index saves, ms per second, from which it is a warning (default 10; below: info)', {min: 0, max: 1e9}),
+  warnSavedMsPerCall: number('statement time an index saves on each call of one statement, ms, from which it is a warning too (default 5)', {min: 0, max: 1e9}),
   minSavedMsPerSecond: number('statement time an index saves, ms per second, below which it gets no finding of its own (default 0: off)', {min: 0, max: 1e9}),
 }
 
@@ -53,7 +54,7 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
   unsafeRawQueryTexts: boolean('UNSAFE: also keep the server\'s raw query texts (rawQuery) in postgres.activity/statements readings; they may hold passwords and tokens'),
   scratch: boolean('this database is a scratch copy: allows --verify-real (with COMMENT ON DATABASE ... \'chokepoint:scratch\')'),
-  indexAdvisor: object('index advisor: {queries, indexBudgetBytes, maxIndexes, minImprovement, verifyReal, scratch, maxStatements, maxWhatIfCalls, warnSavedMsPerSecond, minSavedMsPerSecond}', {properties: INDEX_ADVISOR_OPTIONS}),
+  indexAdvisor: object('index advisor: {queries, indexBudgetBytes, maxIndexes, minImprovement, verifyReal, scratch, maxStatements, maxWhatIfCalls, warnSavedMsPerSecond, warnSavedMsPerCall, minSavedMsPerSecond}', {properties: INDEX_ADVISOR_OPTIONS}),
   cacheTopN: count('postgres.cache-hit: tables listed (default 20)', 1, 1000),
   cacheMinBlocks: count('postgres.cache-hit: blocks read before a hit rate is judged (default 1000)', 1, 1e12),
   tablesMinRows: count('postgres.tables: smallest table judged for sequential scans (default 1000)', 1, 1e12),

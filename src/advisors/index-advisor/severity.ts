@@ -9,7 +9,10 @@
  * per cost unit (write-cost.ts, estimated). Without what-if plans the fraction is unknown and taken as 1: an upper
  * bound, said as "at most".
  *
- * At or above `warnSavedMsPerSecond` (default 10 ms/s, 1% of one core's time): warning. Below it: info. Below
+ * A warning when it saves at least `warnSavedMsPerSecond` (default 10 ms/s, 1% of one core's time) in all, or at
+ * least `warnSavedMsPerCall` (default 5 ms) on each call of one statement it serves: the first is load, the second is
+ * latency a user waits for, and at --window 0 only the second is independent of how long the statistics have run
+ * (a per-second figure is an average over that period). Otherwise info. Below
  * `minSavedMsPerSecond` (default 0: off): not reported as a finding (the index stays in the workload finding's
  * remedies, with its figure). The floor is off by default because at --window 0 a per-second figure is an average
  * over the statistics' period: a floor would make a once-busy statement's index vanish as the period grows, where
@@ -20,6 +23,7 @@ import type {PlannedStatement} from '../../readings/postgres.js'
 import {CALIBRATION} from './write-cost.js'
 
 export const DEFAULT_WARN_SAVED_MS_PER_SECOND = 10
+export const DEFAULT_WARN_SAVED_MS_PER_CALL = 5
 export const DEFAULT_MIN_SAVED_MS_PER_SECOND = 0
 
 export interface TimeSaved {
@@ -55,6 +59,7 @@ export function timeSaved(statements: PlannedStatement[], helped: number[], fina
 
 export interface SeverityFloors {
   warnSavedMsPerSecond?: number
+  warnSavedMsPerCall?: number
   minSavedMsPerSecond?: number
 }
 
@@ -62,8 +67,10 @@ export interface SeverityFloors {
 export function severityByTimeSaved(saved: TimeSaved, floors: SeverityFloors): 'warning' | 'info' | undefined {
   const warn = floors.warnSavedMsPerSecond ?? DEFAULT_WARN_SAVED_MS_PER_SECOND
   const min = floors.minSavedMsPerSecond ?? DEFAULT_MIN_SAVED_MS_PER_SECOND
+  const warnPerCall = floors.warnSavedMsPerCall ?? DEFAULT_WARN_SAVED_MS_PER_CALL
   if (saved.msPerSecond < min) return undefined
-  return saved.msPerSecond >= warn ? 'warning' : 'info'
+  const perCall = Math.max(0, ...saved.perStatement.map((p) => p.msPerCall))
+  return saved.msPerSecond >= warn || perCall >= warnPerCall ? 'warning' : 'info'
 }
 
 /** "saves about 12 ms/s (measured: calls/s x mean time x fraction saved)". */

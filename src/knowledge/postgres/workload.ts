@@ -22,6 +22,8 @@ export interface IndexAdvisorOptions {
   maxWhatIfCalls?: number
   /** An index that saves at least this much statement time (ms per second) is a warning, below it info (default 10). */
   warnSavedMsPerSecond?: number
+  /** ... or at least this much on each call of one statement it serves (ms, default 5). */
+  warnSavedMsPerCall?: number
   /** An index that saves less than this (ms per second) gets no missing-index finding of its own (default 0: off). */
   minSavedMsPerSecond?: number
 }

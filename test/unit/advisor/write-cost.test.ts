@@ -69,6 +69,13 @@ describe('severity by time saved', () => {
     expect(severityByTimeSaved(slow, {})).toBe('warning')
     expect(severityByTimeSaved(fast, {minSavedMsPerSecond: 2})).toBeUndefined()
   })
+  it('is a warning when one statement saves enough on each call, whatever the calls per second', () => {
+    // 50 ms -> 5 ms per call, called once in 1000 s: 0.045 ms/s in all, but 45 ms a user waits each time.
+    const rare = timeSaved([{id: 'rare', sql: '', weight: 0.001, meanMs: 50, cost: 1000}], [0], [100], true, true)
+    expect(rare.msPerSecond).toBeLessThan(1)
+    expect(severityByTimeSaved(rare, {})).toBe('warning')
+    expect(severityByTimeSaved(rare, {warnSavedMsPerCall: 100})).toBe('info')
+  })
   it('is an upper bound without what-if plans, and an estimate from the cost for --queries statements', () => {
     expect(timeSaved(statements, [0], [undefined, undefined], false, true)).toMatchObject({msPerSecond: 2, upperBound: true})
     expect(timeSaved(statements, [1], [100, 100], true, false)).toMatchObject({basis: 'estimated'})
