@@ -72,6 +72,18 @@ export function queuesOf(f: Finding): Set<string> {
   return out
 }
 
+/**
+ * Server sessions (pids) a finding names: evidence.pid, and evidence.blockedPids (the sessions waiting behind a
+ * blocker). pid 0 is no session (a prepared transaction holding a lock).
+ */
+export function sessionsOf(f: Finding): Set<number> {
+  const out = new Set<number>()
+  const add = (v: unknown) => { if (typeof v === 'number' && Number.isInteger(v) && v > 0) out.add(v) }
+  add(f.evidence.pid)
+  if (Array.isArray(f.evidence.blockedPids)) for (const p of f.evidence.blockedPids) add(p)
+  return out
+}
+
 /** Block reads per table a symptom lists (evidence.readsByTable) and their total (evidence.reads, else their sum). */
 function readsOf(f: Finding): {byTable: Map<string, number>; total: number} {
   const raw = f.evidence.readsByTable
@@ -95,6 +107,7 @@ export function matches(kind: MatchKind, cause: Finding, symptom: Finding): bool
     case 'table': return overlaps(tablesOf(cause), tablesOf(symptom))
     case 'statement': return overlaps(statementsOf(cause), statementsOf(symptom))
     case 'queue': return overlaps(queuesOf(cause), queuesOf(symptom))
+    case 'session': return [...sessionsOf(cause)].some((p) => sessionsOf(symptom).has(p))
     case 'reads': {
       const {byTable, total} = readsOf(symptom)
       if (total <= 0) return false
@@ -106,7 +119,7 @@ export function matches(kind: MatchKind, cause: Finding, symptom: Finding): bool
 }
 
 /** A match on a named thing says more than one on the target alone: it wins when both apply. */
-const SPECIFICITY: Record<MatchKind, number> = {target: 0, subject: 2, table: 2, statement: 2, queue: 2, reads: 1}
+const SPECIFICITY: Record<MatchKind, number> = {target: 0, subject: 2, table: 2, statement: 2, queue: 2, reads: 1, session: 2}
 
 /** The snapshot's shared metrics a weight is measured from, by name. */
 function metricsNamed(snapshot: Snapshot | undefined, name: string): Array<{target: string; metric: Metric}> {

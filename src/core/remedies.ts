@@ -4,6 +4,7 @@
  * refer to each other, and `chokepoint apply --only ID` can name one across runs.
  */
 import {createHash} from 'node:crypto'
+import type {MatchKind} from './rules.js'
 
 export const REMEDY_KINDS = [
   'index', 'drop-index', 'ttl', 'cache-aside', 'replica', 'pool-size', 'shard-key', 'workers', 'config', 'dead-letter', 'query',
@@ -27,7 +28,7 @@ interface RemedyBase {
    * Before the diagnosis runs only: the findings whose remedies this one points at (a rule's `see:`). The diagnosis
    * (src/core/diagnosis.ts) turns each into the id of a remedy in the report (refs) or drops it; it never reaches output.
    */
-  see?: Array<{rule: string; match: 'target' | 'subject' | 'table' | 'statement' | 'queue' | 'reads'}>
+  see?: Array<{rule: string; match: MatchKind}>
 }
 
 export interface IndexRemedy extends RemedyBase {

@@ -26,9 +26,9 @@ export interface RemedyTemplate {
  * How a cause finding is matched with a symptom finding (src/core/diagnosis.ts; docs/design.md section 5):
  * target: same target; subject: same target and subject; table, statement, queue: same target and a table,
  * statement (queryid) or queue named by both; reads: same target, and the cause's tables account for at least half
- * of the block reads the symptom lists per table.
+ * of the block reads the symptom lists per table; session: same target and a server session (pid) named by both.
  */
-export const MATCH_KINDS = ['target', 'subject', 'table', 'statement', 'queue', 'reads'] as const
+export const MATCH_KINDS = ['target', 'subject', 'table', 'statement', 'queue', 'reads', 'session'] as const
 export type MatchKind = (typeof MATCH_KINDS)[number]
 
 /** A rule's link to findings of another rule: `{rule: database/seq-scan-heavy-table, match: table}`. */

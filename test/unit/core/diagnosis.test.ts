@@ -38,11 +38,11 @@ describe('explains and see in rule files', () => {
 
   it.each([
     [{explains: {rule: 'queue/depth', match: 'queue'}}, 'rule file rules/area/x.yaml: explains must be a list of {rule, match}'],
-    [{explains: [{rule: 'queue/depth', match: 'queues'}]}, 'rule file rules/area/x.yaml: explains[0].match must be one of target, subject, table, statement, queue, reads, not "queues"'],
+    [{explains: [{rule: 'queue/depth', match: 'queues'}]}, 'rule file rules/area/x.yaml: explains[0].match must be one of target, subject, table, statement, queue, reads, session, not "queues"'],
     [{explains: [{rule: 'Queue depth', match: 'queue'}]}, 'rule file rules/area/x.yaml: explains[0].rule must be a rule id like "area/kebab-name", not "Queue depth"'],
     [{explains: [{rule: 'queue/depth', match: 'queue', when: 'x'}]}, 'rule file rules/area/x.yaml: explains[0]: unknown key "when" (expected rule and match)'],
     [{explains: [{rule: 'area/x', match: 'target'}]}, 'rule file rules/area/x.yaml: explains lists the rule itself (area/x)'],
-    [{remedies: [{kind: 'workers', summary: 's', see: [{rule: 'queue/workers'}]}]}, 'rule file rules/area/x.yaml: remedies[0].see[0].match must be one of target, subject, table, statement, queue, reads, not null'],
+    [{remedies: [{kind: 'workers', summary: 's', see: [{rule: 'queue/workers'}]}]}, 'rule file rules/area/x.yaml: remedies[0].see[0].match must be one of target, subject, table, statement, queue, reads, session, not null'],
   ])('refuses %j in one line', (raw, message) => {
     expect(loadError(raw)).toBe(message)
   })
@@ -57,7 +57,7 @@ describe('explains and see in rule files', () => {
   it('the shipped cause rules link only to shipped rules', () => {
     const ids = new Set(rules().map((r) => r.id))
     const causes = rules().filter((r) => r.explains?.length)
-    expect(causes.map((r) => r.id).sort()).toEqual(['database/missing-index', 'database/prepared-transaction', 'database/working-set-exceeds-cache', 'queue/no-consumers'])
+    expect(causes.map((r) => r.id).sort()).toEqual(['database/blocked-sessions', 'database/missing-index', 'database/prepared-transaction', 'database/working-set-exceeds-cache', 'queue/no-consumers'])
     for (const r of causes) for (const l of r.explains!) expect(ids.has(l.rule), `${r.id} -> ${l.rule}`).toBe(true)
   })
 })
