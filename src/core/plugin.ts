@@ -87,6 +87,8 @@ export interface ApplierDefinition {
   id: string
   /** The remedy kinds it can carry out; the report names this applier on such remedies. */
   remedyKinds: RemedyKind[]
+  /** The target kinds it works on (a report's remedy names it only on a target of these kinds). */
+  targetKinds: string[]
   description: string
   load: () => Promise<Applier>
 }

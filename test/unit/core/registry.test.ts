@@ -47,7 +47,7 @@ describe('the plugin registry', () => {
     const extra = registry.with(definePlugin({
       name: 'extra',
       probes: [{kind: 'redis', probes: {'redis.extra': ['extra.metric']}, load: async () => [{id: 'redis.extra', kind: 'redis', description: 'd', collect: async () => ({metrics: []})}]}],
-      appliers: [{id: 'extra-ttl', remedyKinds: ['ttl'], description: 'd', load: async () => { throw new Error('not loaded by naming') }}],
+      appliers: [{id: 'extra-ttl', remedyKinds: ['ttl'], targetKinds: ['redis'], description: 'd', load: async () => { throw new Error('not loaded by naming') }}],
     }))
     expect((await extra.probesFor('redis')).map((p) => p.id).at(-1)).toBe('redis.extra')
     expect(extra.probeMetrics('redis')['redis.extra']).toEqual(['extra.metric'])
