@@ -14,6 +14,11 @@ interface SessionRow {
   waitEvent: string | null
   seconds: number
   transactionSeconds: number | null
+  /** When the session, its statement and its transaction began (ISO, as pg_stat_activity has them): a remedy that
+   * ends the session names it by these too, so one pasted after the session is gone (its pid reused) ends nothing. */
+  backendStart: string | null
+  queryStart: string | null
+  xactStart: string | null
   query: string | null
   /** The text as the server showed it, only with the target option unsafeRawQueryTexts. */
   rawQuery?: string | null
@@ -45,7 +50,7 @@ const TEXT_SHOWN_CHARS = 200
 const ACTIVITY_SQL = `
 WITH sessions AS (
   SELECT pid, datname, usename, application_name, state, wait_event_type, wait_event,
-         query_start, state_change, xact_start, left(query, $2) AS query
+         backend_start, query_start, state_change, xact_start, left(query, $2) AS query
   FROM pg_stat_activity
   WHERE backend_type = 'client backend'
     AND pid <> pg_backend_pid()
@@ -56,14 +61,16 @@ SELECT
      SELECT pid, datname AS database, usename AS "user", application_name AS application, state,
             wait_event_type AS "waitEventType", wait_event AS "waitEvent",
             extract(epoch FROM now() - query_start)::float8 AS seconds,
-            extract(epoch FROM now() - xact_start)::float8 AS "transactionSeconds", query
+            extract(epoch FROM now() - xact_start)::float8 AS "transactionSeconds",
+            backend_start AS "backendStart", query_start AS "queryStart", xact_start AS "xactStart", query
      FROM sessions WHERE state = 'active' AND query_start IS NOT NULL
      ORDER BY query_start LIMIT $1) q) AS long_running,
   (SELECT coalesce(json_agg(i ORDER BY i.seconds DESC), '[]'::json) FROM (
      SELECT pid, datname AS database, usename AS "user", application_name AS application, state,
             wait_event_type AS "waitEventType", wait_event AS "waitEvent",
             extract(epoch FROM now() - state_change)::float8 AS seconds,
-            extract(epoch FROM now() - xact_start)::float8 AS "transactionSeconds", query
+            extract(epoch FROM now() - xact_start)::float8 AS "transactionSeconds",
+            backend_start AS "backendStart", query_start AS "queryStart", xact_start AS "xactStart", query
      FROM sessions WHERE state LIKE 'idle in transaction%' AND state_change IS NOT NULL
      ORDER BY state_change LIMIT $1) i) AS idle_in_transaction,
   (SELECT count(*) FROM sessions WHERE state = 'active') AS active_count,
@@ -86,6 +93,9 @@ function sessionEvidence(row: SessionRow, hiddenSessions: number): Record<string
     state: row.state,
     wait_event_type: row.waitEventType,
     wait_event: row.waitEvent,
+    backendStart: row.backendStart,
+    queryStart: row.queryStart,
+    xactStart: row.xactStart,
     query: row.query,
     hiddenSessions,
   }

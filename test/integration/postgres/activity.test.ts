@@ -37,9 +37,13 @@ describe('postgres.activity', () => {
       const finding = report.findings.find((f) => f.rule === 'database/idle-in-transaction' && f.subject === `pid ${pid}`)
       expect(finding?.severity).toBe('critical')
       expect(finding!.remedies.some((r) => /idle_in_transaction_session_timeout/.test(`${r.summary} ${r.sql}`))).toBe(true)
-      expect(finding!.remedies.some((r) => r.sql === `SELECT pg_terminate_backend(${pid})`)).toBe(true)
+      const terminate = finding!.remedies.find((r) => /pg_terminate_backend/.test(r.sql ?? ''))!
+      expect(terminate.sql).toMatch(new RegExp(`^SELECT pg_terminate_backend\\(pid\\) FROM pg_stat_activity WHERE pid = ${pid} AND backend_start = '[^']+'::timestamptz AND xact_start = '[^']+'::timestamptz$`))
 
       await client.query('COMMIT')
+      // Pasted after that transaction ended, it ends nothing: the session is still there.
+      expect(await adminQuery(PRIMARY_URL, terminate.sql!)).toEqual([])
+      expect(await adminQuery(PRIMARY_URL, 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid])).toEqual([{n: 1}])
       const quiet = await auditTarget(url, {onlyProbes: ['postgres.activity'], config})
       expect(readingOf(quiet.snapshot, 'postgres.activity').metrics.some((m) => m.subject === `pid ${pid}`)).toBe(false)
       expect(quiet.report.findings.some((f) => f.subject === `pid ${pid}`)).toBe(false)

@@ -125,8 +125,9 @@ describe('role remedies (idle in transaction, long-running query)', () => {
     for (const role of ROLES) {
       const cancel = remedyWith(findingOf('database/long-running-query', role), /pg_cancel_backend/)
       const terminate = remedyWith(findingOf('database/idle-in-transaction', role), /pg_terminate_backend/)
-      expect(cancel.sql).toBe(`SELECT pg_cancel_backend(${busy.get(role)!.pid})`)
-      expect(terminate.sql).toBe(`SELECT pg_terminate_backend(${idle.get(role)!.pid})`)
+      // Named by pid and start times, so a late paste (the statement done, the pid reused) ends nothing.
+      expect(cancel.sql).toMatch(new RegExp(`^SELECT pg_cancel_backend\\(pid\\) FROM pg_stat_activity WHERE pid = ${busy.get(role)!.pid} AND backend_start = '[^']+'::timestamptz AND query_start = '[^']+'::timestamptz$`))
+      expect(terminate.sql).toMatch(new RegExp(`^SELECT pg_terminate_backend\\(pid\\) FROM pg_stat_activity WHERE pid = ${idle.get(role)!.pid} AND backend_start = '[^']+'::timestamptz AND xact_start = '[^']+'::timestamptz$`))
       for (const r of [cancel, terminate]) expect(errorsOf(pasteRolledBack(url, String(r.sql)))).toEqual([])
       expect(String(await busy.get(role)!.query)).toMatch(/canceling statement/)
       await waitForSql(PRIMARY_URL, 'SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1) AS ok', [idle.get(role)!.pid])
