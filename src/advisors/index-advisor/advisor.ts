@@ -13,7 +13,7 @@ import {formatBytes, looksOptimal, percent, planEvidence, SMALL_TABLE_ROWS, type
 import {extractShapeSync, type StatementShape} from '../../knowledge/postgres/parse.js'
 import {plannable, type PlannableStatement} from '../../knowledge/postgres/plan.js'
 import {greedySelect, type SelectionResult} from './select.js'
-import {reportHiddenWorkload} from './coverage.js'
+import {hiddenWorkload, reportHiddenWorkload} from './coverage.js'
 import {verifyReal, verifyRealRefusal} from './verify.js'
 import {WhatIf} from './whatif.js'
 import {tradeOffText, writePenalty, writeRates, type TableWriteRate} from './write-cost.js'
@@ -275,6 +275,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     metric: 'postgres.index.workload_cost_ratio', value: totalBefore > 0 ? round((totalAfter / totalBefore) * 10000) / 10000 : 1,
     message: (remedies.size === 0
       ? `no index recommended for ${data.statements.length} statement(s)${run.verified ? '' : ` (${run.notVerifiedBecause})`}`
+        + (hiddenWorkload(ctx) > 0 ? `; ${hiddenWorkload(ctx)} more statement(s) have texts hidden from this role (see Not read for the GRANT)` : '')
       : run.verified
         ? `${remedies.size} index(es), ${formatBytes(sizeBytes)}, cut the workload's estimated cost by ${percent(1 - totalAfter / Math.max(totalBefore, 1e-9))} (${data.statements.length} statements)`
         : `${remedies.size} likely index(es), ${formatBytes(sizeBytes)} (${run.notVerifiedBecause})`)
