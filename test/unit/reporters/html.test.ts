@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {renderReport} from '../../../src/index.js'
+import {SecretRegistry} from '../../../src/core/redact.js'
 import {renderHtml} from '../../../src/reporters/html.js'
 import {buildCharts} from '../../../src/reporters/html/charts.js'
 import {esc, jsonForScript} from '../../../src/reporters/html/escape.js'
@@ -49,5 +50,19 @@ describe('html reporter', () => {
     const html = await renderHtml(contextOf(sampleReport({findings: [], summary: {critical: 0, warning: 0, info: 0}, gate: {failOn: 'critical', passed: true, incomplete: true, exitCode: 3}})))
     expect(html).toContain('data-verdict="incomplete"')
     expect(html).toContain('No findings in what was read, but the audit is incomplete')
+  })
+
+  it('carries no secret, in none of the forms the page writes text in (HTML-escaped, \\u-escaped JSON)', async () => {
+    const password = `pw&<'"x>\u2028-${process.pid}`
+    const secrets = new SecretRegistry()
+    secrets.register(password)
+    const report = sampleReport()
+    report.findings[0].message = `login failed for password ${password} (echoed by a driver)`
+    report.findings[0].subject = password
+    const html = await renderReport(report, 'html', {secrets})
+    const json = JSON.stringify(password).slice(1, -1)
+    const forms = [password, esc(password), json, jsonForScript(password).slice(1, -1), 'pw&amp;&lt;']
+    expect(forms.filter((form) => html.includes(form))).toEqual([])
+    expect(html).toContain('login failed for password ***')
   })
 })
