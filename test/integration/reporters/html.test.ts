@@ -140,6 +140,11 @@ describe('the HTML report in headless Chromium', () => {
     const block = page.locator(`#remedy-${index.id} .code-wrap`).first()
     expect(await block.locator('code').textContent()).toBe(index.sql)
     expect(await block.locator('button.copy').count()).toBe(1)
+    // The button puts exactly that text on the clipboard.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'])
+    await block.locator('button.copy').click()
+    await expect.poll(() => block.locator('button.copy').textContent()).toBe('copied')
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(index.sql)
   })
 
   it('draws every chart with a mark per data point', async () => {
