@@ -41,7 +41,8 @@ RABBIT_MGMT_URL=http://127.0.0.1:15672
 RABBIT_USER=guest
 RABBIT_PASS=guest
 
-DEB_PACKAGES=(postgresql-15-hypopg pgbouncer prometheus)
+# chromium: the headless browser the HTML report's test loads the report in (driven by playwright-core).
+DEB_PACKAGES=(postgresql-15-hypopg pgbouncer prometheus chromium)
 
 export PGCONNECT_TIMEOUT=3
 export PGAPPNAME=chokepoint-test-env
@@ -199,6 +200,7 @@ step_packages() {
   [[ -x /usr/sbin/pgbouncer ]] || die "pgbouncer binary missing"
   [[ -x /usr/bin/prometheus ]] || die "prometheus binary missing"
   [[ -f /usr/share/postgresql/15/extension/hypopg.control ]] || die "hypopg extension files missing"
+  [[ -x /usr/bin/chromium ]] || die "chromium binary missing"
   log "packages: prometheus binary: /usr/bin/prometheus (not started; use scripts/start-prometheus.sh)"
 }
 

@@ -287,6 +287,7 @@ export const builtinPlugin = definePlugin({
     {format: 'table', description: 'terminal tables (colour on a TTY)', load: async () => (await import('./reporters/table.js')).renderTable},
     {format: 'json', description: 'the JSON report (schemas/report.schema.json)', load: async () => (await import('./reporters/json.js')).renderJson},
     {format: 'markdown', description: 'Markdown for pull requests and step summaries', load: async () => (await import('./reporters/markdown.js')).renderMarkdown},
+    {format: 'html', description: 'one self-contained HTML page with charts, for on-call reviews (works offline)', load: async () => (await import('./reporters/html.js')).renderHtml},
   ],
 })
 

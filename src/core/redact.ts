@@ -54,10 +54,15 @@ export class SecretRegistry {
     return this
   }
 
-  /** Registers a secret with its percent-decoded, percent-encoded and JSON-escaped forms, any of which may be echoed. */
+  /**
+   * Registers a secret with its percent-decoded, percent-encoded and JSON-escaped forms, any of which may be echoed,
+   * and the forms a markup format writes it in: HTML/XML-escaped, and JSON with <, >, & and U+2028/9 as \u escapes
+   * (JSON embedded in a page). The output is scrubbed after rendering, so each escaped form must be known.
+   */
   register(secret: string | undefined | null): void {
     if (!secret) return
-    for (const form of new Set([secret, safeDecode(secret), safeEncode(secret), JSON.stringify(secret).slice(1, -1)])) {
+    const json = JSON.stringify(secret).slice(1, -1)
+    for (const form of new Set([secret, safeDecode(secret), safeEncode(secret), json, ...markupForms(secret), scriptJson(json)])) {
       if (form.length >= MIN_PROSE_LENGTH) this.own.add(form)
     }
   }
@@ -437,6 +442,19 @@ function tryParse(raw: string): URL | undefined {
   } catch {
     return undefined
   }
+}
+
+const MARKUP: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}
+
+/** The secret as HTML and XML text write it: `'` as &#39; or &apos;, line separators as character references. */
+function markupForms(secret: string): string[] {
+  const escaped = secret.replace(/[&<>"]/g, (c) => MARKUP[c]).replace(/\u2028/g, '&#x2028;').replace(/\u2029/g, '&#x2029;')
+  return [escaped.replace(/'/g, '&#39;'), escaped.replace(/'/g, '&apos;')]
+}
+
+/** JSON string content as a page embeds it in a script element: <, >, & and U+2028/9 as \u escapes. */
+function scriptJson(json: string): string {
+  return json.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
 }
 
 // A lone surrogate (a truncated emoji in a password) makes encodeURIComponent throw; no URL can carry it encoded.

@@ -8,10 +8,10 @@ import {DEFAULT_RULES_DIR} from '../../../src/core/rules.js'
 describe('the plugin registry', () => {
   const registry = builtinRegistry()
 
-  it('registers the built-ins as one plugin: six target kinds, five advisors, three formats, no applier yet', () => {
+  it('registers the built-ins as one plugin: six target kinds, five advisors, four formats, no applier yet', () => {
     expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
     expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain'])
-    expect(registry.formats()).toEqual(['table', 'json', 'markdown'])
+    expect(registry.formats()).toEqual(['table', 'json', 'markdown', 'html'])
     expect(registry.applierFor('index')).toBeNull()
   })
 
