@@ -33,9 +33,11 @@ export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext
   return runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log})
 }
 
-export async function auditAndRender(flags: AuditRunFlags, format: string, ctx: CliContext): Promise<Report> {
+export async function auditAndRender(flags: AuditRunFlags, format: string, ctx: CliContext, regate?: (report: Report) => Promise<Report>): Promise<Report> {
   checkOutputFile(flags.output)
-  const {report, snapshot} = await evaluateWithSnapshot(flags, ctx)
+  const evaluated = await evaluateWithSnapshot(flags, ctx)
+  const {snapshot} = evaluated
+  const report = regate ? await regate(evaluated.report) : evaluated.report
   const text = await renderReport(report, format, {...ctx, snapshot, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
   writeOutput(text, flags.output, ctx.secrets)
   process.exitCode = report.gate.exitCode

@@ -206,18 +206,6 @@ export function wrapText(text: string, width: number, indent = ''): string[] {
   return out
 }
 
-/** A line already built (maybe coloured) cut to `width` columns with an ellipsis when it is wider. */
-export function fitLine(line: string, width: number): string {
-  if (displayWidth(line) <= width) return line
-  const plain = stripAnsi(line)
-  let out = ''
-  for (const ch of plain) {
-    if (displayWidth(`${out}${ch}…`) > width) break
-    out += ch
-  }
-  return `${out}…`
-}
-
 /** Target names longer than this are shortened in the terminal table (the full name is listed with the targets). */
 export const MAX_TARGET_NAME = 20
 

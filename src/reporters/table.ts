@@ -12,8 +12,8 @@ function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string 
 /** Below this many columns the findings are listed one per line instead of in a bordered table. */
 export const COMPACT_BELOW = 120
 
-/** The terminal's width: the caller's (RenderOptions.width), else the terminal's, else 120 (a file or a pipe). */
-const columns = (width?: number) => Math.max(40, Math.floor(width ?? (process.stdout.columns || 120)))
+/** The terminal's width: the caller's (RenderOptions.width), else the terminal's, else $COLUMNS, else 120 (a file or a pipe). */
+const columns = (width?: number) => Math.max(40, Math.floor(width ?? (process.stdout.columns || Number(process.env.COLUMNS) || 120)))
 
 /** Lines laid out for the terminal: each line wrapped to the width, continuation lines indented. */
 class Lines {
