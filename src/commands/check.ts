@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
-import {advisorFlags, evaluationFlags, targetFlags} from '../cli/flags.js'
+import {advisorFlags, evaluationFlags, progressFlags, targetFlags} from '../cli/flags.js'
 
 export default class Check extends BaseCommand {
   static override summary = 'The CI gate: evaluate like audit, print one line per failing finding, exit by --fail-on.'
@@ -14,6 +14,7 @@ export default class Check extends BaseCommand {
     ...targetFlags,
     ...evaluationFlags,
     ...advisorFlags,
+    ...progressFlags,
     format: Flags.string({char: 'f', summary: 'Output format (default: terse lines).', options: ['terse', 'json', 'markdown', 'table']}),
     json: Flags.boolean({summary: 'Same as --format json.'}),
     output: Flags.string({char: 'o', summary: 'Write the output to this file instead of stdout.'}),
