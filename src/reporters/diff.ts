@@ -1,7 +1,7 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import type {ChangeKind, FindingChange, ReportDiff} from '../core/diff.js'
 import type {Severity} from '../core/types.js'
-import {wrapText} from './format-helpers.js'
+import {shortTargetNames, wrapText} from './format-helpers.js'
 
 /** The formats `chokepoint diff` renders. */
 export const DIFF_FORMATS = ['table', 'markdown', 'json'] as const
@@ -44,19 +44,23 @@ function renderTableDiff(diff: ReportDiff, color: boolean, width: number): strin
   for (const c of diff.chokepoints.resolved) put(`  chokepoint gone: ${c}`, chalk.green)
   for (const c of diff.chokepoints.new) put(`  new chokepoint: ${c}`, chalk.red)
   put(countsText(diff))
+  // Long target names go by one short name, as in the report's table, each listed once in full.
+  const names = shortTargetNames([...new Set(diff.changes.map((c) => c.target))])
+  const short = (t: string) => names.get(t) ?? t
+  for (const [full, name] of names) if (name !== full) put(`  ${name} = ${full}`, chalk.dim)
   for (const kind of ['new', 'worse', 'resolved', 'better'] as ChangeKind[]) {
     const changes = diff.changes.filter((c) => c.change === kind)
     if (changes.length === 0) continue
     put(`${HEADING[kind]} (${changes.length})`, chalk.bold)
     for (const c of changes) {
-      put(`  ${severityText(c)} ${c.rule} ${c.subject} (${c.target}): ${c.valueText}`, paint(chalk, c.severity.new ?? c.severity.old))
+      put(`  ${severityText(c)} ${c.rule} ${c.subject} (${short(c.target)}): ${c.valueText}`, paint(chalk, c.severity.new ?? c.severity.old))
       put(`      ${c.message}`, chalk.dim, '  ')
     }
   }
   const moved = diff.changes.filter((c) => c.change === 'unchanged' && c.value.delta !== null && c.value.delta !== 0)
   if (moved.length) {
     put(`Same severity, value moved (${moved.length})`, chalk.bold)
-    for (const c of moved) put(`  ${c.severity.new} ${c.rule} ${c.subject} (${c.target}): ${c.valueText}`)
+    for (const c of moved) put(`  ${c.severity.new} ${c.rule} ${c.subject} (${short(c.target)}): ${c.valueText}`)
   }
   put(gateText(diff), diff.gate.passed ? chalk.green : chalk.red.bold)
   return `${out.join('\n')}\n`
