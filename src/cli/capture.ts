@@ -4,13 +4,13 @@ import {unreadTargets} from '../core/coverage.js'
 import {checkOutputFile, writeOutput} from '../core/snapshot-io.js'
 import type {Snapshot} from '../core/types.js'
 import type {CliContext} from './context.js'
-import {progressLogger, resolveRun, type CommonFlags} from './options.js'
+import {resolveRun, runProgress, type CommonFlags} from './options.js'
 
-export async function captureToFile(flags: CommonFlags & {output?: string; verbose?: boolean}, ctx: CliContext): Promise<Snapshot> {
+export async function captureToFile(flags: CommonFlags & {output?: string; verbose?: boolean; quiet?: boolean}, ctx: CliContext): Promise<Snapshot> {
   checkOutputFile(flags.output)
   const run = await resolveRun(flags, {needTargets: true}, ctx)
-  const log = progressLogger(Boolean(flags.verbose), ctx)
-  const snapshot = await captureSnapshot(run.targets, {...ctx, windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log,
+  const {log, progress} = runProgress(flags, ctx)
+  const snapshot = await captureSnapshot(run.targets, {...ctx, windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log, progress,
     rulesFor: rulesByTarget(run.config, ctx.registry)})
   writeOutput(`${JSON.stringify(snapshot, null, 2)}\n`, flags.output, ctx.secrets)
   if (flags.output) log(`snapshot written to ${flags.output}: ${snapshot.readings.length} readings from ${snapshot.targets.length} targets`)

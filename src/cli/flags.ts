@@ -24,6 +24,11 @@ export const advisorFlags = {
   'verify-real': Flags.boolean({summary: 'Build proposed indexes for real inside a rolled-back transaction (scratch databases only).', helpGroup: 'INDEX ADVISOR'}),
 }
 
+/** Progress on stderr (a bar on a terminal, a line every few seconds otherwise) for the slow parts; --quiet for none. */
+export const progressFlags = {
+  quiet: Flags.boolean({char: 'q', summary: 'No progress or status lines on stderr (errors still are).'}),
+}
+
 export const outputFlags = {
   // Not restricted to the built-in formats: a plugin may register more; an unknown one fails with the list.
   format: Flags.string({char: 'f', summary: `Report format: ${BUILTIN_FORMATS.join(', ')}, or one a plugin adds.`}),

@@ -2,7 +2,9 @@ import {loadConfigFile, resolveTargets, type ChokepointConfig} from '../core/con
 import {UsageError} from '../core/errors.js'
 import type {FailOn, TargetSpec} from '../core/types.js'
 import {parseDurationSeconds, parseQuantity} from '../core/units.js'
+import type {Progress} from '../core/progress.js'
 import type {CliContext} from './context.js'
+import {ProgressRenderer} from './progress.js'
 
 export const DEFAULT_WINDOW_SECONDS = 5
 
@@ -103,4 +105,14 @@ export function progressLogger(verbose: boolean, ctx: CliContext): (message: str
   return (message) => {
     if (show) process.stderr.write(`${ctx.secrets.scrub(message)}\n`)
   }
+}
+
+/**
+ * The run's status lines and progress on stderr, through one renderer so a message never tears the bar: messages
+ * as progressLogger shows them, progress of the slow parts (src/cli/progress.ts), nothing at all with --quiet.
+ */
+export function runProgress(flags: {verbose?: boolean; quiet?: boolean}, ctx: CliContext): {log: (message: string) => void; progress: Progress} {
+  const renderer = new ProgressRenderer({quiet: flags.quiet, scrub: (text) => ctx.secrets.scrub(text)})
+  const show = !flags.quiet && (Boolean(flags.verbose) || Boolean(process.stderr.isTTY))
+  return {log: (message) => (show ? renderer.log(message) : undefined), progress: renderer}
 }

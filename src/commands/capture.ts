@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
-import {advisorFlags, evaluationFlags, targetFlags} from '../cli/flags.js'
+import {advisorFlags, evaluationFlags, progressFlags, targetFlags} from '../cli/flags.js'
 
 export default class Capture extends BaseCommand {
   static override summary = 'Probe only: write a Snapshot of every reading, to analyse later with `audit --from-snapshot`.'
@@ -13,6 +13,7 @@ export default class Capture extends BaseCommand {
     query: advisorFlags.query,
     output: Flags.string({char: 'o', summary: 'Write the snapshot to this file (default: stdout).'}),
     verbose: Flags.boolean({char: 'v', summary: 'Print progress and the commands issued per target to stderr.'}),
+    ...progressFlags,
   }
 
   async run(): Promise<void> {

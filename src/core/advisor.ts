@@ -1,3 +1,4 @@
+import type {Progress} from './progress.js'
 import type {EffectiveRule} from './rules.js'
 import type {ProposedRemedy} from './remedies.js'
 import type {Finding, Reading, ReadingGap, Snapshot, TargetInfo, TargetKind, TargetSpec} from './types.js'
@@ -16,6 +17,8 @@ export interface AdvisorContext {
   rules: (targetName: string) => EffectiveRule[]
   options: Record<string, unknown>
   log: (message: string) => void
+  /** Progress of a long loop (the index advisor's what-if plans); absent in hand-built contexts. */
+  progress?: Progress
   /**
    * Says the advisor was left with too little input to advise on (e.g. no statement to plan because their texts are
    * hidden), with the fix: the report lists it under "Not read" as `advisor.<id>`. Absent in hand-built contexts.

@@ -8,6 +8,7 @@ import {acceptAdvisorFindings, evaluateSnapshot, sortFindings, type Evaluation} 
 import {errorMessage} from './errors.js'
 import type {Instrumentation} from './instrumentation.js'
 import type {CommandLog} from './probe.js'
+import type {Progress} from './progress.js'
 import type {Registry} from './registry.js'
 import type {EffectiveRule} from './rules.js'
 import type {Secrets} from './secrets.js'
@@ -23,6 +24,8 @@ export interface AuditOptions {
   windowSeconds: number
   failOn: FailOn
   log?: (message: string) => void
+  /** Progress of the slow parts (window, what-if plans, key samples), drawn by the caller (default: none). */
+  progress?: Progress
   instrumentation?: Instrumentation
 }
 
@@ -37,6 +40,7 @@ export interface AnalyseOptions {
   commandLogs?: (target: string) => CommandLog | undefined
   specs?: TargetSpec[]
   log?: (message: string) => void
+  progress?: Progress
 }
 
 /** Probes the targets, then analyses the snapshot with the live connections available to advisors. */
@@ -52,6 +56,7 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
     windowSeconds: options.windowSeconds,
     skipProbes: options.config?.skipProbes,
     log: options.log,
+    progress: options.progress,
     instrumentation: options.instrumentation,
   })
   let failure: unknown
@@ -59,7 +64,7 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
     const snapshot = await session.sample()
     const report = await analyseSnapshot(snapshot, {
       registry: options.registry, secrets: options.secrets, config: options.config, failOn: options.failOn, source: 'live',
-      live: session.live(), commandLogs: (target) => session.commandLog(target), specs: targets, log: options.log,
+      live: session.live(), commandLogs: (target) => session.commandLog(target), specs: targets, log: options.log, progress: options.progress,
     })
     // Taken after the advisors ran, so their EXPLAIN and what-if calls are in the overhead report.
     const overhead = session.overheadEntries()
@@ -112,6 +117,7 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
         rules: evaluation.rulesFor,
         options: {...config.options?.[target?.kind ?? 'postgres'], ...spec?.options},
         log,
+        progress: options.progress,
         notRead: (gap) => notRead.push({target: target?.name ?? 'stack', probe: `advisor.${definition.id}`, ...gap,
           reason: options.secrets.scrub(gap.reason), ...(gap.fix ? {fix: options.secrets.scrub(gap.fix)} : {})}),
       }

@@ -6,6 +6,7 @@ import type {Registry} from './registry.js'
 import {metricLookbacks, type EffectiveRule} from './rules.js'
 import type {Secrets} from './secrets.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Reading, type Snapshot, type TargetInfo, type TargetSpec} from './types.js'
+import type {Progress} from './progress.js'
 import {toolVersion} from './version.js'
 
 export interface CaptureOptions {
@@ -15,6 +16,8 @@ export interface CaptureOptions {
   /** Probe ids or prefixes not to run. */
   skipProbes?: string[]
   log?: (message: string) => void
+  /** Progress of the sampling window and of long probes (default: none). */
+  progress?: Progress
   instrumentation?: Instrumentation
   /**
    * The rules as they apply to a target (after the config's overrides), for the lookbacks probes read over
@@ -211,12 +214,26 @@ export class CaptureSession {
     }
   }
 
+  /** The window, with its progress ticking once a second. */
+  private async waitWindow(target: string, windowSeconds: number): Promise<void> {
+    const task = this.options.progress?.start(`${target}: sampling window`, windowSeconds, 's')
+    const started = Date.now()
+    const timer = task ? setInterval(() => task.tick(Math.min(windowSeconds, Math.round((Date.now() - started) / 1000))), 1000) : undefined
+    try {
+      await sleep(windowSeconds * 1000)
+    } finally {
+      if (timer) clearInterval(timer)
+      task?.tick(windowSeconds)
+      task?.end()
+    }
+  }
+
   private async sampleTarget(session: TargetSession, windowSeconds: number): Promise<Reading[]> {
     if (session.info.status !== 'ok') return []
     this.startBudget(session, windowSeconds)
     const log = this.options.log ?? (() => {})
     const {spec, probes, commands} = session
-    const ctx: ProbeContext = {target: spec, windowSeconds, options: spec.options ?? {}, log, lookbacks: this.lookbacks(spec.name)}
+    const ctx: ProbeContext = {target: spec, windowSeconds, options: spec.options ?? {}, log, lookbacks: this.lookbacks(spec.name), progress: this.options.progress}
     const baselines = new Map<string, {value?: unknown; error?: unknown; at: number}>()
     if (windowSeconds > 0) {
       // Baselines run in reverse and collects in order, so each probe's window encloses only the probes listed
@@ -228,7 +245,7 @@ export class CaptureSession {
       // A target that stalled in its baselines has nothing left to wait for.
       if (fresh.length > 0 && !session.lost) {
         log(`${spec.name}: sampling for ${windowSeconds}s`)
-        await sleep(windowSeconds * 1000)
+        await this.waitWindow(spec.name, windowSeconds)
       }
     }
     const readings: Reading[] = []

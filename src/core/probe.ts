@@ -1,3 +1,4 @@
+import type {Progress} from './progress.js'
 import {errorMessage} from './errors.js'
 import type {Instrumentation} from './instrumentation.js'
 import type {Secrets} from './secrets.js'
@@ -10,6 +11,8 @@ export interface ProbeContext {
   options: Record<string, unknown>
   /** Progress and verbose diagnostics, to stderr. */
   log: (message: string) => void
+  /** Progress of a long read (a large key sample), drawn by the caller; absent in hand-built contexts. */
+  progress?: Progress
   /**
    * What the rules that judge a metric ask of its reading, by metric name: the history the value should cover
    * (rule `lookback`, after the user's overrides). Probes that keep no history ignore it.

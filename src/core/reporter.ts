@@ -4,6 +4,8 @@ import type {Report, Snapshot} from './types.js'
 export interface RenderOptions {
   color: boolean
   verbose: boolean
+  /** The terminal's width in columns, for reporters that lay text out for one (the table); default its own guess. */
+  width?: number
 }
 
 /** What a reporter is given: the report, the rules it was judged by, and the snapshot when the caller has it. */

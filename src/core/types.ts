@@ -11,6 +11,18 @@ export type TargetKind = string
 
 export type Severity = 'critical' | 'warning' | 'info'
 export type FailOn = Severity | 'never'
+
+/**
+ * `check --baseline FILE`: the gate judged only the findings new or worse than in the baseline; the others are
+ * known (`ignored`), still listed in the report.
+ */
+export interface GateBaseline {
+  file: string
+  /** Findings of this report that the baseline already had, at the same severity or worse. */
+  ignored: number
+  /** New or worse findings at or above failOn: what failed the gate. */
+  failing: number
+}
 export const SEVERITY_RANK: Record<Severity, number> = {info: 1, warning: 2, critical: 3}
 
 export type Area =
@@ -196,6 +208,6 @@ export interface Report {
    */
   notRead?: NotReadEntry[]
   summary: {critical: number; warning: number; info: number}
-  gate: {failOn: FailOn; passed: boolean; incomplete: boolean; exitCode: 0 | 1 | 3}
+  gate: {failOn: FailOn; passed: boolean; incomplete: boolean; exitCode: 0 | 1 | 3; baseline?: GateBaseline}
   overhead?: OverheadEntry[]
 }

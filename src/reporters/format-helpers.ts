@@ -4,7 +4,8 @@ export const SEVERITY_ORDER: Severity[] = ['critical', 'warning', 'info']
 
 export function gateLine(report: Report): string {
   const {gate, summary} = report
-  const counts = `${summary.critical} critical, ${summary.warning} warning, ${summary.info} info`
+  const known = gate.baseline ? `; ${gate.baseline.failing} new or worse, ${gate.baseline.ignored} known in baseline ${gate.baseline.file} ignored` : ''
+  const counts = `${summary.critical} critical, ${summary.warning} warning, ${summary.info} info${known}`
   if (!gate.passed) return `gate failed (--fail-on ${gate.failOn}): ${counts}`
   if (gate.incomplete) return `${incompleteText(report)}; ${counts}`
   return `gate passed (--fail-on ${gate.failOn}): ${counts}`
@@ -35,6 +36,24 @@ export function noFindingsLine(report: Report): string {
 export function gapText(entry: NotReadEntry): string {
   const count = typeof entry.missing === 'number' ? ` ${entry.missing}${typeof entry.of === 'number' ? ` of ${entry.of}` : ''} not read:` : ''
   return `${entry.what}:${count} ${entry.reason}`
+}
+
+/**
+ * The part of a finding's threshold its message does not already say: a band the message states (its number and
+ * unit, however spaced) is left out, and so is an action threshold of zero ("act >= 0B": any value at all is a
+ * finding, so it says nothing). Empty when nothing is left.
+ */
+export function thresholdNote(finding: Finding): string {
+  const said = finding.message.replace(/\s+/g, '').toLowerCase()
+  const stated = (band: string) => {
+    const bare = band.replace(/^[<>=!]+/, '').replace(/\s+/g, '').toLowerCase()
+    return said.includes(band.replace(/\s+/g, '').toLowerCase()) || (bare !== '' && said.includes(bare))
+  }
+  const zero = (band: string) => /^[<>]=?\s*0(\.0+)?\s*[a-z%]*$/i.test(band.trim())
+  const parts = []
+  if (finding.threshold.target && !stated(finding.threshold.target)) parts.push(`target ${finding.threshold.target}`)
+  if (finding.threshold.action && !stated(finding.threshold.action) && !zero(finding.threshold.action)) parts.push(`act ${finding.threshold.action}`)
+  return parts.join(', ')
 }
 
 /** The threshold a finding was judged against, as a person reads it. */
@@ -109,4 +128,165 @@ export function remedyIndex(order: DisplayedFinding[]): Map<string, {number: num
   const index = new Map<string, {number: number; remedy: Remedy}>()
   for (const d of order) for (const r of d.finding.remedies) if (!index.has(r.id)) index.set(r.id, {number: d.number, remedy: r})
   return index
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI_PATTERN = /\u001b\[[0-9;]*[A-Za-z]/g
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI_PATTERN, '')
+}
+
+/** East Asian wide and fullwidth characters, and emoji: two terminal columns each. */
+function isWide(code: number): boolean {
+  return (code >= 0x1100 && code <= 0x115f) || (code >= 0x2e80 && code <= 0xa4cf) || (code >= 0xac00 && code <= 0xd7a3)
+    || (code >= 0xf900 && code <= 0xfaff) || (code >= 0xfe30 && code <= 0xfe4f) || (code >= 0xff00 && code <= 0xff60)
+    || (code >= 0xffe0 && code <= 0xffe6) || (code >= 0x1f300 && code <= 0x1faff) || (code >= 0x20000 && code <= 0x3fffd)
+}
+
+/** Combining marks, zero-width joiners and variation selectors: no column of their own. */
+function isZeroWidth(code: number): boolean {
+  return (code >= 0x300 && code <= 0x36f) || code === 0x200b || code === 0x200c || code === 0x200d || (code >= 0xfe00 && code <= 0xfe0f)
+}
+
+/** The columns a line takes on a terminal, colour codes not counted. */
+export function displayWidth(text: string): number {
+  let width = 0
+  for (const ch of stripAnsi(text)) {
+    const code = ch.codePointAt(0)!
+    if (code < 0x20 || isZeroWidth(code)) continue
+    width += isWide(code) ? 2 : 1
+  }
+  return width
+}
+
+/**
+ * Plain text wrapped to `width` columns at spaces, a word longer than a line (a SQL statement, a URL) cut where it
+ * must; lines after the first start with `indent`. Newlines in the text start new lines (indented too).
+ */
+export function wrapText(text: string, width: number, indent = ''): string[] {
+  const out: string[] = []
+  const room = Math.max(10, width)
+  for (const [i, paragraph] of text.split('\n').entries()) {
+    const leading = /^ */.exec(paragraph)![0]
+    let line = `${i === 0 ? '' : indent}${leading}`
+    let lineHasWord = false
+    const flush = () => {
+      out.push(line.replace(/\s+$/, ''))
+      line = indent
+      lineHasWord = false
+    }
+    for (const word of paragraph.split(/ +/)) {
+      if (word === '') continue
+      const sep = lineHasWord ? ' ' : ''
+      if (displayWidth(line + sep + word) <= room) {
+        line += sep + word
+        lineHasWord = true
+        continue
+      }
+      if (lineHasWord) flush()
+      let rest = word
+      // Hard-cut a word that does not fit on a line of its own.
+      while (displayWidth(line + rest) > room) {
+        let cut = ''
+        for (const ch of rest) {
+          if (displayWidth(line + cut + ch) > room) break
+          cut += ch
+        }
+        if (cut === '') cut = [...rest][0]
+        line += cut
+        rest = rest.slice(cut.length)
+        flush()
+      }
+      line += rest
+      lineHasWord = rest.length > 0
+    }
+    out.push(line.replace(/\s+$/, ''))
+  }
+  return out
+}
+
+/** Target names longer than this are shortened in the terminal table (the full name is listed with the targets). */
+export const MAX_TARGET_NAME = 20
+
+/**
+ * The name each target goes by in the terminal table, the same everywhere in it: short names as they are; a long
+ * one (a default name such as postgres:db.internal.example.com:5432/shop) kept at both ends with an ellipsis in the
+ * middle, which keeps the kind and the database; `<kind>#<n>` should two shortened names meet.
+ */
+export function shortTargetNames(names: string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  const used = new Set(names.filter((n) => [...n].length <= MAX_TARGET_NAME))
+  for (const name of names) {
+    const chars = [...name]
+    if (chars.length <= MAX_TARGET_NAME) {
+      out.set(name, name)
+      continue
+    }
+    const head = Math.ceil((MAX_TARGET_NAME - 1) / 2)
+    const tail = MAX_TARGET_NAME - 1 - head
+    let short = `${chars.slice(0, head).join('')}…${chars.slice(chars.length - tail).join('')}`
+    if (used.has(short)) {
+      const kind = name.split(':')[0] || 'target'
+      let n = 1
+      while (used.has(`${kind}#${n}`)) n++
+      short = `${kind}#${n}`
+    }
+    used.add(short)
+    out.set(name, short)
+  }
+  return out
+}
+
+/**
+ * SQL or a shell command wrapped to `width` columns so that a paste still runs the same: lines break only at a space
+ * outside quotes ('…', "…", and for SQL a -- comment is kept whole); a shell command's breaks end in ` \`. A
+ * quoted word longer than a line stays whole (the one case a line may be wider: cutting it would change it).
+ */
+export function wrapCode(code: string, width: number, indent: string, shell: boolean): string[] {
+  const out: string[] = []
+  for (const source of code.split('\n')) {
+    const tokens: string[] = []
+    let current = ''
+    let quote: string | null = null
+    for (let i = 0; i < source.length; i++) {
+      const ch = source[i]
+      if (quote) {
+        current += ch
+        if (shell && quote === '"' && ch === '\\' && i + 1 < source.length) current += source[++i]
+        else if (ch === quote) quote = null
+        continue
+      }
+      if (!shell && ch === '-' && source[i + 1] === '-') {
+        current += source.slice(i)
+        break
+      }
+      if (shell && ch === '\\' && i + 1 < source.length) {
+        current += ch + source[++i]
+        continue
+      }
+      if (ch === "'" || ch === '"') quote = ch
+      if (ch === ' ') {
+        if (current) tokens.push(current)
+        current = ''
+        continue
+      }
+      current += ch
+    }
+    if (current) tokens.push(current)
+    const room = Math.max(10, width - indent.length - (shell ? 2 : 0))
+    let line = ''
+    const lines: string[] = []
+    for (const token of tokens) {
+      if (line && displayWidth(`${line} ${token}`) > room) {
+        lines.push(line)
+        line = token
+      } else {
+        line = line ? `${line} ${token}` : token
+      }
+    }
+    lines.push(line)
+    out.push(...lines.map((l, i) => `${indent}${l}${shell && i < lines.length - 1 ? ' \\' : ''}`))
+  }
+  return out
 }

@@ -1,21 +1,48 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
 import type {Report, Severity} from '../core/types.js'
-import {checksLine, displayOrder, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
+import {checksLine, displayOrder, displayWidth, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, shortTargetNames,
+  thresholdNote, wrapCode, wrapText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
 function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string {
   return severity === 'critical' ? chalk.red.bold : severity === 'warning' ? chalk.yellow : chalk.cyan
 }
 
-const columns = () => Math.max(80, Math.min(process.stdout.columns || 120, 160))
+/** Below this many columns the findings are listed one per line instead of in a bordered table. */
+export const COMPACT_BELOW = 120
+
+/** The terminal's width: the caller's (RenderOptions.width), else the terminal's, else $COLUMNS, else 120 (a file or a pipe). */
+const columns = (width?: number) => Math.max(40, Math.floor(width ?? (process.stdout.columns || Number(process.env.COLUMNS) || 120)))
+
+/** Lines laid out for the terminal: each line wrapped to the width, continuation lines indented. */
+class Lines {
+  readonly out: string[] = []
+  constructor(readonly width: number) {}
+
+  /** Plain text, wrapped; `style` colours each wrapped line whole (colour codes never split). */
+  text(text: string, indent = '', style: (s: string) => string = (x) => x, hang = '  '): void {
+    for (const line of wrapText(`${indent}${text}`, this.width, `${indent}${hang}`)) this.out.push(style(line))
+  }
+
+  /** Already laid out (a table): as it is. */
+  raw(block: string): void {
+    this.out.push(...block.split('\n'))
+  }
+
+  code(code: string, indent: string, shell: boolean, style: (s: string) => string): void {
+    for (const line of wrapCode(code, this.width, indent, shell)) this.out.push(style(line))
+  }
+}
+
+const isShell = (remedy: {sql?: string; command?: string}) => !remedy.sql && Boolean(remedy.command)
 
 /**
  * Remedies, numbered by finding. The same remedy often serves several findings (one index for a costly statement, a
  * seq-scanned table and the workload): it is printed once, with the other findings it serves.
  */
-function remedyLines(order: DisplayedFinding[], chalk: ChalkInstance): string[] {
-  const entries: Array<{findings: number[]; kind: string; summary: string; code?: string; refs: string[]}> = []
+function remedyLines(order: DisplayedFinding[], chalk: ChalkInstance, lines: Lines): void {
+  const entries: Array<{findings: number[]; kind: string; summary: string; code?: string; shell: boolean; refs: string[]}> = []
   const byKey = new Map<string, (typeof entries)[number]>()
   for (const {finding: f, number} of order) {
     for (const remedy of f.remedies) {
@@ -25,106 +52,155 @@ function remedyLines(order: DisplayedFinding[], chalk: ChalkInstance): string[] 
         if (!seen.findings.includes(number)) seen.findings.push(number)
         continue
       }
-      const entry = {findings: [number], kind: remedy.kind, summary: remedy.summary, code, refs: remedy.refs ?? []}
+      const entry = {findings: [number], kind: remedy.kind, summary: remedy.summary, code, shell: isShell(remedy), refs: remedy.refs ?? []}
       byKey.set(remedy.id, entry)
       entries.push(entry)
     }
   }
-  if (entries.length === 0) return []
+  if (entries.length === 0) return
   // A reference is shown only as the number of a remedy listed here: one that is not in the report is dropped.
   const index = remedyIndex(order)
-  const lines = [chalk.bold('Remedies')]
+  lines.out.push(chalk.bold('Remedies'))
   for (const e of entries) {
     const [first, ...others] = e.findings
     const refs = e.refs.map((id) => index.get(id)).filter((r) => r !== undefined).map((r) => `[${r.number}] ${r.remedy.kind}`)
-    lines.push(`  [${first}] ${chalk.bold(e.kind)}: ${e.summary}${refs.length ? ` (see ${refs.join(', ')})` : ''}`
-      + `${others.length ? chalk.dim(` (also for ${others.map((n) => `[${n}]`).join(', ')})`) : ''}`)
-    if (e.code) lines.push(`      ${chalk.cyan(e.code.split('\n').join('\n      '))}`)
+    const head = `  [${first}] ${e.kind}: `
+    const body = `${e.summary}${refs.length ? ` (see ${refs.join(', ')})` : ''}${others.length ? ` (also for ${others.map((n) => `[${n}]`).join(', ')})` : ''}`
+    const wrapped = wrapText(`${head}${body}`, lines.width, '      ')
+    // The kind in bold on the first line, the rest as it wrapped.
+    lines.out.push(...wrapped.map((l, i) => (i === 0 ? l.replace(`[${first}] ${e.kind}:`, `[${first}] ${chalk.bold(e.kind)}:`) : l)))
+    if (e.code) lines.code(e.code, '      ', e.shell, chalk.cyan)
   }
-  return lines
 }
 
 /** The chokepoints: each root cause with its share, how it was measured, its one remedy and the findings it explains. */
-function diagnosisLines(report: Report, order: DisplayedFinding[], chalk: ChalkInstance): string[] {
-  if (!report.diagnosis?.length) return []
+function diagnosisLines(report: Report, order: DisplayedFinding[], chalk: ChalkInstance, lines: Lines, short: (t: string) => string): void {
+  if (!report.diagnosis?.length) return
   const numberOf = new Map(order.map((d) => [d.finding.id, d.number]))
   const byId = new Map(report.findings.map((f) => [f.id, f]))
   const index = remedyIndex(order)
-  const lines = [chalk.bold('Diagnosis: the chokepoints, by measured share')]
+  lines.out.push(chalk.bold('Diagnosis: the chokepoints, by measured share'))
   for (const d of report.diagnosis) {
     const cause = byId.get(d.cause)
-    lines.push(`  ${d.rank}. ${paint(chalk, d.severity)(d.severity)} ${chalk.bold(d.rule)} on ${cause?.subject ?? d.target} (${d.target})`
-      + `${numberOf.has(d.cause) ? ` [${numberOf.get(d.cause)}]` : ''}: ${shareText(d)}`)
-    lines.push(`     ${d.summary}`)
-    lines.push(chalk.dim(`     measured: ${d.weight.measuredBy}`))
+    const head = `  ${d.rank}. ${d.severity} ${d.rule} on ${cause?.subject ?? short(d.target)} (${short(d.target)})`
+      + `${numberOf.has(d.cause) ? ` [${numberOf.get(d.cause)}]` : ''}: ${shareText(d)}`
+    const wrapped = wrapText(head, lines.width, '       ')
+    lines.out.push(...wrapped.map((l, i) => (i === 0 ? l.replace(` ${d.severity} ${d.rule}`, ` ${paint(chalk, d.severity)(d.severity)} ${chalk.bold(d.rule)}`) : l)))
+    lines.text(d.summary, '     ')
+    lines.text(`measured: ${d.weight.measuredBy}`, '     ', chalk.dim)
     const remedy = d.remedy ? index.get(d.remedy) : undefined
     if (remedy) {
-      lines.push(`     fix: ${chalk.bold(remedy.remedy.kind)}: ${remedy.remedy.summary}`)
+      lines.text(`fix: ${remedy.remedy.kind}: ${remedy.remedy.summary}`, '     ')
       const code = remedyCode(remedy.remedy)
-      if (code) lines.push(`       ${chalk.cyan(code.split('\n').join('\n       '))}`)
+      if (code) lines.code(code, '       ', isShell(remedy.remedy), chalk.cyan)
     }
     const explained = d.explains.map((id) => numberOf.get(id)).filter((n) => n !== undefined).sort((a, b) => a - b)
-    if (explained.length) lines.push(chalk.dim(`     explains ${explained.map((n) => `[${n}]`).join(' ')}`))
+    if (explained.length) lines.text(`explains ${explained.map((n) => `[${n}]`).join(' ')}`, '     ', chalk.dim)
   }
-  return lines
 }
 
-/** Terminal report: targets, findings with their remedies, what was skipped and why, and the gate. */
-export const renderTable: Reporter = ({report, options: {color, verbose}}) => {
+/** Cell text pre-wrapped to a column's inner width (cli-table3 would otherwise cut what does not fit). */
+function cellText(text: string, colWidth: number): string {
+  return wrapText(text, colWidth - 2, '').join('\n')
+}
+
+/** Wide layout (120 columns and more): a bordered table, its columns sized to the terminal. */
+function wideFindings(order: DisplayedFinding[], chalk: ChalkInstance, style: object, width: number, short: (t: string) => string): string {
+  const fixed = [4, 10, 36, 26]
+  const colWidths = [...fixed, width - fixed.reduce((a, b) => a + b, 0) - (fixed.length + 2)]
+  const table = new Table({head: ['#', 'severity', 'rule', 'subject', 'finding'], style, colWidths, wordWrap: false})
+  for (const {finding: f, depth, number} of order) {
+    const note = thresholdNote(f)
+    // A symptom sits under its cause, indented, not as a peer.
+    const rule = depth > 0 ? `${'  '.repeat(depth - 1)}└ ${f.rule}` : f.rule
+    const detail = cellText(f.message, colWidths[4]) + (note ? `\n${chalk.dim(cellText(note, colWidths[4]))}` : '')
+    table.push([String(number), paint(chalk, f.severity)(f.severity), cellText(rule, colWidths[2]),
+      `${cellText(f.subject, colWidths[3])}\n${chalk.dim(cellText(short(f.target), colWidths[3]))}`, detail])
+  }
+  return table.toString()
+}
+
+/** Compact layout (below 120 columns): one entry per finding, "[n] severity subject (target): message", wrapped. */
+function compactFindings(order: DisplayedFinding[], chalk: ChalkInstance, lines: Lines, short: (t: string) => string): void {
+  lines.out.push(chalk.bold('Findings'))
+  for (const {finding: f, depth, number} of order) {
+    const note = thresholdNote(f)
+    const indent = depth > 0 ? `${'  '.repeat(depth)}└ ` : ''
+    const head = `[${number}] ${f.severity} `
+    const text = `${indent}${head}${f.subject} (${short(f.target)}): ${f.message}${note ? ` (${note})` : ''} · ${f.rule}`
+    const hang = ' '.repeat(Math.min(displayWidth(indent) + 4, 12))
+    const wrapped = wrapText(text, lines.width, hang)
+    lines.out.push(...wrapped.map((l, i) => (i === 0 ? l.replace(head, `[${number}] ${paint(chalk, f.severity)(f.severity)} `) : l))
+      .map((l, i, all) => (i === all.length - 1 ? l.replace(new RegExp(` · ${f.rule.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`), chalk.dim(` · ${f.rule}`)) : l)))
+  }
+}
+
+/**
+ * Terminal report: targets, findings with their remedies, what was skipped and why, and the gate. Laid out for the
+ * terminal's width (RenderOptions.width): no line is wider than it (a quoted word of SQL longer than a line aside).
+ */
+export const renderTable: Reporter = ({report, options: {color, verbose, width: given}}) => {
   const chalk = new Chalk({level: color ? 1 : 0})
   const style = {head: color ? ['bold'] : [], border: color ? ['grey'] : []}
-  const out: string[] = []
-  const width = columns()
-  out.push(chalk.bold(`chokepoint ${report.tool.version}: ${report.source === 'live' ? 'live audit' : 'audit of a snapshot'}`
-    + `${report.windowSeconds ? `, ${report.windowSeconds}s window` : ', counters since the last stats reset'}`))
+  const width = columns(given)
+  const compact = width < COMPACT_BELOW
+  const lines = new Lines(width)
+  const names = shortTargetNames(report.targets.map((t) => t.name))
+  const short = (name: string) => names.get(name) ?? name
+  lines.text(`chokepoint ${report.tool.version}: ${report.source === 'live' ? 'live audit' : 'audit of a snapshot'}`
+    + `${report.windowSeconds ? `, ${report.windowSeconds}s window` : ', counters since the last stats reset'}`, '', chalk.bold)
 
-  const targets = new Table({head: ['target', 'kind', 'url', 'status'], style})
-  for (const t of report.targets) targets.push([t.name, t.kind, t.url, t.status === 'ok' ? chalk.green('ok') : chalk.red(t.status)])
-  out.push(targets.toString())
+  const statusOf = (t: Report['targets'][number]) => (t.status === 'ok' ? chalk.green('ok') : chalk.red(t.status))
+  if (compact) {
+    lines.out.push(chalk.bold('Targets'))
+    for (const t of report.targets) {
+      const head = `  ${short(t.name)} ${t.kind} `
+      const wrapped = wrapText(`${head}${t.status} ${t.url}`, width, '      ')
+      lines.out.push(...wrapped.map((l, i) => (i === 0 ? l.replace(`${head}${t.status}`, `${head}${statusOf(t)}`) : l)))
+    }
+  } else {
+    const fixed = [30, 12, 8]
+    const colWidths = [fixed[0], fixed[1], width - fixed.reduce((a, b) => a + b, 0) - 5, fixed[2]]
+    const targets = new Table({head: ['target', 'kind', 'url', 'status'], style, colWidths, wordWrap: false})
+    for (const t of report.targets) targets.push([cellText(short(t.name), colWidths[0]), t.kind, cellText(t.url, colWidths[2]), statusOf(t)])
+    lines.raw(targets.toString())
+  }
+  // Each shortened name, once, in full.
+  for (const t of report.targets) if (short(t.name) !== t.name) lines.text(`${short(t.name)} = ${t.name}`, '  ', chalk.dim, '    ')
   // Said at the top, not only in the last line: what follows does not cover the whole stack.
-  if (report.gate.incomplete) out.push(chalk.yellow.bold(incompleteText(report)))
+  if (report.gate.incomplete) lines.text(incompleteText(report), '', chalk.yellow.bold)
 
   if (report.findings.length === 0) {
     const line = noFindingsLine(report)
-    out.push(report.gate.incomplete || report.notRead?.length ? chalk.yellow(line) : chalk.green(line))
+    lines.text(line, '', report.gate.incomplete || report.notRead?.length ? chalk.yellow : chalk.green)
   } else {
     const order = displayOrder(report)
-    out.push(...diagnosisLines(report, order, chalk))
-    const findings = new Table({head: ['#', 'severity', 'rule', 'subject', 'finding'], style, wordWrap: true,
-      colWidths: [4, 10, 34, 26, Math.max(48, width - 82)]})
-    for (const {finding: f, depth, number} of order) {
-      // Most messages already state their thresholds; repeat them only when the message does not.
-      const threshold = thresholdText(f)
-      const stated = f.threshold.action ? f.message.includes(f.threshold.action) : !threshold
-      const detail = `${f.message}${threshold && !stated ? `\n${chalk.dim(threshold)}` : ''}`
-      // A symptom sits under its cause, indented, not as a peer.
-      const rule = depth > 0 ? `${'  '.repeat(depth - 1)}└ ${f.rule}` : f.rule
-      findings.push([String(number), paint(chalk, f.severity)(f.severity), rule, `${f.subject}\n${chalk.dim(f.target)}`, detail])
-    }
-    out.push(findings.toString())
-    out.push(...remedyLines(order, chalk))
+    diagnosisLines(report, order, chalk, lines, short)
+    if (compact) compactFindings(order, chalk, lines, short)
+    else lines.raw(wideFindings(order, chalk, style, width, short))
+    remedyLines(order, chalk, lines)
   }
 
   const unreadTargets = report.targets.filter((t) => t.status !== 'ok')
   const gaps = report.notRead ?? []
   if (report.skipped.length > 0 || unreadTargets.length > 0 || gaps.length > 0) {
-    out.push(chalk.bold('Not read'))
-    for (const t of unreadTargets) out.push(`  ${chalk.red(t.name)}: skipped: ${t.error ?? t.status}`)
+    lines.out.push(chalk.bold('Not read'))
+    for (const t of unreadTargets) lines.text(`${short(t.name)}: skipped: ${t.error ?? t.status}`, '  ', chalk.red, '    ')
     for (const g of gaps) {
-      out.push(`  ${g.target} ${g.probe}: ${chalk.yellow(gapText(g))}`)
-      if (g.fix) out.push(`      fix: ${chalk.cyan(g.fix)}`)
+      lines.text(`${short(g.target)} ${g.probe}: ${gapText(g)}`, '  ', (x) => x, '    ')
+      if (g.fix) lines.code(`fix: ${g.fix}`, '      ', false, chalk.cyan)
     }
-    for (const s of report.skipped) out.push(`  ${s.target} ${s.probe}: ${s.status === 'error' ? chalk.red('failed') : 'skipped'}: ${s.reason}`)
+    for (const s of report.skipped) lines.text(`${short(s.target)} ${s.probe}: ${s.status === 'error' ? 'failed' : 'skipped'}: ${s.reason}`, '  ', s.status === 'error' ? chalk.red : (x) => x, '    ')
   }
   if (verbose && report.overhead) {
-    out.push(chalk.bold('Commands and queries issued'))
+    lines.out.push(chalk.bold('Commands and queries issued'))
     for (const entry of report.overhead) {
-      out.push(`  ${entry.target}: ${entry.roundTrips} round trips`)
-      for (const c of entry.commands) out.push(`    ${c.probe} x${c.count}: ${c.text}`)
+      lines.text(`${short(entry.target)}: ${entry.roundTrips} round trips`, '  ')
+      for (const c of entry.commands) lines.text(`${c.probe} x${c.count}: ${c.text}`, '    ', (x) => x, '    ')
     }
   }
-  out.push(chalk.dim(checksLine(report)))
+  lines.text(checksLine(report), '', chalk.dim)
   const line = gateLine(report)
-  out.push(report.gate.passed ? (report.gate.incomplete ? chalk.yellow(line) : chalk.green(line)) : chalk.red.bold(line))
-  return `${out.join('\n')}\n`
+  lines.text(line, '', report.gate.passed ? (report.gate.incomplete ? chalk.yellow : chalk.green) : chalk.red.bold)
+  return `${lines.out.join('\n')}\n`
 }

@@ -106,10 +106,16 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   else if (!(await WhatIf.available(session).catch(() => false))) run.notVerifiedBecause = 'not verified: hypopg is not installed in this database (CREATE EXTENSION hypopg; see docs/index-advisor.md)'
   else {
     whatIf = new WhatIf(session, stmts, shapes.map((s) => s?.tables ?? []), catalog, options.maxWhatIfCalls ?? 20_000)
+    // How many what-if plans are needed is known only at the end: a count, against the call budget as its bound.
+    const progress = ctx.progress?.start(`${target}: index advisor what-if plans`, null, 'plans')
     try {
       const bad = await whatIf.measure(candidates)
       const usable = candidates.filter((c) => !bad.has(c.id))
-      const costOf = async (si: number, config: Candidate[]) => (await whatIf!.cost(si, config)).cost
+      const costOf = async (si: number, config: Candidate[]) => {
+        const {cost} = await whatIf!.cost(si, config)
+        progress?.tick(whatIf!.calls)
+        return cost
+      }
       const byId = new Map(usable.map((c) => [c.id, c]))
       run.selection = await greedySelect({
         statements: baseStatements, candidates: usable, costOf, penalty, budgetBytes: options.indexBudgetBytes, maxIndexes: options.maxIndexes,
@@ -136,6 +142,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
         }
       }
     } finally {
+      progress?.end()
       await whatIf.reset().catch(() => {})
     }
     run.whatIf = {calls: whatIf.calls, memoHits: whatIf.memoHits}

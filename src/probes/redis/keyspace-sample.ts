@@ -127,7 +127,7 @@ function noteQueue(state: SampleState, key: string, framework: QueueFramework): 
 }
 
 /** SCANs one node up to `cap` keys, pipelining TYPE, PTTL, MEMORY USAGE and OBJECT IDLETIME|FREQ per batch. */
-async function sampleNode(session: RedisSession, cap: number, opts: {scanCount: number; scanPauseMs: number}, state: SampleState) {
+async function sampleNode(session: RedisSession, cap: number, opts: {scanCount: number; scanPauseMs: number; onKeys?: (sampled: number) => void}, state: SampleState) {
   let cursor = '0'
   let sampled = 0
   let scanCalls = 0
@@ -146,6 +146,7 @@ async function sampleNode(session: RedisSession, cap: number, opts: {scanCount: 
     cursor = reply[0]
     const keys = reply[1].slice(0, cap - sampled)
     if (keys.length > 0) sampled += await readBatch(session, keys, state)
+    opts.onKeys?.(sampled)
     if (cursor === '0') {
       complete = true
       break
@@ -353,14 +354,21 @@ export const redisKeyspaceSampleProbe: Probe<RedisSession> = {
     } else sessions.push({label: 'primary', session, own: false})
 
     let sampled = 0
+    let progress: ReturnType<NonNullable<ProbeContext['progress']>['start']> | undefined
     try {
       // The key cap is shared by the primaries, so a cluster costs no more than a single server.
       const perNode = Math.max(1, Math.ceil(sampleKeys / sessions.length))
-      for (const node of sessions) {
-        const dbsize = Number(await sendOrSkip(node.session, 'DBSIZE'))
+      const sizes: number[] = []
+      for (const node of sessions) sizes.push(Number(await sendOrSkip(node.session, 'DBSIZE')))
+      // Out of what the sample will read: the cap, or fewer keys when the keyspace is smaller.
+      const total = sizes.reduce((sum, size) => sum + Math.min(perNode, Number.isFinite(size) ? size : perNode), 0)
+      progress = ctx.progress?.start(`${ctx.target.name}: key sample`, total, 'keys')
+      for (const [i, node] of sessions.entries()) {
+        const dbsize = sizes[i]
+        const before = sampled
         let result
         try {
-          result = await sampleNode(node.session, perNode, {scanCount, scanPauseMs}, state)
+          result = await sampleNode(node.session, perNode, {scanCount, scanPauseMs, onKeys: (n) => progress?.tick(before + n)}, state)
         } catch (error) {
           if (error instanceof ProbeSkip) throw error
           throw new Error(`sampling ${node.label} stopped after ${sampled} keys: ${describeRedisError(error)}`)
@@ -381,6 +389,7 @@ export const redisKeyspaceSampleProbe: Probe<RedisSession> = {
         }
       })
     } finally {
+      progress?.end()
       for (const node of sessions) if (node.own) await node.session.close()
     }
 

@@ -13,7 +13,8 @@ const complete = {targets: [sampleReport().targets[0]], skipped: [], findings: [
 describe('Not read in human reports', () => {
   it('lists each gap with its count and fix, in the table and in Markdown (code that a backtick cannot break)', async () => {
     const report = sampleReport({notRead: [gap]})
-    const table = await renderTable(contextOf(report))
+    // Wide enough for the gap's line not to wrap (the table wraps to the terminal's width).
+    const table = await renderTable(contextOf(report, {width: 160}))
     expect(table).toContain(`Not read\n  cache: skipped: could not connect: connection refused\n  primary postgres.statements: statement texts: 12 of 15 not read: other users' statements show '<insufficient privilege>'\n      fix: GRANT pg_read_all_stats TO "we\`ird";\n`)
     const markdown = await renderMarkdown(contextOf(report))
     expect(markdown).toContain("- primary `postgres.statements`: statement texts: 12 of 15 not read: other users' statements show '<insufficient privilege>'; fix: `` GRANT pg_read_all_stats TO \"we`ird\"; ``")

@@ -1,0 +1,133 @@
+/**
+ * Before/after on a real database: a snapshot with a lookup on an unindexed column, one after the index was created
+ * (statistics of this database reset, the same lookups run again), and one where a second table's lookup lacks its
+ * index. `chokepoint diff` lists the missing index and its seq-scan symptom as resolved and the chokepoint as gone;
+ * `check --baseline` passes where the plain check fails, and fails again, on the new problem alone, when one appears.
+ */
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import Ajv from 'ajv'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {postgresProbes} from '../../../src/probes/postgres/index.js'
+import {runCli, REPO_ROOT} from '../../helpers/cli.js'
+import {adminQuery, connect, forgetLoadWrites, waitForSql, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+
+const DB = 'cp_diffui_before_after'
+const url = withDatabase(PRIMARY_URL, DB)
+const tmp = mkdtempSync(join(tmpdir(), 'chokepoint-diff-'))
+const before = join(tmp, 'before.json')
+const after = join(tmp, 'after.json')
+const later = join(tmp, 'later.json')
+// Only what this test is about: the shared server's sessions and locks belong to other suites.
+const KEEP = ['postgres.tables', 'postgres.statements', 'postgres.plans', 'postgres.indexes']
+const config = join(tmp, 'chokepoint.config.yaml')
+
+async function lookups(sql: string, values: unknown[]): Promise<void> {
+  const app = await connect(url, 'cp-diffui-app')
+  try {
+    for (const v of values) await app.query(sql, [v])
+  } finally {
+    await app.end()
+  }
+}
+
+/** Forgets this database's statistics (never another's): table counters and its pg_stat_statements entries. */
+async function resetOwnStats(): Promise<void> {
+  await adminQuery(url, `SELECT pg_stat_reset(); SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`)
+}
+
+function capture(file: string): void {
+  const r = runCli(['capture', '--pg', url, '--window', '0', '--config', config, '-o', file])
+  expect(r.status, r.stderr).toBe(0)
+}
+
+const ORDERS = 'SELECT id, pad FROM orders WHERE customer_id = $1'
+const CUSTOMERS = 'SELECT id FROM customers WHERE email = $1'
+
+describe('diff and baseline on two real snapshots, before and after an index', () => {
+  beforeAll(async () => {
+    writeFileSync(config, `skipProbes: [${postgresProbes.map((p) => p.id).filter((id) => !KEEP.includes(id)).join(', ')}]\n`)
+    await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
+    await adminQuery(PRIMARY_URL, `CREATE DATABASE ${DB}`)
+    await adminQuery(url, `CREATE EXTENSION IF NOT EXISTS hypopg; CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+      CREATE TABLE orders AS SELECT g AS id, g % 5000 AS customer_id, repeat('x', 200) AS pad FROM generate_series(1, 40000) g;
+      CREATE TABLE customers AS SELECT g AS id, 'user' || g || '@example.com' AS email FROM generate_series(1, 40000) g;
+      ANALYZE orders; ANALYZE customers;`)
+    await forgetLoadWrites(url)
+    await resetOwnStats()
+    const ids = Array.from({length: 25}, (_, i) => i * 7)
+    await lookups(ORDERS, ids)
+    await waitForSql(url, `SELECT seq_scan >= 25 AS ok FROM pg_stat_user_tables WHERE relname = 'orders'`)
+    capture(before)
+
+    await adminQuery(url, 'CREATE INDEX orders_customer_id_idx ON orders (customer_id); ANALYZE orders')
+    await resetOwnStats()
+    await lookups(ORDERS, ids)
+    await waitForSql(url, `SELECT idx_scan >= 25 AS ok FROM pg_stat_user_tables WHERE relname = 'orders'`)
+    capture(after)
+
+    // A new problem: the customers lookup, on a column without an index.
+    await lookups(CUSTOMERS, ids.map((i) => `user${i + 1}@example.com`))
+    await waitForSql(url, `SELECT seq_scan >= 25 AS ok FROM pg_stat_user_tables WHERE relname = 'customers'`)
+    capture(later)
+  }, 240_000)
+
+  afterAll(async () => {
+    await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
+  })
+
+  it('lists the missing index and its seq scans as resolved, the chokepoint gone, and passes', () => {
+    const r = runCli(['diff', before, after, '--format', 'json'])
+    expect(r.status, r.stderr).toBe(0)
+    const diff = JSON.parse(r.stdout)
+    const ajv = new Ajv.default({strict: false}).addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)))
+    const validate = ajv.compile(JSON.parse(readFileSync(join(REPO_ROOT, 'schemas', 'diff.schema.json'), 'utf8')))
+    expect(validate(diff), JSON.stringify(validate.errors)).toBe(true)
+    const resolved = diff.changes.filter((c: {change: string}) => c.change === 'resolved').map((c: {rule: string; subject: string}) => `${c.rule} ${c.subject}`)
+    expect(resolved).toEqual(expect.arrayContaining(['database/missing-index public.orders customer_id', 'database/seq-scan-heavy-table table public.orders']))
+    expect(diff.counts).toMatchObject({new: 0, worse: 0})
+    expect(diff.chokepoints.resolved).toEqual([expect.stringMatching(/^database\/missing-index on public\.orders customer_id/)])
+    expect(diff.old).toMatchObject({passed: false, file: before})
+    expect(diff.new).toMatchObject({passed: true, file: after})
+    expect(diff.verdict).toMatchObject({changed: true, text: expect.stringMatching(/^gate failed -> passed: 1 critical/)})
+
+    // The same in the terminal (80 columns: every line fits) and in Markdown.
+    const table = runCli(['diff', before, after], {env: {COLUMNS: '80'}})
+    expect(table.status).toBe(0)
+    expect(table.stdout).toMatch(/^Resolved \(\d+\)$/m)
+    for (const line of table.stdout.trimEnd().split('\n')) expect(line.length, line).toBeLessThanOrEqual(80)
+    const md = runCli(['diff', before, after, '--format', 'markdown'])
+    expect(md.stdout).toMatch(/^\| resolved \| critical \| `database\/seq-scan-heavy-table` \|/m)
+
+    // Backwards, the index's loss is new and fails the diff.
+    const back = runCli(['diff', after, before, '--format', 'json'])
+    expect(back.status).toBe(1)
+    expect(JSON.parse(back.stdout).changes.filter((c: {change: string}) => c.change === 'new').map((c: {rule: string}) => c.rule))
+      .toEqual(expect.arrayContaining(['database/missing-index', 'database/seq-scan-heavy-table']))
+  })
+
+  it('check --baseline passes where the plain check fails, and says how many known findings it ignored', () => {
+    const plain = runCli(['check', '--from-snapshot', before, '--config', config])
+    expect(plain.status, plain.stdout).toBe(1)
+    expect(plain.stdout).toMatch(/^CRITICAL database\/seq-scan-heavy-table .* table public\.orders/m)
+    const known = runCli(['check', '--from-snapshot', before, '--config', config, '--baseline', before])
+    expect(known.status, known.stdout).toBe(0)
+    expect(known.stdout).not.toMatch(/^CRITICAL/m)
+    expect(known.stdout).toMatch(/^gate passed \(--fail-on critical\): 1 critical, .*; 0 new or worse, [1-9]\d* known in baseline .*before\.json ignored$/m)
+  })
+
+  it('fails again, on the new problem alone, when one appears', () => {
+    const r = runCli(['check', '--from-snapshot', later, '--config', config, '--baseline', before, '--fail-on', 'warning', '--format', 'json'])
+    expect(r.status, r.stdout).toBe(1)
+    const report = JSON.parse(r.stdout)
+    expect(report.gate).toMatchObject({passed: false, exitCode: 1, baseline: {file: before, failing: expect.any(Number)}})
+    expect(report.gate.baseline.failing).toBeGreaterThanOrEqual(1)
+    const terse = runCli(['check', '--from-snapshot', later, '--config', config, '--baseline', before, '--fail-on', 'warning'])
+    expect(terse.status).toBe(1)
+    const failing = terse.stdout.split('\n').filter((l) => /^(CRITICAL|WARNING) /.test(l))
+    expect(failing.length).toBeGreaterThanOrEqual(1)
+    // Only the customers table's problem is listed; nothing about orders (it was in the baseline, and is fixed).
+    for (const line of failing) expect(line).toMatch(/customers/)
+  })
+})
