@@ -263,15 +263,22 @@ describe('ttl applier: dry run and faults', () => {
   it('Redis going away mid-batch: one line, the keys done recorded, the batch in flight recorded as uncertain, rollback exact', async () => {
     const p = prefix()
     const pattern = `${p}:page:*`
-    const {noTtl} = await seed(c, p, 40)
+    const {noTtl, withTtl} = await seed(c, p, 40)
+    const withTtlBefore = await pttls(c, withTtl)
     const proxy = await startFaultProxy({port: 6379})
     proxies.push(proxy)
     const rec = recorder()
-    // Reset the wire when a batch of EXPIREs is sent after some keys were changed (and recorded), before Redis sees it.
-    proxy.when((chunk) => chunk.includes('$6\r\nEXPIRE\r\n') && ((rec.change.undo as TtlUndo | undefined)?.changed ?? 0) > 0, () => proxy.reset())
+    let journalAtSend: string[] | undefined
+    // When a batch of EXPIREs is sent after some keys were changed: Redis gets it and runs it, its answer is held
+    // back, and then the wire is reset. The journal must already name the batch when it is sent.
+    proxy.when((chunk) => chunk.includes('$6\r\nEXPIRE\r\n') && ((rec.change.undo as TtlUndo | undefined)?.changed ?? 0) > 0, () => {
+      journalAtSend = (rec.change.undo as TtlUndo).inFlight?.keys
+      proxy.stall({holdBack: 1 << 30})
+      setTimeout(() => proxy.reset(), 300)
+    })
+    // scanCount 10 over the shared keyspace: batches of a few keys, so there are many.
     const t = target(proxy.url(URL6379), {scanCount: 10})
     const {ctx, session, plan} = await planned(t, pattern)
-    // scanCount 10 over the shared keyspace: batches of a few keys, so there are many.
     const error = await applier.apply(plan, session, ctx, rec.record).catch((e) => e)
     expect(proxy.fired).toHaveLength(1)
     expect(error).toBeInstanceOf(Error)
@@ -280,17 +287,23 @@ describe('ttl applier: dry run and faults', () => {
     const undo = rec.change.undo as TtlUndo
     expect(undo.changed).toBeGreaterThan(0)
     expect(undo.inFlight!.keys.length).toBeGreaterThan(0)
-    // What the journal says is what Redis has: the recorded keys carry a TTL, the batch in flight never arrived.
-    const recorded = new Set(undo.keys.map(([k]) => k))
+    expect(journalAtSend).toEqual(undo.inFlight!.keys)
+    // What the journal says is what Redis has: the recorded keys and the batch in flight (which Redis ran) carry a TTL, no other key does.
+    const touched = new Set([...undo.keys.map(([k]) => k), ...undo.inFlight!.keys])
     const ttls = await pttls(c, noTtl)
-    noTtl.forEach((k, i) => expect(ttls[i] > 0).toBe(recorded.has(k)))
+    noTtl.forEach((k, i) => expect(ttls[i] > 0).toBe(touched.has(k)))
+    expect(noTtl.filter((k) => undo.inFlight!.keys.includes(k)).length).toBeGreaterThan(0)
     // The lock it could not release: its rollback takes it over (the token is in the undo), a stranger could not.
     expect(await c.exists(lockKeyOf(pattern))).toBe(1)
     const direct = target(URL6379)
+    const stranger = await applier.rollback(changeRecord({remedyId: plan.remedyId, applier: 'ttl', target: 'cache', undo: {...undo, lockToken: 'other'}}), await connect(direct), applyContext(direct))
+      .catch((e) => e)
+    expect(stranger).toBeInstanceOf(ApplyRefusal)
     const result = await applier.rollback(changeRecord({remedyId: plan.remedyId, applier: 'ttl', target: 'cache', status: 'interrupted', undo}), await connect(direct), applyContext(direct))
     expect(result.ok).toBe(true)
-    expect(result.detail).toMatch(new RegExp(`persisted ${undo.changed} keys`))
+    expect(result.detail).toMatch(new RegExp(`persisted ${noTtl.filter((k) => touched.has(k)).length} keys`))
     expect((await pttls(c, noTtl)).every((ms) => ms === -1)).toBe(true)
+    ;(await pttls(c, withTtl)).forEach((ms, i) => expect(Math.abs(ms - withTtlBefore[i])).toBeLessThan(10_000))
     expect(await c.exists(lockKeyOf(pattern))).toBe(0)
   })
 
