@@ -107,6 +107,9 @@ const REDIS_OPTIONS: OptionSpecs = {
   evictionNoTtlShare: ratio('ttl advisor: memory share without TTL that makes evictions a finding (default 0.2)'),
   ttlTargetHitRate: number('ttl advisor: hit rate a proposed cache TTL aims for at the observed read interval (default 0.9)', {min: 0.01, max: 0.999}),
   ttlStalenessSeconds: number('ttl advisor: longest a cache entry may live; backfilled TTLs (t..2t) stay within it (default 3600)', {min: 2, max: 30 * 86_400}),
+  ttlApplyMaxKeys: count('ttl applier: keys given a TTL at most per apply run (default 10000)', 1, 10_000_000),
+  ttlApplyUndoKeys: count('ttl applier: keys named one by one in the journal; past it a count, a sample and the expiry range (default 100000)', 0, 1_000_000),
+  ttlApplyPauseMs: number('ttl applier: pause between batches in ms (default 10)', {min: 0, max: 10_000}),
 }
 
 const PROMETHEUS_QUERIES: OptionSpecs = Object.fromEntries(
@@ -282,6 +285,10 @@ export const builtinPlugin = definePlugin({
     {id: 'workers', scope: 'stack', description: 'Consumers each queue needs from arrival and service rates', load: async () => (await import('./advisors/workers.js')).workersAdvisor},
     {id: 'working-set', scope: 'postgres', description: 'Low buffer-cache hit rates of a database as one problem, weighed by their read time', load: async () => (await import('./advisors/working-set.js')).workingSetAdvisor},
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
+  ],
+  appliers: [
+    {id: 'ttl', remedyKinds: ['ttl'], targetKinds: ['redis'], description: 'Backfills a jittered TTL (EXPIRE NX) on the keys of a cache pattern; rollback PERSISTs the keys that still carry it',
+      load: async () => (await import('./appliers/redis-ttl.js')).redisTtlApplier},
   ],
   reporters: [
     {format: 'table', description: 'terminal tables (colour on a TTY)', load: async () => (await import('./reporters/table.js')).renderTable},

@@ -8,11 +8,12 @@ import {DEFAULT_RULES_DIR} from '../../../src/core/rules.js'
 describe('the plugin registry', () => {
   const registry = builtinRegistry()
 
-  it('registers the built-ins as one plugin: six target kinds, five advisors, four formats, no applier yet', () => {
+  it('registers the built-ins as one plugin: six target kinds, five advisors, four formats, the ttl applier', () => {
     expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
     expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain'])
     expect(registry.formats()).toEqual(['table', 'json', 'markdown', 'html'])
     expect(registry.applierFor('index')).toBeNull()
+    expect(registry.applierFor('ttl')).toBe('ttl')
   })
 
   it.each(builtinPlugin.targetKinds!.map((k) => [k.kind]))('declares exactly the probes the %s kind loads, in order', async (kind) => {
@@ -47,11 +48,13 @@ describe('the plugin registry', () => {
     const extra = registry.with(definePlugin({
       name: 'extra',
       probes: [{kind: 'redis', probes: {'redis.extra': ['extra.metric']}, load: async () => [{id: 'redis.extra', kind: 'redis', description: 'd', collect: async () => ({metrics: []})}]}],
-      appliers: [{id: 'extra-ttl', remedyKinds: ['ttl'], targetKinds: ['redis'], description: 'd', load: async () => { throw new Error('not loaded by naming') }}],
+      appliers: [{id: 'extra-cache-aside', remedyKinds: ['cache-aside'], targetKinds: ['redis'], description: 'd', load: async () => { throw new Error('not loaded by naming') }}],
     }))
     expect((await extra.probesFor('redis')).map((p) => p.id).at(-1)).toBe('redis.extra')
     expect(extra.probeMetrics('redis')['redis.extra']).toEqual(['extra.metric'])
-    expect(extra.applierFor('ttl')).toBe('extra-ttl')
+    expect(extra.applierFor('cache-aside')).toBe('extra-cache-aside')
+    // The first registered wins: the built-in ttl applier keeps ttl remedies.
+    expect(extra.applierFor('ttl')).toBe('ttl')
     expect(extra.applierFor('index')).toBeNull()
   })
 
