@@ -41,7 +41,7 @@ RABBIT_MGMT_URL=http://127.0.0.1:15672
 RABBIT_USER=guest
 RABBIT_PASS=guest
 
-DEB_PACKAGES=(postgresql-15-hypopg pgbouncer prometheus)
+DEB_PACKAGES=(postgresql-15-hypopg pgbouncer prometheus libxml2-utils)
 
 export PGCONNECT_TIMEOUT=3
 export PGAPPNAME=chokepoint-test-env
