@@ -1,8 +1,7 @@
-import {checkOutputFile, writeOutput} from '../core/snapshot-io.js'
 import {SEVERITY_RANK, type Report, type Severity} from '../core/types.js'
 import {gapText, gateLine} from '../reporters/format-helpers.js'
 import type {CliContext} from './context.js'
-import {auditAndRender, evaluate, type AuditRunFlags} from './run.js'
+import {auditAndRender, type AuditRunFlags} from './run.js'
 
 /** Terse CI output: the failing findings, what could not be read, and the verdict; nothing else. */
 export function renderTerse(report: Report): string {
@@ -19,13 +18,6 @@ export function renderTerse(report: Report): string {
   return `${lines.join('\n')}\n`
 }
 
-export async function runCheck(flags: AuditRunFlags & {format?: string}, ctx: CliContext): Promise<Report> {
-  if (flags.json || (flags.format && flags.format !== 'terse')) {
-    return auditAndRender(flags, flags.json ? 'json' : flags.format!, ctx)
-  }
-  checkOutputFile(flags.output)
-  const report = await evaluate(flags, ctx)
-  writeOutput(renderTerse(report), flags.output, ctx.secrets)
-  process.exitCode = report.gate.exitCode
-  return report
+export async function runCheck(flags: AuditRunFlags, ctx: CliContext): Promise<Report> {
+  return auditAndRender(flags, 'terse', ctx, {formats: ['terse'], render: (format, report) => (format === 'terse' ? renderTerse(report) : undefined)})
 }

@@ -1,14 +1,13 @@
 import {analyseSnapshot, runAudit} from '../core/audit.js'
 import {UsageError} from '../core/errors.js'
-import {renderReport} from '../core/render.js'
-import {checkOutputFile, readSavedDocument, writeOutput} from '../core/snapshot-io.js'
+import {readSavedDocument} from '../core/snapshot-io.js'
 import type {Report, Snapshot} from '../core/types.js'
 import type {CliContext} from './context.js'
-import {progressLogger, resolveRun, useColor, type CommonFlags} from './options.js'
+import {progressLogger, resolveRun, type CommonFlags} from './options.js'
+import {checkOutputs, parseOutputs, writeOutputs, type OutputFlags} from './outputs.js'
 
-export interface AuditRunFlags extends CommonFlags {
+export interface AuditRunFlags extends CommonFlags, OutputFlags {
   'from-snapshot'?: string
-  output?: string
   verbose?: boolean
 }
 
@@ -18,7 +17,7 @@ export async function evaluate(flags: AuditRunFlags, ctx: CliContext): Promise<R
 }
 
 /** The report, and the snapshot it was made from (reporters may chart its readings). */
-export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext): Promise<{report: Report; snapshot: Snapshot}> {
+export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext): Promise<{report: Report; snapshot: Snapshot; configFile?: string}> {
   const log = progressLogger(Boolean(flags.verbose), ctx)
   const {registry, secrets} = ctx
   if (flags['from-snapshot']) {
@@ -27,17 +26,22 @@ export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext
     if (doc.kind !== 'snapshot') {
       throw new UsageError(`${flags['from-snapshot']} is a report, not a snapshot: render it with \`chokepoint report ${flags['from-snapshot']}\``)
     }
-    return {report: await analyseSnapshot(doc.snapshot, {registry, secrets, config: run.config, failOn: run.failOn, source: 'snapshot', log}), snapshot: doc.snapshot}
+    return {report: await analyseSnapshot(doc.snapshot, {registry, secrets, config: run.config, failOn: run.failOn, source: 'snapshot', log}), snapshot: doc.snapshot, configFile: run.configFile}
   }
   const run = await resolveRun(flags, {needTargets: true}, ctx)
-  return runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log})
+  return {...await runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log}), configFile: run.configFile}
 }
 
-export async function auditAndRender(flags: AuditRunFlags, format: string, ctx: CliContext): Promise<Report> {
-  checkOutputFile(flags.output)
-  const {report, snapshot} = await evaluateWithSnapshot(flags, ctx)
-  const text = await renderReport(report, format, {...ctx, snapshot, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
-  writeOutput(text, flags.output, ctx.secrets)
+/**
+ * The audit, once, rendered in every format asked for (`--format FORMAT[=PATH]`, repeatable; `fallback` when none).
+ * `own` renders the formats the command handles itself (check's terse lines), listed in `ownFormats`.
+ */
+export async function auditAndRender(flags: AuditRunFlags, fallback: string, ctx: CliContext,
+  own?: {formats: string[]; render: (format: string, report: Report) => string | undefined}): Promise<Report> {
+  const outputs = parseOutputs(flags, fallback, ctx.registry.formats(), own?.formats)
+  checkOutputs(outputs)
+  const {report, snapshot, configFile} = await evaluateWithSnapshot(flags, ctx)
+  await writeOutputs(report, outputs, flags, ctx, {snapshot, configFile, own: own && ((format) => own.render(format, report))})
   process.exitCode = report.gate.exitCode
   return report
 }
