@@ -65,7 +65,9 @@ function driverRules(report: Report, rules: RuleInfo[]): Json[] {
   for (const f of report.findings) {
     if (known.has(f.rule)) continue
     known.add(f.rule)
-    out.push({id: f.rule, name: friendlyName(f.rule), shortDescription: {text: sentence(f.rule)}, properties: {tags: [f.area]}})
+    const text = `${f.rule}: this report does not describe the rule; \`chokepoint rules show ${f.rule}\` does.`
+    out.push({id: f.rule, name: friendlyName(f.rule), shortDescription: {text: sentence(f.rule)}, fullDescription: {text}, help: {text, markdown: text},
+      properties: {tags: ['chokepoint', f.area]}})
   }
   return out
 }
