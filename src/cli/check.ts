@@ -19,5 +19,6 @@ export function renderTerse(report: Report): string {
 }
 
 export async function runCheck(flags: AuditRunFlags, ctx: CliContext): Promise<Report> {
-  return auditAndRender(flags, 'terse', ctx, {formats: ['terse'], render: (format, report) => (format === 'terse' ? renderTerse(report) : undefined)})
+  // The terse lines stay on stdout when every --format names a file: the CI log keeps the verdict.
+  return auditAndRender(flags, 'terse', ctx, {formats: ['terse'], render: (format, report) => (format === 'terse' ? renderTerse(report) : undefined), fallbackOnStdout: true})
 }

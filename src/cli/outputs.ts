@@ -24,10 +24,11 @@ export interface OutputFlags {
 /**
  * The outputs a run asked for: `--format FORMAT[=PATH]` (repeatable), `--json` (json on stdout), `--output FILE`
  * (the one format's file: only with a single format). At most one goes to stdout; none writes to a file another
- * writes. With no format, `fallback` on stdout (or in --output). Bad combinations are one-line usage errors (exit 2).
+ * writes. With no format, `fallback` on stdout (or in --output); with `fallbackOnStdout`, also when every format named
+ * a file. Bad combinations are one-line usage errors (exit 2).
  * `extra` are formats the command renders itself (check's `terse`).
  */
-export function parseOutputs(flags: OutputFlags, fallback: string, formats: string[], extra: string[] = []): OutputSpec[] {
+export function parseOutputs(flags: OutputFlags, fallback: string, formats: string[], extra: string[] = [], {fallbackOnStdout = false} = {}): OutputSpec[] {
   const given = flags.format === undefined ? [] : Array.isArray(flags.format) ? flags.format : [flags.format]
   const known = [...extra, ...formats]
   const specs: OutputSpec[] = given.map((raw) => {
@@ -45,6 +46,8 @@ export function parseOutputs(flags: OutputFlags, fallback: string, formats: stri
     if (specs[0].path !== undefined) throw new UsageError(`--output ${flags.output} and --format ${specs[0].format}=${specs[0].path}: name the file once`)
     specs[0] = {format: specs[0].format, path: flags.output}
   }
+  // check keeps its verdict in the CI log when every format asked for goes to a file.
+  if (fallbackOnStdout && specs.every((s) => s.path !== undefined)) specs.push({format: fallback})
   const toStdout = specs.filter((s) => s.path === undefined)
   if (toStdout.length > 1) {
     throw new UsageError(`--format: ${toStdout.map((s) => s.format).join(' and ')} would both go to stdout; give all but one a file as --format FORMAT=FILE`)

@@ -37,8 +37,8 @@ export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext
  * `own` renders the formats the command handles itself (check's terse lines), listed in `ownFormats`.
  */
 export async function auditAndRender(flags: AuditRunFlags, fallback: string, ctx: CliContext,
-  own?: {formats: string[]; render: (format: string, report: Report) => string | undefined}): Promise<Report> {
-  const outputs = parseOutputs(flags, fallback, ctx.registry.formats(), own?.formats)
+  own?: {formats: string[]; render: (format: string, report: Report) => string | undefined; fallbackOnStdout?: boolean}): Promise<Report> {
+  const outputs = parseOutputs(flags, fallback, ctx.registry.formats(), own?.formats, {fallbackOnStdout: own?.fallbackOnStdout})
   checkOutputs(outputs)
   const {report, snapshot, configFile} = await evaluateWithSnapshot(flags, ctx)
   await writeOutputs(report, outputs, flags, ctx, {snapshot, configFile, own: own && ((format) => own.render(format, report))})
