@@ -12,6 +12,8 @@ import {useColor, type CommonFlags} from './options.js'
 export interface OutputSpec {
   format: string
   path?: string
+  /** The flag that named the path, for errors: `--output`, or `--format FORMAT`. */
+  flag?: string
 }
 
 export interface OutputFlags {
@@ -44,7 +46,7 @@ export function parseOutputs(flags: OutputFlags, fallback: string, formats: stri
   if (flags.output !== undefined) {
     if (specs.length > 1) throw new UsageError('--output names the file of a single format: with several, give each its own as --format FORMAT=FILE')
     if (specs[0].path !== undefined) throw new UsageError(`--output ${flags.output} and --format ${specs[0].format}=${specs[0].path}: name the file once`)
-    specs[0] = {format: specs[0].format, path: flags.output}
+    specs[0] = {format: specs[0].format, path: flags.output, flag: '--output'}
   }
   // check keeps its verdict in the CI log when every format asked for goes to a file.
   if (fallbackOnStdout && specs.every((s) => s.path !== undefined)) specs.push({format: fallback})
@@ -65,7 +67,7 @@ export function parseOutputs(flags: OutputFlags, fallback: string, formats: stri
 
 /** Before the audit: every file can be written (an audit is not run to fail on its output afterwards). */
 export function checkOutputs(specs: OutputSpec[]): void {
-  for (const s of specs) if (s.path !== undefined) checkOutputFile(s.path, `--format ${s.format}`)
+  for (const s of specs) if (s.path !== undefined) checkOutputFile(s.path, s.flag ?? `--format ${s.format}`)
 }
 
 /**
@@ -84,7 +86,7 @@ export async function writeOutputs(report: Report, specs: OutputSpec[], flags: C
     rendered.push({spec, text})
   }
   for (const {spec, text} of [...rendered.filter((r) => r.spec.path !== undefined), ...rendered.filter((r) => r.spec.path === undefined)]) {
-    writeOutput(text, spec.path, ctx.secrets, `--format ${spec.format}`)
+    writeOutput(text, spec.path, ctx.secrets, spec.flag ?? `--format ${spec.format}`)
   }
 }
 
