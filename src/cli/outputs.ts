@@ -37,7 +37,7 @@ export function parseOutputs(flags: OutputFlags, fallback: string, formats: stri
     const eq = raw.indexOf('=')
     const format = (eq < 0 ? raw : raw.slice(0, eq)).trim()
     const path = eq < 0 ? undefined : raw.slice(eq + 1)
-    if (!known.includes(format)) throw new UsageError(`--format ${raw}: unknown format "${format}"; expected one of ${known.join(', ')} (optionally FORMAT=FILE)`)
+    if (!known.includes(format)) throw new UsageError(`--format ${raw}: unknown report format "${format}": use one of ${known.join(', ')} (FORMAT or FORMAT=FILE)`)
     if (path !== undefined && path.trim() === '') throw new UsageError(`--format ${raw}: name the file after "=", or leave "=" out for stdout`)
     return path === undefined ? {format} : {format, path}
   })

@@ -143,7 +143,7 @@ describe('several outputs from one audit (built CLI)', () => {
       [['--format', 'sarif=out/x.sarif', '--output', 'out/y.sarif'], /name the file once/],
       [['--format', 'sarif=out/same', '--format', 'junit=out/same'], /both write out\/same/],
       [['--format', 'sarif='], /name the file after "="/],
-      [['--format', 'yaml=out/x'], /unknown format "yaml"; expected one of .*sarif, junit/],
+      [['--format', 'yaml=out/x'], /unknown report format "yaml": use one of table, json, markdown, .*sarif, junit/],
       [['--format', 'sarif=no/such/dir/x.sarif'], /^error: --format sarif no\/such\/dir\/x.sarif: the directory .* does not exist/],
     ]
     for (const [args, expected] of cases) {
