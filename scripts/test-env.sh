@@ -41,8 +41,9 @@ RABBIT_MGMT_URL=http://127.0.0.1:15672
 RABBIT_USER=guest
 RABBIT_PASS=guest
 
-# chromium: the headless browser the HTML report's test loads the report in (driven by playwright-core).
-DEB_PACKAGES=(postgresql-15-hypopg pgbouncer prometheus chromium)
+# chromium: the headless browser the HTML report's test loads the report in (driven by playwright-core);
+# libxml2-utils: xmllint, which validates the JUnit report against schemas/junit.xsd.
+DEB_PACKAGES=(postgresql-15-hypopg pgbouncer prometheus chromium libxml2-utils)
 
 export PGCONNECT_TIMEOUT=3
 export PGAPPNAME=chokepoint-test-env

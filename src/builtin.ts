@@ -35,6 +35,8 @@ const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
   queries: array('statements to advise on: [{sql, weight}] (--queries, --query)', {items: object('a statement', {required: ['sql'], properties: {
     sql: string('the statement'),
     weight: number('how often it runs, relative to the others (default 1)', {min: 0, max: 1e12}),
+    file: string('the file it was read from (--queries), for findings that point at it'),
+    line: count('the line of that file it starts on', 1, 2 ** 31 - 1),
   }})}),
   indexBudgetBytes: number('storage budget for proposed indexes (--index-budget)', {integer: true, min: 1, max: 2 ** 53 - 1}),
   maxIndexes: count('most indexes to propose (--max-indexes)', 0, 1000),
@@ -295,6 +297,8 @@ export const builtinPlugin = definePlugin({
     {format: 'json', description: 'the JSON report (schemas/report.schema.json)', load: async () => (await import('./reporters/json.js')).renderJson},
     {format: 'markdown', description: 'Markdown for pull requests and step summaries', load: async () => (await import('./reporters/markdown.js')).renderMarkdown},
     {format: 'html', description: 'one self-contained HTML page with charts, for on-call reviews (works offline)', load: async () => (await import('./reporters/html.js')).renderHtml},
+    {format: 'sarif', description: 'SARIF 2.1.0 for GitHub code scanning (one result per finding)', load: async () => (await import('./reporters/sarif.js')).renderSarif},
+    {format: 'junit', description: 'JUnit XML for CI test reports (one testcase per check)', load: async () => (await import('./reporters/junit.js')).renderJunit},
   ],
 })
 

@@ -1,9 +1,8 @@
-import {checkOutputFile, writeOutput} from '../core/snapshot-io.js'
 import {SEVERITY_RANK, type Report, type Severity} from '../core/types.js'
 import {gapText, gateLine} from '../reporters/format-helpers.js'
 import type {CliContext} from './context.js'
 import {withBaseline} from './diff.js'
-import {auditAndRender, evaluate, type AuditRunFlags} from './run.js'
+import {auditAndRender, type AuditRunFlags} from './run.js'
 
 /**
  * Terse CI output: the failing findings, what could not be read, and the verdict; nothing else. With a baseline
@@ -24,17 +23,17 @@ export function renderTerse(report: Report, only?: Set<string>): string {
   return `${lines.join('\n')}\n`
 }
 
-export async function runCheck(flags: AuditRunFlags & {format?: string; baseline?: string}, ctx: CliContext): Promise<Report> {
-  // A baseline re-gates the report before any format renders it (gate.baseline says how many known findings it ignored).
-  const rebase = flags.baseline ? async (report: Report) => (await withBaseline(report, flags.baseline!, flags, ctx)).report : undefined
-  if (flags.json || (flags.format && flags.format !== 'terse')) {
-    return auditAndRender(flags, flags.json ? 'json' : flags.format!, ctx, rebase)
-  }
-  checkOutputFile(flags.output)
-  let report = await evaluate(flags, ctx)
+export async function runCheck(flags: AuditRunFlags & {baseline?: string}, ctx: CliContext): Promise<Report> {
+  // A baseline re-gates the report before any format renders it (gate.baseline says how many known findings it
+  // ignored), and the terse lines then list only the findings new or worse than in it.
   let only: Set<string> | undefined
-  if (flags.baseline) ({report, fresh: only} = await withBaseline(report, flags.baseline, flags, ctx))
-  writeOutput(renderTerse(report, only), flags.output, ctx.secrets)
-  process.exitCode = report.gate.exitCode
-  return report
+  const regate = flags.baseline
+    ? async (report: Report) => {
+      const rebased = await withBaseline(report, flags.baseline!, flags, ctx)
+      only = rebased.fresh
+      return rebased.report
+    }
+    : undefined
+  // The terse lines stay on stdout when every --format names a file: the CI log keeps the verdict.
+  return auditAndRender(flags, 'terse', ctx, {formats: ['terse'], render: (format, report) => (format === 'terse' ? renderTerse(report, only) : undefined), fallbackOnStdout: true}, regate)
 }

@@ -28,12 +28,15 @@ export const advisorFlags = {
 export const progressFlags = {
   quiet: Flags.boolean({char: 'q', summary: 'No progress or status lines on stderr (errors still are).'}),
 }
+/** SARIF results need a file of the repository; findings with no config file or --queries line to point at use this one. */
+export const sarifAnchorFlag = Flags.string({summary: 'File SARIF results point at when no config file or --queries line applies (default: chokepoint.config.yaml if present, else README.md).'})
 
 export const outputFlags = {
   // Not restricted to the built-in formats: a plugin may register more; an unknown one fails with the list.
-  format: Flags.string({char: 'f', summary: `Report format: ${BUILTIN_FORMATS.join(', ')}, or one a plugin adds.`}),
+  format: Flags.string({char: 'f', multiple: true, summary: `Report format: ${BUILTIN_FORMATS.join(', ')}, or one a plugin adds; FORMAT=FILE writes it to FILE (repeatable: one audit, several outputs, at most one on stdout).`}),
   json: Flags.boolean({summary: 'Same as --format json.'}),
-  output: Flags.string({char: 'o', summary: 'Write the report to this file instead of stdout.'}),
+  output: Flags.string({char: 'o', summary: 'Write the report to this file instead of stdout (with a single --format).'}),
+  'sarif-anchor': sarifAnchorFlag,
   color: Flags.boolean({summary: 'Colour the table report (default: on a TTY unless NO_COLOR is set).', allowNo: true}),
   verbose: Flags.boolean({char: 'v', summary: 'Also print the queries and commands issued per target.'}),
 }

@@ -14,7 +14,7 @@ export interface CommonFlags {
   config?: string
   window?: string
   'fail-on'?: string
-  format?: string
+  format?: string | string[]
   json?: boolean
   color?: boolean
   queries?: string
@@ -86,7 +86,8 @@ async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): 
 
 export function chooseFormat(flags: CommonFlags, fallback = 'table'): string {
   if (flags.json) return 'json'
-  return flags.format ?? fallback
+  const format = Array.isArray(flags.format) ? flags.format[0] : flags.format
+  return format ?? fallback
 }
 
 /**

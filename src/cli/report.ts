@@ -1,12 +1,13 @@
 import {analyseSnapshot, buildReport} from '../core/audit.js'
-import {renderReport} from '../core/render.js'
-import {checkOutputFile, readSavedDocument, writeOutput} from '../core/snapshot-io.js'
+import {readSavedDocument} from '../core/snapshot-io.js'
 import type {FailOn, Report} from '../core/types.js'
 import type {CliContext} from './context.js'
-import {chooseFormat, resolveRun, useColor, type CommonFlags} from './options.js'
+import {resolveRun, type CommonFlags} from './options.js'
+import {checkOutputs, parseOutputs, writeOutputs, type OutputFlags} from './outputs.js'
 
-export async function renderSaved(file: string, flags: CommonFlags & {output?: string; verbose?: boolean}, ctx: CliContext): Promise<Report> {
-  checkOutputFile(flags.output)
+export async function renderSaved(file: string, flags: CommonFlags & OutputFlags & {verbose?: boolean}, ctx: CliContext): Promise<Report> {
+  const outputs = parseOutputs(flags, 'table', ctx.registry.formats())
+  checkOutputs(outputs)
   const doc = readSavedDocument(file)
   const run = await resolveRun(flags, {needTargets: false}, ctx)
   let report: Report
@@ -21,8 +22,7 @@ export async function renderSaved(file: string, flags: CommonFlags & {output?: s
     report = doc.report
   }
   const snapshot = doc.kind === 'snapshot' ? doc.snapshot : undefined
-  const text = await renderReport(report, chooseFormat(flags), {...ctx, snapshot, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
-  writeOutput(text, flags.output, ctx.secrets)
+  await writeOutputs(report, outputs, flags, ctx, {snapshot, configFile: run.configFile})
   process.exitCode = report.gate.exitCode
   return report
 }

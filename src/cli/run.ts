@@ -1,14 +1,13 @@
 import {analyseSnapshot, runAudit} from '../core/audit.js'
 import {UsageError} from '../core/errors.js'
-import {renderReport} from '../core/render.js'
-import {checkOutputFile, readSavedDocument, writeOutput} from '../core/snapshot-io.js'
+import {readSavedDocument} from '../core/snapshot-io.js'
 import type {Report, Snapshot} from '../core/types.js'
 import type {CliContext} from './context.js'
-import {resolveRun, runProgress, useColor, type CommonFlags} from './options.js'
+import {resolveRun, runProgress, type CommonFlags} from './options.js'
+import {checkOutputs, parseOutputs, writeOutputs, type OutputFlags} from './outputs.js'
 
-export interface AuditRunFlags extends CommonFlags {
+export interface AuditRunFlags extends CommonFlags, OutputFlags {
   'from-snapshot'?: string
-  output?: string
   verbose?: boolean
   quiet?: boolean
 }
@@ -19,7 +18,7 @@ export async function evaluate(flags: AuditRunFlags, ctx: CliContext): Promise<R
 }
 
 /** The report, and the snapshot it was made from (reporters may chart its readings). */
-export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext): Promise<{report: Report; snapshot: Snapshot}> {
+export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext): Promise<{report: Report; snapshot: Snapshot; configFile?: string}> {
   const {log, progress} = runProgress(flags, ctx)
   const {registry, secrets} = ctx
   if (flags['from-snapshot']) {
@@ -28,19 +27,26 @@ export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext
     if (doc.kind !== 'snapshot') {
       throw new UsageError(`${flags['from-snapshot']} is a report, not a snapshot: render it with \`chokepoint report ${flags['from-snapshot']}\``)
     }
-    return {report: await analyseSnapshot(doc.snapshot, {registry, secrets, config: run.config, failOn: run.failOn, source: 'snapshot', log, progress}), snapshot: doc.snapshot}
+    return {report: await analyseSnapshot(doc.snapshot, {registry, secrets, config: run.config, failOn: run.failOn, source: 'snapshot', log, progress}), snapshot: doc.snapshot, configFile: run.configFile}
   }
   const run = await resolveRun(flags, {needTargets: true}, ctx)
-  return runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log, progress})
+  return {...await runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log, progress}), configFile: run.configFile}
 }
 
-export async function auditAndRender(flags: AuditRunFlags, format: string, ctx: CliContext, regate?: (report: Report) => Promise<Report>): Promise<Report> {
-  checkOutputFile(flags.output)
+/**
+ * The audit, once, rendered in every format asked for (`--format FORMAT[=PATH]`, repeatable; `fallback` when none).
+ * `own` renders the formats the command handles itself (check's terse lines), listed in `ownFormats`; `regate`
+ * re-judges the report before any format renders it (check --baseline).
+ */
+export async function auditAndRender(flags: AuditRunFlags, fallback: string, ctx: CliContext,
+  own?: {formats: string[]; render: (format: string, report: Report) => string | undefined; fallbackOnStdout?: boolean},
+  regate?: (report: Report) => Promise<Report>): Promise<Report> {
+  const outputs = parseOutputs(flags, fallback, ctx.registry.formats(), own?.formats, {fallbackOnStdout: own?.fallbackOnStdout})
+  checkOutputs(outputs)
   const evaluated = await evaluateWithSnapshot(flags, ctx)
-  const {snapshot} = evaluated
+  const {snapshot, configFile} = evaluated
   const report = regate ? await regate(evaluated.report) : evaluated.report
-  const text = await renderReport(report, format, {...ctx, snapshot, options: {color: useColor(flags, Boolean(flags.output)), verbose: Boolean(flags.verbose)}})
-  writeOutput(text, flags.output, ctx.secrets)
+  await writeOutputs(report, outputs, flags, ctx, {snapshot, configFile, own: own && ((format) => own.render(format, report))})
   process.exitCode = report.gate.exitCode
   return report
 }

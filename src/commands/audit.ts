@@ -10,6 +10,7 @@ Exit codes: 0 passed; 1 a finding at or above --fail-on; 2 usage, config or inte
   static override examples = [
     '<%= config.bin %> <%= command.id %> --pg postgres://app@db:5432/shop --redis redis://cache:6379',
     '<%= config.bin %> <%= command.id %> --window 30s --format markdown -o report.md',
+    '<%= config.bin %> <%= command.id %> --format table --format sarif=chokepoint.sarif --format junit=chokepoint.xml',
     '<%= config.bin %> <%= command.id %> --from-snapshot snap.json --format json',
   ]
   static override flags = {
@@ -23,7 +24,7 @@ Exit codes: 0 passed; 1 a finding at or above --fail-on; 2 usage, config or inte
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Audit)
-    const [{auditAndRender}, {chooseFormat}] = await Promise.all([import('../cli/run.js'), import('../cli/options.js')])
-    await auditAndRender(flags, chooseFormat(flags, 'table'), await this.context())
+    const {auditAndRender} = await import('../cli/run.js')
+    await auditAndRender(flags, 'table', await this.context())
   }
 }

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
-import {advisorFlags, evaluationFlags, progressFlags, targetFlags} from '../cli/flags.js'
+import {advisorFlags, evaluationFlags, progressFlags, sarifAnchorFlag, targetFlags} from '../cli/flags.js'
 
 export default class Check extends BaseCommand {
   static override summary = 'The CI gate: evaluate like audit, print one line per failing finding, exit by --fail-on.'
@@ -9,15 +9,17 @@ export default class Check extends BaseCommand {
     '<%= config.bin %> <%= command.id %> --pg "$DATABASE_URL" --fail-on warning',
     '<%= config.bin %> <%= command.id %> --from-snapshot snap.json --format json',
     '<%= config.bin %> <%= command.id %> --pg "$DATABASE_URL" --baseline main-report.json',
+    '<%= config.bin %> <%= command.id %> --pg "$DATABASE_URL" --format terse --format sarif=chokepoint.sarif --format junit=chokepoint.xml',
   ]
   static override flags = {
     ...targetFlags,
     ...evaluationFlags,
     ...advisorFlags,
     ...progressFlags,
-    format: Flags.string({char: 'f', summary: 'Output format (default: terse lines).', options: ['terse', 'json', 'markdown', 'table']}),
+    format: Flags.string({char: 'f', multiple: true, summary: 'Output format: terse (default: one line per failing finding), or a report format (json, markdown, table, sarif, junit ...); FORMAT=FILE writes it to FILE (repeatable: one audit, several outputs, at most one on stdout).'}),
     json: Flags.boolean({summary: 'Same as --format json.'}),
-    output: Flags.string({char: 'o', summary: 'Write the output to this file instead of stdout.'}),
+    output: Flags.string({char: 'o', summary: 'Write the output to this file instead of stdout (with a single --format).'}),
+    'sarif-anchor': sarifAnchorFlag,
     verbose: Flags.boolean({char: 'v', summary: 'Also print the queries and commands issued per target.'}),
     'from-snapshot': Flags.string({summary: 'Evaluate a snapshot written by `chokepoint capture` instead of probing.'}),
     baseline: Flags.string({summary: 'Fail only on findings new or worse than in this earlier report or snapshot (known ones are counted, not failed).'}),

@@ -6,6 +6,22 @@ export interface RenderOptions {
   verbose: boolean
   /** The terminal's width in columns, for reporters that lay text out for one (the table); default its own guess. */
   width?: number
+  /** Where the run's files are, for formats that point into the repository (SARIF locations). */
+  files?: RunFiles
+  /** One line for stderr: what a format had to leave out (SARIF past GitHub's result limit). */
+  warn?: (line: string) => void
+}
+
+/** The files of a run, as absolute paths; a format makes them relative to `root`. */
+export interface RunFiles {
+  /** The repository root (the nearest directory up from the working directory with a .git), else the working directory. */
+  root: string
+  /** The working directory relative paths were given from (a --queries file recorded in a finding's evidence). */
+  cwd: string
+  /** The config file the run used, if any. */
+  config?: string
+  /** The file a result with no better location is anchored to (--sarif-anchor). */
+  anchor: string
 }
 
 /** What a reporter is given: the report, the rules it was judged by, and the snapshot when the caller has it. */

@@ -88,7 +88,7 @@ export function checkOutputFile(file: string | undefined, flag = '--output'): vo
 }
 
 /** Writes text to a file or stdout, scrubbed of every secret of this run. */
-export function writeOutput(text: string, file: string | undefined, secrets: Secrets): void {
+export function writeOutput(text: string, file: string | undefined, secrets: Secrets, flag = '--output'): void {
   const clean = secrets.scrub(text)
   if (!file) {
     process.stdout.write(clean)
@@ -98,6 +98,6 @@ export function writeOutput(text: string, file: string | undefined, secrets: Sec
     writeFileSync(file, clean)
   } catch (error) {
     // Checked before the audit (checkOutputFile), so this is the disk filling up or the path changing meanwhile.
-    throw new UsageError(`--output ${file}: cannot write (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+    throw new UsageError(`${flag} ${file}: cannot write (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
 }

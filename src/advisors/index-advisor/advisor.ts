@@ -211,6 +211,9 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const named = (s: PlannedStatement, extra: string[] = []) => describeStatement(s.id, data.source === 'queries' ? safeQueryTextSync(s.sql).text : s.sql,
     figuresOf(s), data.source === 'queries' ? [`weight ${round(s.weight)}`, ...extra] : extra)
 
+  // A --queries statement's file and line, so a finding about it points there (SARIF locations).
+  const originOf = (s: PlannedStatement | undefined) => (s?.origin ? {origin: s.origin} : {})
+
   // Per statement: the remedy or the reason there is none.
   const order = data.statements.map((_, si) => si).sort((a, b) => weighted(b, data.statements[b].cost) - weighted(a, data.statements[a].cost))
   let statementFindings = 0
@@ -219,7 +222,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
     if (s.error) {
       findings.push({
         rule: 'database/unplannable-statement', severity: 'info', target, subject: `statement ${s.id}`, metric: 'postgres.statement.unplannable', value: 1,
-        message: `${named(s)} could not be planned: ${s.error}`, evidence: {queryid: s.id, sql: s.sql, reason: s.error}, remedies: [],
+        message: `${named(s)} could not be planned: ${s.error}`, evidence: {queryid: s.id, sql: s.sql, reason: s.error, ...originOf(s)}, remedies: [],
       })
       continue
     }
@@ -246,7 +249,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       evidence: {
         queryid: s.id, sql: s.sql, weight: s.weight, calls: s.calls, meanMs: s.meanMs, costBefore: before,
         costAfter: run.verified ? round(after) : null, improvement: run.verified ? round(gain * 1000) / 1000 : null,
-        reason: reason.code, reasonText: reason.text, tables: shape.tables, plan: evidence, notes: notes[si] ?? [],
+        reason: reason.code, reasonText: reason.text, tables: shape.tables, plan: evidence, notes: notes[si] ?? [], ...originOf(s),
       },
       remedies: mine,
     })
@@ -269,7 +272,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
         ? `missing index on ${c.table}: ${timeSavedText(saved)}, cuts ${percent(gain)} of the workload's estimated cost (${remedy.statements.length} statement(s)), about ${formatBytes(c.estimatedBytes)}${forWhat}`
         : `likely missing index on ${c.table} (${run.notVerifiedBecause}): ${timeSavedText(saved)}, about ${formatBytes(c.estimatedBytes)}${forWhat}`,
       evidence: {definition: remedy.sql, statements: remedy.statements, sizeBytes: c.estimatedBytes, kind: c.kind, verified: run.verified, writeRatePerSecond: rate(c.table), writePenalty: penalty(c), writeRate: rateOf(c.table),
-        timeSavedMsPerSecond: saved.msPerSecond, timeSaved: saved},
+        timeSavedMsPerSecond: saved.msPerSecond, timeSaved: saved, ...originOf(first)},
       remedies: [remedy],
     })
   }

@@ -5,6 +5,9 @@ import {UsageError} from '../../core/errors.js'
 export interface WorkloadStatement {
   sql: string
   weight?: number
+  /** Where it was read from (--queries): the file as given and the line its first token is on (1-based). */
+  file?: string
+  line?: number
 }
 
 /** What the CLI flags --queries/--query/--index-budget/... become in the postgres target options. */
@@ -81,13 +84,23 @@ export async function parseQueriesText(text: string, origin = 'queries'): Promis
     }
     previousEnd = endByte
     if (!firstReal) continue
-    const sql = text.slice(toChar(Math.max(firstReal.start, startByte)), toChar(endByte)).trim()
-    if (sql) out.push(weight === undefined ? {sql} : {sql, weight})
+    const startChar = toChar(Math.max(firstReal.start, startByte))
+    const sql = text.slice(startChar, toChar(endByte)).trim()
+    // The line its first token is on, so a finding about it can point there (SARIF).
+    const line = lineAt(text, startChar)
+    if (sql) out.push({sql, ...(weight === undefined ? {} : {weight}), line})
   }
   return out
 }
 
-/** Reads a --queries file. */
+/** The 1-based line of a string offset. */
+function lineAt(text: string, offset: number): number {
+  let line = 1
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++
+  return line
+}
+
+/** Reads a --queries file; each statement remembers the file and its line. */
 export async function parseQueriesFile(path: string): Promise<WorkloadStatement[]> {
   const {readFileSync} = await import('node:fs')
   let text: string
@@ -96,7 +109,7 @@ export async function parseQueriesFile(path: string): Promise<WorkloadStatement[
   } catch (error) {
     throw new UsageError(`--queries ${path}: cannot read the file (${(error as Error).message})`)
   }
-  return parseQueriesText(text, path)
+  return (await parseQueriesText(text, path)).map((s) => ({...s, file: path}))
 }
 
 /** The advisor options from the target options, with defaults applied. */

@@ -26,6 +26,8 @@ export interface PlannedStatement {
   cost?: number
   plan?: Record<string, unknown>
   error?: string
+  /** Where a --queries statement was read from: findings about it point there (SARIF locations). */
+  origin?: {file: string; line: number}
 }
 
 export interface PlansData {
@@ -162,7 +164,7 @@ export const plansProbe: Probe<PgSession> = {
     let raw: Array<Omit<PlannedStatement, 'weight'> & {calls?: number; weight?: number}>
     if (options.queries && options.queries.length > 0) {
       source = 'queries'
-      raw = options.queries.map((q, i) => ({id: `q${i + 1}`, sql: q.sql, weight: q.weight ?? 1}))
+      raw = options.queries.map((q, i) => ({id: `q${i + 1}`, sql: q.sql, weight: q.weight ?? 1, ...(q.file && q.line ? {origin: {file: q.file, line: q.line}} : {})}))
     } else {
       source = 'pg_stat_statements'
       raw = await fromStatStatements(session, limit)
