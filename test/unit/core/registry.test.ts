@@ -8,10 +8,10 @@ import {DEFAULT_RULES_DIR} from '../../../src/core/rules.js'
 describe('the plugin registry', () => {
   const registry = builtinRegistry()
 
-  it('registers the built-ins as one plugin: six target kinds, five advisors, four formats, the ttl applier', () => {
+  it('registers the built-ins as one plugin: six target kinds, five advisors, six formats, the ttl applier', () => {
     expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
     expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain'])
-    expect(registry.formats()).toEqual(['table', 'json', 'markdown', 'html'])
+    expect(registry.formats()).toEqual(['table', 'json', 'markdown', 'html', 'sarif', 'junit'])
     expect(registry.applierFor('index')).toBeNull()
     expect(registry.applierFor('ttl')).toBe('ttl')
   })
