@@ -45,6 +45,8 @@ if (!(scale > 0 && scale <= 4)) throw new Error('--scale: a number in (0, 4]')
 /** Budgets in MB at scale 1 (scaled with --scale so a quick run keeps their meaning); 0 = no budget. */
 const budgetsMB = (arg('budgets') ?? '100,300,600,1200,0').split(',').map(Number)
 const ageWaitSeconds = Number(arg('age-wait') ?? (scale >= 0.5 ? 300 : 30))
+/** Passed to chokepoint as --min-improvement when given (default: the advisor's own, 0.10). */
+const minImprovement = arg('min-improvement')
 const output = arg('output') ?? join(root, 'bench', 'results', 'index-analytical.json')
 const prefix = process.env.CP_BENCH_DB_PREFIX ?? 'cp_bench_analytical'
 
@@ -144,6 +146,7 @@ interface AuditSet {
 async function chokepoint(url: string, budgetBytes: number | undefined): Promise<AuditSet> {
   const args = [join(root, 'bin', 'run.js'), 'audit', '--pg', url, '--window', '0', '--format', 'json', '--fail-on', 'never']
   if (budgetBytes !== undefined) args.push('--index-budget', String(budgetBytes))
+  if (minImprovement !== undefined) args.push('--min-improvement', minImprovement)
   const t0 = Date.now()
   let stdout: string
   let exitCode = 0

@@ -94,7 +94,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const run: AdvisorRun = {data, shapes, candidates, verified: false, wallMs: 0}
 
   const session = ctx.live.get(target) as PgSession | undefined
-  const stmts: Array<PlannableStatement | undefined> = await Promise.all(data.statements.map(async (s) => (s.plan ? plannable(s.sql).catch(() => undefined) : undefined)))
+  const stmts: Array<PlannableStatement | undefined> = await Promise.all(data.statements.map(async (s) => (s.plan ? plannable(s.plannedSql ?? s.sql).catch(() => undefined) : undefined)))
   const baseStatements = data.statements.map((s) => (s.cost !== undefined && s.cost > 0 ? {weight: s.weight, baseCost: s.cost} : undefined))
   const rateOf = writeRates(ctx.readings, data, ctx.options)
   const rate = (table: string) => rateOf(table).rowsPerSecond

@@ -3,6 +3,7 @@ import type {Probe} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import {readCatalog, type CatalogFacts} from '../../knowledge/postgres/catalog.js'
 import {explainBatch, plannable, type PlannableStatement} from '../../knowledge/postgres/plan.js'
+import {representativePlannable, type Substitution} from '../../knowledge/postgres/representative.js'
 import {parseSync} from 'libpg-query'
 import {indexAdvisorOptions} from '../../knowledge/postgres/workload.js'
 import {safeQueryTexts} from '../../knowledge/postgres/query-text.js'
@@ -22,6 +23,14 @@ export interface PlannedStatement {
   meanMs?: number
   rows?: number
   paramCount?: number
+  /**
+   * The text planned, when it differs from `sql`: parameters given representative values before planning (the
+   * top-level LIMIT $n as the rows returned per call; representative.ts). `cost` and `plan` are of this text, and
+   * the advisor's what-if plans use it too; `sql` stays the normalised text shown.
+   */
+  plannedSql?: string
+  /** Which parameters plannedSql gives a value, and why. */
+  substitutions?: Substitution[]
   /** Total cost of the plain plan; absent when the statement could not be planned. */
   cost?: number
   plan?: Record<string, unknown>
@@ -210,7 +219,16 @@ export const plansProbe: Probe<PgSession> = {
       // Known to fail: say why without sending it (a failed EXPLAIN costs a rollback and a re-plan of its batch).
       const refused = refusal(p.uses, facts.access, session.user || 'the audit role')
       if (refused) entry.error = refused
-      else toPlan.push({entry, stmt: p.stmt})
+      else {
+        // Measured rows per call stand in for LIMIT $n, whose generic plan assumes a tenth of the rows.
+        const rowsPerCall = entry.calls && entry.rows !== undefined ? entry.rows / entry.calls : undefined
+        const rep = await representativePlannable(p.stmt, {rowsPerCall}).catch(() => undefined)
+        if (rep && rep.substitutions.length > 0) {
+          entry.plannedSql = rep.sql
+          entry.substitutions = rep.substitutions
+        }
+        toPlan.push({entry, stmt: rep && rep.substitutions.length > 0 ? rep : p.stmt})
+      }
     }
     const started = Date.now()
     const results = await explainBatch(session, toPlan.map((t) => t.stmt))
