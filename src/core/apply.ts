@@ -315,7 +315,6 @@ export async function runApply(run: ApplyRunOptions): Promise<ApplyResult> {
     if (run.confirm) {
       result.journal = journalFile
       save()
-      run.log(`journal: ${journalFile}`)
     }
     let n = 0
     for (const {remedy, finding, applier: applierId} of run.selected) {
