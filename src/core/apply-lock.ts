@@ -44,6 +44,15 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Without taking it: the journal of a dead run still holding the target's lock (what a dry run shows it would recover). */
+export function staleLockJournal(target: TargetSpec, dir?: string): string | undefined {
+  try {
+    const owner = JSON.parse(readFileSync(lockFileFor(target, dir), 'utf8')) as {pid?: number; journal?: string}
+    if (typeof owner.pid === 'number' && !alive(owner.pid) && typeof owner.journal === 'string') return owner.journal
+  } catch {}
+  return undefined
+}
+
 /** Takes the target's lock, or throws a UsageError (exit 2) naming the run that holds it. */
 export function lockTarget(target: TargetSpec, journal: string, dir?: string): TargetLock {
   const file = lockFileFor(target, dir)

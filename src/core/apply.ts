@@ -15,7 +15,7 @@
 import {existsSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 import {ApplyRefusal, type Applier, type ApplyContext, type ApplyOptions, type ChangeRecord, type Journal, type RollbackResult} from './applier.js'
-import {endpointOf, lockTarget, type TargetLock} from './apply-lock.js'
+import {endpointOf, lockTarget, staleLockJournal, type TargetLock} from './apply-lock.js'
 import {errorMessage, UsageError} from './errors.js'
 import {findUnfinished, newJournal, writeJournal, type UnfinishedChange} from './journal.js'
 import type {SecretRegistry} from './redact.js'
@@ -299,7 +299,8 @@ export async function runApply(run: ApplyRunOptions): Promise<ApplyResult> {
   const targetNames = [...run.targets.keys()]
   if (run.confirm && existsSync(journalFile)) throw new UsageError(`--journal ${run.journal}: the file exists; name a new one (journals are never overwritten)`)
   const locks = run.confirm ? takeLocks(run.targets.values(), journalFile, run.lockDir, run.log) : []
-  const stale = locks.flatMap((l) => (l.staleJournal ? [l.staleJournal] : []))
+  const stale = run.confirm ? locks.flatMap((l) => (l.staleJournal ? [l.staleJournal] : []))
+    : [...run.targets.values()].flatMap((t) => staleLockJournal(t, run.lockDir) ?? [])
   const journal = newJournal(journalReport(run.report, run.source))
   let failed = false
   const save = () => {
