@@ -217,9 +217,14 @@ class Sessions {
   }
 }
 
+/** An ApplyRefusal, or an error a plugin named so (a plugin need not import chokepoint to refuse). */
+function isRefusal(error: unknown): error is Error & {fix?: string} {
+  return error instanceof ApplyRefusal || (error instanceof Error && error.name === 'ApplyRefusal')
+}
+
 /** A connect failure: a refusal (the target is unsuitable: exit 1) or the target not reached (exit 3). */
 function connectFailure(error: unknown): {refused: boolean; reason: string} {
-  if (error instanceof ApplyRefusal) return {refused: true, reason: `refused: ${error.message}${error.fix ? ` (fix: ${error.fix})` : ''}`}
+  if (isRefusal(error)) return {refused: true, reason: `refused: ${error.message}${error.fix ? ` (fix: ${error.fix})` : ''}`}
   return {refused: false, reason: `cannot connect: ${errorMessage(error).split('\n')[0]}`}
 }
 
@@ -420,7 +425,7 @@ export async function runApply(run: ApplyRunOptions): Promise<ApplyResult> {
           throw new Interrupted()
         }
         record.status = 'failed'
-        record.error = error instanceof ApplyRefusal ? `refused: ${error.message}${error.fix ? ` (fix: ${error.fix})` : ''}` : oneLine(error)
+        record.error = isRefusal(error) ? `refused: ${error.message}${error.fix ? ` (fix: ${error.fix})` : ''}` : oneLine(error)
         failed = true
         save()
       }
