@@ -147,6 +147,7 @@ export interface Recovery {
   changeId: string
   target: string
   applier: string
+  /** The status it was left in (applying, interrupted); `result` says what recovery did. */
   status: string
   result?: RollbackResult
 }
@@ -277,7 +278,8 @@ async function recoverUnfinished(unfinished: UnfinishedChange[], targets: Map<st
     if (!hooks.registry.applierDefinition(change.applier)) throw new UsageError(`change ${change.changeId} of ${file} was left ${change.status} by applier ${change.applier}, which is not registered now: link its plugin again, then ${rollbackHint}`)
     const {applier, session} = await sessions.get(change.applier, target)
     if (!applier.recover) throw new UsageError(`change ${change.changeId} of ${file} was left ${change.status}, and applier ${applier.id} cannot recover it: ${rollbackHint}`)
-    hooks.log(`recovering change ${change.changeId} of ${file} (left ${change.status}): ${change.summary}`)
+    const left = change.status
+    hooks.log(`recovering change ${change.changeId} of ${file} (left ${left}): ${change.summary}`)
     let result: RollbackResult
     try {
       result = await applier.recover(change, session, context(target))
@@ -288,7 +290,7 @@ async function recoverUnfinished(unfinished: UnfinishedChange[], targets: Map<st
     change.status = result.ok ? 'rolled-back' : 'rollback-failed'
     change.finishedAt = now()
     writeJournal(file, journal, hooks.secrets)
-    out.push({journal: file, changeId: change.changeId, target: change.target, applier: change.applier, status: change.status, result})
+    out.push({journal: file, changeId: change.changeId, target: change.target, applier: change.applier, status: left, result})
     if (!result.ok) throw new UsageError(`recovering change ${change.changeId} of ${file} failed: ${result.detail}; ${rollbackHint} once that is fixed`)
     hooks.log(`recovered change ${change.changeId}: ${result.detail}`)
   }

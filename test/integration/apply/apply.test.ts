@@ -195,6 +195,9 @@ describe('chokepoint apply', () => {
     child.kill('SIGINT')
     expect(await exited).toBe(130)
     expect(out().stderr).toMatch(/SIGINT: stopping; waiting for the applier to clean up/)
+    // Progress off a terminal: one line per phase.
+    expect(out().stderr).toMatch(/^progress: blocking 1\/2 steps \(50%\)$/m)
+    expect(out().stderr).toMatch(/interrupted: dropped public.applied_k again/)
     expect(readJson<Journal>(journal).changes[0]).toMatchObject({status: 'interrupted', error: expect.stringMatching(/interrupted/)})
     expect(await tables()).toEqual([])
   })
@@ -211,9 +214,21 @@ describe('chokepoint apply', () => {
     expect(dry.stdout).toMatch(/recover: change-1 of .*blocked\.json .* \(left applying; cleaned up first with --confirm\)/)
     const next = cli(['apply', ...target, '--confirm'])
     expect(next.status).toBe(0)
-    expect(next.stdout).toMatch(/recover: change-1 of .*blocked\.json .*left rolled-back: cleaned up: dropped public\.applied_k/)
+    expect(next.stdout).toMatch(/recover: change-1 of .*blocked\.json .*left applying: cleaned up: dropped public\.applied_k/)
     expect(readJson<Journal>(journal).changes[0]).toMatchObject({status: 'rolled-back', rollbackResult: {ok: true}})
     expect(await tables()).toEqual(['applied_n'])
+  })
+
+  it('keeps a password given in the URL out of the output and the journal', async () => {
+    await mark([['p', 'ok']])
+    const secret = 'Sup3r-secret-pw'
+    const withPassword = url.replace('postgres@', `postgres:${secret}@`)
+    const run = cli(['apply', '--pg', withPassword, '--window', '0', '--confirm', '--format', 'json'])
+    expect(run.status).toBe(0)
+    const journal = readFileSync(journals()[0], 'utf8')
+    for (const text of [run.stdout, run.stderr, journal]) expect(text).not.toContain(secret)
+    expect(JSON.parse(journal).report.targets[0].url).toContain('<password removed>')
+    expect(await tables()).toEqual(['applied_p'])
   })
 
   it('a target that cannot be reached exits 3', async () => {
