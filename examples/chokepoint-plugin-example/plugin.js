@@ -3,6 +3,7 @@
 // chokepoint at run time: a plugin definition is plain data and functions (definePlugin only adds types).
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {setLoggedApplier} from './applier.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -36,4 +37,7 @@ export default {
   rulesDirs: [join(here, 'rules')],
   probes: [{kind: 'postgres', probes: {'postgres.example-unlogged': ['example.table.unlogged']}, load: async () => [unloggedTablesProbe]}],
   reporters: [{format: 'oneline', description: 'one line: verdict and counts', load: async () => onelineReporter}],
+  // Serves its own rule's remedy only (`rules`): the built-in config remedies stay advice.
+  appliers: [{id: 'example-set-logged', remedyKinds: ['config'], targetKinds: ['postgres'], rules: ['database/example-unlogged-table'],
+    description: 'ALTER TABLE ... SET LOGGED for an UNLOGGED table (undone by SET UNLOGGED)', load: async () => setLoggedApplier}],
 }

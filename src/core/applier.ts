@@ -138,6 +138,10 @@ export interface ChangeRecord {
   verification?: Verification
   rollbackResult?: RollbackResult
   error?: string
+  /** The plan's and the apply's notes (an INVALID leftover dropped first, a cap reached). */
+  notes?: string[]
+  /** The preflight's result, as the plan printed it. */
+  preflight?: PreflightResult
 }
 
 export const JOURNAL_SCHEMA_VERSION = 1

@@ -96,7 +96,7 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
   const config = options.config ?? {}
   const log = options.log ?? (() => {})
   const {registry} = options
-  const evaluation: Evaluation = {rulesFor: rulesByTarget(config, registry), applierFor: (kind) => registry.applierFor(kind)}
+  const evaluation: Evaluation = {rulesFor: rulesByTarget(config, registry), applierFor: (kind, where) => registry.applierFor(kind, where)}
   const findings: Finding[] = evaluateSnapshot(snapshot, evaluation)
   const skipped = snapshot.readings
     .filter((r) => r.status !== 'ok')
@@ -124,7 +124,7 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
       const commands = target ? options.commandLogs?.(target.name) : undefined
       if (commands) commands.currentProbe = `advisor.${definition.id}`
       try {
-        findings.push(...acceptAdvisorFindings(await advisor.advise(ctx), evaluation))
+        findings.push(...acceptAdvisorFindings(await advisor.advise(ctx), evaluation, (name) => snapshot.targets.find((t) => t.name === name)?.kind))
       } catch (error) {
         const reason = options.secrets.scrub(errorMessage(error).split('\n')[0])
         advisorFailures.push({target: target?.name ?? 'stack', advisor: definition.id, reason})

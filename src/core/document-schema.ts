@@ -5,10 +5,10 @@ import type {ErrorObject, ValidateFunction} from 'ajv'
 import {ConfigError} from './errors.js'
 import {PACKAGE_ROOT} from './rules.js'
 
-export type DocumentKind = 'snapshot' | 'report'
+export type DocumentKind = 'snapshot' | 'report' | 'journal'
 
 /** For each kind of saved document, the schema file (under schemas/) of each schemaVersion this build reads. */
-export type SchemaFiles = Readonly<Record<DocumentKind, Readonly<Record<number, string>>>>
+export type SchemaFiles = Readonly<Record<Exclude<DocumentKind, 'journal'>, Readonly<Record<number, string>>>> & {readonly journal?: Readonly<Record<number, string>>}
 
 export const SCHEMA_DIR = join(PACKAGE_ROOT, 'schemas')
 
@@ -16,18 +16,20 @@ export const SCHEMA_DIR = join(PACKAGE_ROOT, 'schemas')
 export const SCHEMA_FILES: SchemaFiles = {
   snapshot: {1: 'snapshot.schema.json'},
   report: {1: 'report.v1.schema.json', 2: 'report.v2.schema.json', 3: 'report.schema.json'},
+  journal: {1: 'journal.schema.json'},
 }
 
 const FIX: Record<DocumentKind, string> = {
   snapshot: 'write a fresh one with chokepoint capture',
   report: 'write a fresh one with chokepoint audit --format json',
+  journal: 'a journal is written by chokepoint apply --confirm; do not edit it by hand',
 }
 
 // toISOString() output and other RFC 3339 forms; Date.parse alone accepts "2026" or "May 1".
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 
-/** Which kind a parsed file claims to be, from fields only that kind has; undefined if neither. */
-export function documentKind(doc: unknown): DocumentKind | undefined {
+/** Which kind a parsed file claims to be, from fields only that kind has; undefined if neither. (Journals are read by name.) */
+export function documentKind(doc: unknown): Exclude<DocumentKind, 'journal'> | undefined {
   if (!isObject(doc)) return undefined
   if ('readings' in doc || 'capturedAt' in doc) return 'snapshot'
   if ('findings' in doc || 'gate' in doc || 'generatedAt' in doc) return 'report'
@@ -50,7 +52,7 @@ export class DocumentSchemas {
 
   /** The schemaVersions this build reads for a kind, oldest first. */
   versions(kind: DocumentKind): number[] {
-    return Object.keys(this.files[kind]).map(Number).sort((a, b) => a - b)
+    return Object.keys(this.files[kind] ?? {}).map(Number).sort((a, b) => a - b)
   }
 
   /**
@@ -66,7 +68,7 @@ export class DocumentSchemas {
     const known = this.versions(kind)
     if (version === undefined) return fail('/schemaVersion', 'is required')
     if (typeof version !== 'number') return fail('/schemaVersion', `must be a number, not ${typeName(version)}`)
-    const schemaFile = this.files[kind][version]
+    const schemaFile = this.files[kind]?.[version]
     if (!schemaFile) {
       const newer = version > Math.max(...known) ? '; a newer chokepoint wrote it' : ''
       return fail('/schemaVersion', `${kind} version ${version} is not one this chokepoint reads (${known.join(', ')})${newer}`)
@@ -98,7 +100,7 @@ export class DocumentSchemas {
     const ajv = new Ajv({allErrors: false, strict: false, verbose: true})
     ajv.addFormat('date-time', (s: string) => DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)))
     // Every schema file of every version: they refer to each other (the snapshot uses the report's target).
-    for (const file of new Set(Object.values(this.files).flatMap((byVersion) => Object.values(byVersion)))) {
+    for (const file of new Set(Object.values(this.files).flatMap((byVersion) => Object.values(byVersion ?? {})))) {
       const schema = this.schema(file)
       ajv.addSchema(schema, (schema as {$id?: string}).$id ? undefined : file)
     }

@@ -5,6 +5,7 @@ import type {EffectiveRule, RemedyTemplate} from './rules.js'
 import {renderStructured, renderTemplate, type TemplateScope} from './template.js'
 import {compare, parseComparison} from './threshold.js'
 import {formatValue} from './units.js'
+import type {ApplierWhere} from './registry.js'
 import {finishRemedy, type ProposedRemedy, type Remedy, type RemedyKind} from './remedies.js'
 import type {Finding, Metric, Severity, Snapshot} from './types.js'
 
@@ -55,10 +56,11 @@ export function classify(rule: EffectiveRule, value: number | null, evidence?: R
 /** What the engine needs from the run: the rules as they apply to a target, and which applier serves a remedy kind. */
 export interface Evaluation {
   rulesFor: (target: string) => EffectiveRule[]
-  applierFor: (kind: RemedyKind) => string | null
+  /** Where the remedy applies (the target's kind, the finding's rule), when known: an applier may serve only some. */
+  applierFor: (kind: RemedyKind, where?: ApplierWhere) => string | null
 }
 
-function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope, applierFor: Evaluation['applierFor']): Remedy[] {
+function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope, applierFor: Evaluation['applierFor'], where: ApplierWhere = {}): Remedy[] {
   const remedies: Remedy[] = []
   for (const template of templates) {
     const {when, ...fields} = template
@@ -67,7 +69,7 @@ function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope, appli
       if (!conditionsHold(conds, scope.evidence)) continue
     }
     const rendered = renderStructured(fields, scope) as ProposedRemedy
-    remedies.push(finishRemedy(rendered, applierFor, scope.target))
+    remedies.push(finishRemedy(rendered, applierFor, scope.target, where))
   }
   return remedies
 }
@@ -122,7 +124,7 @@ export function evaluateMetric(rule: EffectiveRule, target: string, metric: Metr
     threshold: {target: rule.target, action: rule.action},
     message: renderTemplate(rule.message, scope),
     evidence,
-    remedies: renderRemedies(rule.remedies, scope, applierFor),
+    remedies: renderRemedies(rule.remedies, scope, applierFor, {rule: rule.id, ...(targetKind ? {targetKind} : {})}),
   }
 }
 
@@ -153,7 +155,7 @@ export function evaluateSnapshot(snapshot: Snapshot, {rulesFor, applierFor}: Eva
 }
 
 /** Gives advisor findings their id and area, drops disabled rules and applies severity overrides. */
-export function acceptAdvisorFindings(raw: AdvisorFinding[], {rulesFor, applierFor}: Evaluation): Finding[] {
+export function acceptAdvisorFindings(raw: AdvisorFinding[], {rulesFor, applierFor}: Evaluation, kindOf: (target: string) => string | undefined = () => undefined): Finding[] {
   const out: Finding[] = []
   for (const f of raw) {
     const rule = rulesFor(f.target).find((r) => r.id === f.rule)
@@ -165,7 +167,7 @@ export function acceptAdvisorFindings(raw: AdvisorFinding[], {rulesFor, applierF
       area: rule.area,
       severity: rule.severity && f.severity !== 'info' ? rule.severity : f.severity,
       threshold: f.threshold ?? {target: rule.target, action: rule.action},
-      remedies: f.remedies.map((r) => finishRemedy(r, applierFor, f.target)),
+      remedies: f.remedies.map((r) => finishRemedy(r, applierFor, f.target, {rule: f.rule, ...(kindOf(f.target) ? {targetKind: kindOf(f.target)} : {})})),
     })
   }
   return out

@@ -89,6 +89,11 @@ export interface ApplierDefinition {
   remedyKinds: RemedyKind[]
   /** The target kinds it works on (a report's remedy names it only on a target of these kinds). */
   targetKinds: string[]
+  /**
+   * Optional: only remedies of findings of these rules (an applier for one rule's remedy, e.g. a plugin's own). Without
+   * it the applier serves every remedy of its kinds on its target kinds.
+   */
+  rules?: string[]
   description: string
   load: () => Promise<Applier>
 }

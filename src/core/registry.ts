@@ -4,6 +4,7 @@
  * rules. A registry is per run (no module state), so two audits in one process can use different plugins.
  */
 import type {Advisor} from './advisor.js'
+import type {Applier} from './applier.js'
 import type {CheckScope} from './checks.js'
 import {TARGET_TIMEOUT_OPTION} from './capture.js'
 import {ConfigError} from './errors.js'
@@ -17,6 +18,12 @@ import {loadRuleDirs, type RuleDefinition} from './rules.js'
 const EVERY_TARGET_OPTIONS: OptionSpecs = {
   [TARGET_TIMEOUT_OPTION]: {type: 'number', integer: true, min: 1000, max: 3_600_000,
     description: 'the whole target\'s budget per sample, connect, baselines and collects, in ms (default: the window + 60 s)'},
+}
+
+/** What is known about where a remedy applies, to choose its applier. */
+export interface ApplierWhere {
+  targetKind?: string
+  rule?: string
 }
 
 interface ExtraProbes {
@@ -58,7 +65,10 @@ export class Registry {
         if (other) throw new ConfigError(`report format ${reporter.format} is defined by both ${other.plugin} and ${plugin.name}`)
         this.reporterDefs.set(reporter.format, {...reporter, plugin: plugin.name})
       }
-      for (const applier of plugin.appliers ?? []) this.applierDefs.push({...applier, plugin: plugin.name})
+      for (const applier of plugin.appliers ?? []) {
+        if (this.applierDefs.some((a) => a.id === applier.id)) throw new ConfigError(`applier ${applier.id} is registered twice (plugin ${plugin.name})`)
+        this.applierDefs.push({...applier, plugin: plugin.name})
+      }
       this.ruleDirs.push(...plugin.rulesDirs ?? [])
     }
     for (const extra of this.extraProbes) {
@@ -139,9 +149,34 @@ export class Registry {
     return [...this.applierDefs]
   }
 
-  /** The applier that carries out this kind of remedy, or null: the first registered wins. */
-  applierFor(kind: RemedyKind): string | null {
-    return this.applierDefs.find((a) => a.remedyKinds.includes(kind))?.id ?? null
+  /**
+   * The applier that carries out this kind of remedy, on this kind of target and for this rule's finding when they are
+   * known, or null: the first registered wins. An applier that names its `rules` serves only their remedies.
+   */
+  applierFor(kind: RemedyKind, where: ApplierWhere = {}): string | null {
+    return this.applierDefinitionFor(kind, where)?.id ?? null
+  }
+
+  applierDefinitionFor(kind: RemedyKind, where: ApplierWhere = {}): ApplierDefinition | undefined {
+    return this.applierDefs.find((a) => a.remedyKinds.includes(kind)
+      && (where.targetKind === undefined || a.targetKinds.includes(where.targetKind))
+      && (a.rules === undefined || (where.rule !== undefined && a.rules.includes(where.rule))))
+  }
+
+  applierDefinition(id: string): (ApplierDefinition & {plugin: string}) | undefined {
+    return this.applierDefs.find((a) => a.id === id)
+  }
+
+  /** Loads an applier by id; an unknown id is a one-line ConfigError naming the ones registered. */
+  async applier(id: string): Promise<Applier> {
+    const def = this.applierDefinition(id)
+    if (!def) {
+      const known = this.applierDefs.map((a) => a.id)
+      throw new ConfigError(`no applier "${id}" is registered${known.length ? ` (registered: ${known.join(', ')})` : ''}: install or link the plugin that provides it`)
+    }
+    const applier = await def.load()
+    if (!applier || applier.id !== id) throw new ConfigError(`applier ${id} (plugin ${def.plugin}): its load() returned ${applier?.id ? `applier "${applier.id}"` : 'no applier'}`)
+    return applier
   }
 
   /** Every plugin's rules, parsed once per registry; a rule id defined twice is an error naming both files. */

@@ -53,12 +53,37 @@ describe('an external plugin linked with `chokepoint plugins link`', () => {
     const report = JSON.parse(audit.stdout) as Report
     const finding = report.findings.find((f) => f.rule === RULE)!
     expect(finding).toMatchObject({severity: 'warning', subject: 'public."Scratch Data"'})
-    expect(finding.remedies[0]).toMatchObject({kind: 'config', sql: 'ALTER TABLE "public"."Scratch Data" SET LOGGED', applier: null})
+    expect(finding.remedies[0]).toMatchObject({kind: 'config', sql: 'ALTER TABLE "public"."Scratch Data" SET LOGGED', applier: 'example-set-logged'})
+    // Its applier serves its own rule only: no other config remedy names it.
+    for (const r of report.findings.filter((f) => f.rule !== RULE).flatMap((f) => f.remedies)) expect(r.applier).not.toBe('example-set-logged')
     expect(report.checks.filter((c) => c.rule === RULE).map((c) => c.status)).toEqual(['warning'])
     expect(report.rules.map((r) => r.id)).toContain(RULE)
 
     const oneline = cli(['audit', '--pg', url, '--window', '0', '--format', 'oneline'])
     expect(oneline.stdout).toMatch(/^chokepoint passed: 0 critical, [1-9]\d* warning, \d+ info; \d+ checks\n$/)
+  })
+
+  it('applies its remedy through its applier: dry run, --confirm, --rollback', async () => {
+    const persistence = async () => (await adminQuery(url, `SELECT relpersistence FROM pg_class WHERE oid = '"Scratch Data"'::regclass`))[0].relpersistence
+    const report = JSON.parse(cli(['audit', '--pg', url, '--window', '0', '--json', '--fail-on', 'never']).stdout) as Report
+    const id = report.findings.find((f) => f.rule === RULE)!.remedies[0].id
+    const dry = cli(['apply', '--pg', url, '--window', '0', '--only', id])
+    expect(dry.status).toBe(0)
+    expect(dry.stdout).toContain('run:  ALTER TABLE public."Scratch Data" SET LOGGED')
+    expect(dry.stdout).toContain('undo: ALTER TABLE public."Scratch Data" SET UNLOGGED')
+    expect(await persistence()).toBe('u')
+
+    const journal = join(dataHome, 'journal.json')
+    const applied = cli(['apply', '--pg', url, '--window', '0', '--only', id, '--confirm', '--journal', journal])
+    expect(applied.stderr).not.toMatch(/error/)
+    expect(applied.status).toBe(0)
+    expect(applied.stdout).toMatch(/status: verified\n {4}verify: ok: public."Scratch Data" is logged/)
+    expect(await persistence()).toBe('p')
+
+    const back = cli(['apply', '--rollback', journal, '--pg', url, '--confirm'])
+    expect(back.status).toBe(0)
+    expect(back.stdout).toMatch(/rollback: ok: public."Scratch Data" is unlogged again/)
+    expect(await persistence()).toBe('u')
   })
 
   it('is gone again once unlinked', () => {
