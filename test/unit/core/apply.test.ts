@@ -11,6 +11,7 @@ import {checkReportAge, resolveReportTargets, selectRemedies} from '../../../src
 import {lockTarget} from '../../../src/core/apply-lock.js'
 import {newJournal, readJournal, writeJournal} from '../../../src/core/journal.js'
 import {definePlugin} from '../../../src/core/plugin.js'
+import {Registry} from '../../../src/core/registry.js'
 import {SecretRegistry} from '../../../src/core/redact.js'
 import type {Finding, Report} from '../../../src/core/types.js'
 
@@ -21,7 +22,8 @@ const appliers = definePlugin({name: 'unit-appliers', appliers: [
   {id: 'ttl-any', remedyKinds: ['ttl'], targetKinds: ['redis'], description: 'x', load: async () => ({} as never)},
   {id: 'config-own', remedyKinds: ['config'], targetKinds: ['postgres'], rules: ['database/own'], description: 'x', load: async () => ({} as never)},
 ]})
-const registry = builtinRegistry(appliers)
+// Only these appliers (the built-in ttl applier would otherwise be the first for ttl remedies).
+const registry = new Registry([appliers])
 
 function finding(rule: string, target: string, remedies: Array<{id: string; kind: string}>): Finding {
   return {id: `f-${rule}`, rule, severity: 'warning', area: 'database', target, subject: 's', metric: 'm', value: 1, threshold: {target: null, action: null},
