@@ -289,7 +289,10 @@ export const builtinPlugin = definePlugin({
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
   ],
   appliers: [
-    {id: 'ttl', remedyKinds: ['ttl'], targetKinds: ['redis'], description: 'Backfills a jittered TTL (EXPIRE NX) on the keys of a cache pattern; rollback PERSISTs the keys that still carry it',
+    // Only a backfill of one cache pattern: a session's sliding expiry is the application's to set, and a summary
+    // remedy names no one pattern.
+    {id: 'ttl', remedyKinds: ['ttl'], targetKinds: ['redis'],
+      serves: (r) => r.kind === 'ttl' && !r.sliding && typeof r.pattern === 'string' && typeof r.ttlSeconds === 'number', description: 'Backfills a jittered TTL (EXPIRE NX) on the keys of a cache pattern; rollback PERSISTs the keys that still carry it',
       load: async () => (await import('./appliers/redis-ttl.js')).redisTtlApplier},
   ],
   reporters: [

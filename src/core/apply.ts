@@ -53,7 +53,7 @@ export function selectRemedies(report: Report, registry: Registry, {only = [], k
     for (const remedy of finding.remedies) if (!byId.has(remedy.id)) byId.set(remedy.id, {remedy, finding})
   }
   const applierOf = ({remedy, finding}: {remedy: Remedy; finding: Finding}) =>
-    registry.applierFor(remedy.kind, {targetKind: kindOf.get(finding.target), rule: finding.rule})
+    registry.applierFor(remedy.kind, {targetKind: kindOf.get(finding.target), rule: finding.rule, remedy})
   const out: SelectedRemedy[] = []
   if (only.length > 0) {
     for (const id of new Set(only)) {

@@ -10,7 +10,7 @@ import type {Advisor} from './advisor.js'
 import type {Applier} from './applier.js'
 import type {Driver, Probe} from './probe.js'
 import type {Reporter} from './reporter.js'
-import type {RemedyKind} from './remedies.js'
+import type {ProposedRemedy, Remedy, RemedyKind} from './remedies.js'
 
 /**
  * What an option accepts; validated on config load (and by runAudit for targets given in code), so a misspelled
@@ -94,6 +94,12 @@ export interface ApplierDefinition {
    * it the applier serves every remedy of its kinds on its target kinds.
    */
   rules?: string[]
+  /**
+   * Optional: whether it can carry out this remedy of its kinds, from the remedy's own fields (synchronous, without
+   * loading the applier). A remedy it does not serve names no applier: it stays advice (a session pattern's ttl
+   * remedy, which the application must set, not a backfill).
+   */
+  serves?: (remedy: Remedy | ProposedRemedy) => boolean
   description: string
   load: () => Promise<Applier>
 }

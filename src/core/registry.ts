@@ -10,7 +10,7 @@ import {TARGET_TIMEOUT_OPTION} from './capture.js'
 import {ConfigError} from './errors.js'
 import type {AdvisorDefinition, ApplierDefinition, OptionSpecs, PluginDefinition, ReporterDefinition, TargetKindDefinition} from './plugin.js'
 import type {Driver, Probe} from './probe.js'
-import type {RemedyKind} from './remedies.js'
+import type {ProposedRemedy, Remedy, RemedyKind} from './remedies.js'
 import type {Reporter} from './reporter.js'
 import {loadRuleDirs, type RuleDefinition} from './rules.js'
 
@@ -24,6 +24,8 @@ const EVERY_TARGET_OPTIONS: OptionSpecs = {
 export interface ApplierWhere {
   targetKind?: string
   rule?: string
+  /** The remedy itself, for an applier that serves only some remedies of its kinds (`serves`). */
+  remedy?: Remedy | ProposedRemedy
 }
 
 interface ExtraProbes {
@@ -160,7 +162,8 @@ export class Registry {
   applierDefinitionFor(kind: RemedyKind, where: ApplierWhere = {}): ApplierDefinition | undefined {
     return this.applierDefs.find((a) => a.remedyKinds.includes(kind)
       && (where.targetKind === undefined || a.targetKinds.includes(where.targetKind))
-      && (a.rules === undefined || (where.rule !== undefined && a.rules.includes(where.rule))))
+      && (a.rules === undefined || (where.rule !== undefined && a.rules.includes(where.rule)))
+      && (a.serves === undefined || where.remedy === undefined || a.serves(where.remedy)))
   }
 
   applierDefinition(id: string): (ApplierDefinition & {plugin: string}) | undefined {

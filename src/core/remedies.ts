@@ -216,9 +216,9 @@ export function remedyId(remedy: {kind: RemedyKind; summary: string}, scope = ''
 }
 
 /** Gives a proposed remedy its id and the applier the registry names for its kind. */
-export function finishRemedy(proposed: ProposedRemedy, applierFor: (kind: RemedyKind, where?: {targetKind?: string; rule?: string}) => string | null, scope = '',
+export function finishRemedy(proposed: ProposedRemedy, applierFor: (kind: RemedyKind, where?: {targetKind?: string; rule?: string; remedy?: ProposedRemedy}) => string | null, scope = '',
   where: {targetKind?: string; rule?: string} = {}): Remedy {
-  return {...proposed, id: remedyId(proposed, scope), applier: applierFor(proposed.kind, where)} as Remedy
+  return {...proposed, id: remedyId(proposed, scope), applier: applierFor(proposed.kind, {...where, remedy: proposed})} as Remedy
 }
 
 /** The first remedy of a kind, typed as that kind: what tests, reporters and appliers use to read its fields. */

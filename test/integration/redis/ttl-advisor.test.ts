@@ -60,7 +60,8 @@ describe('ttl advisor: no-TTL cache patterns', () => {
     await c.set('other:1', 'x')
     const {report} = await auditRedis([redisTarget(s.url)])
     const remedy = remedyOfKind(findingsOf(report, 'cache/no-ttl-pattern').find((f) => f.subject === 'page:*')!.remedies, 'ttl')!
-    // The product never runs it (appliers do); the test runs it to prove the command is right.
+    // The ttl applier can carry it out (chokepoint apply); the test runs the command to prove it is right.
+    expect(remedy.applier).toBe('ttl')
     execFileSync('bash', ['-c', String(remedy.command)], {env: {...process.env, REDIS_URL: s.url}, stdio: 'pipe'})
     const ttl = Number(remedy.ttlSeconds)
     expect(remedy.ttlMaxSeconds).toBe(2 * ttl)
@@ -98,6 +99,8 @@ describe('ttl advisor: key classes (issue 9)', () => {
     expect(finding.evidence).toMatchObject({keyClass: 'session', classifiedBy: 'name: segment "session"'})
     expect(remedies[0]).toMatchObject({sliding: true, setting: expect.stringMatching(/session lifetime/)})
     expect(remedies[0].summary).toMatch(/sliding expiry set by the application/)
+    // Advice only: no applier backfills a session pattern (chokepoint apply says it stays advice).
+    expect(remedies[0].applier).toBeNull()
     expect(remedies[0].summary).toMatch(/EXPIRE counts down from now/)
     expect(report.findings.flatMap((f) => f.remedies).some((r) => /EXPIRE/.test(String(r.command ?? '')))).toBe(false)
   })
