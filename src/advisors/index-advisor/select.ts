@@ -396,8 +396,9 @@ export function mergedIndex(a: Candidate, b: Candidate): Omit<Candidate, 'estima
  * making one more statement index-only: `sales (date_key) INCLUDE (store_key)`, `... INCLUDE (revenue)`) become
  * one index (mergedIndex), when it is smaller than the two together and the whole workload's weighted what-if
  * cost with it rises, counting every merge made before, by at most MERGE_TOLERANCE of what the set saves. Of the
- * merges that qualify, the one costing least is made first (then the one saving most bytes), until none does. A merge only shrinks the set (one index instead of two, fewer bytes), so the
- * budget and --max-indexes still hold. Returns how many merges were made.
+ * merges that qualify, the one costing least is made first (then the one saving most bytes), until none does. A
+ * merge only shrinks the set (one index instead of two, fewer bytes), so the budget and --max-indexes still hold.
+ * Returns how many merges were made.
  */
 async function mergeChosen(input: SelectionInput, chosen: Candidate[], rejected: SelectionResult['rejected'], sizes: Map<string, number | undefined>): Promise<number> {
   const tolerance = input.mergeTolerance ?? MERGE_TOLERANCE
