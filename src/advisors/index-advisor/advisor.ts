@@ -120,6 +120,8 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       run.selection = await greedySelect({
         statements: baseStatements, candidates: usable, costOf, penalty, budgetBytes: options.indexBudgetBytes, maxIndexes: options.maxIndexes,
         minImprovement: options.minImprovement, stop: () => whatIf!.exhausted,
+        // A merged index (select.ts, mergeChosen) is sized by hypopg like every candidate.
+        sizeOf: async (c) => ((await whatIf!.measure([c])).has(c.id) ? undefined : c.estimatedBytes),
         pairs: pairs.filter(([a, b]) => byId.has(a) && byId.has(b)).map(([a, b]) => [byId.get(a)!, byId.get(b)!]),
       })
       // The best any single candidate does for each statement, to explain statements left without an index.

@@ -144,6 +144,42 @@ describe('index advisor quality (views, OR branches, covering, parallel plans, s
     }
   }, 120_000)
 
+  it('merges covering variants led by the same key into one index that serves both aggregates index-only', async () => {
+    const workload = [
+      {sql: 'SELECT store_id, count(*) FROM sales WHERE sold_at >= $1 AND sold_at < $2 GROUP BY store_id', weight: 10},
+      {sql: 'SELECT sum(amount) FROM sales WHERE sold_at >= $1 AND sold_at < $2', weight: 10},
+    ]
+    const report = await audit(workload)
+    // Without the merge step: sales (sold_at) INCLUDE (store_id) and sales (sold_at) INCLUDE (amount), each earning
+    // its place by making one statement index-only.
+    const sales = onTable(report, 'public.sales')
+    expect(sales.map((f) => remedy(f).sql)).toHaveLength(1)
+    const r = remedy(sales[0])
+    expect(r.columns[0]).toBe('sold_at')
+    expect([...r.columns, ...r.include]).toEqual(expect.arrayContaining(['store_id', 'amount']))
+    const set = report.findings.find((f) => f.rule === 'database/index-workload')!
+    expect((set.evidence.selectionMoves as {merges: number}).merges).toBeGreaterThan(0)
+    // Both statements are credited to it, each with a cut of at least --min-improvement.
+    for (const q of ['q1', 'q2']) expect(statement(report, q).evidence.reason).toBe('improved')
+    const client = await connect(url)
+    try {
+      await client.query('SELECT hypopg_reset()')
+      await client.query('SELECT * FROM hypopg_create_index($1)', [String(r.sql).replace(' CONCURRENTLY', '')])
+      await client.query('BEGIN')
+      await client.query('SET LOCAL plan_cache_mode = force_generic_plan')
+      for (const [i, q] of workload.entries()) {
+        await client.query(`PREPARE m${i} AS ${q.sql}`)
+        const plan = (await client.query(`EXPLAIN EXECUTE m${i}(NULL, NULL)`)).rows.map((x) => x['QUERY PLAN']).join('\n')
+        expect(plan, q.sql).toMatch(/Index Only Scan/)
+      }
+      await client.query('ROLLBACK')
+      await client.query('DEALLOCATE ALL')
+      await client.query('SELECT hypopg_reset()')
+    } finally {
+      await client.end()
+    }
+  }, 120_000)
+
   it('scales a parallel plan\'s per-worker row estimates by the workers before judging selectivity', async () => {
     const report = await audit([{sql: 'SELECT * FROM sales WHERE qty = 7', weight: 1}])
     const f = statement(report, 'q1')
