@@ -51,6 +51,7 @@ const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
 const POSTGRES_OPTIONS: OptionSpecs = {
   statementTimeoutMs: timeoutMs('statement_timeout of chokepoint\'s session (default 10000)', 600_000),
   lockTimeoutMs: count('lock_timeout of chokepoint\'s session (default 1000)', 1, 60_000),
+  applyStatementTimeoutMs: timeoutMs('apply: statement_timeout of the index appliers\' write session (default: off; an index build may take hours)', 7 * 86_400_000),
   connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
   unsafeRawQueryTexts: boolean('UNSAFE: also keep the server\'s raw query texts (rawQuery) in postgres.activity/statements readings; they may hold passwords and tokens'),
   scratch: boolean('this database is a scratch copy: allows --verify-real (with COMMENT ON DATABASE ... \'chokepoint:scratch\')'),
@@ -282,6 +283,12 @@ export const builtinPlugin = definePlugin({
     {id: 'workers', scope: 'stack', description: 'Consumers each queue needs from arrival and service rates', load: async () => (await import('./advisors/workers.js')).workersAdvisor},
     {id: 'working-set', scope: 'postgres', description: 'Low buffer-cache hit rates of a database as one problem, weighed by their read time', load: async () => (await import('./advisors/working-set.js')).workingSetAdvisor},
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
+  ],
+  appliers: [
+    {id: 'postgres-index', remedyKinds: ['index'], targetKinds: ['postgres'], description: 'CREATE INDEX CONCURRENTLY under a growing lock_timeout, verified by EXPLAIN; rolled back with DROP INDEX CONCURRENTLY',
+      load: async () => (await import('./appliers/postgres-index.js')).postgresIndexApplier},
+    {id: 'postgres-drop-index', remedyKinds: ['drop-index'], targetKinds: ['postgres'], description: 'DROP INDEX CONCURRENTLY of a redundant or unused index, its definition kept so rollback recreates it',
+      load: async () => (await import('./appliers/postgres-drop-index.js')).postgresDropIndexApplier},
   ],
   reporters: [
     {format: 'table', description: 'terminal tables (colour on a TTY)', load: async () => (await import('./reporters/table.js')).renderTable},
