@@ -8,11 +8,12 @@ import {DEFAULT_RULES_DIR} from '../../../src/core/rules.js'
 describe('the plugin registry', () => {
   const registry = builtinRegistry()
 
-  it('registers the built-ins as one plugin: six target kinds, five advisors, three formats, no applier yet', () => {
+  it('registers the built-ins as one plugin: six target kinds, five advisors, three formats, the PostgreSQL index appliers', () => {
     expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
     expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain'])
     expect(registry.formats()).toEqual(['table', 'json', 'markdown'])
-    expect(registry.applierFor('index')).toBeNull()
+    expect(registry.applierFor('index')).toBe('postgres-index')
+    expect(registry.applierFor('drop-index')).toBe('postgres-drop-index')
   })
 
   it.each(builtinPlugin.targetKinds!.map((k) => [k.kind]))('declares exactly the probes the %s kind loads, in order', async (kind) => {
@@ -52,7 +53,8 @@ describe('the plugin registry', () => {
     expect((await extra.probesFor('redis')).map((p) => p.id).at(-1)).toBe('redis.extra')
     expect(extra.probeMetrics('redis')['redis.extra']).toEqual(['extra.metric'])
     expect(extra.applierFor('ttl')).toBe('extra-ttl')
-    expect(extra.applierFor('index')).toBeNull()
+    expect(extra.applierFor('index')).toBe('postgres-index')
+    expect(extra.applierFor('config')).toBeNull()
   })
 
   it('reads each rule directory once per registry and rejects a directory that does not exist', () => {
