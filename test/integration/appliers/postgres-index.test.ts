@@ -239,6 +239,32 @@ describe('index applier', () => {
     }
   })
 
+  it('builds a partitioned table\'s index per partition, then ON ONLY the parent and attaches them; rollback drops it all', async () => {
+    await adminQuery(url, `CREATE TABLE events (id int, k int) PARTITION BY RANGE (id);
+      CREATE TABLE events_1 PARTITION OF events FOR VALUES FROM (0) TO (1000); CREATE TABLE events_2 PARTITION OF events FOR VALUES FROM (1000) TO (2000);
+      INSERT INTO events SELECT g, g FROM generate_series(0, 1999) g; ANALYZE events;`)
+    const r = remedy('CREATE INDEX "events_k_idx" ON "public"."events" USING btree ("k")', [], {table: '"public"."events"'})
+    const {plan, applied, ctx} = await applyOnce(r)
+    expect(plan.statements).toEqual([
+      'CREATE INDEX CONCURRENTLY "events_k_idx_events_1" ON "public"."events_1" USING btree ("k")',
+      'CREATE INDEX CONCURRENTLY "events_k_idx_events_2" ON "public"."events_2" USING btree ("k")',
+      'CREATE INDEX "events_k_idx" ON ONLY "public"."events" USING btree ("k")',
+      'ALTER INDEX "public"."events_k_idx" ATTACH PARTITION "public"."events_k_idx_events_1"',
+      'ALTER INDEX "public"."events_k_idx" ATTACH PARTITION "public"."events_k_idx_events_2"',
+    ])
+    expect(plan.rollback).toEqual(['DROP INDEX IF EXISTS "public"."events_k_idx"'])
+    const session = await applier.connect(ctx)
+    try {
+      const v = await applier.verify(plan, applied, session, ctx)
+      expect(v.ok, v.detail).toBe(true)
+      expect((await applier.rollback(changeRecord(ctx, plan, applied.undo), session, ctx)).ok).toBe(true)
+    } finally {
+      await applier.close(session)
+    }
+    expect(await adminQuery(url, `SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'events_k_idx%'`)).toEqual([{n: 0}])
+    await adminQuery(url, 'DROP TABLE events')
+  })
+
   it('refuses a role that does not own the table, naming the GRANT it needs', async () => {
     await adminQuery(PRIMARY_URL, `CREATE ROLE ${ROLE} LOGIN`)
     await adminQuery(url, `GRANT SELECT ON orders TO ${ROLE}`)
