@@ -16,22 +16,24 @@ const remedy = (index: string, extra: Partial<DropIndexRemedy> = {}): DropIndexR
 
 const defs = async () => (await adminQuery(url, `SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'public.t'::regclass ORDER BY 1`)).map((r) => r.def)
 
+/** plan + preflight (+ apply + verify when preflight passes) on one session, kept open for the test's rollback. */
+let open: Array<() => Promise<void>> = []
 async function run(r: DropIndexRemedy) {
   const ctx = applyContext({url})
   const session = await applier.connect(ctx)
-  try {
-    const plan = await applier.plan(r, session, ctx)
-    const pre = await applier.preflight(plan, session, ctx)
-    if (!pre.ok) return {plan, pre, ctx}
-    const applied = await applier.apply(plan, session, ctx, ctx.record)
-    const verification = await applier.verify(plan, applied, session, ctx)
-    return {plan, pre, applied, verification, ctx, rollback: () => applier.rollback(changeRecord(ctx, plan, applied.undo), session, ctx)}
-  } finally {
-    // rollback is called by the test before close: keep the session for it
-    ;(globalThis as any).__close = () => applier.close(session)
-  }
+  open.push(() => applier.close(session))
+  const plan = await applier.plan(r, session, ctx)
+  const pre = await applier.preflight(plan, session, ctx)
+  if (!pre.ok) return {plan, pre, ctx}
+  const applied = await applier.apply(plan, session, ctx, ctx.record)
+  const verification = await applier.verify(plan, applied, session, ctx)
+  return {plan, pre, applied, verification, ctx, rollback: () => applier.rollback(changeRecord(ctx, plan, applied.undo), session, ctx)}
 }
-const close = () => (globalThis as any).__close?.()
+async function close() {
+  const pending = open
+  open = []
+  for (const c of pending) await c()
+}
 
 beforeAll(async () => {
   await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
