@@ -53,6 +53,7 @@ const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
 const POSTGRES_OPTIONS: OptionSpecs = {
   statementTimeoutMs: timeoutMs('statement_timeout of chokepoint\'s session (default 10000)', 600_000),
   lockTimeoutMs: count('lock_timeout of chokepoint\'s session (default 1000)', 1, 60_000),
+  applyStatementTimeoutMs: timeoutMs('apply: statement_timeout of the index appliers\' write session (default: off; an index build may take hours)', 7 * 86_400_000),
   connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
   unsafeRawQueryTexts: boolean('UNSAFE: also keep the server\'s raw query texts (rawQuery) in postgres.activity/statements readings; they may hold passwords and tokens'),
   scratch: boolean('this database is a scratch copy: allows --verify-real (with COMMENT ON DATABASE ... \'chokepoint:scratch\')'),
@@ -289,6 +290,10 @@ export const builtinPlugin = definePlugin({
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
   ],
   appliers: [
+    {id: 'postgres-index', remedyKinds: ['index'], targetKinds: ['postgres'], description: 'CREATE INDEX CONCURRENTLY under a growing lock_timeout, verified by EXPLAIN; rolled back with DROP INDEX CONCURRENTLY',
+      load: async () => (await import('./appliers/postgres-index.js')).postgresIndexApplier},
+    {id: 'postgres-drop-index', remedyKinds: ['drop-index'], targetKinds: ['postgres'], description: 'DROP INDEX CONCURRENTLY of a redundant or unused index, its definition kept so rollback recreates it',
+      load: async () => (await import('./appliers/postgres-drop-index.js')).postgresDropIndexApplier},
     // Only a backfill of one cache pattern: a session's sliding expiry is the application's to set, and a summary
     // remedy names no one pattern.
     {id: 'ttl', remedyKinds: ['ttl'], targetKinds: ['redis'],

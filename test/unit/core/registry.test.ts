@@ -8,11 +8,12 @@ import {DEFAULT_RULES_DIR} from '../../../src/core/rules.js'
 describe('the plugin registry', () => {
   const registry = builtinRegistry()
 
-  it('registers the built-ins as one plugin: six target kinds, five advisors, six formats, the ttl applier', () => {
+  it('registers the built-ins as one plugin: six target kinds, five advisors, six formats, three appliers', () => {
     expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
     expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain'])
     expect(registry.formats()).toEqual(['table', 'json', 'markdown', 'html', 'sarif', 'junit'])
-    expect(registry.applierFor('index')).toBeNull()
+    expect(registry.applierFor('index')).toBe('postgres-index')
+    expect(registry.applierFor('drop-index')).toBe('postgres-drop-index')
     expect(registry.applierFor('ttl')).toBe('ttl')
   })
 
@@ -55,7 +56,8 @@ describe('the plugin registry', () => {
     expect(extra.applierFor('cache-aside')).toBe('extra-cache-aside')
     // The first registered wins: the built-in ttl applier keeps ttl remedies.
     expect(extra.applierFor('ttl')).toBe('ttl')
-    expect(extra.applierFor('index')).toBeNull()
+    expect(extra.applierFor('index')).toBe('postgres-index')
+    expect(extra.applierFor('config')).toBeNull()
   })
 
   it('reads each rule directory once per registry and rejects a directory that does not exist', () => {
