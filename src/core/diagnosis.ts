@@ -161,7 +161,8 @@ export function weigh(cause: Finding, explained: Finding[], snapshot: Snapshot |
   const statements = named(statementsOf)
   if (statements.size > 0) {
     const rows = metricsNamed(snapshot, 'db.statement.mean_seconds').filter((m) => m.target === cause.target)
-    const mine = rows.filter((m) => statements.has(String(m.metric.evidence?.queryid ?? '')))
+    // A saved snapshot's evidence is data: only a string or number queryid names a statement.
+    const mine = rows.filter((m) => strings(m.metric.evidence?.queryid).some((q) => statements.has(q)))
     const ref = rows.find((m) => (num(m.metric.evidence?.share) ?? 0) > 0 && (num(m.metric.evidence?.totalMs) ?? 0) > 0)
     if (mine.length > 0 && ref) {
       const value = mine.reduce((s, m) => s + (num(m.metric.evidence?.totalMs) ?? 0), 0)

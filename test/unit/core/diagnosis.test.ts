@@ -89,6 +89,17 @@ describe('diagnose', () => {
     expect(by(workingSet).causeId).toBeUndefined()
   })
 
+  it('weighs from a saved snapshot whose evidence is not what a probe writes, without a crash', () => {
+    const index = finding('database/missing-index', 'public.orders customer_id', {evidence: {statements: ['42']}, remedies: [remedy('index', 'index-000000000001', {table: 'public.orders'})]})
+    const odd = Object.create(null) as Record<string, unknown>
+    const snapshot = {readings: [{target: 'db', probe: 'postgres.statements', status: 'ok', metrics: [
+      {name: 'db.statement.mean_seconds', subject: 'statement 42', value: 1, evidence: {queryid: odd, totalMs: 5, share: 0.5}},
+      {name: 'db.statement.mean_seconds', subject: 'statement 42', value: 1, evidence: {queryid: '42', totalMs: 10, share: 0.5}},
+    ]}]} as never
+    const {diagnosis} = diagnose([index], rules(), snapshot)
+    expect(diagnosis[0].weight).toMatchObject({basis: 'database-time', value: 10})
+  })
+
   it('never links causes into a loop', () => {
     const loopRules = [{id: 'area/a', explains: [{rule: 'area/b', match: 'target' as const}]}, {id: 'area/b', explains: [{rule: 'area/a', match: 'target' as const}]}]
     const a = finding('area/a', 'x')
