@@ -264,6 +264,30 @@ export function clip(text: string, max: number): string {
 }
 
 /** What a report says about a statement next to its text; every field is optional (a --queries statement has none). */
+/**
+ * pg_stat_activity texts are read whole (up to this many characters) and made safe before they are cut for display:
+ * cutting first would leave a literal open at the cut, and a text that does not parse can only keep what precedes
+ * its first unreadable token. Longer texts are cut here and treated like those the server cut
+ * (track_activity_query_size).
+ */
+export const SESSION_TEXT_READ_CHARS = 16_384
+/** Characters of a session's safe text kept in the reading and shown in findings. */
+export const SESSION_TEXT_SHOWN_CHARS = 200
+
+/**
+ * Session texts are what clients sent, literals and comments included (a password being set, a token selected):
+ * only their safe form is kept, cut to SESSION_TEXT_SHOWN_CHARS, so neither the snapshot nor any finding holds them.
+ * `keepRaw` (the target option unsafeRawQueryTexts) keeps the server's text beside it in `rawQuery` (never in
+ * findings) for whoever needs it and accepts the risk.
+ */
+export async function makeSessionTextsSafe(rows: Array<{query: string | null; rawQuery?: string | null}>, keepRaw: boolean): Promise<void> {
+  const safe = await safeQueryTexts(rows.map((r) => r.query ?? ''))
+  rows.forEach((r, i) => {
+    if (keepRaw) r.rawQuery = r.query
+    if (r.query !== null) r.query = clip(safe[i].text, SESSION_TEXT_SHOWN_CHARS)
+  })
+}
+
 export interface StatementFigures {
   calls?: number
   meanMs?: number

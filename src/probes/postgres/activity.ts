@@ -1,7 +1,7 @@
 import type {Metric} from '../../core/types.js'
 import type {Probe, ProbeOutput} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import {clip, safeQueryTexts} from '../../knowledge/postgres/query-text.js'
+import {makeSessionTextsSafe, SESSION_TEXT_READ_CHARS} from '../../knowledge/postgres/query-text.js'
 import {intOption, num, queryRow, quoteRole, requireVersion} from './skip.js'
 
 interface SessionRow {
@@ -32,15 +32,6 @@ interface ActivityRow {
   hidden: string
   can_read_all_stats: boolean
 }
-
-/**
- * Texts are read whole (up to this many characters) and made safe before they are cut for display: cutting first
- * would leave a literal open at the cut, and a text that does not parse can only keep what precedes its first
- * unreadable token. Longer texts are cut here and treated like those the server cut (track_activity_query_size).
- */
-const TEXT_READ_CHARS = 16_384
-/** Characters of the safe text kept in the reading and shown in findings. */
-const TEXT_SHOWN_CHARS = 200
 
 /*
  * Client backends other than this one and other chokepoint sessions (autovacuum and walsenders are not client
@@ -101,19 +92,6 @@ function sessionEvidence(row: SessionRow, hiddenSessions: number): Record<string
   }
 }
 
-/**
- * Session texts are what clients sent, literals and comments included (a password being set, a token selected):
- * only their safe form is kept, so neither the snapshot nor any finding holds them. unsafeRawQueryTexts keeps the
- * server's text beside it in the reading (never in findings) for whoever needs it and accepts the risk.
- */
-async function makeTextsSafe(rows: SessionRow[], keepRaw: boolean): Promise<void> {
-  const safe = await safeQueryTexts(rows.map((r) => r.query ?? ''))
-  rows.forEach((r, i) => {
-    if (keepRaw) r.rawQuery = r.query
-    if (r.query !== null) r.query = clip(safe[i].text, TEXT_SHOWN_CHARS)
-  })
-}
-
 export const activityProbe: Probe<PgSession> = {
   id: 'postgres.activity',
   kind: 'postgres',
@@ -121,8 +99,8 @@ export const activityProbe: Probe<PgSession> = {
   async collect(session, ctx): Promise<ProbeOutput> {
     requireVersion(session, 100000, 'postgres.activity (pg_stat_activity.backend_type)')
     const topN = intOption(ctx.options, 'activityTopN', 20)
-    const row = await queryRow<ActivityRow>(session, 'postgres.activity', ACTIVITY_SQL, [topN, TEXT_READ_CHARS])
-    await makeTextsSafe([...row.long_running, ...row.idle_in_transaction], ctx.options.unsafeRawQueryTexts === true)
+    const row = await queryRow<ActivityRow>(session, 'postgres.activity', ACTIVITY_SQL, [topN, SESSION_TEXT_READ_CHARS])
+    await makeSessionTextsSafe([...row.long_running, ...row.idle_in_transaction], ctx.options.unsafeRawQueryTexts === true)
     const hiddenSessions = num(row.hidden)
     const metrics: Metric[] = [
       ...row.long_running.map((r) => ({name: 'db.query.duration_seconds', subject: `pid ${r.pid}`, value: r.seconds, evidence: sessionEvidence(r, hiddenSessions)})),

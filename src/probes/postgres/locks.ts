@@ -1,7 +1,7 @@
 import type {Metric} from '../../core/types.js'
 import type {Probe, ProbeOutput} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
-import {clip, safeQueryTexts} from '../../knowledge/postgres/query-text.js'
+import {makeSessionTextsSafe, SESSION_TEXT_READ_CHARS} from '../../knowledge/postgres/query-text.js'
 import {intOption, num, queryRow, quoteRole, requireVersion} from './skip.js'
 
 /** A session waiting for a lock, and the pids pg_blocking_pids() names for it (0: a prepared transaction). */
@@ -59,8 +59,6 @@ interface LocksRow {
   can_read_all_stats: boolean
 }
 
-const TEXT_READ_CHARS = 16_384
-const TEXT_SHOWN_CHARS = 200
 /** Sessions behind one blocker listed in its evidence (all are counted). */
 const BLOCKED_SHOWN = 10
 const PIDS_IN_MESSAGE = 3
@@ -130,14 +128,6 @@ export function blockingChains(blocked: BlockedSession[]): LocksData['chains'] {
   return [...chains.values()].sort((a, b) => b.longestWaitSeconds - a.longestWaitSeconds || a.pid - b.pid)
 }
 
-async function makeTextsSafe(rows: Array<{query: string | null; rawQuery?: string | null}>, keepRaw: boolean): Promise<void> {
-  const safe = await safeQueryTexts(rows.map((r) => r.query ?? ''))
-  rows.forEach((r, i) => {
-    if (keepRaw) r.rawQuery = r.query
-    if (r.query !== null) r.query = clip(safe[i].text, TEXT_SHOWN_CHARS)
-  })
-}
-
 export const locksProbe: Probe<PgSession> = {
   id: 'postgres.locks',
   kind: 'postgres',
@@ -145,8 +135,8 @@ export const locksProbe: Probe<PgSession> = {
   async collect(session, ctx): Promise<ProbeOutput> {
     requireVersion(session, 100000, 'postgres.locks (pg_stat_activity.backend_type, pg_blocking_pids)')
     const topN = intOption(ctx.options, 'locksTopN', 50)
-    const row = await queryRow<LocksRow>(session, 'postgres.locks', locksSql(session.serverVersionNum === 0 || session.serverVersionNum >= 140000), [topN, TEXT_READ_CHARS])
-    await makeTextsSafe([...row.blocked, ...row.blockers], ctx.options.unsafeRawQueryTexts === true)
+    const row = await queryRow<LocksRow>(session, 'postgres.locks', locksSql(session.serverVersionNum === 0 || session.serverVersionNum >= 140000), [topN, SESSION_TEXT_READ_CHARS])
+    await makeSessionTextsSafe([...row.blocked, ...row.blockers], ctx.options.unsafeRawQueryTexts === true)
     const chains = blockingChains(row.blocked)
     const blockers = new Map(row.blockers.map((b) => [b.pid, b]))
     const blocked = new Map(row.blocked.map((b) => [b.pid, b]))
