@@ -10,7 +10,7 @@ import {ApplyRefusal} from '../core/applier.js'
 import type {DropIndexRemedy, Remedy} from '../core/remedies.js'
 import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
-  applyLockHolder, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, explainUses, indexByName, NO_SLOWER_TOLERANCE,
+  applyLockRefusal, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, explainUses, indexByName, lockAndRecheck, NO_SLOWER_TOLERANCE,
   openApplySession, ownershipRefusal, parseIndexDefinition, runStep, statementsOnTable, tableFactsByOid, takeApplyLock, watchWindow,
   type IndexFacts, type PgApplySession, type VerifyStatement,
 } from './postgres-session.js'
@@ -135,16 +135,12 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
     const table = await tableFactsByOid(session, index.tableOid)
     if (table && !table.owns) return {ok: false, ...ownershipRefusal(session, table, 'drop an index')}
     if (!d.recreate) return {ok: false, reason: `the table of ${quoteQualified(d.schema, d.name)} could not be read: rollback would not know how to recreate it`}
-    const holder = await applyLockHolder(session)
-    if (holder) return {ok: false, reason: `another chokepoint apply is running on database "${session.database}" (${holder})`, fix: 'wait for it to finish'}
-    return {ok: true, notes: plan.notes}
+    return (await applyLockRefusal(session)) ?? {ok: true, notes: plan.notes}
   },
 
   async apply(plan, session, ctx, record): Promise<AppliedChange> {
     const d = plan.details as DropDetails
-    await takeApplyLock(session, ctx)
-    const pre = await this.preflight(plan, session, ctx)
-    if (!pre.ok) throw new ApplyRefusal(pre.reason, pre.fix)
+    await lockAndRecheck(plan, session, ctx, (p, sess, c) => this.preflight(p, sess, c))
     const undo: DropIndexUndo = {kind: 'drop-index', schema: d.schema, name: d.name, tableOid: d.tableOid, definition: d.definition!, recreate: d.recreate!}
     await record({undo, before: {definition: d.definition}, statements: plan.statements, rollbackStatements: plan.rollback})
     const sql = dropIndexSql(d.schema, d.name, true)

@@ -9,7 +9,7 @@ import {ApplyRefusal} from '../core/applier.js'
 import type {IndexRemedy, Remedy} from '../core/remedies.js'
 import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
-  applyLockHolder, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, dropIndexStep, explainUses, fitName, indexByName,
+  applyLockRefusal, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, dropIndexStep, explainUses, fitName, indexByName, lockAndRecheck,
   indexesOfTable, openApplySession, ownershipRefusal, parseIndexDefinition, PLAN_COST_SLACK, PLAN_COST_TOLERANCE, runStep, statementTexts,
   tableFacts, takeApplyLock, watchWindow, type ApplyTableFacts, type PgApplySession, type VerifyStatement,
 } from './postgres-session.js'
@@ -204,16 +204,12 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
     if (d.unique) return {ok: false, reason: 'the remedy creates a UNIQUE index: building one can fail on existing duplicates and changes what the application may write; create it by hand'}
     if (d.conflict) return {ok: false, reason: d.conflict, fix: 'audit again: the remedy may already be in place'}
     if (!table.owns) return {ok: false, ...ownershipRefusal(session, table, 'create an index')}
-    const holder = await applyLockHolder(session)
-    if (holder) return {ok: false, reason: `another chokepoint apply is running on database "${session.database}" (${holder})`, fix: 'wait for it to finish'}
-    return {ok: true, notes: plan.notes}
+    return (await applyLockRefusal(session)) ?? {ok: true, notes: plan.notes}
   },
 
   async apply(plan, session, ctx, record): Promise<AppliedChange> {
     const d = plan.details as IndexDetails
-    await takeApplyLock(session, ctx)
-    const pre = await this.preflight(plan, session, ctx)
-    if (!pre.ok) throw new ApplyRefusal(pre.reason, pre.fix)
+    await lockAndRecheck(plan, session, ctx, (p, sess, c) => this.preflight(p, sess, c))
     const undo: IndexUndo = {kind: 'index', schema: d.schema, name: d.name, tableOid: d.tableOid, partitioned: d.partitioned,
       parts: d.parts.slice().reverse().map((p) => ({schema: p.schema, name: p.name, partitioned: p.partitioned, tableOid: p.tableOid}))}
     const before = {indexes: (await indexesOfTable(session, d.tableOid!)).map((i) => i.definition)}

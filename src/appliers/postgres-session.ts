@@ -5,7 +5,7 @@
  */
 import pg from 'pg'
 import {parseSync, scanSync} from 'libpg-query'
-import {ApplyRefusal, type ApplyContext} from '../core/applier.js'
+import {ApplyRefusal, type ApplyContext, type ChangePlan, type PreflightResult} from '../core/applier.js'
 import {positiveMs} from '../core/probe.js'
 import {quoteIdent, quoteLiteral, quoteQualified} from '../core/sql.js'
 import {connectClient, destroyClient, endClient, PgSession} from '../drivers/postgres.js'
@@ -147,6 +147,23 @@ export async function applyLockHolder(session: PgApplySession): Promise<string |
   const r = rows[0]
   if (!r) return undefined
   return `pid ${r.pid}${r.usename ? `, user ${r.usename}` : ''}${r.application_name ? `, application ${JSON.stringify(r.application_name)}` : ''}${r.backend_start ? `, connected since ${new Date(r.backend_start).toISOString()}` : ''}`
+}
+
+/** A preflight's refusal while another apply holds the lock on this database, or undefined when none does. */
+export async function applyLockRefusal(session: PgApplySession): Promise<{ok: false; reason: string; fix: string} | undefined> {
+  const holder = await applyLockHolder(session)
+  return holder ? {ok: false, reason: `another chokepoint apply is running on database "${session.database}" (${holder})`, fix: 'wait for it to finish'} : undefined
+}
+
+/**
+ * The start of every apply: take the lock, then check the plan again under it (what the dry run saw may have changed
+ * since), refusing with the preflight's reason.
+ */
+export async function lockAndRecheck(plan: ChangePlan, session: PgApplySession, ctx: ApplyContext,
+  preflight: (plan: ChangePlan, session: PgApplySession, ctx: ApplyContext) => Promise<PreflightResult>): Promise<void> {
+  await takeApplyLock(session, ctx)
+  const pre = await preflight(plan, session, ctx)
+  if (!pre.ok) throw new ApplyRefusal(pre.reason, pre.fix)
 }
 
 /** Takes the apply lock (once per session): waits APPLY_LOCK_WAIT_MS at most, then refuses naming the holder. */
