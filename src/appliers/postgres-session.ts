@@ -6,7 +6,7 @@
 import pg from 'pg'
 import {parseSync, scanSync} from 'libpg-query'
 import {ApplyRefusal, type ApplyContext, type ChangePlan, type PreflightResult} from '../core/applier.js'
-import {positiveMs} from '../core/probe.js'
+import {positiveMs, sleep} from '../core/probe.js'
 import {quoteIdent, quoteLiteral, quoteQualified} from '../core/sql.js'
 import {connectClient, destroyClient, endClient, PgSession} from '../drivers/postgres.js'
 import {explainStatement, plannable} from '../knowledge/postgres/plan.js'
@@ -126,15 +126,6 @@ export async function closeApplySession(session: PgApplySession): Promise<void> 
   await endClient(session.client)
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  const timer = setTimeout(done, ms)
-  function done() {
-    clearTimeout(timer)
-    signal?.removeEventListener('abort', done)
-    resolve()
-  }
-  signal?.addEventListener('abort', done, {once: true})
-})
 
 const lockArgs = `${APPLY_LOCK_KEY[0]}, ${APPLY_LOCK_KEY[1]}`
 

@@ -16,7 +16,7 @@ import {randomBytes, randomInt} from 'node:crypto'
 import {ApplyRefusal, type AppliedChange, type Applier, type ApplyContext, type ChangePlan, type ChangeRecord, type PreflightResult,
   type RollbackResult, type Verification} from '../core/applier.js'
 import {errorMessage} from '../core/errors.js'
-import {CommandLog, ConnectionLost, DeadlineExceeded} from '../core/probe.js'
+import {CommandLog, ConnectionLost, DeadlineExceeded, sleep} from '../core/probe.js'
 import type {Remedy, TtlRemedy} from '../core/remedies.js'
 import {classifyPattern, formatSeconds, patternScanGlob, redisQuoted, type KeyClass} from '../advisors/ttl.js'
 import {describeRedisError} from '../drivers/connect-errors.js'
@@ -111,16 +111,6 @@ interface Sample {
   classifiedBy: string
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal?.aborted) return resolve()
-  const timer = setTimeout(done, ms)
-  function done() {
-    clearTimeout(timer)
-    signal?.removeEventListener('abort', done)
-    resolve()
-  }
-  signal?.addEventListener('abort', done, {once: true})
-})
 
 function intOption(ctx: ApplyContext, name: string, fallback: number, min: number, max: number): number {
   const raw = ctx.target.options?.[name]

@@ -1,6 +1,6 @@
 import {ProbeSkip, errorMessage} from './errors.js'
 import {combineInstrumentation, OverheadCollector, type Instrumentation} from './instrumentation.js'
-import {CommandLog, DeadlineExceeded, formatMs, settleWithin, type Driver, type Probe, type ProbeContext} from './probe.js'
+import {CommandLog, DeadlineExceeded, formatMs, settleWithin, sleep, type Driver, type Probe, type ProbeContext} from './probe.js'
 import {effectiveRules} from './config.js'
 import type {Registry} from './registry.js'
 import {metricLookbacks, type EffectiveRule} from './rules.js'
@@ -72,7 +72,6 @@ class TargetStalled extends DeadlineExceeded {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 
 /**

@@ -174,6 +174,20 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string, onEx
   })
 }
 
+/** Waits `ms`, or less when `signal` aborts (at once if it already has); never rejects. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}
+
 /**
  * Settles as `work` does, or rejects with `onTimeout()` after `ms` (at once when `ms` is not positive: the time is
  * already spent). A late settlement of `work` is absorbed; the timer is cleared as soon as `work` settles.

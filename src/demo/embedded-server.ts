@@ -15,6 +15,7 @@ import {arch, platform, tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import pg from 'pg'
+import {sleep} from '../core/probe.js'
 
 export interface ServerBinaries {
   initdb: string
@@ -160,7 +161,6 @@ function run(command: string, args: string[], account: ServerAccount | undefined
   })
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)

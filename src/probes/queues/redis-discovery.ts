@@ -5,6 +5,7 @@
  */
 import {ProbeSkip, errorMessage} from '../../core/errors.js'
 import type {RedisSession} from '../../drivers/redis.js'
+import {sleep} from '../../core/probe.js'
 
 export interface RedisQueueOptions {
   /** At most this many queues are read per framework; the rest are counted as truncated. */
@@ -58,7 +59,6 @@ export function redisQueueOptions(options: Record<string, unknown>): RedisQueueO
   return merged
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export interface ScanResult {
   keys: string[]

@@ -7,6 +7,7 @@ import {isPermissionError, parseInfo, policyIsLfu} from './info-parse.js'
 import {keyPattern, patternMatches} from './patterns.js'
 import {refusalReason, sendOrSkip} from '../queues/redis-discovery.js'
 import {WELL_KNOWN_QUEUE_KEYS, customBullQueuePrefix, queueFrameworkOf, queueNameOf, type QueueFramework} from './queue-keys.js'
+import {sleep} from '../../core/probe.js'
 
 export const SAMPLE_DEFAULTS = {
   /** Keys read at most, over all primaries (option sampleKeys). */
@@ -86,7 +87,6 @@ export interface KeyspaceSampleData {
   otherPatterns: {patterns: number; keys: number; bytes: number | null} | null
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function numberOption(options: Record<string, unknown>, name: keyof typeof SAMPLE_DEFAULTS, min: number, max: number): number {
   const raw = options[name]
