@@ -44,6 +44,24 @@ export async function connect(url: string, applicationName = 'chokepoint-test'):
   return client
 }
 
+/**
+ * Sessions a test holds open (a lock holder, a waiter), each with its backend pid; endAll() closes every one (call it
+ * in afterEach, so a failed test leaves no lock behind).
+ */
+export function heldSessions(): {open(url: string, name: string): Promise<{client: pg.Client; pid: number}>; endAll(): Promise<void>} {
+  const held: pg.Client[] = []
+  return {
+    async open(url, name) {
+      const client = await connect(url, name)
+      held.push(client)
+      return {client, pid: (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number}
+    },
+    async endAll() {
+      await Promise.all(held.splice(0).map((c) => c.end().catch(() => {})))
+    },
+  }
+}
+
 /** Runs one statement (or a few, separated by ;) on `url` with a short-lived admin connection. */
 export async function adminQuery<T extends Record<string, any> = Record<string, any>>(url: string, text: string, params?: unknown[]): Promise<T[]> {
   const client = await connect(url, 'chokepoint-test-admin')

@@ -1,7 +1,6 @@
-import type pg from 'pg'
 import {afterEach, describe, expect, it} from 'vitest'
 import type {Finding} from '../../../src/core/types.js'
-import {adminQuery, auditTarget, connect, PRIMARY_URL, waitForSql, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, heldSessions, PRIMARY_URL, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_diag_locks'
 // The defaults need waits of seconds to minutes; these sit low so the test waits a fraction of a second.
@@ -12,15 +11,9 @@ const config = {rules: {
 }}
 
 describe('diagnosis: one session holding a lock', () => {
-  const held: pg.Client[] = []
-  afterEach(async () => {
-    await Promise.all(held.splice(0).map((c) => c.end().catch(() => {})))
-  })
-  async function session(url: string, name: string): Promise<{client: pg.Client; pid: number}> {
-    const client = await connect(url, name)
-    held.push(client)
-    return {client, pid: (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid}
-  }
+  const sessions = heldSessions()
+  afterEach(() => sessions.endAll())
+  const session = (url: string, name: string) => sessions.open(url, name)
 
   it('lists the blocker\'s idle transaction and the waiter\'s long statement under the blocked-sessions cause, and leaves an unrelated slow statement alone', async () => {
     await withTempDatabase(DB, async (url) => {

@@ -5,16 +5,12 @@ import {quoteLiteral} from '../../../src/core/sql.js'
 import {blockingChains, type LocksData} from '../../../src/probes/postgres/locks.js'
 import {schemaOracle} from '../../helpers/fuzz.js'
 import {psql} from '../../helpers/paste.js'
-import {adminQuery, auditTarget, connect, PRIMARY_URL, readingOf, REPLICA_URL, waitForSql, withTempDatabase} from '../../helpers/pg.js'
+import {adminQuery, auditTarget, heldSessions, PRIMARY_URL, readingOf, REPLICA_URL, waitForSql, withTempDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_probe_locks'
 const RULE = 'database/blocked-sessions'
 // The defaults (5 s / 30 s) need long waits; the thresholds sit lower so a test waits a fraction of a second.
 const config = {rules: {[RULE]: {target: '< 100ms', action: '> 200ms'}}}
-
-async function backendPid(client: pg.Client): Promise<number> {
-  return (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
-}
 
 async function waitUntilBlocked(pid: number): Promise<void> {
   await waitForSql(PRIMARY_URL, `SELECT now() - l.waitstart > interval '300 milliseconds' AS ok FROM pg_locks l
@@ -22,16 +18,9 @@ async function waitUntilBlocked(pid: number): Promise<void> {
 }
 
 describe('postgres.locks', () => {
-  const held: pg.Client[] = []
-  afterEach(async () => {
-    await Promise.all(held.splice(0).map((c) => c.end().catch(() => {})))
-  })
-
-  async function session(url: string, name: string): Promise<{client: pg.Client; pid: number}> {
-    const client = await connect(url, name)
-    held.push(client)
-    return {client, pid: await backendPid(client)}
-  }
+  const sessions = heldSessions()
+  afterEach(() => sessions.endAll())
+  const session = (url: string, name: string) => sessions.open(url, name)
 
   it('fires database/blocked-sessions on a row lock held by an idle transaction, naming both pids and the blocking statement; terminate is offered and ends only that session', async () => {
     await withTempDatabase(DB, async (url) => {
