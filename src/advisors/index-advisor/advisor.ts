@@ -282,12 +282,13 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   const sizeBytes = [...remedies.values()].reduce((s, r) => s + Number((r.estimate as {sizeBytes: number}).sizeBytes), 0)
   const rejected = [...(run.selection?.rejected ?? new Map())].filter(([, r]) => r.benefit > 0).slice(0, 50)
     .map(([id, r]) => ({candidate: id, reason: r.reason, benefit: round(r.benefit), writePenalty: round(r.penalty)}))
+  const hidden = hiddenWorkload(ctx)
   findings.push({
     rule: 'database/index-workload', severity: [...judged.values()].some((j) => j.severity === 'warning') ? 'warning' : 'info', target, subject: `workload of ${ctx.target.facts?.database ?? target}`,
     metric: 'postgres.index.workload_cost_ratio', value: totalBefore > 0 ? round((totalAfter / totalBefore) * 10000) / 10000 : 1,
     message: (remedies.size === 0
       ? `no index recommended for ${data.statements.length} statement(s)${run.verified ? '' : ` (${run.notVerifiedBecause})`}`
-        + (hiddenWorkload(ctx) > 0 ? `; ${hiddenWorkload(ctx)} more statement(s) have texts hidden from this role (see Not read for the GRANT)` : '')
+        + (hidden > 0 ? `; ${hidden} more statement(s) have texts hidden from this role (see Not read for the GRANT)` : '')
       : run.verified
         ? `${remedies.size} index(es), ${formatBytes(sizeBytes)}, cut the workload's estimated cost by ${percent(1 - totalAfter / Math.max(totalBefore, 1e-9))} (${data.statements.length} statements)`
         : `${remedies.size} likely index(es), ${formatBytes(sizeBytes)} (${run.notVerifiedBecause})`)
