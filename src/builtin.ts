@@ -74,6 +74,11 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   activityTopN: count('postgres.activity: sessions listed (default 20)', 1, 1000),
   indexesDataLimit: count('postgres.indexes: indexes kept in the reading (default 5000)', 1, 100_000),
   indexesFlaggedLimit: count('postgres.indexes: unused, duplicate and invalid indexes listed, each (default 100)', 1, 10_000),
+  shardPlan: count('shard-key advisor: plan for this many shards and show the plan whatever the verdict (--shard-plan N; without it: 32, and only when sharding is warranted)', 2, 4096),
+  shardTables: count('postgres.column-stats: largest tables read for the shard-key advisor (default 20)', 1, 1000),
+  shardSampleTables: count('postgres.column-stats: largest tables whose candidate columns are sampled (default 5)', 1, 100),
+  shardSampleRows: count('postgres.column-stats: rows sampled per table for the hash simulation (default 10000)', 100, 1_000_000),
+  shardSampleMs: count('postgres.column-stats: wall time sampling may take, ms (default 2000)', 1, 60_000),
   ...STACK_ADVISOR_OPTIONS,
 }
 
@@ -196,6 +201,7 @@ export const builtinPlugin = definePlugin({
         'postgres.indexes': ['db.index.unused_bytes', 'db.index.duplicate_bytes', 'postgres.index.invalid'],
         'postgres.replication': ['replication.lag_seconds', 'replication.inactive_slot.retained_bytes'],
         'postgres.plans': ['postgres.plans.unplannable'],
+        'postgres.column-stats': [],
       },
       driver: async () => (await import('./drivers/postgres.js')).postgresDriver,
       probes: async () => (await import('./probes/postgres/index.js')).postgresProbes,
@@ -287,6 +293,7 @@ export const builtinPlugin = definePlugin({
     {id: 'index', scope: 'postgres', description: 'Workload index advisor: candidate indexes verified by what-if planning', load: async () => (await import('./advisors/index-advisor/advisor.js')).indexAdvisor},
     {id: 'workers', scope: 'stack', description: 'Consumers each queue needs from arrival and service rates', load: async () => (await import('./advisors/workers.js')).workersAdvisor},
     {id: 'working-set', scope: 'postgres', description: 'Low buffer-cache hit rates of a database as one problem, weighed by their read time', load: async () => (await import('./advisors/working-set.js')).workingSetAdvisor},
+    {id: 'shard-key', scope: 'postgres', description: 'Distribution columns, co-location and reference tables for Citus, when the workload outgrows one node (or with --shard-plan)', load: async () => (await import('./advisors/shard-key.js')).shardKeyAdvisor},
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
   ],
   appliers: [
