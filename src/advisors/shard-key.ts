@@ -21,7 +21,7 @@ import type {EffectiveRule} from '../core/rules.js'
 import {quoteLiteral, quoteQualified} from '../core/sql.js'
 import {compare, type Comparison} from '../core/threshold.js'
 import {columnsOf} from '../knowledge/postgres/catalog.js'
-import {extractShapeSync, type CatalogColumns, type ColumnTerm, type StatementShape} from '../knowledge/postgres/parse.js'
+import {ShapeExtractor, type CatalogColumns, type ColumnTerm, type StatementShape} from '../knowledge/postgres/parse.js'
 import {clip} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
 import {cacheHitReading, columnStatsReading, plansReading, statementsReading, type ColumnStats, type ShardTable} from '../readings/postgres.js'
@@ -65,16 +65,11 @@ interface WorkloadStatement {
 }
 
 /** The columns a one-row INSERT ... VALUES gives: the row's key is known, so Citus routes it to one shard. */
-function insertedColumns(sql: string): string[] {
-  try {
-    const stmt = parseSync(sql).stmts?.[0]?.stmt as Record<string, any> | undefined
-    const insert = stmt?.InsertStmt
-    const rows = insert?.selectStmt?.SelectStmt?.valuesLists
-    if (!insert || !Array.isArray(rows) || rows.length !== 1) return []
-    return (insert.cols ?? []).map((c: Record<string, any>) => c.ResTarget?.name).filter((n: unknown): n is string => typeof n === 'string')
-  } catch {
-    return []
-  }
+function insertedColumns(stmt: Record<string, any>): string[] {
+  const insert = stmt.InsertStmt
+  const rows = insert?.selectStmt?.SelectStmt?.valuesLists
+  if (!insert || !Array.isArray(rows) || rows.length !== 1) return []
+  return (insert.cols ?? []).map((c: Record<string, any>) => c.ResTarget?.name).filter((n: unknown): n is string => typeof n === 'string')
 }
 
 /** Union-find over table|column terms. */
@@ -83,7 +78,12 @@ class Classes {
   find(x: string): string {
     let root = x
     while (this.parent.has(root) && this.parent.get(root) !== root) root = this.parent.get(root)!
-    this.parent.set(x, root)
+    // Path compression: every term on the way points at the root, so a long chain of foreign keys stays cheap.
+    for (let at = x; at !== root;) {
+      const next = this.parent.get(at)!
+      this.parent.set(at, root)
+      at = next
+    }
     return root
   }
   union(a: string, b: string): void {
@@ -97,8 +97,12 @@ function workloadOf(statements: Array<{queryid: string; query: string; totalMs: 
   const out: WorkloadStatement[] = []
   for (const s of statements) {
     let shape: StatementShape
+    let stmt: Record<string, any> | undefined
     try {
-      shape = extractShapeSync(s.query, catalog)
+      // Parsed once: the shape and the INSERT's column list come from the same tree.
+      stmt = parseSync(s.query).stmts?.[0]?.stmt as Record<string, any> | undefined
+      if (!stmt) continue
+      shape = new ShapeExtractor(catalog).extract(stmt)
     } catch {
       continue
     }
@@ -112,7 +116,7 @@ function workloadOf(statements: Array<{queryid: string; query: string; totalMs: 
       if (p.kind === 'eq' && (p.value === 'param' || p.value === 'constant')) pinned.add(term(p.term))
       else if (p.kind === 'range') ranged.add(term(p.term))
     }
-    if (shape.command === 'insert' && shape.written) for (const c of insertedColumns(s.query)) pinned.add(termKey(shape.written, c))
+    if (shape.command === 'insert' && shape.written) for (const c of insertedColumns(stmt)) pinned.add(termKey(shape.written, c))
     const joins = shape.joins.map((j): [string, string] => [term(j.left), term(j.right)])
     // An equality join carries a pinned value to the other side: o.tenant_id = $1 AND oi.tenant_id = o.tenant_id.
     const classes = new Classes()
@@ -148,12 +152,12 @@ function distinctOf(c: ColumnStats, rows: number): number | null {
   return c.nDistinct < 0 ? Math.round(-c.nDistinct * rows) : c.nDistinct
 }
 
-function scoreColumn(table: ShardTable, c: ColumnStats, shards: number, samplesValid: boolean, workload: WorkloadStatement[], tableMs: number,
+function scoreColumn(table: ShardTable, c: ColumnStats, shards: number, samplesValid: boolean, overTable: WorkloadStatement[], tableMs: number,
   holds: ReturnType<typeof thresholds>, rule: EffectiveRule): Candidate {
   const distinct = distinctOf(c, table.rows)
   const key = termKey(table.key, c.name)
-  const routedMs = workload.filter((s) => s.tables.includes(table.key) && s.pinned.has(key)).reduce((a, s) => a + s.totalMs, 0)
-  const rangedMs = workload.filter((s) => s.tables.includes(table.key) && s.ranged.has(key)).reduce((a, s) => a + s.totalMs, 0)
+  const routedMs = overTable.filter((s) => s.pinned.has(key)).reduce((a, s) => a + s.totalMs, 0)
+  const rangedMs = overTable.filter((s) => s.ranged.has(key)).reduce((a, s) => a + s.totalMs, 0)
   const routingCoverage = tableMs > 0 ? routedMs / tableMs : null
   const sample = samplesValid ? table.samples?.find((s) => s.column === c.name) : undefined
   const nonNull = sample ? sample.rows - sample.nulls : 0
@@ -194,10 +198,10 @@ function rank(a: Candidate, b: Candidate): number {
 }
 
 /** Columns worth scoring: keys, foreign-key columns, what the workload filters or joins on, and what was sampled. */
-function candidateColumns(table: ShardTable, workload: WorkloadStatement[]): ColumnStats[] {
+function candidateColumns(table: ShardTable, overTable: WorkloadStatement[]): ColumnStats[] {
   const named = new Set<string>([...table.foreignKeys.flatMap((k) => k.columns), ...table.constraints.flatMap((k) => k.columns), ...(table.samples ?? []).map((s) => s.column)])
   const prefix = `${table.key}\u0000`
-  for (const s of workload) {
+  for (const s of overTable) {
     for (const t of [...s.pinned, ...s.ranged, ...s.joins.flat()]) if (t.startsWith(prefix)) named.add(t.slice(prefix.length))
   }
   return table.columns.filter((c) => named.has(c.name))
@@ -256,6 +260,14 @@ export const shardKeyAdvisor: Advisor = {
       views: planColumns?.views ?? {},
     }
     const byKey = new Map(stats.tables.map((t) => [t.key, t]))
+    // Is the node saturated? Read first: without it and without a plan asked for, nothing is said and nothing is parsed.
+    const cpu = cpuUtilization(ctx.snapshot.readings)
+    const cache = dataOf(ctx.readings, cacheHitReading, target)
+    const readTimeShare = cache && cache.trackIoTiming && cache.readTimeMs !== null && cache.activeTimeMs ? cache.readTimeMs / cache.activeTimeMs : null
+    const memoryMultiple = stats.sharedBuffersBytes > 0 ? stats.databaseBytes / stats.sharedBuffersBytes : null
+    const cpuSaturated = holds('cpuUtilization', cpu) === true
+    const workingSetFar = holds('readTimeShare', readTimeShare) === true && holds('sharedBuffersMultiple', memoryMultiple) === true
+    if (planned === undefined && !cpuSaturated && !workingSetFar) return []
     await ensureParser()
     // chokepoint's own statements (this probe's samples among them) are not the workload, nor part of its time.
     const listed = statementsData?.statements ?? []
@@ -264,7 +276,15 @@ export const shardKeyAdvisor: Advisor = {
     const writeMs = workload.filter((s) => s.write).reduce((a, s) => a + s.totalMs, 0)
     const writeShare = databaseMs > 0 ? writeMs / databaseMs : null
     const tableMs = new Map<string, number>()
-    for (const s of workload) for (const t of s.tables) tableMs.set(t, (tableMs.get(t) ?? 0) + s.totalMs)
+    const overTable = new Map<string, WorkloadStatement[]>()
+    for (const s of workload) {
+      for (const t of s.tables) {
+        tableMs.set(t, (tableMs.get(t) ?? 0) + s.totalMs)
+        const list = overTable.get(t)
+        if (list) list.push(s)
+        else overTable.set(t, [s])
+      }
+    }
 
     // Terms equated by foreign keys and the workload's join predicates: a group co-locates along one class.
     const classes = new Classes()
@@ -289,7 +309,8 @@ export const shardKeyAdvisor: Advisor = {
 
     const candidates = new Map<string, Candidate[]>()
     for (const t of stats.tables) {
-      const scored = candidateColumns(t, workload).map((c) => scoreColumn(t, c, shards, samplesValid, workload, tableMs.get(t.key) ?? 0, holds, rule))
+      const mine = overTable.get(t.key) ?? []
+      const scored = candidateColumns(t, mine).map((c) => scoreColumn(t, c, shards, samplesValid, mine, tableMs.get(t.key) ?? 0, holds, rule))
       candidates.set(t.key, scored.sort(rank))
     }
 
@@ -307,36 +328,43 @@ export const shardKeyAdvisor: Advisor = {
       const joined = neighbours.get(t.key)?.size ?? 0
       return joined > 0 && holds('referenceMaxRows', t.rows) !== false && holds('referenceMinJoined', joined) !== false
     }
-    for (;;) {
-      const weight = new Map<string, {ms: number; type: string}>()
-      for (const t of ordered) {
-        if (placements.has(t.key)) continue
-        const seen = new Set<string>()
-        for (const c of good.get(t.key)!) {
-          const root = classes.find(termKey(t.key, c.column))
-          if (seen.has(root)) continue
-          seen.add(root)
-          const w = weight.get(root) ?? {ms: 0, type: c.type}
-          // A group is started by a large table that is no reference table; others only join one.
-          if (t.large && !isReference(t)) w.ms += c.routedMs + 1e-9
-          weight.set(root, w)
-        }
-      }
-      const best = [...weight].filter(([, w]) => w.ms > 0).sort((a, b) => b[1].ms - a[1].ms)[0]
-      if (!best) break
-      const [root, {type}] = best
-      let anchor: ShardTable | undefined
-      for (const t of ordered) {
-        if (placements.has(t.key)) continue
-        const c = good.get(t.key)!.find((x) => classes.find(termKey(t.key, x.column)) === root && x.type === type)
-        if (!c) continue
-        placements.set(t.key, {table: t, column: c.column, candidate: c, ...(anchor ? {colocateWith: anchor} : {})})
-        if (!anchor) {
-          anchor = t
-          groups.push({anchor: t, column: c.column, root, type})
-        }
+    const weight = new Map<string, number>()
+    for (const t of ordered) {
+      if (!t.large || isReference(t)) continue
+      const seen = new Set<string>()
+      for (const c of good.get(t.key)!) {
+        const root = classes.find(termKey(t.key, c.column))
+        if (seen.has(root)) continue
+        seen.add(root)
+        // Tiny so that a class no statement filters on still ranks (and columns of one type group together).
+        weight.set(root, (weight.get(root) ?? 0) + c.routedMs + 1e-9)
       }
     }
+    const rootOf = (t: ShardTable, c: Candidate) => classes.find(termKey(t.key, c.column))
+    const ranked = [...weight].sort((a, b) => b[1] - a[1]).map(([root]) => root)
+    const rankOf = new Map(ranked.map((root, i) => [root, i]))
+    // Each table takes its good column in the heaviest class (a class no large table starts stays unused): one pass.
+    const groupOf = new Map<string, {anchor: ShardTable; column: string; root: string; type: string}>()
+    // Tables that may start a group first, so a small table joins a group whichever its size.
+    const starts = (t: ShardTable) => t.large && !isReference(t)
+    for (const t of [...ordered.filter(starts), ...ordered.filter((x) => !starts(x))]) {
+      const choice = good.get(t.key)!.filter((c) => rankOf.has(rootOf(t, c))).sort((a, b) => rankOf.get(rootOf(t, a))! - rankOf.get(rootOf(t, b))!)
+      for (const c of choice) {
+        const root = rootOf(t, c)
+        const group = groupOf.get(root)
+        if (group && group.type !== c.type) continue
+        if (!group && !starts(t)) continue
+        if (group) placements.set(t.key, {table: t, column: c.column, candidate: c, colocateWith: group.anchor})
+        else {
+          const g = {anchor: t, column: c.column, root, type: c.type}
+          groupOf.set(root, g)
+          groups.push(g)
+          placements.set(t.key, {table: t, column: c.column, candidate: c})
+        }
+        break
+      }
+    }
+    groups.sort((a, b) => rankOf.get(a.root)! - rankOf.get(b.root)!)
     for (const t of ordered) {
       if (placements.has(t.key)) continue
       if (isReference(t)) referenceTables.push(t)
@@ -351,13 +379,7 @@ export const shardKeyAdvisor: Advisor = {
     const singleShardShare = distributedMs > 0 ? singleShardMs / distributedMs : null
 
     // Does the workload outgrow one node? Writes dominate, and the node is saturated, and a good key exists.
-    const cpu = cpuUtilization(ctx.snapshot.readings)
-    const cache = dataOf(ctx.readings, cacheHitReading, target)
-    const readTimeShare = cache && cache.trackIoTiming && cache.readTimeMs !== null && cache.activeTimeMs ? cache.readTimeMs / cache.activeTimeMs : null
-    const memoryMultiple = stats.sharedBuffersBytes > 0 ? stats.databaseBytes / stats.sharedBuffersBytes : null
     const writesHigh = holds('writeShare', writeShare) === true
-    const cpuSaturated = holds('cpuUtilization', cpu) === true
-    const workingSetFar = holds('readTimeShare', readTimeShare) === true && holds('sharedBuffersMultiple', memoryMultiple) === true
     const goodKey = groups.length > 0
     const warranted = writesHigh && (cpuSaturated || workingSetFar) && goodKey
     if (!warranted && planned === undefined) return []
@@ -371,7 +393,7 @@ export const shardKeyAdvisor: Advisor = {
       ? 'Indexes or caching that bring the write share or CPU back under the thresholds, or a key that routes less of the workload, would make sharding premature.'
       : `Writes reaching ${thresholdText(rule, 'writeShare')} of statement time while CPU stays ${thresholdText(rule, 'cpuUtilization')} (or block reads ${thresholdText(rule, 'readTimeShare')} of statement time on a database ${thresholdText(rule, 'sharedBuffersMultiple')} x shared_buffers)${goodKey ? '' : ', with a column that routes most of the workload'}, would make it warranted.`
 
-    const remedies = buildRemedies(placements, groups, referenceTables, workload, databaseMs, shards)
+    const remedies = buildRemedies(placements, groups, referenceTables, overTable, databaseMs, shards)
     const shareOfTime = databaseMs > 0 ? round(distributedMs / databaseMs, 4) : null
     const anchor = groups[0]
     const planText = anchor
@@ -422,21 +444,25 @@ function cpuUtilization(readings: readonly {metrics: Array<{name: string; value:
 }
 
 function buildRemedies(placements: Map<string, Placement>, groups: Array<{anchor: ShardTable}>, referenceTables: ShardTable[],
-  workload: WorkloadStatement[], databaseMs: number, shards: number): ProposedRemedy[] {
+  overTable: Map<string, WorkloadStatement[]>, databaseMs: number, shards: number): ProposedRemedy[] {
   const references = referenceTables.map(quoted)
   const referenceDdl = referenceTables.map((t) => `SELECT create_reference_table(${quoteLiteral(quoted(t))});`)
   // Anchors first (colocate_with names a table already distributed), each followed by its group.
   const order: Placement[] = []
-  for (const g of groups) {
-    order.push(placements.get(g.anchor.key)!)
-    for (const p of placements.values()) if (p.colocateWith === g.anchor) order.push(p)
+  const members = new Map<ShardTable, Placement[]>()
+  for (const p of placements.values()) {
+    if (!p.colocateWith) continue
+    const list = members.get(p.colocateWith)
+    if (list) list.push(p)
+    else members.set(p.colocateWith, [p])
   }
+  for (const g of groups) order.push(placements.get(g.anchor.key)!, ...(members.get(g.anchor) ?? []))
   return order.map((p, i): Proposed<ShardKeyRemedy> => {
     const own = `SELECT create_distributed_table(${quoteLiteral(quoted(p.table))}, ${quoteLiteral(p.column)}, `
       + (p.colocateWith ? `colocate_with => ${quoteLiteral(quoted(p.colocateWith))});` : `shard_count => ${shards});`)
     const ddl = i === 0 ? [...referenceDdl, own] : [own]
     const key = termKey(p.table.key, p.column)
-    const multi = workload.filter((s) => s.tables.includes(p.table.key) && !s.pinned.has(key)).sort((a, b) => b.totalMs - a.totalMs)
+    const multi = (overTable.get(p.table.key) ?? []).filter((s) => !s.pinned.has(key)).sort((a, b) => b.totalMs - a.totalMs)
       .slice(0, MAX_LISTED_STATEMENTS).map((s) => ({queryid: s.queryid, query: clip(s.query, 300), share: databaseMs > 0 ? round(s.totalMs / databaseMs, 4) : 0}))
     const blockers = blockersOf(p, placements)
     return {
