@@ -180,3 +180,77 @@ describe('shard-key advisor', () => {
     expect(runCli(['audit', '--pg', url, '--shard-plan', '1']).status).toBe(2)
   }, 120_000)
 })
+
+/**
+ * The DDL pasted for real with hostile names: Citus is not on the test server, so stand-ins of its two functions (same
+ * names and argument types: regclass and text) return what they were given. Each remedy's statements run one by one;
+ * each must name exactly the table and column it is about, and nothing else may happen (the victim table survives).
+ */
+describe('shard-key DDL with hostile names, pasted', () => {
+  const HDB = 'cp_shard_key_paste'
+  const hurl = withDatabase(PRIMARY_URL, HDB)
+  const SCHEMA = `S p'ace"; DROP TABLE victim; --`
+  const ORDERS = `Ord"ers\\! touch pwned`
+  const ITEMS = `it'ems`
+  const REF = `Coun try`
+  const KEY = `Tenant"Id'; --`
+  const q = quoteIdent
+  const qs = (t: string) => `${q(SCHEMA)}.${q(t)}`
+
+  beforeAll(async () => {
+    await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${q(HDB)} WITH (FORCE)`)
+    await adminQuery(PRIMARY_URL, `CREATE DATABASE ${q(HDB)}`)
+    await adminQuery(hurl, `
+      CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+      CREATE TABLE victim (id int);
+      CREATE SCHEMA ${q(SCHEMA)};
+      CREATE TABLE ${qs(REF)} (code int PRIMARY KEY);
+      CREATE TABLE ${qs(ORDERS)} (id int PRIMARY KEY, ${q(KEY)} int NOT NULL, ref int NOT NULL REFERENCES ${qs(REF)} (code));
+      CREATE TABLE ${qs(ITEMS)} (id int PRIMARY KEY, ${q(KEY)} int NOT NULL, ref int NOT NULL REFERENCES ${qs(REF)} (code));
+      INSERT INTO ${qs(REF)} SELECT g FROM generate_series(1, 50) g;
+      INSERT INTO ${qs(ORDERS)} SELECT g, g % 500, g % 50 + 1 FROM generate_series(1, 20000) g;
+      INSERT INTO ${qs(ITEMS)} SELECT g, g % 500, g % 50 + 1 FROM generate_series(1, 10000) g;
+      ANALYZE;
+      CREATE FUNCTION public.create_distributed_table(t regclass, col text, colocate_with text DEFAULT 'default', shard_count int DEFAULT NULL)
+        RETURNS text LANGUAGE sql AS $$ SELECT t::oid || '|' || col || '|' || CASE WHEN colocate_with = 'default' THEN '' ELSE colocate_with::regclass::oid::text END $$;
+      CREATE FUNCTION public.create_reference_table(t regclass) RETURNS text LANGUAGE sql AS $$ SELECT t::oid::text $$;`)
+    await adminQuery(hurl, 'SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)')
+    const client = await connect(hurl)
+    try {
+      for (let i = 0; i < 200; i++) {
+        await client.query(`SELECT o.id FROM ${qs(ORDERS)} o JOIN ${qs(ITEMS)} i ON i.${q(KEY)} = o.${q(KEY)} WHERE o.${q(KEY)} = $1 LIMIT 3`, [i % 500])
+        await client.query(`SELECT id FROM ${qs(ITEMS)} WHERE ${q(KEY)} = $1 LIMIT 3`, [i % 500])
+      }
+    } finally {
+      await client.end()
+    }
+  }, 120_000)
+
+  afterAll(async () => {
+    await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${q(HDB)} WITH (FORCE)`)
+  })
+
+  it('names exactly the table, column and co-location anchor of each remedy', async () => {
+    const {report} = await auditTarget(hurl, {onlyProbes: PROBES, options: {shardPlan: 4}})
+    const finding = report.findings.find((f) => f.rule === 'database/shard-key')!
+    const remedies = remediesOfKind(finding.remedies, 'shard-key')
+    expect(remedies.map((r) => r.table).sort()).toEqual([qs(ITEMS), qs(ORDERS)].sort())
+    expect(remedies[0].referenceTables).toEqual([qs(REF)])
+    const oids = new Map((await adminQuery<{name: string; oid: string}>(hurl, `SELECT c.relname AS name, c.oid::text AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`, [SCHEMA])).map((r) => [r.name, r.oid]))
+    const client = await connect(hurl)
+    try {
+      for (const r of remedies) {
+        const answers: string[] = []
+        for (const statement of r.ddl!) answers.push(String(Object.values((await client.query(statement)).rows[0])[0]))
+        const own = answers[answers.length - 1]
+        const anchor = r.colocateWith ? oids.get(r.colocateWith === qs(ORDERS) ? ORDERS : ITEMS) : ''
+        expect(own).toBe(`${oids.get(r.table === qs(ORDERS) ? ORDERS : ITEMS)}|${KEY}|${anchor}`)
+        if (r === remedies[0]) expect(answers.slice(0, -1)).toEqual([oids.get(REF)])
+        expect(r.sql).toBe(r.ddl!.join('\n'))
+      }
+    } finally {
+      await client.end()
+    }
+    expect(await adminQuery(hurl, 'SELECT count(*) AS n FROM victim')).toEqual([{n: '0'}])
+  }, 60_000)
+})
