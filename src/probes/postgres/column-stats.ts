@@ -1,4 +1,5 @@
-import type {Probe, ProbeOutput} from '../../core/probe.js'
+import {errorMessage} from '../../core/errors.js'
+import {ConnectionLost, DeadlineExceeded, type Probe, type ProbeOutput} from '../../core/probe.js'
 import {quoteIdent, quoteQualified} from '../../core/sql.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import {intOption, num, numOrNull, queryRow} from './skip.js'
@@ -60,6 +61,8 @@ export interface ShardTable {
   sizeBytes: number
   /** Among the `shardTables` largest (not only referenced by one of them). */
   large: boolean
+  /** The audit role may SELECT it (else it is judged from pg_stats alone, never sampled). */
+  canSelect?: boolean
   columns: ColumnStats[]
   constraints: TableConstraint[]
   foreignKeys: ForeignKey[]
@@ -104,6 +107,7 @@ SELECT current_database() AS database, pg_database_size(current_database())::flo
        pg_size_bytes(current_setting('shared_buffers'))::float8 AS shared_buffers_bytes,
        coalesce((SELECT json_agg(t ORDER BY t."sizeBytes" DESC, t.key) FROM (
          SELECT n.nspname || '.' || c.relname AS key, n.nspname AS schema, c.relname AS name, r.large,
+                has_table_privilege(c.oid, 'SELECT') AS "canSelect",
                 greatest(c.reltuples, 0)::float8 AS rows, pg_total_relation_size(c.oid)::float8 AS "sizeBytes",
                 (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
                           'notNull', a.attnotnull, 'nDistinct', st.n_distinct, 'nullFrac', st.null_frac,
@@ -177,15 +181,29 @@ export const columnStatsProbe: Probe<PgSession> = {
     const started = Date.now()
     const toSample = tables.filter((t) => t.large && t.rows > 0).slice(0, sampleTables)
     const leftOut: string[] = []
+    const unreadable: string[] = []
+    const failed: string[] = []
     for (const table of toSample) {
       const columns = columnsToSample(table)
       if (columns.length === 0) continue
+      if (table.canSelect === false) {
+        unreadable.push(table.key)
+        continue
+      }
       if (Date.now() - started > budgetMs) {
         leftOut.push(table.key)
         continue
       }
       const percent = samplePercent(table.rows, sampleRows)
-      const counts = await session.query<{col: number; shard: string | null; n: string}>(sampleSql(table, columns), [percent, sampleRows, shards])
+      let counts: Array<{col: number; shard: string | null; n: string}>
+      try {
+        counts = await session.query(sampleSql(table, columns), [percent, sampleRows, shards])
+      } catch (error) {
+        // A stall is the capture's to handle; a lock or statement timeout on one table leaves it to pg_stats alone.
+        if (error instanceof DeadlineExceeded || error instanceof ConnectionLost) throw error
+        failed.push(`${table.key} (${errorMessage(error).split('\n')[0]})`)
+        continue
+      }
       table.samplePercent = percent
       table.samples = columns.map((column, i) => {
         const mine = counts.filter((r) => Number(r.col) === i)
@@ -199,12 +217,14 @@ export const columnStatsProbe: Probe<PgSession> = {
       })
     }
     const data: ColumnStatsData = {database: String(row?.database ?? session.database), shards, databaseBytes: num(row?.database_bytes), sharedBuffersBytes: num(row?.shared_buffers_bytes), tables}
-    return {
-      data,
-      metrics: [],
-      ...(leftOut.length > 0 ? {notRead: [{what: 'shard-key hash samples', missing: leftOut.length, of: toSample.length,
-        reason: `sampling stopped after its ${budgetMs} ms budget: ${leftOut.join(', ')} not sampled, judged from pg_stats alone`,
-        fix: 'raise the target option shardSampleMs, or lower shardSampleRows'}]} : {}),
+    const notRead: NonNullable<ProbeOutput['notRead']> = []
+    const gap = (missing: string[], reason: string, fix?: string) => {
+      if (missing.length > 0) notRead.push({what: 'shard-key hash samples', missing: missing.length, of: toSample.length, reason: `${reason}: ${missing.join(', ')} judged from pg_stats alone`, ...(fix ? {fix} : {})})
     }
+    gap(leftOut, `sampling stopped after its ${budgetMs} ms budget`, 'raise the target option shardSampleMs, or lower shardSampleRows')
+    const names = unreadable.map((k) => toSample.find((t) => t.key === k)!).map((t) => quoteQualified(t.schema, t.name))
+    gap(unreadable, 'the audit role may not SELECT these tables', session.user ? `GRANT SELECT ON ${names.join(', ')} TO ${quoteIdent(session.user)};` : undefined)
+    gap(failed, 'the sample query failed')
+    return {data, metrics: [], ...(notRead.length > 0 ? {notRead} : {})}
   },
 }

@@ -171,6 +171,22 @@ describe('shard-key advisor', () => {
     expect(tenant.rejected.join(' ')).toMatch(/too few distinct values: \d+ for 32 shards/)
   }, 60_000)
 
+  it('a monitoring role without SELECT on the tables: judged from pg_stats alone, the samples listed as not read', async () => {
+    const role = 'cp_shard_monitor'
+    await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${role}`)
+    await adminQuery(PRIMARY_URL, `CREATE ROLE ${role} LOGIN; GRANT pg_monitor TO ${role}`)
+    try {
+      const {report, snapshot} = await auditTarget(url.replace('postgres@', `${role}@`), {onlyProbes: PROBES, options: {shardPlan: 4}})
+      expect(readingOf(snapshot, 'postgres.column-stats').status).toBe('ok')
+      expect(report.gate.incomplete).toBe(false)
+      const gap = report.notRead?.find((g) => g.probe === 'postgres.column-stats')
+      expect(gap).toMatchObject({what: 'shard-key hash samples', reason: expect.stringMatching(/may not SELECT/)})
+      expect(gap?.fix).toMatch(/^GRANT SELECT ON "public"\."order_items", .* TO "cp_shard_monitor";$/)
+    } finally {
+      await adminQuery(PRIMARY_URL, `DROP OWNED BY ${role} CASCADE; DROP ROLE IF EXISTS ${role}`).catch(() => {})
+    }
+  }, 60_000)
+
   it('--shard-plan is a CLI flag of audit', () => {
     const result = runCli(['audit', '--pg', url, '--window', '0', '--shard-plan', '4', '--json', '--fail-on', 'never'])
     expect(result.status, result.stderr).toBe(0)
