@@ -8,7 +8,9 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import pg from 'pg'
+import {DocumentSchemas} from '../../../src/core/document-schema.js'
 import {remedyOfKind, remediesOfKind} from '../../../src/core/remedies.js'
+import {renderReport} from '../../../src/index.js'
 import type {Finding} from '../../../src/core/types.js'
 import {adminQuery, auditTarget, connect, PRIMARY_URL, quoteIdent, readingOf, withDatabase} from '../../helpers/pg.js'
 import {runCli} from '../../helpers/cli.js'
@@ -83,6 +85,9 @@ describe('shard-key advisor', () => {
     const found = report.findings.filter((f) => f.rule === 'database/shard-key')
     expect(found).toHaveLength(1)
     planned = found[0]
+    // The remedy's fields are in the report schema, and the table and Markdown reports print the DDL.
+    expect(() => new DocumentSchemas().check('report', JSON.parse(JSON.stringify(report)), 'report.json')).not.toThrow()
+    expect(await renderReport(report, 'markdown')).toContain('create_distributed_table(')
     // Not warranted on this small idle-ish database: an info finding that says so, because the plan was asked for.
     expect(planned.severity).toBe('info')
     expect(planned.message).toMatch(/^sharding not warranted yet/)
