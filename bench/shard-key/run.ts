@@ -53,8 +53,8 @@ function statements(nTables: number, n: number): StatementRow[] {
   }))
 }
 
-function context(nTables: number, nStatements: number, shardPlan?: number): AdvisorContext {
-  const stats: ColumnStatsData = {database: 'bench', shards: 32, databaseBytes: 1e12, sharedBuffersBytes: 1e9, tables: tables(nTables)}
+function context(nTables: number, nStatements: number, shardPlan?: number, readTables = nTables): AdvisorContext {
+  const stats: ColumnStatsData = {database: 'bench', shards: 32, databaseBytes: 1e12, sharedBuffersBytes: 1e9, tables: tables(readTables)}
   const rows = statements(nTables, nStatements)
   const totalMs = rows.reduce((a, s) => a + s.totalMs, 0)
   const reading = (probe: string, data: unknown): Reading => ({target: 'pg', probe, takenAt: new Date().toISOString(), durationMs: 0, status: 'ok', data, metrics: []})
@@ -83,6 +83,8 @@ await ensureParser()
 const large = context(1000, 2000, 32)
 const small = context(100, 200, 32)
 const quiet = context(1000, 2000)
+// What an audit of 1,000 tables gives the advisor: the probe reads the 20 largest (shardTables), the statements span all.
+const bounded = context(1000, 2000, 32, 20)
 const parseFloor = statements(1000, 2000).map((s) => s.query)
 const catalog = {columns: Object.fromEntries(tables(1000).map((t) => [t.key, t.columns.map((c) => c.name)])), searchPath: ['public']}
 const findings = await shardKeyAdvisor.advise(large)
@@ -90,10 +92,11 @@ const result = {
   benchmark: 'shard-key',
   date: new Date().toISOString(),
   machine: {cpus: cpus().length, model: cpus()[0]?.model.split(' ').slice(0, 2).join(' '), loadavg: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version},
-  method: `shardKeyAdvisor.advise in process on built readings (column-stats of N tables, postgres.statements of M statements); median of ${rounds} rounds after a warm-up. planned: --shard-plan 32 (the plan is built and emitted); quiet: no plan and no saturation (no CPU or working-set pressure): the advisor returns before parsing anything. parseFloorMs: extractShapeSync of the same 2000 statements alone. scaling: 1000/2000 over 100/200 (10 is linear). Budget: ${BUDGET_MS} ms for the scaling advisors together.`,
+  method: `shardKeyAdvisor.advise in process on built readings (column-stats of N tables, postgres.statements of M statements); median of ${rounds} rounds after a warm-up. planned: --shard-plan 32 with all 1000 tables in the reading (the plan is built and emitted: a stress case, the probe reads 20 by default); probeBoundedPlanned: the same 2000 statements with the 20 tables the probe reads by default (an audit of 1000 tables); quiet: no plan and no saturation (no CPU or working-set pressure): the advisor returns before parsing anything. parseFloorMs: extractShapeSync of the same 2000 statements alone. scaling: 1000/2000 over 100/200 (10 is linear). Budget: ${BUDGET_MS} ms for the scaling advisors together.`,
   budgetMs: BUDGET_MS,
   plannedMs: await median(() => shardKeyAdvisor.advise(large)),
   quietMs: await median(() => shardKeyAdvisor.advise(quiet)),
+  probeBoundedPlannedMs: await median(() => shardKeyAdvisor.advise(bounded)),
   smallPlannedMs: await median(() => shardKeyAdvisor.advise(small)),
   parseFloorMs: await median(async () => parseFloor.forEach((q) => extractShapeSync(q, catalog))),
   remedies: findings[0]?.remedies.length ?? 0,
