@@ -268,6 +268,9 @@ export const shardKeyAdvisor: Advisor = {
     const cpuSaturated = holds('cpuUtilization', cpu) === true
     const workingSetFar = holds('readTimeShare', readTimeShare) === true && holds('sharedBuffersMultiple', memoryMultiple) === true
     if (planned === undefined && !cpuSaturated && !workingSetFar) return []
+    if (!statementsData) {
+      ctx.notRead?.({what: 'statements to measure routing coverage by', reason: 'postgres.statements read nothing (pg_stat_statements missing, or the probe skipped): no column\'s routing coverage can be measured, so none is a good key'})
+    }
     await ensureParser()
     // chokepoint's own statements (this probe's samples among them) are not the workload, nor part of its time.
     const listed = statementsData?.statements ?? []

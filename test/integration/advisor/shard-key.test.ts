@@ -143,7 +143,7 @@ describe('shard-key advisor', () => {
     expect(created.rejected.join(' ')).toMatch(/monotonic \(correlation 1\)/)
     const rep = byColumn.get('sales_rep_id')!
     expect(rep.maxCommonFreq).toBeGreaterThan(0.5)
-    expect(rep.rejected.join(' ')).toMatch(/skewed: its most common value holds 6\d(\.\d)?% of the rows/)
+    expect(rep.rejected.join(' ')).toMatch(/skewed: its most common value holds [56]\d(\.\d)?% of the rows/)
     expect(rep.sampledMaxOverMean).toBeGreaterThan(1.5)
     expect(rep.rejected.join(' ')).toMatch(/sampled hash simulation puts/)
   })
