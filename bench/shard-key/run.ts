@@ -101,6 +101,8 @@ const result = {
   parseFloorMs: await median(async () => parseFloor.forEach((q) => extractShapeSync(q, catalog))),
   remedies: findings[0]?.remedies.length ?? 0,
 }
-const out = {...result, scaling: Math.round((result.plannedMs / result.smallPlannedMs) * 10) / 10, withinBudget: result.plannedMs < BUDGET_MS}
+// The budget is for an audit of 1,000 tables: the probe's bounded reading. The stress case is reported beside it.
+const out = {...result, scaling: Math.round((result.plannedMs / result.smallPlannedMs) * 10) / 10, withinBudget: result.probeBoundedPlannedMs < BUDGET_MS,
+  stressWithinBudget: result.plannedMs < BUDGET_MS}
 writeFileSync(new URL('../results/shard-key.json', import.meta.url), `${JSON.stringify(out, null, 2)}\n`)
 console.log(JSON.stringify(out, null, 2))
