@@ -33,7 +33,7 @@ const isPath = (v: unknown): v is ScalingPath => typeof v === 'string' && (PATH_
 
 /** A finding's scaling assessment, when it carries a well-formed one. */
 export function assessmentOf(f: Finding): ScalingAssessment | undefined {
-  const s = f.evidence.scaling as Partial<ScalingAssessment> | undefined
+  const s = f.evidence?.scaling as Partial<ScalingAssessment> | undefined
   if (!s || typeof s !== 'object' || !isPath(s.path) || typeof s.warranted !== 'boolean') return undefined
   return {
     path: s.path,
