@@ -33,7 +33,7 @@ import {classify} from '../core/engine.js'
 import {round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {CacheAsideRemedy, Proposed} from '../core/remedies.js'
-import {formatBytes} from '../core/units.js'
+import {formatBytes, formatValue} from '../core/units.js'
 import type {CatalogFacts, TableFacts} from '../knowledge/postgres/catalog.js'
 import {columnsOf} from '../knowledge/postgres/catalog.js'
 import {ShapeExtractor, type StatementShape} from '../knowledge/postgres/parse.js'
@@ -41,6 +41,7 @@ import {describeStatement} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
 import {plansReading, statementsReading, type PlansData} from '../readings/postgres.js'
 import type {StatementRow} from '../probes/postgres/statements.js'
+import {percent as pct} from './index-advisor/explain.js'
 import {statementWriteRates, writeRates, type TableWriteRate} from './index-advisor/write-cost.js'
 import {parseSync} from 'libpg-query'
 
@@ -137,9 +138,7 @@ interface Assessment {
 
 /** 1,461 or 2.49 or 0.0123: Intl's toLocaleString costs tens of microseconds a call, too much for every statement's text. */
 const fmt = (x: number) => (x >= 100 ? String(Math.round(x)).replace(/\B(?=(\d{3})+$)/g, ',') : String(round(x, x >= 1 ? 2 : 4)))
-const pct = (x: number) => `${round(x * 100, 1)}%`
-const secondsText = (t: number) => (t >= 3600 ? `${round(t / 3600, 1)} h` : t >= 60 ? `${round(t / 60, 1)} min` : t >= 1 ? `${round(t, 2)} s`
-  : t >= 0.001 ? `${round(t * 1000, 2)} ms` : `${round(t * 1e6, 2)} µs`)
+const secondsText = (t: number) => formatValue(t, 'seconds')
 
 /** The table name a key pattern starts with: unqualified in public, schema.table elsewhere. */
 const keyTableName = (t: TableFacts) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`)

@@ -170,19 +170,21 @@ describe('cache-aside advisor', () => {
         CREATE TABLE tags (id int PRIMARY KEY, category int NOT NULL, label text NOT NULL);
         INSERT INTO tags SELECT g, g % 20, 'tag ' || g FROM generate_series(1, 5000) g;
         ANALYZE tags;`)
-      // A cacheable read (about a millisecond), three times a second: a good share of this database's statement time,
-      // but a few ms of it per second, under the rule's minMsPerSecond.
+      // A cacheable read (about a millisecond), three times a second: a few ms of statement time per second, under the
+      // rule's minMsPerSecond. Its share of this database's statement time depends on how long the audit's own queries
+      // take on a loaded machine, so the share floor is turned off here: the cost per second alone keeps it quiet.
       const LIGHT_READ = 'SELECT category, count(*) FROM tags WHERE category = $1 GROUP BY category'
       const {result} = await withLoops(url, [
         async (c, i) => {
           await c.query(LIGHT_READ, [i % 20])
           await new Promise((r) => setTimeout(r, 300))
         },
-      ], () => audit(url))
-      const read = (result.snapshot.readings.find((r) => r.probe === 'postgres.statements')!.data as {windowSeconds: number; statements: Array<{query: string; share: number; calls: number; totalMs: number}>})
+      ], () => auditTarget(url, {onlyProbes: ['postgres.statements', 'postgres.plans', 'postgres.tables'], windowSeconds: 3, failOn: 'never',
+        config: {rules: {[RULE]: {heuristic: {minShare: 0}}}}}))
+      const read = (result.snapshot.readings.find((r) => r.probe === 'postgres.statements')!.data as {windowSeconds: number; statements: Array<{query: string; calls: number; totalMs: number}>})
       const light = read.statements.find((s) => s.query === LIGHT_READ)!
-      expect(light.share).toBeGreaterThan(0.05)
       expect(light.calls / read.windowSeconds).toBeGreaterThan(1)
+      expect(light.totalMs / read.windowSeconds).toBeLessThan(10)
       expect(cacheFindings(result.report).map((f) => f.message)).toEqual([])
     })
   }, 120_000)
