@@ -65,7 +65,7 @@ export const DEFAULT_HEURISTIC = {
   warrantedShare: 0.3,
   maxFindings: 10,
 } as const
-type Heuristic = {[K in keyof typeof DEFAULT_HEURISTIC]: number}
+export type Heuristic = {[K in keyof typeof DEFAULT_HEURISTIC]: number}
 
 export type Strategy = 'cache-aside' | 'write-through' | 'refresh-ahead'
 type DeclineCode = 'write-heavy' | 'sparse-reads' | 'large-result' | 'unkeyable'
@@ -206,7 +206,10 @@ function assess(s: StatementRow, shape: StatementShape, ctx: {catalog: CatalogFa
   return base
 }
 
-function strategyOf(a: Assessment, h: Heuristic): {strategy: Strategy; why: string} {
+/** What the strategy is chosen from (exported for its unit test). */
+export type StrategyInput = Pick<Assessment, 'readsPerKeyPerSecond' | 'ttlSeconds' | 'keyColumns' | 'tables' | 'lambda'>
+
+export function strategyOf(a: StrategyInput, h: Heuristic = DEFAULT_HEURISTIC): {strategy: Strategy; why: string} {
   const reads = a.readsPerKeyPerSecond * a.ttlSeconds
   const keyed = a.keyColumns.length > 0
   const keyTable = a.tables.find((t) => t.table === a.keyColumns[0]?.table)

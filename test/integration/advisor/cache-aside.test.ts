@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {remedyOfKind} from '../../../src/core/remedies.js'
 import {runAudit} from '../../../src/index.js'
 import type {Finding, Report} from '../../../src/core/types.js'
+import {schemaOracle} from '../../helpers/fuzz.js'
 import {adminQuery, auditTarget, connect, waitForSql, withTempDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 import type pg from 'pg'
 
@@ -108,6 +109,15 @@ describe('cache-aside advisor', () => {
     expect(f!.message).toContain('not a cache candidate (write-heavy)')
     expect(f!.evidence.ttlNeededSeconds as number).toBeLessThan(1)
     expect(f!.evidence.scaling).toMatchObject({path: 'cache-centric'})
+  })
+
+  it('writes remedies the report schema accepts, and the schema checks their fields', () => {
+    const oracle = schemaOracle()
+    const doc = JSON.parse(JSON.stringify(report))
+    expect(oracle.report(doc)).toBe(true)
+    const remedy = doc.findings.find((f: Finding) => f.rule === RULE && f.remedies.length).remedies[0]
+    remedy.strategy = 'write-behind'
+    expect(oracle.report(doc)).toBe(false)
   })
 
   it('leaves writing statements out', () => {
