@@ -26,6 +26,8 @@ const CATALOG_READ = 'SELECT category, count(*), avg(price) FROM items WHERE cat
 // An aggregate over all of jobs, which a writer updates without pause: any write changes the result.
 const STATUS_READ = 'SELECT status, count(*) FROM jobs GROUP BY status'
 const JOB_WRITE = 'UPDATE jobs SET touched = touched + 1 WHERE id = $1'
+// A range parameter: nearly every call asks for a different result, so no key repeats.
+const RANGE_READ = 'SELECT count(*) FROM items WHERE price > $1'
 
 /** Client loops running while `during` runs; each loop's calls are counted. */
 async function withLoops<T>(url: string, loops: Array<(c: pg.Client, i: number) => Promise<unknown>>, during: () => Promise<T>): Promise<{result: T; calls: number[]}> {
@@ -62,6 +64,7 @@ describe('cache-aside advisor', () => {
         (c, i) => c.query(CATALOG_READ, [i % 50]),
         (c) => c.query(STATUS_READ),
         (c, i) => c.query(JOB_WRITE, [1 + (i * 7919) % 20000]),
+        (c, i) => c.query(RANGE_READ, [(i * 37) % 997]),
       ], async () => {
         await waitForSql(url, `SELECT coalesce(sum(n_tup_upd), 0) > 0 AS ok FROM pg_stat_user_tables WHERE relname = 'jobs'`, [], 10_000)
         return audit(url)
@@ -111,6 +114,13 @@ describe('cache-aside advisor', () => {
     expect(f!.evidence.scaling).toMatchObject({path: 'cache-centric'})
   })
 
+  it('declines a hot read whose parameter selects a range: it has no key that repeats', () => {
+    const f = bySql(report, RANGE_READ)
+    expect(f, JSON.stringify(cacheFindings(report).map((x) => x.message))).toBeDefined()
+    expect(f!.remedies).toEqual([])
+    expect(f!.evidence.declined).toMatchObject({code: 'unkeyable', reason: expect.stringMatching(/^it filters by price > \$1: /)})
+  })
+
   it('writes remedies the report schema accepts, and the schema checks their fields', () => {
     const oracle = schemaOracle()
     const doc = JSON.parse(JSON.stringify(report))
@@ -122,7 +132,7 @@ describe('cache-aside advisor', () => {
 
   it('leaves writing statements out', () => {
     expect(bySql(report, JOB_WRITE)).toBeUndefined()
-    expect(cacheFindings(report)).toHaveLength(2)
+    expect(cacheFindings(report)).toHaveLength(3)
   })
 
   it('derives the TTL from the write rate per key, and proposes write-through where the application writes the table', async () => {
