@@ -7,8 +7,9 @@
  * (rows, pg_stats n_distinct and avg_width) and the tables' write rates (postgres.tables window deltas, else the
  * writing statements of pg_stat_statements: src/advisors/index-advisor/write-cost.ts):
  *
- * - Key: the statement's `col = $n` parameters (libpg-query parse tree), `<table>:<col>:{$n}`; every other $n joins
- *   the key too. Distinct keys: pg_stats n_distinct of the key columns (negative: a fraction of the rows), else rows.
+ * - Key: the statement's `col = $n` parameters (libpg-query parse tree), `<table>:<col>:{$n}`, then its LIMIT and
+ *   OFFSET parameters (few values). A parameter that selects a range or a set, or any other use of one, declines it.
+ *   Distinct keys: pg_stats n_distinct of the key columns (negative: a fraction of the rows), else rows.
  * - Change rate λ of one cached result (Poisson writes spread evenly over rows): a result keyed by columns of table
  *   T covers 1/keys of T, so T's writes change it at writes/s / keys (a row key: writes/s / rows); a joined table
  *   without key columns changes it at writes/s x rows-per-call / rows; a result with no key (an aggregate, a whole
@@ -88,6 +89,17 @@ function uncacheableRead(node: unknown): boolean {
   return Object.values(n).some((v) => v && typeof v === 'object' && uncacheableRead(v))
 }
 
+/** The $n of parameters under a LIMIT or OFFSET: page sizes and offsets take few values, so they may join a key. */
+function pagingParams(node: unknown, out = new Set<number>(), paging = false): Set<number> {
+  if (Array.isArray(node)) for (const n of node) pagingParams(n, out, paging)
+  else if (node && typeof node === 'object') {
+    const n = node as Record<string, any>
+    if (paging && typeof n.ParamRef?.number === 'number') out.add(n.ParamRef.number)
+    for (const [key, v] of Object.entries(n)) if (v && typeof v === 'object') pagingParams(v, out, paging || key === 'limitCount' || key === 'limitOffset')
+  }
+  return out
+}
+
 /** Distinct values of a column: pg_stats n_distinct (negative: a fraction of the rows), else every row distinct. */
 function distinctValues(table: TableFacts, column: string): {values: number; basis: string} {
   const nd = table.columns.find((c) => c.name === column)?.nDistinct
@@ -143,13 +155,14 @@ const secondsText = (t: number) => formatValue(t, 'seconds')
 /** The table name a key pattern starts with: unqualified in public, schema.table elsewhere. */
 const keyTableName = (t: TableFacts) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`)
 
-function assess(s: StatementRow, shape: StatementShape, ctx: {catalog: CatalogFacts; seconds: number; allMsPerSecond: number; h: Heuristic;
+function assess(s: StatementRow, shape: StatementShape, paging: Set<number>, ctx: {catalog: CatalogFacts; seconds: number; allMsPerSecond: number; h: Heuristic;
   rateOf: (table: string) => TableWriteRate; appWritesOf: (table: string) => number}): Assessment {
   const {catalog, h} = ctx
   const callsPerSecond = s.calls / ctx.seconds
   const msPerSecond = s.totalMs / ctx.seconds
   const rowsPerCall = s.calls > 0 ? s.rows / s.calls : 0
-  const eq = shape.predicates.filter((p) => p.kind === 'eq' && p.value === 'param' && typeof p.param === 'number' && !p.term.expression)
+  // `lower(email) = $1` keys by the expression; the column's statistics stand in for its distinct values.
+  const eq = shape.predicates.filter((p) => p.kind === 'eq' && p.value === 'param' && typeof p.param === 'number' && catalog.tables[p.term.table])
   const keyColumns = [...new Map(eq.map((p) => [p.param!, {table: p.term.table, column: p.term.column, param: p.param!}])).values()].sort((a, b) => a.param - b.param)
   const boundParams = new Set(keyColumns.map((k) => k.param))
   const filteringParams = shape.predicates.filter((p) => p.value === 'param' && p.kind !== 'eq' && p.kind !== 'isnull')
@@ -190,6 +203,11 @@ function assess(s: StatementRow, shape: StatementShape, ctx: {catalog: CatalogFa
   const busiest = [...tables].sort((a, b) => b.writesPerSecond * b.coverage - a.writesPerSecond * a.coverage)[0]
   const writesText = `${busiest.table} takes ${fmt(busiest.writesPerSecond)} row writes/s`
     + (busiest.coverage < 1 ? `, ${fmt(busiest.writesPerSecond * busiest.coverage)}/s on the rows of one ${keyColumns.length ? 'key' : 'result'}` : ' and any of them changes the result')
+  // Any other parameter (compared under an OR, passed to a function ...): which calls share a result cannot be told.
+  const opaque = others.filter((n) => !paging.has(n))
+  if (filteringParams.length === 0 && opaque.length > 0) {
+    return {...base, declined: {code: 'unkeyable', reason: `${opaque.map((n) => `$${n}`).join(', ')} ${opaque.length > 1 ? 'are' : 'is'} not compared with a column by = (nor a LIMIT or OFFSET): which calls share a result cannot be told, so no key pattern is proposed`}}
+  }
   if (filteringParams.length > 0) {
     const params = [...new Set(filteringParams.map((p) => `${p.term.column} ${p.operator} $${p.param ?? 'n'}`))].join(', ')
     return {...base, declined: {code: 'unkeyable', reason: `it filters by ${params}: a parameter that selects a range or a set gives a different result for nearly every call, so no key repeats (bucket the values in the application to cache it)`}}
@@ -253,17 +271,19 @@ export const cacheAsideAdvisor: Advisor = {
     for (const s of statements.statements) {
       if (s.calls <= 0 || s.share < h.minShare || s.totalMs / seconds < h.minMsPerSecond || s.calls / seconds < h.minCallsPerSecond) continue
       let shape: StatementShape
+      let paging: Set<number>
       try {
         const tree = parseSync(s.query)
         const stmt = tree.stmts?.length === 1 ? tree.stmts[0].stmt : undefined
         if (!stmt || uncacheableRead(stmt)) continue
         shape = new ShapeExtractor(columns).extract(stmt as Record<string, any>)
+        paging = pagingParams(stmt)
       } catch {
         continue
       }
       // Reads of user tables only: writes, utility statements and catalog queries (monitoring, chokepoint's own) are not cached.
       if (shape.command !== 'select' || shape.written || shape.tables.length === 0 || !shape.tables.every((t) => catalog.tables[t])) continue
-      assessed.push(assess(s, shape, {catalog, seconds, allMsPerSecond, h, rateOf, appWritesOf}))
+      assessed.push(assess(s, shape, paging, {catalog, seconds, allMsPerSecond, h, rateOf, appWritesOf}))
     }
     const proposed = assessed.filter((a) => !a.declined).sort((a, b) => b.savedMsPerSecond - a.savedMsPerSecond)
     const declined = assessed.filter((a) => a.declined).sort((a, b) => b.msPerSecond - a.msPerSecond)
