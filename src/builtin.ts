@@ -289,6 +289,7 @@ export const builtinPlugin = definePlugin({
     {id: 'workers', scope: 'stack', description: 'Consumers each queue needs from arrival and service rates', load: async () => (await import('./advisors/workers.js')).workersAdvisor},
     {id: 'working-set', scope: 'postgres', description: 'Low buffer-cache hit rates of a database as one problem, weighed by their read time', load: async () => (await import('./advisors/working-set.js')).workingSetAdvisor},
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
+    {id: 'cache-aside', scope: 'postgres', description: 'Costly repeated reads a cache could serve: key, TTL from the write rate, hit rate, memory', load: async () => (await import('./advisors/cache-aside.js')).cacheAsideAdvisor},
   ],
   appliers: [
     {id: 'postgres-index', remedyKinds: ['index'], targetKinds: ['postgres'], description: 'CREATE INDEX CONCURRENTLY under a growing lock_timeout, verified by EXPLAIN; rolled back with DROP INDEX CONCURRENTLY',
