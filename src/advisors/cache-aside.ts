@@ -41,7 +41,7 @@ import {ShapeExtractor, type StatementShape} from '../knowledge/postgres/parse.j
 import {describeStatement} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
 import {plansReading, statementsReading, type PlansData} from '../readings/postgres.js'
-import type {StatementRow} from '../probes/postgres/statements.js'
+import type {StatementRow} from '../readings/postgres.js'
 import {percent as pct} from './index-advisor/explain.js'
 import {statementWriteRates, writeRates, type TableWriteRate} from './index-advisor/write-cost.js'
 import {parseSync} from 'libpg-query'
@@ -53,6 +53,7 @@ export const DEFAULT_HEURISTIC = {
   minShare: 0.05,
   minMsPerSecond: 10,
   minCallsPerSecond: 1,
+  minMeanMs: 1,
   stalenessBudget: 0.01,
   ttlFloorSeconds: 1,
   ttlCapSeconds: 86_400,
@@ -269,7 +270,7 @@ export const cacheAsideAdvisor: Advisor = {
 
     const assessed: Assessment[] = []
     for (const s of statements.statements) {
-      if (s.calls <= 0 || s.share < h.minShare || s.totalMs / seconds < h.minMsPerSecond || s.calls / seconds < h.minCallsPerSecond) continue
+      if (s.calls <= 0 || s.share < h.minShare || s.totalMs / seconds < h.minMsPerSecond || s.calls / seconds < h.minCallsPerSecond || s.meanMs < h.minMeanMs) continue
       let shape: StatementShape
       let paging: Set<number>
       try {

@@ -60,7 +60,7 @@ describe('the path verdict on a real workload', () => {
     expect(v.decidedBy).toMatch(/the recommended indexes save [\d.]+ of the [\d.]+ ms per second the top statements take/)
     // The assessment rides on the workload finding, so the verdict can be traced to it.
     const workload = before.findings.find((f) => f.rule === 'database/index-workload')!
-    expect(v.considered).toEqual([expect.objectContaining({path: 'indexes', warranted: true, finding: workload.id})])
+    expect(v.considered).toEqual(expect.arrayContaining([expect.objectContaining({path: 'indexes', warranted: true, finding: workload.id})]))
 
     await adminQuery(url, 'CREATE INDEX orders_note_idx ON orders (note)')
     await adminQuery(url, 'ANALYZE orders')
