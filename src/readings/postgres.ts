@@ -10,6 +10,7 @@ export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
 export type {CacheHitData, CacheLevel} from '../probes/postgres/cache-hit.js'
 export type {ColumnStatsData, ShardTable, ColumnStats, HashSample} from '../probes/postgres/column-stats.js'
 export type {PreparedXact, PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
+export type {StatementRow, StatementsData} from '../probes/postgres/statements.js'
 
 export interface TablesData {
   /** The most-written tables' per-second write rates, keyed by unquoted schema.table. */
