@@ -75,6 +75,11 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   activityTopN: count('postgres.activity: sessions listed (default 20)', 1, 1000),
   indexesDataLimit: count('postgres.indexes: indexes kept in the reading (default 5000)', 1, 100_000),
   indexesFlaggedLimit: count('postgres.indexes: unused, duplicate and invalid indexes listed, each (default 100)', 1, 10_000),
+  shardPlan: count('shard-key advisor: plan for this many shards and show the plan whatever the verdict (--shard-plan N; without it: 32, and only when sharding is warranted)', 2, 4096),
+  shardTables: count('postgres.column-stats: largest tables read for the shard-key advisor (default 20)', 1, 1000),
+  shardSampleTables: count('postgres.column-stats: largest tables whose candidate columns are sampled (default 5)', 1, 100),
+  shardSampleRows: count('postgres.column-stats: rows sampled per table for the hash simulation (default 10000)', 100, 1_000_000),
+  shardSampleMs: count('postgres.column-stats: wall time sampling may take, ms (default 2000)', 1, 60_000),
   ...STACK_ADVISOR_OPTIONS,
 }
 
@@ -197,6 +202,7 @@ export const builtinPlugin = definePlugin({
         'postgres.indexes': ['db.index.unused_bytes', 'db.index.duplicate_bytes', 'postgres.index.invalid'],
         'postgres.replication': ['replication.lag_seconds', 'replication.inactive_slot.retained_bytes'],
         'postgres.plans': ['postgres.plans.unplannable'],
+        'postgres.column-stats': [],
       },
       driver: async () => (await import('./drivers/postgres.js')).postgresDriver,
       probes: async () => (await import('./probes/postgres/index.js')).postgresProbes,
@@ -290,6 +296,7 @@ export const builtinPlugin = definePlugin({
     {id: 'working-set', scope: 'postgres', description: 'Low buffer-cache hit rates of a database as one problem, weighed by their read time', load: async () => (await import('./advisors/working-set.js')).workingSetAdvisor},
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
     {id: 'cache-aside', scope: 'postgres', description: 'Costly repeated reads a cache could serve: key, TTL from the write rate, hit rate, memory', load: async () => (await import('./advisors/cache-aside.js')).cacheAsideAdvisor},
+    {id: 'shard-key', scope: 'postgres', description: 'Distribution columns, co-location and reference tables for Citus, when the workload outgrows one node (or with --shard-plan)', load: async () => (await import('./advisors/shard-key.js')).shardKeyAdvisor},
   ],
   appliers: [
     {id: 'postgres-index', remedyKinds: ['index'], targetKinds: ['postgres'], description: 'CREATE INDEX CONCURRENTLY under a growing lock_timeout, verified by EXPLAIN; rolled back with DROP INDEX CONCURRENTLY',

@@ -22,6 +22,7 @@ export const advisorFlags = {
   'max-indexes': Flags.integer({summary: 'Most indexes to propose (0 to 1000).', min: 0, max: 1000, helpGroup: 'INDEX ADVISOR'}),
   'min-improvement': Flags.string({summary: 'Smallest workload gain worth an index, e.g. 10%.', helpGroup: 'INDEX ADVISOR'}),
   'verify-real': Flags.boolean({summary: 'Build proposed indexes for real inside a rolled-back transaction (scratch databases only).', helpGroup: 'INDEX ADVISOR'}),
+  'shard-plan': Flags.integer({summary: 'Plan shard keys for N shards and show the plan whether or not sharding is warranted yet (2 to 4096).', min: 2, max: 4096, helpGroup: 'SHARD KEY'}),
 }
 
 /** Progress on stderr (a bar on a terminal, a line every few seconds otherwise) for the slow parts; --quiet for none. */

@@ -23,6 +23,7 @@ export interface CommonFlags {
   'max-indexes'?: number
   'min-improvement'?: string
   'verify-real'?: boolean
+  'shard-plan'?: number
 }
 
 export interface ResolvedRun {
@@ -41,7 +42,7 @@ export async function resolveRun(flags: CommonFlags, {needTargets}: {needTargets
   if (windowSeconds === null) throw new UsageError(`--window: expected a duration like 10s, 1m or 0, got "${windowText}"`)
   if (windowSeconds > 3600) throw new UsageError('--window: at most 1h (a probe holds its connection for the whole window)')
   const failOn = (flags['fail-on'] ?? config.failOn ?? 'critical') as FailOn
-  const withAdvisor = await applyAdvisorFlags(config, flags)
+  const withAdvisor = applyShardPlanFlag(await applyAdvisorFlags(config, flags), flags)
   const kindFlags = ctx.registry.kinds().flatMap((k) => (k.flag ? [k.flag] : []))
   const urls = Object.fromEntries(kindFlags.map((flag) => [flag, flags[flag] as string[] | undefined]))
   const targets = resolveTargets(withAdvisor, urls, ctx.registry, ctx.secrets)
@@ -82,6 +83,12 @@ async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): 
   if (flags['verify-real']) advisor.verifyReal = true
   if (Object.keys(advisor).length === 0) return config
   return {...config, options: {...config.options, postgres: {...config.options?.postgres, indexAdvisor: advisor}}}
+}
+
+/** --shard-plan N is the postgres target option shardPlan: the probe hashes its samples over N, the advisor plans for N. */
+function applyShardPlanFlag(config: ChokepointConfig, flags: CommonFlags): ChokepointConfig {
+  if (flags['shard-plan'] === undefined) return config
+  return {...config, options: {...config.options, postgres: {...config.options?.postgres, shardPlan: flags['shard-plan']}}}
 }
 
 export function chooseFormat(flags: CommonFlags, fallback = 'table'): string {

@@ -11,6 +11,7 @@ export default class Capture extends BaseCommand {
     window: evaluationFlags.window,
     queries: advisorFlags.queries,
     query: advisorFlags.query,
+    'shard-plan': advisorFlags['shard-plan'],
     output: Flags.string({char: 'o', summary: 'Write the snapshot to this file (default: stdout).'}),
     verbose: Flags.boolean({char: 'v', summary: 'Print progress and the commands issued per target to stderr.'}),
     ...progressFlags,

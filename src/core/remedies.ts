@@ -120,10 +120,29 @@ export interface PoolSizeRemedy extends RemedyBase {
   sizingHint?: Record<string, unknown>
 }
 
+/**
+ * Distributing one table (Citus): its distribution column, the table it is co-located with, the reference tables the
+ * plan copies to every node, the constraints that must change first, and the workload statements that would stop being
+ * routed to one shard. `ddl` holds the statements this remedy runs, in order (the plan's reference tables on its first
+ * remedy); `sql` is the same, one statement a line.
+ */
 export interface ShardKeyRemedy extends RemedyBase {
   kind: 'shard-key'
+  /** Quoted schema-qualified name, as in the DDL. */
   table?: string
+  /** The distribution column (one), and as a list like an index remedy's columns. */
+  column?: string
   columns?: string[]
+  method?: 'hash' | 'range'
+  /** Quoted name of the table this one is co-located with, or null for the first of its group. */
+  colocateWith?: string | null
+  referenceTables?: string[]
+  /** Primary and unique constraints that do not include the column: Citus refuses them until they do. */
+  blockers?: Array<{constraint: string; kind: string; columns: string[]; fix: string}>
+  ddl?: string[]
+  /** Statements (queryids) of the workload over this table that do not filter on the column: multi-shard after the change. */
+  multiShardStatements?: Array<{queryid: string; query: string; share: number}>
+  shards?: number
 }
 
 export interface WorkersRemedy extends RemedyBase {
@@ -205,7 +224,7 @@ export const REMEDY_IDENTITY: Record<RemedyKind, string[]> = {
   'cache-aside': ['pattern', 'statement', 'keyPattern'],
   'replica': ['sql'],
   'pool-size': ['appPoolSize', 'pgbouncerPoolSize'],
-  'shard-key': ['table', 'columns'],
+  'shard-key': ['table', 'columns', 'method', 'colocateWith'],
   'workers': ['recommendedConsumers'],
   'config': ['setting', 'value', 'slot', 'sql', 'command'],
   'dead-letter': ['command'],

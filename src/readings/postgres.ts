@@ -1,12 +1,14 @@
 /** The PostgreSQL readings other parts consume, typed once here (probe ids and data shapes). */
 import {readingKey} from '../core/readings.js'
 import type {CacheHitData} from '../probes/postgres/cache-hit.js'
+import type {ColumnStatsData} from '../probes/postgres/column-stats.js'
 import type {PlansData} from '../probes/postgres/plans.js'
 import type {PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
 import type {StatementsData} from '../probes/postgres/statements.js'
 
 export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
 export type {CacheHitData, CacheLevel} from '../probes/postgres/cache-hit.js'
+export type {ColumnStatsData, ShardTable, ColumnStats, HashSample} from '../probes/postgres/column-stats.js'
 export type {PreparedXact, PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
 export type {StatementRow, StatementsData} from '../probes/postgres/statements.js'
 
@@ -28,3 +30,5 @@ export const connectionsReading = readingKey<Record<string, unknown>>('postgres.
 export const cacheHitReading = readingKey<CacheHitData>('postgres.cache-hit', (d) => hasArray('levels')(d) && hasArray('worstTables')(d))
 /** Prepared transactions, oldest first, each with whether it holds back the xmin horizon (a cause of xid age). */
 export const preparedXactsReading = readingKey<PreparedXactsData>('postgres.prepared-xacts', hasArray('preparedXacts'))
+/** The largest tables' column statistics, keys, foreign keys and sampled hash distributions (the shard-key advisor's input). */
+export const columnStatsReading = readingKey<ColumnStatsData>('postgres.column-stats', (d) => hasArray('tables')(d) && typeof (d as {shards?: unknown}).shards === 'number')

@@ -396,7 +396,8 @@ export class ShapeExtractor {
       this.subLinks(node, scope, ctes)
       return
     }
-    const op = sval(e.name?.[0]) ?? ''
+    // The last part: OPERATOR(pg_catalog.=) (the text of foreign-key checks and of pg_dump) names its schema first.
+    const op = sval(e.name?.[e.name.length - 1]) ?? ''
     if (e.kind === 'AEXPR_IN') {
       const term = this.term(e.lexpr, scope)
       if (term && op === '=') this.pushPredicate({term, kind: 'in', operator: 'IN', value: 'param'})

@@ -2,6 +2,7 @@ import type {Probe} from '../../core/probe.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import {activityProbe} from './activity.js'
 import {cacheHitProbe} from './cache-hit.js'
+import {columnStatsProbe} from './column-stats.js'
 import {connectionsProbe} from './connections.js'
 import {indexesProbe} from './indexes.js'
 import {locksProbe} from './locks.js'
@@ -24,4 +25,5 @@ export const postgresProbes: Probe<PgSession>[] = [
   indexesProbe,
   replicationProbe,
   plansProbe,
+  columnStatsProbe,
 ]

@@ -5,6 +5,7 @@ import {quoteIdent} from '../../core/sql.js'
 import type {Metric} from '../../core/types.js'
 import type {PgSession} from '../../drivers/postgres.js'
 import {clip, safeQueryTexts} from '../../knowledge/postgres/query-text.js'
+import {notOwnStatement} from '../../knowledge/postgres/own-queries.js'
 
 /**
  * postgres.statements: the statements that took the most execution time, from pg_stat_statements.
@@ -43,6 +44,8 @@ export interface StatementRow {
   toplevel: boolean
   database: string
   user: string
+  /** chokepoint's own statement (its text begins with the marker): not the workload. Absent in older snapshots. */
+  own?: boolean
 }
 
 export interface StatementsData {
@@ -214,7 +217,7 @@ export const statementsProbe: Probe<PgSession> = {
       SELECT d.queryid::text AS queryid, d.query, d.calls::float8 AS calls, d.total AS total_ms, d.sumsq, d.max AS max_ms,
              d.rows::float8 AS rows, d.hit::float8 AS hit, d.read::float8 AS read, d.dirtied::float8 AS dirtied,
              d.written::float8 AS written, d.tread::float8 AS tread, d.twritten::float8 AS twritten, d.toplevel,
-             pg_get_userbyid(d.userid) AS "user", t.active, t.total_ms AS all_ms, t.hidden, t.entries, current_user AS me, ${info}
+             pg_get_userbyid(d.userid) AS "user", NOT (${notOwnStatement('d.query')}) AS own, t.active, t.total_ms AS all_ms, t.hidden, t.entries, current_user AS me, ${info}
         FROM totals t
         LEFT JOIN LATERAL (SELECT * FROM delta WHERE calls > 0 ORDER BY total DESC LIMIT $14) d ON true`
     const run = (b: StatementsBaseline) => readingStatements(ext, () => pg.query(sql, [b.userid, b.queryid, b.toplevel, b.calls, b.totalMs,
@@ -258,6 +261,7 @@ export const statementsProbe: Probe<PgSession> = {
         toplevel: Boolean(r.toplevel),
         database: ext.database,
         user: String(r.user ?? ''),
+        ...(r.own === true ? {own: true} : {}),
       }
     })
     const hidden = Number(head.hidden ?? 0)

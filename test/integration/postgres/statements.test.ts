@@ -105,6 +105,15 @@ describe('postgres.statements', () => {
     ])
   })
 
+  it('marks chokepoint\'s own statements (its marker comment), so advisors can leave them out of the workload', async () => {
+    await auditTarget(url, {onlyProbes: ['postgres.statements']})
+    const {snapshot} = await auditTarget(url, {onlyProbes: ['postgres.statements'], options: {statementsLimit: 1000}})
+    const statements = (readingOf(snapshot, 'postgres.statements').data as StatementsData).statements
+    // The first audit's own catalog reads ran before this one read pg_stat_statements.
+    expect(statements.some((s) => s.own === true)).toBe(true)
+    expect(statements.find((s) => /slow_marker/.test(s.query))?.own).toBeUndefined()
+  })
+
   it('is skipped, with the fix, where pg_stat_statements is not installed; the audit stays complete', async () => {
     // A fresh database on the primary: the library is preloaded there, but the extension is created only in "postgres".
     await withTempDatabase('cp_probe_statements_noext', async (dbUrl) => {

@@ -11,6 +11,11 @@ const catalog = {
 }
 
 describe('extractShape', () => {
+  it('reads a schema-qualified OPERATOR(pg_catalog.=), as foreign-key checks and pg_dump write it, as an equality', async () => {
+    const s = await extractShape('SELECT 1 FROM ONLY "public"."users" x WHERE "id" OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF x', catalog)
+    expect(s.predicates.map((x) => [x.term.column, x.kind, x.operator, x.value])).toEqual([['id', 'eq', '=', 'param']])
+  })
+
   it('resolves aliases and reads equality, range, IN, LIKE, join keys and ORDER BY', async () => {
     const s = await extractShape(`SELECT u.id FROM users u JOIN orders o ON o.user_id = u.id
       WHERE lower(u.email) = $1 AND o.status = 'paid' AND o.total > 5 AND o.tags @> '{a}' AND u.name LIKE '%a%'
