@@ -1,0 +1,230 @@
+/**
+ * N+1 queries, seen from pg_stat_statements alone: an application reads N parent rows with one statement, then runs
+ * one child lookup per row (`SELECT ... FROM child WHERE fk = $1`). Over the window the child statement has very
+ * many calls, about one row per call and a small mean time, and its calls track the rows the parent statement
+ * returned (child calls / parent rows near 1). The foreign key must be a real constraint of the child table (read
+ * with the catalog of postgres.plans), so a lookup by any other column is not taken for one.
+ *
+ * Every threshold is the rule's (rules/database/n-plus-one.yaml): `target` is the fewest child calls per second worth
+ * a finding, and its `when` conditions bound the child's rows per call and mean time, the parent's rows per call, and
+ * the ratio band (two conditions: ratio and its inverse). A user's override of the rule changes the detection.
+ *
+ * The pairing is statistical: that the child calls come from the same sessions as the parent's rows (pg_stat_activity
+ * query_id per pid and xact_start) is not checked; the finding says so. The advisor parses the statements of one
+ * reading (bounded by the probe's statement limit) and runs no query; a child is paired only with the readers of
+ * the table its foreign key references.
+ */
+import {parseSync} from 'libpg-query'
+import type {Advisor, AdvisorFinding} from '../core/advisor.js'
+import {classify} from '../core/engine.js'
+import {round} from '../core/numbers.js'
+import {dataOf} from '../core/readings.js'
+import type {Proposed, QueryRemedy} from '../core/remedies.js'
+import {quoteIdent, quoteQualified} from '../core/sql.js'
+import type {Snapshot} from '../core/types.js'
+import {formatValue} from '../core/units.js'
+import {columnsOf, type CatalogFacts, type ForeignKeyFacts} from '../knowledge/postgres/catalog.js'
+import {extractShapeSync, type StatementShape} from '../knowledge/postgres/parse.js'
+import {describeStatement} from '../knowledge/postgres/query-text.js'
+import {ensureParser} from '../knowledge/postgres/workload.js'
+import {plansReading, statementsReading, type StatementRow, type StatementsData} from '../readings/postgres.js'
+
+export const RULE_ID = 'database/n-plus-one'
+
+const CONFIRMATION = 'not done: pg_stat_activity was not sampled per (pid, xact_start), so that the child calls follow the parent in the same sessions is inferred from the counts'
+
+/** A per-row lookup: its table and the foreign key its `= $n` predicates cover. */
+interface ChildLookup {
+  statement: StatementRow
+  shape: StatementShape
+  table: string
+  foreignKey: ForeignKeyFacts
+}
+
+/** The seconds the statement counters cover: the window, else the time since pg_stat_statements was reset. */
+export function countedSeconds(data: StatementsData, snapshot: Pick<Snapshot, 'capturedAt'>, catalog: CatalogFacts): number {
+  if (data.windowSeconds > 0) return data.windowSeconds
+  const since = data.since ? Date.parse(data.since) : NaN
+  const until = Date.parse(snapshot.capturedAt)
+  if (Number.isFinite(since) && Number.isFinite(until) && until > since) return (until - since) / 1000
+  return catalog.statsSeconds
+}
+
+function shapeOf(sql: string, catalog: ReturnType<typeof columnsOf>): StatementShape | undefined {
+  try {
+    return extractShapeSync(sql, catalog)
+  } catch {
+    return undefined
+  }
+}
+
+/** The foreign key of the statement's only table that its `column = $n` predicates cover in full, if any. */
+function childLookup(statement: StatementRow, shape: StatementShape, catalog: CatalogFacts): ChildLookup | undefined {
+  if (shape.command !== 'select' || shape.tables.length !== 1 || shape.joins.length > 0) return undefined
+  const table = shape.tables[0]
+  const byParam = new Set(shape.predicates
+    .filter((p) => p.kind === 'eq' && p.value === 'param' && !p.term.expression && p.term.table === table)
+    .map((p) => p.term.column))
+  const foreignKey = (catalog.tables[table]?.foreignKeys ?? [])
+    .filter((fk) => fk.columns.length > 0 && fk.columns.every((c) => byParam.has(c)))
+    .sort((a, b) => a.columns.length - b.columns.length)[0]
+  return foreignKey ? {statement, shape, table, foreignKey} : undefined
+}
+
+const isColumn = (node: any, column: string) => {
+  const fields = node?.ColumnRef?.fields
+  return Array.isArray(fields) && fields[fields.length - 1]?.String?.sval === column
+}
+
+/**
+ * The child statement batched over all parent keys: its `column = $n` becomes `column = ANY($n)`, spliced at the
+ * parameter's position in the parse tree (byte offsets), the rest of the text unchanged. Undefined when the
+ * comparison is not `column = $n` with a bare parameter (a cast would need its array type), sits under OR or NOT,
+ * or the statement has a LIMIT (one per parent row cannot be kept by a single LIMIT).
+ */
+export function batchedLookup(sql: string, column: string): string | undefined {
+  let tree
+  try {
+    tree = parseSync(sql)
+  } catch {
+    return undefined
+  }
+  const select = (tree.stmts?.[0]?.stmt as any)?.SelectStmt
+  if (!select || tree.stmts!.length !== 1 || select.limitCount || select.limitOffset) return undefined
+  const found: Array<{number: number; location: number}> = []
+  const walk = (node: any) => {
+    if (!node || typeof node !== 'object') return
+    if (Array.isArray(node)) return node.forEach(walk)
+    if (node.BoolExpr) {
+      // Under OR or NOT the comparison does not select the parent's rows alone.
+      if (node.BoolExpr.boolop === 'AND_EXPR') walk(node.BoolExpr.args)
+      return
+    }
+    const e = node.A_Expr
+    if (e?.kind !== 'AEXPR_OP' || e.name?.[0]?.String?.sval !== '=') return
+    // `$n = column` is left alone: ANY must stand on the right, and the column's end is not in the tree.
+    const param = isColumn(e.lexpr, column) ? e.rexpr?.ParamRef : undefined
+    if (param && typeof param.location === 'number') found.push({number: param.number, location: param.location})
+  }
+  walk(select.whereClause)
+  if (found.length !== 1) return undefined
+  const bytes = Buffer.from(sql, 'utf8')
+  const {number, location} = found[0]
+  const param = `$${number}`
+  if (bytes.subarray(location, location + param.length).toString('utf8') !== param) return undefined
+  return Buffer.concat([bytes.subarray(0, location), Buffer.from(`ANY(${param})`), bytes.subarray(location + param.length)]).toString('utf8')
+}
+
+/** The join that folds the child into the parent statement, on the foreign key's columns. */
+function joinClause(child: ChildLookup): string {
+  const fk = child.foreignKey
+  const childName = quoteQualified(child.table.slice(0, child.table.indexOf('.')), child.table.slice(child.table.indexOf('.') + 1))
+  const on = fk.columns.map((c, i) => `${quoteIdent('c')}.${quoteIdent(c)} = ${quoteIdent('p')}.${quoteIdent(fk.referencedColumns[i])}`).join(' AND ')
+  return `LEFT JOIN ${childName} AS ${quoteIdent('c')} ON ${on}`
+}
+
+const perSecond = (n: number) => `${formatValue(round(n), 'count')} per second`
+
+export const nPlusOneAdvisor: Advisor = {
+  id: 'n-plus-one',
+  scope: 'postgres',
+  description: 'Per-row lookups by foreign key whose calls track the rows of a parent statement (N+1 queries)',
+  async advise(ctx) {
+    const target = ctx.target!.name
+    const rule = ctx.rules(target).find((r) => r.id === RULE_ID)
+    const data = dataOf(ctx.readings, statementsReading, target)
+    const catalog = dataOf(ctx.readings, plansReading, target)?.catalog
+    if (!rule?.enabled || !data || !catalog || data.statements.length === 0) return []
+    await ensureParser()
+    const seconds = countedSeconds(data, ctx.snapshot, catalog)
+    const columns = columnsOf(catalog)
+    const shaped = data.statements.map((statement) => ({statement, shape: shapeOf(statement.query, columns)}))
+    // The reading statements of each table, once: pairing then costs what a table's readers are, not all statements.
+    const readers = new Map<string, StatementRow[]>()
+    for (const {statement, shape} of shaped) {
+      if (shape?.command !== 'select' || statement.rows <= 0 || statement.calls <= 0) continue
+      for (const table of new Set(shape.tables)) readers.set(table, [...(readers.get(table) ?? []), statement])
+    }
+    const findings: AdvisorFinding[] = []
+    for (const {statement, shape} of shaped) {
+      const child = shape && childLookup(statement, shape, catalog)
+      if (!child || statement.calls <= 0) continue
+      const parentTable = child.foreignKey.references
+      // Every parent candidate judged by the rule; the one nearest one child call per parent row wins.
+      const judged = (readers.get(parentTable) ?? [])
+        .filter((parent) => parent.queryid !== statement.queryid)
+        .map((parent) => {
+          const ratio = statement.calls / parent.rows
+          const evidence = {
+            childRowsPerCall: statement.rows / statement.calls,
+            childMeanSeconds: statement.meanMs / 1000,
+            parentRowsPerCall: parent.rows / parent.calls,
+            ratio,
+            parentRowsPerChildCall: 1 / ratio,
+          }
+          return {parent, evidence, level: classify(rule, statement.calls / seconds, evidence)}
+        })
+        .filter((j) => j.level !== 'ok')
+        .sort((a, b) => Math.abs(Math.log(a.evidence.ratio)) - Math.abs(Math.log(b.evidence.ratio)))
+      const best = judged[0]
+      if (!best) continue
+      const {parent, evidence, level} = best
+      const callsPerSecond = statement.calls / seconds
+      const msPerSecond = statement.totalMs / seconds
+      const roundTripsSavedPerSecond = Math.max(0, statement.calls - parent.calls) / seconds
+      const fk = child.foreignKey
+      const batched = fk.columns.length === 1 ? batchedLookup(statement.query, fk.columns[0]) : undefined
+      const ratioText = `ratio ${round(evidence.ratio, 2)}: child calls per parent row`
+      const remedy: Proposed<QueryRemedy> = {
+        kind: 'query',
+        queryid: statement.queryid,
+        query: statement.query,
+        summary: `Stop running statement ${statement.queryid} once per row of statement ${parent.queryid} (${ratioText}; it costs ${round(msPerSecond, 1)} ms of statement time and ${perSecond(callsPerSecond)} round trips): `
+          + (batched
+            ? `batch it over the parent keys with ${fk.columns.map(quoteIdent).join(', ')} = ANY($n), one call per parent statement (the SQL), `
+            : '')
+          + `or fold it into the parent statement as ${joinClause(child)} (the parent's ${quoteQualified(fk.referencedSchema, fk.referencedTable)} as "p"); `
+          + `batching saves about ${perSecond(roundTripsSavedPerSecond)} round trips (child calls less parent calls), the join all ${perSecond(callsPerSecond)}`,
+        ...(batched ? {sql: batched} : {}),
+      }
+      findings.push({
+        rule: RULE_ID,
+        severity: level as AdvisorFinding['severity'],
+        target,
+        subject: `queryid ${statement.queryid}`,
+        metric: 'db.statement.n_plus_one.calls_per_second',
+        value: round(callsPerSecond, 2),
+        message: `N+1: ${describeStatement(statement.queryid, statement.query, {calls: statement.calls, share: statement.share}, [`mean ${round(statement.meanMs, 3)} ms`, `${round(evidence.childRowsPerCall, 2)} rows per call`])} `
+          + `runs once per row of statement ${parent.queryid} on ${parentTable} (${ratioText}; ${perSecond(callsPerSecond)}, ${round(msPerSecond, 1)} ms of statement time per second)`,
+        evidence: {
+          vendor: 'postgres',
+          queryid: statement.queryid,
+          query: statement.query,
+          statements: [statement.queryid],
+          table: child.table,
+          tables: [child.table, parentTable],
+          foreignKey: {name: fk.name, columns: fk.columns, references: parentTable, referencedColumns: fk.referencedColumns},
+          parent: {queryid: parent.queryid, query: parent.query, calls: parent.calls, rows: parent.rows, meanMs: round(parent.meanMs, 3)},
+          childCalls: statement.calls,
+          childRows: statement.rows,
+          childCallsPerSecond: round(callsPerSecond, 2),
+          childRowsPerCall: round(evidence.childRowsPerCall, 3),
+          childMeanSeconds: round(evidence.childMeanSeconds, 6),
+          childMsPerSecond: round(msPerSecond, 3),
+          share: round(statement.share, 4),
+          parentRowsPerCall: round(evidence.parentRowsPerCall, 2),
+          ratio: round(evidence.ratio, 3),
+          parentRowsPerChildCall: round(evidence.parentRowsPerChildCall, 3),
+          roundTripsSavedPerSecond: round(roundTripsSavedPerSecond, 2),
+          windowSeconds: data.windowSeconds,
+          seconds: round(seconds, 1),
+          confirmation: CONFIRMATION,
+          diagnosisWeight: {basis: 'database-time', value: round(statement.totalMs), total: round(data.totalMs), unit: 'ms',
+            measuredBy: `pg_stat_statements: the child statement's total_exec_time ${round(statement.totalMs)} ms of ${round(data.totalMs)} ms in this database (${data.windowSeconds > 0 ? `over a ${data.windowSeconds} s window` : 'since the statistics reset'})`},
+        },
+        remedies: [remedy],
+      })
+    }
+    return findings
+  },
+}
