@@ -11,8 +11,8 @@
  *
  * The pairing is statistical: that the child calls come from the same sessions as the parent's rows (pg_stat_activity
  * query_id per pid and xact_start) is not checked; the finding says so. The advisor parses the statements of one
- * reading (bounded by the probe's statement limit) and runs no query; a child is paired only with the readers of
- * the table its foreign key references.
+ * reading (the top by time and the most frequent beside them, bounded by the probe) and runs no query; a child is
+ * paired only with the readers of the table its foreign key references.
  */
 import {parseSync} from 'libpg-query'
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
@@ -48,6 +48,27 @@ export function countedSeconds(data: StatementsData, snapshot: Pick<Snapshot, 'c
   const until = Date.parse(snapshot.capturedAt)
   if (Number.isFinite(since) && Number.isFinite(until) && until > since) return (until - since) / 1000
   return catalog.statsSeconds
+}
+
+/**
+ * One row per queryid: pg_stat_statements keeps one per user and nesting level of the same statement, and an N+1 is
+ * the statement's, whoever runs it. The top by time first, then the frequent ones (most calls, most rows) beside them.
+ */
+export function statementsByQueryid(data: StatementsData): StatementRow[] {
+  const out = new Map<string, StatementRow>()
+  for (const row of [...data.statements, ...(data.frequent ?? [])]) {
+    const seen = out.get(row.queryid)
+    if (!seen) {
+      out.set(row.queryid, {...row})
+      continue
+    }
+    seen.calls += row.calls
+    seen.rows += row.rows
+    seen.totalMs += row.totalMs
+    seen.share += row.share
+    seen.meanMs = seen.calls > 0 ? seen.totalMs / seen.calls : 0
+  }
+  return [...out.values()]
 }
 
 function shapeOf(sql: string, catalog: ReturnType<typeof columnsOf>): StatementShape | undefined {
@@ -138,7 +159,7 @@ export const nPlusOneAdvisor: Advisor = {
     await ensureParser()
     const seconds = countedSeconds(data, ctx.snapshot, catalog)
     const columns = columnsOf(catalog)
-    const shaped = data.statements.map((statement) => ({statement, shape: shapeOf(statement.query, columns)}))
+    const shaped = statementsByQueryid(data).map((statement) => ({statement, shape: shapeOf(statement.query, columns)}))
     // The reading statements of each table, once: pairing then costs what a table's readers are, not all statements.
     const readers = new Map<string, StatementRow[]>()
     for (const {statement, shape} of shaped) {

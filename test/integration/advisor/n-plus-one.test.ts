@@ -29,14 +29,14 @@ const PARENT = 'SELECT id FROM authors LIMIT 50'
 const CHILD = 'SELECT * FROM books WHERE author_id = $1'
 
 /** Audits a 3 s window while `step` runs without pause on an application connection of its own. */
-async function auditDuring(step: (app: pg.Client) => Promise<void>): Promise<{report: Report; snapshot: Snapshot}> {
+async function auditDuring(step: (app: pg.Client) => Promise<void>, options: Record<string, unknown> = {}): Promise<{report: Report; snapshot: Snapshot}> {
   const app = await connect(url, 'cp-n-plus-one-app')
   let stop = false
   const loop = (async () => {
     while (!stop) await step(app)
   })()
   try {
-    return await auditTarget(url, {onlyProbes: ['postgres.statements', 'postgres.plans'], windowSeconds: 3, failOn: 'never'})
+    return await auditTarget(url, {onlyProbes: ['postgres.statements', 'postgres.plans'], windowSeconds: 3, failOn: 'never', options})
   } finally {
     stop = true
     await loop
@@ -48,7 +48,12 @@ const nPlusOne = (report: Report): Finding[] => report.findings.filter((f) => f.
 
 function statement(snapshot: Snapshot, pattern: RegExp) {
   const data = readingOf(snapshot, 'postgres.statements').data as StatementsData
-  return data.statements.find((s) => pattern.test(s.query))
+  return [...data.statements, ...data.frequent!].find((s) => pattern.test(s.query))
+}
+
+const nPlusOneLoop = async (app: pg.Client) => {
+  const {rows} = await app.query(PARENT)
+  for (const row of rows) await app.query(CHILD, [row.id])
 }
 
 describe('n-plus-one advisor', () => {
@@ -67,10 +72,7 @@ describe('n-plus-one advisor', () => {
   })
 
   it('finds a child lookup run once per parent row by a client loop, with the ratio, its cost per second and the batched rewrite', async () => {
-    const {report, snapshot} = await auditDuring(async (app) => {
-      const {rows} = await app.query(PARENT)
-      for (const row of rows) await app.query(CHILD, [row.id])
-    })
+    const {report, snapshot} = await auditDuring(nPlusOneLoop)
     const child = statement(snapshot, /FROM books WHERE author_id = \$1/)!
     const parent = statement(snapshot, /FROM authors LIMIT/)!
     expect(child.calls).toBeGreaterThan(500)
@@ -108,6 +110,15 @@ describe('n-plus-one advisor', () => {
     expect(costly.causeId).toBe(finding.id)
     expect(report.diagnosis[0]).toMatchObject({cause: finding.id, explains: [costly.id], remedy: remedy.id})
     expect(() => new DocumentSchemas().check('report', JSON.parse(JSON.stringify(report)), 'report.json')).not.toThrow()
+  }, 60_000)
+
+  it('finds it when the parent is too cheap to rank among the top statements by time: it is among the most frequent', async () => {
+    const {report, snapshot} = await auditDuring(nPlusOneLoop, {statementsLimit: 1})
+    const data = readingOf(snapshot, 'postgres.statements').data as StatementsData
+    const parent = statement(snapshot, /FROM authors LIMIT/)!
+    expect(data.statements.map((s) => s.queryid)).not.toContain(parent.queryid)
+    expect(data.frequent!.map((s) => s.queryid)).toContain(parent.queryid)
+    expect(nPlusOne(report).map((f) => (f.evidence.parent as {queryid: string}).queryid)).toEqual([parent.queryid])
   }, 60_000)
 
   it('stays quiet when the same data is read with a join or with = ANY($1) batching', async () => {

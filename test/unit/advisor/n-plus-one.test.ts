@@ -4,7 +4,7 @@
  * and the batched rewrite is spliced into the statement's text only where the result keeps its meaning.
  */
 import {beforeAll, describe, expect, it} from 'vitest'
-import {batchedLookup, countedSeconds, nPlusOneAdvisor, RULE_ID} from '../../../src/advisors/n-plus-one.js'
+import {batchedLookup, countedSeconds, nPlusOneAdvisor, RULE_ID, statementsByQueryid} from '../../../src/advisors/n-plus-one.js'
 import type {AdvisorContext} from '../../../src/core/advisor.js'
 import {classify} from '../../../src/core/engine.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Reading, type Snapshot} from '../../../src/core/types.js'
@@ -36,10 +36,11 @@ const CATALOG: CatalogFacts = {
   settings: {workMemBytes: 4 << 20, randomPageCost: 4, seqPageCost: 1, blockSize: 8192},
 }
 
-function context(statements: StatementRow[]): AdvisorContext {
-  const totalMs = statements.reduce((s, r) => s + r.totalMs, 0)
-  const data: StatementsData = {database: 'shop', windowSeconds: WINDOW, since: null, statements: statements.map((s) => ({...s, share: s.totalMs / totalMs})),
-    statementsActive: statements.length, totalMs, hiddenStatements: 0, deallocations: null}
+function context(statements: StatementRow[], frequent: StatementRow[] = []): AdvisorContext {
+  const totalMs = [...statements, ...frequent].reduce((s, r) => s + r.totalMs, 0)
+  const shared = (rows: StatementRow[]) => rows.map((s) => ({...s, share: s.totalMs / totalMs}))
+  const data: StatementsData = {database: 'shop', windowSeconds: WINDOW, since: null, statements: shared(statements), frequent: shared(frequent),
+    statementsActive: statements.length + frequent.length, totalMs, hiddenStatements: 0, deallocations: null}
   const reading = (probe: string, d: unknown): Reading => ({target: 'pg', probe, takenAt: new Date().toISOString(), durationMs: 0, status: 'ok', windowSeconds: WINDOW, data: d, metrics: []})
   const readings = [reading('postgres.statements', data), reading('postgres.plans', {source: 'pg_stat_statements', serverVersionNum: 150000, statements: [], catalog: CATALOG, explainMs: 0})]
   const snapshot: Snapshot = {schemaVersion: SNAPSHOT_SCHEMA_VERSION, tool: {name: 'chokepoint', version: 'test'}, capturedAt: new Date().toISOString(),
@@ -60,6 +61,16 @@ describe('n-plus-one advisor', () => {
     expect(rest).toEqual([])
     expect(finding).toMatchObject({rule: RULE_ID, subject: 'queryid 2', value: 980})
     expect(finding.evidence).toMatchObject({ratio: 0.98, parent: {queryid: '1'}, roundTripsSavedPerSecond: 960, childMsPerSecond: 19.6})
+  })
+
+  it("counts a statement once, whoever runs it: one user's half of the loop is still an N+1 of the whole", async () => {
+    // Two roles run the same loop: each entry alone has half the calls, and neither may give a finding of its own.
+    const mine = {...row('2', 'SELECT * FROM books WHERE author_id = $1', 4_900, 4_900), user: 'app'}
+    const theirs = {...row('2', 'SELECT * FROM books WHERE author_id = $1', 4_900, 4_900, 0.04), user: 'worker'}
+    expect(statementsByQueryid(context([mine], [theirs, PARENT]).snapshot.readings[0].data as StatementsData)
+      .find((s) => s.queryid === '2')).toMatchObject({calls: 9_800, rows: 9_800, totalMs: 294, meanMs: 0.03})
+    const findings = await nPlusOneAdvisor.advise(context([mine], [theirs, PARENT]))
+    expect(findings.map((f) => [f.subject, f.evidence.ratio])).toEqual([['queryid 2', 0.98]])
   })
 
   it('takes no lookup on a column without a foreign key constraint for a child, however well its calls match', async () => {
