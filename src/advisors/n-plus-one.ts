@@ -194,6 +194,7 @@ export const nPlusOneAdvisor: Advisor = {
       const msPerSecond = statement.totalMs / seconds
       const roundTripsSavedPerSecond = Math.max(0, statement.calls - parent.calls) / seconds
       const fk = child.foreignKey
+      const join = joinClause(child)
       const batched = fk.columns.length === 1 ? batchedLookup(statement.query, fk.columns[0]) : undefined
       const ratioText = `ratio ${round(evidence.ratio, 2)}: child calls per parent row`
       const remedy: Proposed<QueryRemedy> = {
@@ -204,7 +205,7 @@ export const nPlusOneAdvisor: Advisor = {
           + (batched
             ? `batch it over the parent keys with ${fk.columns.map(quoteIdent).join(', ')} = ANY($n), one call per parent statement (the SQL), `
             : '')
-          + `or fold it into the parent statement as ${joinClause(child)} (the parent's ${quoteQualified(fk.referencedSchema, fk.referencedTable)} as "p"); `
+          + `or fold it into the parent statement as ${join} (the parent's ${quoteQualified(fk.referencedSchema, fk.referencedTable)} as "p"); `
           + `batching saves about ${perSecond(roundTripsSavedPerSecond)} round trips (child calls less parent calls), the join all ${perSecond(callsPerSecond)}`,
         ...(batched ? {sql: batched} : {}),
       }
@@ -225,6 +226,8 @@ export const nPlusOneAdvisor: Advisor = {
           table: child.table,
           tables: [child.table, parentTable],
           foreignKey: {name: fk.name, columns: fk.columns, references: parentTable, referencedColumns: fk.referencedColumns},
+          // The join the summary proposes, every name quoted: the parent table aliased "p" joins it.
+          join,
           parent: {queryid: parent.queryid, query: parent.query, calls: parent.calls, rows: parent.rows, meanMs: round(parent.meanMs, 3)},
           childCalls: statement.calls,
           childRows: statement.rows,

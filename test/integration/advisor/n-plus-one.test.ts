@@ -10,6 +10,8 @@ import {DocumentSchemas} from '../../../src/core/document-schema.js'
 import {remedyOfKind} from '../../../src/core/remedies.js'
 import type {Finding, Report, Snapshot} from '../../../src/core/types.js'
 import type {StatementsData} from '../../../src/readings/postgres.js'
+import {quoteIdent, quoteQualified} from '../../../src/core/sql.js'
+import {errorsOf, pasteForReal} from '../../helpers/paste.js'
 import {adminQuery, auditTarget, connect, readingOf, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 
 const DB = 'cp_adv_n_plus_one'
@@ -101,6 +103,7 @@ describe('n-plus-one advisor', () => {
     expect(remedy.sql).toBe('SELECT * FROM books WHERE author_id = ANY($1)')
     expect(remedy.summary).toMatch(/= ANY\(\$n\)/)
     expect(remedy.summary).toContain('LEFT JOIN "public"."books" AS "c" ON "c"."author_id" = "p"."id"')
+    expect(evidence.join).toBe('LEFT JOIN "public"."books" AS "c" ON "c"."author_id" = "p"."id"')
     // The rewrite runs as it stands: one call for three parents returns their three books.
     const batched = await admin.query(remedy.sql!, [[1, 2, 3]])
     expect(batched.rows.map((r) => Number(r.author_id)).sort()).toEqual([1, 2, 3])
@@ -149,5 +152,38 @@ describe('n-plus-one advisor', () => {
     // The lookup's costly-statement finding stands on its own: no N+1 to list it under.
     const costly = report.findings.find((f) => f.rule === 'database/costly-statement' && f.evidence.queryid === child.queryid)!
     expect(costly.causeId).toBeUndefined()
+  }, 60_000)
+
+  it('quotes hostile names in the join and leaves them as they were in the batched statement, which runs and pastes harmlessly', async () => {
+    const schema = 'cp n1; DROP TABLE victim; --'
+    const parentName = 'it\'s "p"; --'
+    const childName = '$$c$$ \\ back\nnew'
+    const fkColumn = 'a"b \\! touch pwned'
+    const parentTable = quoteQualified(schema, parentName)
+    const childTable = quoteQualified(schema, childName)
+    await adminQuery(url, `CREATE TABLE victim (id int);
+      CREATE SCHEMA ${quoteIdent(schema)};
+      CREATE TABLE ${parentTable} (id int PRIMARY KEY);
+      CREATE TABLE ${childTable} (id int PRIMARY KEY, ${quoteIdent(fkColumn)} int REFERENCES ${parentTable} (id));
+      CREATE INDEX ON ${childTable} (${quoteIdent(fkColumn)});
+      INSERT INTO ${parentTable} SELECT generate_series(1, 100);
+      INSERT INTO ${childTable} SELECT g, g FROM generate_series(1, 100) g;
+      ANALYZE`)
+    const {report} = await auditDuring(async (app) => {
+      const {rows} = await app.query(`SELECT id FROM ${parentTable} LIMIT 50`)
+      for (const row of rows) await app.query(`SELECT * FROM ${childTable} WHERE ${quoteIdent(fkColumn)} = $1`, [row.id])
+    })
+    const finding = nPlusOne(report).find((f) => f.evidence.table === `${schema}.${childName}`)!
+    expect(finding.evidence.foreignKey).toMatchObject({columns: [fkColumn], references: `${schema}.${parentName}`})
+    const remedy = remedyOfKind(finding.remedies, 'query')!
+    expect(remedy.sql).toBe(`SELECT * FROM ${childTable} WHERE ${quoteIdent(fkColumn)} = ANY($1)`)
+    expect((await admin.query(remedy.sql!, [[1, 2]])).rows).toHaveLength(2)
+    const joined = await admin.query(`SELECT count(*)::int AS n FROM ${parentTable} AS "p" ${finding.evidence.join}`)
+    expect(joined.rows[0].n).toBe(100)
+    // Pasted into psql it changes nothing: its only error is the parameter the application passes.
+    const paste = await pasteForReal(url, remedy.sql!)
+    expect(paste.diff).toEqual({added: [], removed: [], changed: []})
+    expect(paste.strayFiles).toEqual([])
+    expect(errorsOf(paste)).toEqual([expect.stringMatching(/there is no parameter \$1/)])
   }, 60_000)
 })
