@@ -144,7 +144,7 @@ function joinClause(child: ChildLookup): string {
   return `LEFT JOIN ${childName} AS ${quoteIdent('c')} ON ${on}`
 }
 
-const perSecond = (n: number) => `${formatValue(round(n), 'count')} per second`
+const count = (n: number) => formatValue(round(n), 'count')
 
 export const nPlusOneAdvisor: Advisor = {
   id: 'n-plus-one',
@@ -201,12 +201,12 @@ export const nPlusOneAdvisor: Advisor = {
         kind: 'query',
         queryid: statement.queryid,
         query: statement.query,
-        summary: `Stop running statement ${statement.queryid} once per row of statement ${parent.queryid} (${ratioText}; it costs ${round(msPerSecond, 1)} ms of statement time and ${perSecond(callsPerSecond)} round trips): `
+        summary: `Stop running statement ${statement.queryid} once per row of statement ${parent.queryid} (${ratioText}; it costs ${round(msPerSecond, 1)} ms of statement time and ${count(callsPerSecond)} round trips per second): `
           + (batched
             ? `batch it over the parent keys with ${fk.columns.map(quoteIdent).join(', ')} = ANY($n), one call per parent statement (the SQL), `
             : '')
           + `or fold it into the parent statement as ${join} (the parent's ${quoteQualified(fk.referencedSchema, fk.referencedTable)} as "p"); `
-          + `batching saves about ${perSecond(roundTripsSavedPerSecond)} round trips (child calls less parent calls), the join all ${perSecond(callsPerSecond)}`,
+          + `batching saves about ${count(roundTripsSavedPerSecond)} round trips per second (child calls less parent calls), the join all ${count(callsPerSecond)}`,
         ...(batched ? {sql: batched} : {}),
       }
       findings.push({
@@ -217,7 +217,7 @@ export const nPlusOneAdvisor: Advisor = {
         metric: 'db.statement.n_plus_one.calls_per_second',
         value: round(callsPerSecond, 2),
         message: `N+1: ${describeStatement(statement.queryid, statement.query, {calls: statement.calls, share: statement.share}, [`mean ${round(statement.meanMs, 3)} ms`, `${round(evidence.childRowsPerCall, 2)} rows per call`])} `
-          + `runs once per row of statement ${parent.queryid} on ${parentTable} (${ratioText}; ${perSecond(callsPerSecond)}, ${round(msPerSecond, 1)} ms of statement time per second)`,
+          + `runs once per row of statement ${parent.queryid} on ${parentTable} (${ratioText}; ${count(callsPerSecond)} calls and ${round(msPerSecond, 1)} ms of statement time per second)`,
         evidence: {
           vendor: 'postgres',
           queryid: statement.queryid,
