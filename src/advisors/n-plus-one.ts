@@ -10,13 +10,17 @@
  * the ratio band (two conditions: ratio and its inverse). A user's override of the rule changes the detection.
  *
  * The pairing is statistical: that the child calls come from the same sessions as the parent's rows (pg_stat_activity
- * query_id per pid and xact_start) is not checked; the finding says so. The advisor parses the statements of one
- * reading (the top by time and the most frequent beside them, bounded by the probe) and runs no query; a child is
- * paired only with the readers of the table its foreign key references.
+ * query_id per pid and xact_start) is not checked; the finding says so. The advisor runs no query. It reads the
+ * statements of one reading (the top by time and the most frequent beside them, bounded by the probe), judges their
+ * numbers by the rule before parsing any, parses only the possible children and the parents in their band (once
+ * each), and pairs a child only with the readers of the table its foreign key references
+ * (bench/n-plus-one: 2,000 statements).
  */
 import {parseSync} from 'libpg-query'
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
 import {classify} from '../core/engine.js'
+import type {EffectiveRule} from '../core/rules.js'
+import {compare} from '../core/threshold.js'
 import {round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {Proposed, QueryRemedy} from '../core/remedies.js'
@@ -24,7 +28,7 @@ import {quoteIdent, quoteQualified} from '../core/sql.js'
 import type {Snapshot} from '../core/types.js'
 import {formatValue} from '../core/units.js'
 import {columnsOf, type CatalogFacts, type ForeignKeyFacts} from '../knowledge/postgres/catalog.js'
-import {extractShapeSync, type StatementShape} from '../knowledge/postgres/parse.js'
+import {ShapeExtractor, type StatementShape} from '../knowledge/postgres/parse.js'
 import {describeStatement} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
 import {plansReading, statementsReading, type StatementRow, type StatementsData} from '../readings/postgres.js'
@@ -71,9 +75,22 @@ export function statementsByQueryid(data: StatementsData): StatementRow[] {
   return [...out.values()]
 }
 
-function shapeOf(sql: string, catalog: ReturnType<typeof columnsOf>): StatementShape | undefined {
+type ParseTree = ReturnType<typeof parseSync>
+
+function parseQuietly(sql: string): ParseTree | undefined {
   try {
-    return extractShapeSync(sql, catalog)
+    return parseSync(sql)
+  } catch {
+    return undefined
+  }
+}
+
+/** The statement's parse tree, once, and its shape from it: the batched rewrite reads the same tree. */
+function parsed(sql: string, catalog: ReturnType<typeof columnsOf>): {tree: ParseTree; shape: StatementShape} | undefined {
+  try {
+    const tree = parseSync(sql)
+    const stmt = tree.stmts?.[0]?.stmt
+    return stmt ? {tree, shape: new ShapeExtractor(catalog).extract(stmt as Record<string, any>)} : undefined
   } catch {
     return undefined
   }
@@ -103,13 +120,8 @@ const isColumn = (node: any, column: string) => {
  * comparison is not `column = $n` with a bare parameter (a cast would need its array type), sits under OR or NOT,
  * or the statement has a LIMIT (one per parent row cannot be kept by a single LIMIT).
  */
-export function batchedLookup(sql: string, column: string): string | undefined {
-  let tree
-  try {
-    tree = parseSync(sql)
-  } catch {
-    return undefined
-  }
+export function batchedLookup(sql: string, column: string, tree: ParseTree | undefined = parseQuietly(sql)): string | undefined {
+  if (!tree) return undefined
   const select = (tree.stmts?.[0]?.stmt as any)?.SelectStmt
   if (!select || tree.stmts!.length !== 1 || select.limitCount || select.limitOffset) return undefined
   const found: Array<{number: number; location: number}> = []
@@ -144,6 +156,15 @@ function joinClause(child: ChildLookup): string {
   return `LEFT JOIN ${childName} AS ${quoteIdent('c')} ON ${on}`
 }
 
+/** A check of the rule's `when` conditions on these fields only (the rest are judged with the pair, by classify). */
+function conditionsOn(rule: EffectiveRule, fields: string[]): (figures: Record<string, number>) => boolean {
+  const conds = rule.whenCmp.filter((c) => fields.includes(c.path))
+  return (figures) => {
+    for (const c of conds) if (!compare(figures[c.path], c.cmp)) return false
+    return true
+  }
+}
+
 const count = (n: number) => formatValue(round(n), 'count')
 
 export const nPlusOneAdvisor: Advisor = {
@@ -158,18 +179,42 @@ export const nPlusOneAdvisor: Advisor = {
     if (!rule?.enabled || !data || !catalog || data.statements.length === 0) return []
     await ensureParser()
     const seconds = countedSeconds(data, ctx.snapshot, catalog)
+    // The rule's numbers first, the parser after: only statements that could be a child, and only parents whose rows
+    // fall in the band of some child's calls, are parsed (on a healthy database, usually none).
+    const childHolds = conditionsOn(rule, ['childRowsPerCall', 'childMeanSeconds'])
+    const parentHolds = conditionsOn(rule, ['parentRowsPerCall'])
+    const bandHolds = conditionsOn(rule, ['ratio', 'parentRowsPerChildCall'])
+    const all = statementsByQueryid(data).filter((s) => s.calls > 0)
+    const children = all.filter((s) => !(rule.targetCmp && compare(s.calls / seconds, rule.targetCmp))
+      && childHolds({childRowsPerCall: s.rows / s.calls, childMeanSeconds: s.meanMs / 1000}))
+    if (children.length === 0) return []
+    // One object for every pair tried: children x statements of them on a large reading.
+    const band = {ratio: 0, parentRowsPerChildCall: 0}
+    const inBand = (c: StatementRow, p: StatementRow) => {
+      band.ratio = c.calls / p.rows
+      band.parentRowsPerChildCall = p.rows / c.calls
+      return c.queryid !== p.queryid && bandHolds(band)
+    }
+    const parents = all.filter((p) => p.rows > 0 && parentHolds({parentRowsPerCall: p.rows / p.calls}) && children.some((c) => inBand(c, p)))
     const columns = columnsOf(catalog)
-    const shaped = statementsByQueryid(data).map((statement) => ({statement, shape: shapeOf(statement.query, columns)}))
+    const trees = new Map([...children, ...parents].map((s) => [s.queryid, parsed(s.query, columns)]))
     // The reading statements of each table, once: pairing then costs what a table's readers are, not all statements.
     const readers = new Map<string, StatementRow[]>()
-    for (const {statement, shape} of shaped) {
-      if (shape?.command !== 'select' || statement.rows <= 0 || statement.calls <= 0) continue
-      for (const table of new Set(shape.tables)) readers.set(table, [...(readers.get(table) ?? []), statement])
+    for (const parent of parents) {
+      const shape = trees.get(parent.queryid)?.shape
+      if (shape?.command !== 'select') continue
+      for (const table of new Set(shape.tables)) {
+        const list = readers.get(table)
+        if (list) list.push(parent)
+        else readers.set(table, [parent])
+      }
     }
     const findings: AdvisorFinding[] = []
-    for (const {statement, shape} of shaped) {
+    for (const statement of children) {
+      const tree = trees.get(statement.queryid)
+      const shape = tree?.shape
       const child = shape && childLookup(statement, shape, catalog)
-      if (!child || statement.calls <= 0) continue
+      if (!child) continue
       const parentTable = child.foreignKey.references
       // Every parent candidate judged by the rule; the one nearest one child call per parent row wins.
       const judged = (readers.get(parentTable) ?? [])
@@ -195,7 +240,7 @@ export const nPlusOneAdvisor: Advisor = {
       const roundTripsSavedPerSecond = Math.max(0, statement.calls - parent.calls) / seconds
       const fk = child.foreignKey
       const join = joinClause(child)
-      const batched = fk.columns.length === 1 ? batchedLookup(statement.query, fk.columns[0]) : undefined
+      const batched = fk.columns.length === 1 ? batchedLookup(statement.query, fk.columns[0], tree!.tree) : undefined
       const ratioText = `ratio ${round(evidence.ratio, 2)}: child calls per parent row`
       const remedy: Proposed<QueryRemedy> = {
         kind: 'query',
