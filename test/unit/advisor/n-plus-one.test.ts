@@ -11,6 +11,7 @@ import {SNAPSHOT_SCHEMA_VERSION, type Reading, type Snapshot} from '../../../src
 import type {CatalogFacts, TableFacts} from '../../../src/knowledge/postgres/catalog.js'
 import {ensureParser} from '../../../src/knowledge/postgres/workload.js'
 import type {StatementRow, StatementsData} from '../../../src/readings/postgres.js'
+import type {ChokepointConfig} from '../../../src/core/config.js'
 import {evaluation} from '../../helpers/context.js'
 
 const WINDOW = 10
@@ -36,7 +37,7 @@ const CATALOG: CatalogFacts = {
   settings: {workMemBytes: 4 << 20, randomPageCost: 4, seqPageCost: 1, blockSize: 8192},
 }
 
-function context(statements: StatementRow[], frequent: StatementRow[] = []): AdvisorContext {
+function context(statements: StatementRow[], frequent: StatementRow[] = [], config: ChokepointConfig = {}): AdvisorContext {
   const totalMs = [...statements, ...frequent].reduce((s, r) => s + r.totalMs, 0)
   const shared = (rows: StatementRow[]) => rows.map((s) => ({...s, share: s.totalMs / totalMs}))
   const data: StatementsData = {database: 'shop', windowSeconds: WINDOW, since: null, statements: shared(statements), frequent: shared(frequent),
@@ -45,7 +46,7 @@ function context(statements: StatementRow[], frequent: StatementRow[] = []): Adv
   const readings = [reading('postgres.statements', data), reading('postgres.plans', {source: 'pg_stat_statements', serverVersionNum: 150000, statements: [], catalog: CATALOG, explainMs: 0})]
   const snapshot: Snapshot = {schemaVersion: SNAPSHOT_SCHEMA_VERSION, tool: {name: 'chokepoint', version: 'test'}, capturedAt: new Date().toISOString(),
     windowSeconds: WINDOW, targets: [{name: 'pg', kind: 'postgres', url: 'postgres://x/shop', status: 'ok'}], readings}
-  return {snapshot, target: snapshot.targets[0], readings, live: new Map(), rules: evaluation().rulesFor, options: {}, log: () => {}}
+  return {snapshot, target: snapshot.targets[0], readings, live: new Map(), rules: evaluation(config).rulesFor, options: {}, log: () => {}}
 }
 
 const PARENT = row('1', 'SELECT id FROM authors LIMIT $1', 200, 10_000)
@@ -71,6 +72,16 @@ describe('n-plus-one advisor', () => {
       .find((s) => s.queryid === '2')).toMatchObject({calls: 9_800, rows: 9_800, totalMs: 294, meanMs: 0.03})
     const findings = await nPlusOneAdvisor.advise(context([mine], [theirs, PARENT]))
     expect(findings.map((f) => [f.subject, f.evidence.ratio])).toEqual([['queryid 2', 0.98]])
+  })
+
+  it("follows the user's override of the rule: a has-many loop (3 rows per call) is found once childRowsPerCall allows it", async () => {
+    const hasMany = row('7', 'SELECT * FROM books WHERE author_id = $1', 9_800, 29_400)
+    expect(await nPlusOneAdvisor.advise(context([PARENT, hasMany]))).toEqual([])
+    const config: ChokepointConfig = {rules: {[RULE_ID]: {when: {childRowsPerCall: '<= 5'}}}}
+    const findings = await nPlusOneAdvisor.advise(context([PARENT, hasMany], [], config))
+    expect(findings.map((f) => [f.subject, f.evidence.childRowsPerCall])).toEqual([['queryid 7', 3]])
+    // The other conditions of the rule file still hold: a too-slow lookup stays out.
+    expect(await nPlusOneAdvisor.advise(context([PARENT, {...hasMany, meanMs: 9, totalMs: 9 * 9_800}], [], config))).toEqual([])
   })
 
   it('takes no lookup on a column without a foreign key constraint for a child, however well its calls match', async () => {
