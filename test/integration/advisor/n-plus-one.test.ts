@@ -121,6 +121,9 @@ describe('n-plus-one advisor', () => {
     const parent = statement(snapshot, /FROM authors LIMIT/)!
     expect(data.statements.map((s) => s.queryid)).not.toContain(parent.queryid)
     expect(data.frequent!.map((s) => s.queryid)).toContain(parent.queryid)
+    // The frequent ones feed advisors only: no metric, so no rule judges them twice or beyond the user's limit.
+    expect(readingOf(snapshot, 'postgres.statements').metrics).toHaveLength(data.statements.length)
+    expect(data.frequent!.length).toBeLessThanOrEqual(40)
     expect(nPlusOne(report).map((f) => (f.evidence.parent as {queryid: string}).queryid)).toEqual([parent.queryid])
   }, 60_000)
 
