@@ -5,9 +5,9 @@
  * returned (child calls / parent rows near 1). The foreign key must be a real constraint of the child table (read
  * with the catalog of postgres.plans), so a lookup by any other column is not taken for one.
  *
- * Every threshold is the rule's (rules/database/n-plus-one.yaml): `target` is the fewest child calls per second worth
- * a finding, and its `when` conditions bound the child's rows per call and mean time, the parent's rows per call, and
- * the ratio band (two conditions: ratio and its inverse). A user's override of the rule changes the detection.
+ * Every number it decides by is the rule's `heuristic:` (rules/database/n-plus-one.yaml): the fewest child calls
+ * per second, the most rows per call and mean time of the child, the fewest rows per call of the parent, and the ratio
+ * band. A user's override of them (per rule and target) changes the detection.
  *
  * The pairing is statistical: that the child calls come from the same sessions as the parent's rows (pg_stat_activity
  * query_id per pid and xact_start) is not checked; the finding says so. The advisor runs no query. It reads the
@@ -18,20 +18,17 @@
  */
 import {parseSync} from 'libpg-query'
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
-import {classify} from '../core/engine.js'
 import type {EffectiveRule} from '../core/rules.js'
-import {compare} from '../core/threshold.js'
 import {round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {Proposed, QueryRemedy} from '../core/remedies.js'
 import {quoteIdent, quoteQualified} from '../core/sql.js'
-import type {Snapshot} from '../core/types.js'
 import {formatValue} from '../core/units.js'
 import {columnsOf, type CatalogFacts, type ForeignKeyFacts} from '../knowledge/postgres/catalog.js'
 import {ShapeExtractor, type StatementShape} from '../knowledge/postgres/parse.js'
 import {describeStatement} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
-import {plansReading, statementsReading, type StatementRow, type StatementsData} from '../readings/postgres.js'
+import {plansReading, statementSeconds, statementsReading, type StatementRow, type StatementsData} from '../readings/postgres.js'
 
 export const RULE_ID = 'database/n-plus-one'
 
@@ -43,15 +40,6 @@ interface ChildLookup {
   shape: StatementShape
   table: string
   foreignKey: ForeignKeyFacts
-}
-
-/** The seconds the statement counters cover: the window, else the time since pg_stat_statements was reset. */
-export function countedSeconds(data: StatementsData, snapshot: Pick<Snapshot, 'capturedAt'>, catalog: CatalogFacts): number {
-  if (data.windowSeconds > 0) return data.windowSeconds
-  const since = data.since ? Date.parse(data.since) : NaN
-  const until = Date.parse(snapshot.capturedAt)
-  if (Number.isFinite(since) && Number.isFinite(until) && until > since) return (until - since) / 1000
-  return catalog.statsSeconds
 }
 
 /**
@@ -156,13 +144,21 @@ function joinClause(child: ChildLookup): string {
   return `LEFT JOIN ${childName} AS ${quoteIdent('c')} ON ${on}`
 }
 
-/** A check of the rule's `when` conditions on these fields only (the rest are judged with the pair, by classify). */
-function conditionsOn(rule: EffectiveRule, fields: string[]): (figures: Record<string, number>) => boolean {
-  const conds = rule.whenCmp.filter((c) => fields.includes(c.path))
-  return (figures) => {
-    for (const c of conds) if (!compare(figures[c.path], c.cmp)) return false
-    return true
-  }
+/** The numbers the advisor decides by: the rule file's `heuristic:` (rules/database/n-plus-one.yaml), as overridden. */
+export interface Heuristic {
+  minChildCallsPerSecond: number
+  maxChildRowsPerCall: number
+  maxChildMeanMs: number
+  minParentRowsPerCall: number
+  minRatio: number
+  maxRatio: number
+}
+const HEURISTIC_KEYS = ['minChildCallsPerSecond', 'maxChildRowsPerCall', 'maxChildMeanMs', 'minParentRowsPerCall', 'minRatio', 'maxRatio'] as const
+
+/** The rule's heuristic, or why it cannot be used (a rule file of a plugin or an older version lacking a number). */
+function heuristicOf(rule: EffectiveRule): Heuristic | string {
+  const missing = HEURISTIC_KEYS.filter((k) => typeof rule.heuristic?.[k] !== 'number')
+  return missing.length === 0 ? rule.heuristic as unknown as Heuristic : `${rule.file} has no heuristic ${missing.join(', ')}`
 }
 
 const count = (n: number) => formatValue(round(n), 'count')
@@ -177,25 +173,17 @@ export const nPlusOneAdvisor: Advisor = {
     const data = dataOf(ctx.readings, statementsReading, target)
     const catalog = dataOf(ctx.readings, plansReading, target)?.catalog
     if (!rule?.enabled || !data || !catalog || data.statements.length === 0) return []
+    const h = heuristicOf(rule)
+    if (typeof h === 'string') throw new Error(h)
     await ensureParser()
-    const seconds = countedSeconds(data, ctx.snapshot, catalog)
-    // The rule's numbers first, the parser after: only statements that could be a child, and only parents whose rows
-    // fall in the band of some child's calls, are parsed (on a healthy database, usually none).
-    const childHolds = conditionsOn(rule, ['childRowsPerCall', 'childMeanSeconds'])
-    const parentHolds = conditionsOn(rule, ['parentRowsPerCall'])
-    const bandHolds = conditionsOn(rule, ['ratio', 'parentRowsPerChildCall'])
+    const seconds = statementSeconds(data, ctx.snapshot.capturedAt, catalog.statsSeconds)
+    // The numbers first, the parser after: only statements that could be a child, and only parents whose rows fall
+    // in the band of some child's calls, are parsed (on a healthy database, usually none).
     const all = statementsByQueryid(data).filter((s) => s.calls > 0)
-    const children = all.filter((s) => !(rule.targetCmp && compare(s.calls / seconds, rule.targetCmp))
-      && childHolds({childRowsPerCall: s.rows / s.calls, childMeanSeconds: s.meanMs / 1000}))
+    const children = all.filter((s) => s.calls / seconds >= h.minChildCallsPerSecond && s.rows / s.calls <= h.maxChildRowsPerCall && s.meanMs <= h.maxChildMeanMs)
     if (children.length === 0) return []
-    // One object for every pair tried: children x statements of them on a large reading.
-    const band = {ratio: 0, parentRowsPerChildCall: 0}
-    const inBand = (c: StatementRow, p: StatementRow) => {
-      band.ratio = c.calls / p.rows
-      band.parentRowsPerChildCall = p.rows / c.calls
-      return c.queryid !== p.queryid && bandHolds(band)
-    }
-    const parents = all.filter((p) => p.rows > 0 && parentHolds({parentRowsPerCall: p.rows / p.calls}) && children.some((c) => inBand(c, p)))
+    const inBand = (c: StatementRow, p: StatementRow) => c.queryid !== p.queryid && c.calls / p.rows >= h.minRatio && c.calls / p.rows <= h.maxRatio
+    const parents = all.filter((p) => p.rows > 0 && p.rows / p.calls >= h.minParentRowsPerCall && children.some((c) => inBand(c, p)))
     const columns = columnsOf(catalog)
     const trees = new Map([...children, ...parents].map((s) => [s.queryid, parsed(s.query, columns)]))
     // The reading statements of each table, once: pairing then costs what a table's readers are, not all statements.
@@ -216,25 +204,12 @@ export const nPlusOneAdvisor: Advisor = {
       const child = shape && childLookup(statement, shape, catalog)
       if (!child) continue
       const parentTable = child.foreignKey.references
-      // Every parent candidate judged by the rule; the one nearest one child call per parent row wins.
-      const judged = (readers.get(parentTable) ?? [])
-        .filter((parent) => parent.queryid !== statement.queryid)
-        .map((parent) => {
-          const ratio = statement.calls / parent.rows
-          const evidence = {
-            childRowsPerCall: statement.rows / statement.calls,
-            childMeanSeconds: statement.meanMs / 1000,
-            parentRowsPerCall: parent.rows / parent.calls,
-            ratio,
-            parentRowsPerChildCall: 1 / ratio,
-          }
-          return {parent, evidence, level: classify(rule, statement.calls / seconds, evidence)}
-        })
-        .filter((j) => j.level !== 'ok')
-        .sort((a, b) => Math.abs(Math.log(a.evidence.ratio)) - Math.abs(Math.log(b.evidence.ratio)))
-      const best = judged[0]
-      if (!best) continue
-      const {parent, evidence, level} = best
+      // Of the parent's table's readers in the band, the one nearest one child call per parent row.
+      const parent = (readers.get(parentTable) ?? [])
+        .filter((p) => inBand(statement, p))
+        .sort((a, b) => Math.abs(Math.log(statement.calls / a.rows)) - Math.abs(Math.log(statement.calls / b.rows)))[0]
+      if (!parent) continue
+      const evidence = {childRowsPerCall: statement.rows / statement.calls, parentRowsPerCall: parent.rows / parent.calls, ratio: statement.calls / parent.rows}
       const callsPerSecond = statement.calls / seconds
       const msPerSecond = statement.totalMs / seconds
       const roundTripsSavedPerSecond = Math.max(0, statement.calls - parent.calls) / seconds
@@ -256,7 +231,7 @@ export const nPlusOneAdvisor: Advisor = {
       }
       findings.push({
         rule: RULE_ID,
-        severity: level as AdvisorFinding['severity'],
+        severity: rule.severity ?? 'warning',
         target,
         subject: `queryid ${statement.queryid}`,
         metric: 'db.statement.n_plus_one.calls_per_second',
@@ -278,12 +253,12 @@ export const nPlusOneAdvisor: Advisor = {
           childRows: statement.rows,
           childCallsPerSecond: round(callsPerSecond, 2),
           childRowsPerCall: round(evidence.childRowsPerCall, 3),
-          childMeanSeconds: round(evidence.childMeanSeconds, 6),
+          childMeanMs: round(statement.meanMs, 4),
           childMsPerSecond: round(msPerSecond, 3),
           share: round(statement.share, 4),
           parentRowsPerCall: round(evidence.parentRowsPerCall, 2),
           ratio: round(evidence.ratio, 3),
-          parentRowsPerChildCall: round(evidence.parentRowsPerChildCall, 3),
+          heuristic: h,
           roundTripsSavedPerSecond: round(roundTripsSavedPerSecond, 2),
           windowSeconds: data.windowSeconds,
           seconds: round(seconds, 1),
