@@ -87,9 +87,11 @@ describe('n-plus-one advisor', () => {
     const evidence = finding.evidence as Record<string, any>
     expect(evidence.parent).toMatchObject({queryid: parent.queryid})
     expect(evidence.foreignKey).toMatchObject({columns: ['author_id'], references: 'public.authors', referencedColumns: ['id']})
-    // One child call per parent row, up to the loop iterations cut by the window's edges.
-    expect(evidence.ratio).toBeGreaterThan(0.95)
-    expect(evidence.ratio).toBeLessThan(1.05)
+    // One child call per parent row, up to the loop iterations the window's edges cut and the skew of reading
+    // pg_stat_statements entry by entry while the loop runs (hundreds of calls on a loaded machine).
+    expect(evidence.ratio).toBeCloseTo(child.calls / parent.rows, 2)
+    expect(evidence.ratio).toBeGreaterThan(0.8)
+    expect(evidence.ratio).toBeLessThan(1.25)
     expect(evidence.parentRowsPerCall).toBe(50)
     expect(evidence.childRowsPerCall).toBe(1)
     expect(evidence.childCallsPerSecond).toBeCloseTo(child.calls / 3, 1)
