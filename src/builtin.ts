@@ -297,6 +297,7 @@ export const builtinPlugin = definePlugin({
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
     {id: 'cache-aside', scope: 'postgres', description: 'Costly repeated reads a cache could serve: key, TTL from the write rate, hit rate, memory', load: async () => (await import('./advisors/cache-aside.js')).cacheAsideAdvisor},
     {id: 'shard-key', scope: 'postgres', description: 'Distribution columns, co-location and reference tables for Citus, when the workload outgrows one node (or with --shard-plan)', load: async () => (await import('./advisors/shard-key.js')).shardKeyAdvisor},
+    {id: 'n-plus-one', scope: 'postgres', description: 'Per-row lookups by foreign key whose calls track a parent statement\'s rows (N+1 queries)', load: async () => (await import('./advisors/n-plus-one.js')).nPlusOneAdvisor},
   ],
   appliers: [
     {id: 'postgres-index', remedyKinds: ['index'], targetKinds: ['postgres'], description: 'CREATE INDEX CONCURRENTLY under a growing lock_timeout, verified by EXPLAIN; rolled back with DROP INDEX CONCURRENTLY',

@@ -29,7 +29,7 @@
  * question a user asks about a hot statement. Everything below the floors stays quiet. The rule file holds every
  * parameter (`heuristic:`). No query is sent: the advisor reads the snapshot only.
  */
-import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
+import type {Advisor, AdvisorFinding} from '../core/advisor.js'
 import {classify} from '../core/engine.js'
 import {round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
@@ -40,7 +40,7 @@ import {columnsOf} from '../knowledge/postgres/catalog.js'
 import {ShapeExtractor, type StatementShape} from '../knowledge/postgres/parse.js'
 import {describeStatement} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
-import {plansReading, statementsReading, type PlansData} from '../readings/postgres.js'
+import {plansReading, statementSeconds, statementsReading} from '../readings/postgres.js'
 import type {StatementRow} from '../readings/postgres.js'
 import {percent as pct} from './index-advisor/explain.js'
 import {statementWriteRates, writeRates, type TableWriteRate} from './index-advisor/write-cost.js'
@@ -242,12 +242,6 @@ export function strategyOf(a: StrategyInput, h: Heuristic = DEFAULT_HEURISTIC): 
 }
 
 /** Seconds the statements' counters cover: the window, else since pg_stat_statements' reset (or the table statistics'). */
-function countedSeconds(ctx: AdvisorContext, windowSeconds: number, since: string | null, plans: PlansData): number {
-  if (windowSeconds > 0) return windowSeconds
-  const fromReset = since ? (Date.parse(ctx.snapshot.capturedAt) - Date.parse(since)) / 1000 : NaN
-  return Math.max(1, Number.isFinite(fromReset) && fromReset > 0 ? fromReset : plans.catalog.statsSeconds)
-}
-
 export const cacheAsideAdvisor: Advisor = {
   id: 'cache-aside',
   scope: 'postgres',
@@ -259,7 +253,7 @@ export const cacheAsideAdvisor: Advisor = {
     const plans = dataOf(ctx.readings, plansReading, target)
     if (!own?.enabled || !statements || !plans || plans.source !== 'pg_stat_statements') return []
     const h: Heuristic = {...DEFAULT_HEURISTIC, ...own.heuristic}
-    const seconds = countedSeconds(ctx, statements.windowSeconds, statements.since, plans)
+    const seconds = statementSeconds(statements, ctx.snapshot.capturedAt, plans.catalog.statsSeconds)
     const allMsPerSecond = statements.totalMs / seconds
     const catalog = plans.catalog
     const columns = columnsOf(catalog)

@@ -21,6 +21,16 @@ export interface TablesData {
 const hasArray = (field: string) => (d: unknown) => !!d && typeof d === 'object' && Array.isArray((d as Record<string, unknown>)[field])
 
 export const plansReading = readingKey<PlansData>('postgres.plans', (d) => hasArray('statements')(d) && typeof (d as {catalog?: unknown}).catalog === 'object')
+/**
+ * The seconds a statements reading's counters cover, to turn them into rates: its window; at window 0, from
+ * pg_stat_statements' reset to the capture; else `fallbackSeconds` (the catalog's statistics age). At least 1.
+ */
+export function statementSeconds(data: Pick<StatementsData, 'windowSeconds' | 'since'>, capturedAt: string, fallbackSeconds: number): number {
+  if (data.windowSeconds > 0) return data.windowSeconds
+  const fromReset = data.since ? (Date.parse(capturedAt) - Date.parse(data.since)) / 1000 : NaN
+  return Math.max(1, Number.isFinite(fromReset) && fromReset > 0 ? fromReset : fallbackSeconds)
+}
+
 /** pg_stat_statements' top statements over the window, with each one's share of this database's statement time. */
 export const statementsReading = readingKey<StatementsData>('postgres.statements', hasArray('statements'))
 export const tablesReading = readingKey<TablesData>('postgres.tables')

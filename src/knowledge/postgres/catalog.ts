@@ -27,6 +27,19 @@ export interface TableFacts {
   /** Row writes per second since the statistics reset. Not a write cost: a bulk load would read as a steady rate for as long as the statistics live (the advisor uses write-cost.ts). */
   writeRate: number
   partitioned: boolean
+  /** Foreign keys this table holds (absent in snapshots taken before they were read). */
+  foreignKeys?: ForeignKeyFacts[]
+}
+
+/** A foreign key constraint: its columns in this table and the table and columns they reference, in key order. */
+export interface ForeignKeyFacts {
+  name: string
+  columns: string[]
+  /** The referenced table's "schema.table" key, and its parts. */
+  references: string
+  referencedSchema: string
+  referencedTable: string
+  referencedColumns: string[]
 }
 
 export interface ExistingIndex {
@@ -102,7 +115,15 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
                    'mcv', (st.most_common_vals::text::text[])[1:10], 'mcf', st.most_common_freqs[1:10]) ORDER BY a.attnum)
               FROM pg_attribute a
               LEFT JOIN pg_stats st ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
-             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+           -- In the same row: the foreign keys of the tables read anyway, no extra round trip.
+           (SELECT json_agg(json_build_object('name', co.conname, 'referencedSchema', rn.nspname, 'referencedTable', rc.relname,
+                   'columns', array(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(num, ord)
+                                      JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.num ORDER BY k.ord),
+                   'referencedColumns', array(SELECT a.attname FROM unnest(co.confkey) WITH ORDINALITY k(num, ord)
+                                      JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.num ORDER BY k.ord)) ORDER BY co.conname)
+              FROM pg_constraint co JOIN pg_class rc ON rc.oid = co.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+             WHERE co.conrelid = c.oid AND co.contype = 'f') AS foreign_keys
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
        ${wanted}
@@ -153,6 +174,8 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
     out.tables[key] = {
       key, schema: t.schema, name: t.name, rows: Number(t.rows), pages: t.pages, sizeBytes: Number(t.size), partitioned: t.partitioned,
       columns: (t.columns ?? []) as ColumnFacts[], writes: Number(t.writes), writeRate: Number(t.writes) / statsSeconds,
+      foreignKeys: ((t.foreign_keys ?? []) as Array<Omit<ForeignKeyFacts, 'references'>>)
+        .map((fk) => ({...fk, references: `${fk.referencedSchema}.${fk.referencedTable}`})),
     }
   }
   return out

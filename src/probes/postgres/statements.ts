@@ -16,7 +16,8 @@ import {notOwnStatement} from '../../knowledge/postgres/own-queries.js'
  * are read: they are the ones the index advisor can EXPLAIN on this connection.
  *
  * Round trips: 2 in baseline, 2 in collect, whatever the number of statements. pg_stat_statements(false) skips
- * the query-text file for the baseline; the text is read once, in collect, and returned for the top N only.
+ * the query-text file for the baseline; the text is read once, in collect, and returned for the top N by time only,
+ * and for the few most frequent beside them (`frequent`: the top FREQUENT_LIMIT by calls and by rows).
  */
 
 /** One statement as the index advisor and reporters read it (field names are a contract: keep them). */
@@ -56,6 +57,12 @@ export interface StatementsData {
   statements: StatementRow[]
   /** Statements that ran in the window (or since the reset), of which `statements` is the top by total time. */
   statementsActive: number
+  /**
+   * Beyond `statements`: the top FREQUENT_LIMIT by calls and by rows that are not among the top by time (absent in
+   * snapshots taken before). A cheap statement run very often, or one returning many rows, is what an N+1 loop and its
+   * parent look like, and neither need be costly enough to rank by time. No metrics are emitted for these.
+   */
+  frequent?: StatementRow[]
   totalMs: number
   /** Entries whose text and queryid are hidden from this user ('<insufficient privilege>'). */
   hiddenStatements: number
@@ -87,6 +94,8 @@ interface StatementsBaseline {
 // PostgreSQL 18 (and possibly 17) quotes the setting's name: must be loaded via "shared_preload_libraries".
 const NOT_PRELOADED = /must be loaded via "?shared_preload_libraries"?/
 const DEFAULT_LIMIT = 50
+/** Statements listed besides the top by time: this many by calls and this many by rows (StatementsData.frequent). */
+export const FREQUENT_LIMIT = 20
 /**
  * pg_stat_statements holds at most pg_stat_statements.max entries (default 5000), so this reads the whole table on
  * most servers while staying bounded (about 100 bytes a statement). Entries past it count as new in the window.
@@ -216,12 +225,17 @@ export const statementsProbe: Probe<PgSession> = {
       )
       SELECT d.queryid::text AS queryid, d.query, d.calls::float8 AS calls, d.total AS total_ms, d.sumsq, d.max AS max_ms,
              d.rows::float8 AS rows, d.hit::float8 AS hit, d.read::float8 AS read, d.dirtied::float8 AS dirtied,
-             d.written::float8 AS written, d.tread::float8 AS tread, d.twritten::float8 AS twritten, d.toplevel,
+             d.written::float8 AS written, d.tread::float8 AS tread, d.twritten::float8 AS twritten, d.toplevel, d.by_time,
              pg_get_userbyid(d.userid) AS "user", NOT (${notOwnStatement('d.query')}) AS own, t.active, t.total_ms AS all_ms, t.hidden, t.entries, current_user AS me, ${info}
         FROM totals t
-        LEFT JOIN LATERAL (SELECT * FROM delta WHERE calls > 0 ORDER BY total DESC LIMIT $14) d ON true`
+        LEFT JOIN LATERAL (
+          SELECT * FROM (SELECT x.*, row_number() OVER (ORDER BY x.total DESC) AS by_time, row_number() OVER (ORDER BY x.calls DESC) AS by_calls,
+                                row_number() OVER (ORDER BY x.rows DESC) AS by_rows
+                           FROM delta x WHERE x.calls > 0) r
+           WHERE r.by_time <= $14 OR r.by_calls <= $15 OR r.by_rows <= $15
+           ORDER BY r.by_time) d ON true`
     const run = (b: StatementsBaseline) => readingStatements(ext, () => pg.query(sql, [b.userid, b.queryid, b.toplevel, b.calls, b.totalMs,
-      b.sumSquaresMs, b.rows, b.sharedBlksHit, b.sharedBlksRead, b.sharedBlksDirtied, b.sharedBlksWritten, b.tempBlksRead, b.tempBlksWritten, limit]))
+      b.sumSquaresMs, b.rows, b.sharedBlksHit, b.sharedBlksRead, b.sharedBlksDirtied, b.sharedBlksWritten, b.tempBlksRead, b.tempBlksWritten, limit, FREQUENT_LIMIT]))
     let rows = await run(base)
     // Someone reset pg_stat_statements during the window: every counter restarted, so the current values are the window.
     if (rawBaseline && rows[0] && rows[0].stats_reset !== base.statsReset) {
@@ -235,7 +249,7 @@ export const statementsProbe: Probe<PgSession> = {
     // PASSWORD, DO, CREATE TABLE AS) keep their literals when track_utility is on, and every text keeps its comments.
     const safe = await safeQueryTexts(listed.map((r) => String(r.query ?? '')))
     const keepRaw = ctx.options.unsafeRawQueryTexts === true
-    const statements: StatementRow[] = listed.map((r, i) => {
+    const all: StatementRow[] = listed.map((r, i) => {
       const calls = Number(r.calls)
       const totalMs = Number(r.total_ms)
       const meanMs = calls > 0 ? totalMs / calls : 0
@@ -264,6 +278,8 @@ export const statementsProbe: Probe<PgSession> = {
         ...(r.own === true ? {own: true} : {}),
       }
     })
+    const statements = all.filter((_, i) => Number(listed[i].by_time) <= limit)
+    const frequent = all.filter((_, i) => Number(listed[i].by_time) > limit)
     const hidden = Number(head.hidden ?? 0)
     const entries = Number(head.entries ?? hidden)
     const role = String(head.me ?? pg.user ?? '')
@@ -272,6 +288,7 @@ export const statementsProbe: Probe<PgSession> = {
       windowSeconds: rawBaseline ? ctx.windowSeconds : 0,
       since: rawBaseline ? null : (head.stats_reset ?? null),
       statements,
+      frequent,
       statementsActive: Number(head.active ?? 0),
       totalMs: allMs,
       hiddenStatements: hidden,

@@ -57,7 +57,7 @@ describe('explains and see in rule files', () => {
   it('the shipped cause rules link only to shipped rules', () => {
     const ids = new Set(rules().map((r) => r.id))
     const causes = rules().filter((r) => r.explains?.length)
-    expect(causes.map((r) => r.id).sort()).toEqual(['database/blocked-sessions', 'database/missing-index', 'database/prepared-transaction', 'database/working-set-exceeds-cache', 'queue/no-consumers'])
+    expect(causes.map((r) => r.id).sort()).toEqual(['database/blocked-sessions', 'database/missing-index', 'database/n-plus-one', 'database/prepared-transaction', 'database/working-set-exceeds-cache', 'queue/no-consumers'])
     for (const r of causes) for (const l of r.explains!) expect(ids.has(l.rule), `${r.id} -> ${l.rule}`).toBe(true)
   })
 })
