@@ -12,6 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {postgresProbes} from '../../../src/probes/postgres/index.js'
 import {runCli, REPO_ROOT} from '../../helpers/cli.js'
 import {adminQuery, connect, forgetLoadWrites, waitForSql, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+import {JUNIT_XSD, validateSarif, validateXml} from '../../helpers/validators.js'
 
 const DB = 'cp_diffui_before_after'
 const url = withDatabase(PRIMARY_URL, DB)
@@ -41,6 +42,12 @@ function capture(file: string): void {
   const r = runCli(['capture', '--pg', url, '--window', '0', '--config', config, '-o', file])
   expect(r.status, r.stderr).toBe(0)
 }
+
+/** Each testcase's name and its outcome element (failure, skipped, error, system-out) or pass. */
+const junitCases = (xml: string) => [...xml.matchAll(/<testcase classname="[^"]*" name="([^"]*)"[^>]*?(\/>|>\s*<(\w[\w-]*)(?: type="[^"]*")?(?: message="([^"]*)")?)/g)]
+  .map((m) => ({name: m[1], outcome: m[3] ?? 'pass', message: m[4] ?? ''}))
+const knownIds = (report: {gate: {baseline: {changes: Record<string, string>}}}) =>
+  Object.entries(report.gate.baseline.changes).filter(([, c]) => c === 'unchanged' || c === 'better').map(([id]) => id)
 
 const ORDERS = 'SELECT id, pad FROM orders WHERE customer_id = $1'
 const CUSTOMERS = 'SELECT id FROM customers WHERE email = $1'
@@ -129,5 +136,73 @@ describe('diff and baseline on two real snapshots, before and after an index', (
     expect(failing.length).toBeGreaterThanOrEqual(1)
     // Only the customers table's problem is listed; nothing about orders (it was in the baseline, and is fixed).
     for (const line of failing) expect(line).toMatch(/customers/)
+  })
+
+  describe('check --baseline in every format', () => {
+    const out = (name: string) => join(tmp, name)
+    const formats = (prefix: string) => ['--format', `json=${out(`${prefix}.json`)}`, '--format', `sarif=${out(`${prefix}.sarif`)}`,
+      '--format', `junit=${out(`${prefix}.xml`)}`, '--format', `html=${out(`${prefix}.html`)}`]
+    const read = (prefix: string) => ({report: JSON.parse(readFileSync(out(`${prefix}.json`), 'utf8')), sarif: readFileSync(out(`${prefix}.sarif`), 'utf8'),
+      junit: readFileSync(out(`${prefix}.xml`), 'utf8'), html: readFileSync(out(`${prefix}.html`), 'utf8')})
+    const STATE: Record<string, string> = {new: 'new', worse: 'updated', better: 'updated', unchanged: 'unchanged'}
+
+    it('all known (the baseline is the run itself): exit 0, no JUnit failure, SARIF "unchanged", HTML badges and count', () => {
+      const plain = runCli(['check', '--from-snapshot', before, '--config', config, '--fail-on', 'warning', '--format', `junit=${out('plain.xml')}`])
+      expect(plain.status, plain.stdout).toBe(1)
+      const plainFailures = junitCases(readFileSync(out('plain.xml'), 'utf8')).filter((c) => c.outcome === 'failure')
+      expect(plainFailures.length).toBeGreaterThanOrEqual(1)
+
+      const r = runCli(['check', '--from-snapshot', before, '--config', config, '--fail-on', 'warning', '--baseline', before, ...formats('known')])
+      expect(r.status, r.stdout + r.stderr).toBe(0)
+      const {report, sarif, junit, html} = read('known')
+      expect(report.gate.baseline).toMatchObject({file: before, failing: 0, ignored: report.findings.length})
+      expect(Object.keys(report.gate.baseline.changes).sort()).toEqual(report.findings.map((f: {id: string}) => f.id).sort())
+
+      // JUnit: what failed without the baseline is skipped, saying so; nothing fails, as the exit says.
+      expect(validateXml(junit, JUNIT_XSD)).toBeNull()
+      const cases = junitCases(junit)
+      expect(cases.filter((c) => c.outcome === 'failure')).toEqual([])
+      for (const failed of plainFailures) {
+        expect(cases.find((c) => c.name === failed.name)).toMatchObject({outcome: 'skipped', message: expect.stringMatching(/^known in baseline .*before\.json: (critical|warning): /)})
+      }
+
+      const run = JSON.parse(sarif).runs[0]
+      expect(run.results.map((x: {baselineState: string}) => x.baselineState)).toEqual(report.findings.map(() => 'unchanged'))
+      expect(run.properties.baseline).toMatchObject({file: before, known: report.findings.length, failing: 0, new: 0, worse: 0})
+      expect(validateSarif(sarif).filter((p) => p.level === 'error')).toEqual([])
+
+      expect(html.match(/<span class="badge known" data-baseline="(unchanged|better)"/g)).toHaveLength(report.findings.length)
+      expect(html).toMatch(new RegExp(`<section class="verdict passed"[^]*?<div class="baseline" data-known="${report.findings.length}" data-failing="0">`))
+    }, 120_000)
+
+    it('a new problem on top: only it fails, in the exit, the JUnit failures and the SARIF "new" results alike', () => {
+      const r = runCli(['check', '--from-snapshot', later, '--config', config, '--fail-on', 'warning', '--baseline', after, ...formats('mixed')])
+      expect(r.status, r.stdout + r.stderr).toBe(1)
+      const {report, sarif, junit, html} = read('mixed')
+      const changes: Record<string, string> = report.gate.baseline.changes
+      const fresh = report.findings.filter((f: {id: string}) => changes[f.id] === 'new' || changes[f.id] === 'worse')
+      const known = knownIds(report)
+      expect(fresh.length).toBeGreaterThanOrEqual(1)
+      expect(known.length, JSON.stringify(changes)).toBeGreaterThanOrEqual(1)
+      expect(known.length).toBe(report.gate.baseline.ignored)
+
+      expect(validateXml(junit, JUNIT_XSD)).toBeNull()
+      const failures = junitCases(junit).filter((c) => c.outcome === 'failure')
+      const atOrAbove = fresh.filter((f: {severity: string}) => f.severity !== 'info')
+      expect(failures.length).toBe(report.gate.baseline.failing)
+      expect(failures.length).toBe(atOrAbove.length)
+      for (const f of failures) expect(f.name).toMatch(/customers/)
+
+      const run = JSON.parse(sarif).runs[0]
+      for (const res of run.results) expect(res.baselineState, res.properties.findingId).toBe(STATE[changes[res.properties.findingId]])
+      expect(run.results.filter((x: {baselineState: string}) => x.baselineState === 'new').map((x: {properties: {findingId: string}}) => x.properties.findingId).sort())
+        .toEqual(report.findings.filter((f: {id: string}) => changes[f.id] === 'new').map((f: {id: string}) => f.id).sort())
+      expect(run.properties.baseline).toMatchObject({file: after, known: known.length, failing: report.gate.baseline.failing})
+      expect(validateSarif(sarif).filter((p) => p.level === 'error')).toEqual([])
+
+      const badged = [...html.matchAll(/data-finding="([^"]+)"[^>]*>(?:(?!<div class="finding).)*?<span class="badge known"/gs)].map((m) => m[1]).sort()
+      expect(badged).toEqual([...known].sort())
+      expect(html).toContain(`data-known="${known.length}" data-failing="${report.gate.baseline.failing}"`)
+    }, 120_000)
   })
 })
