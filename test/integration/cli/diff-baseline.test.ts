@@ -205,4 +205,46 @@ describe('diff and baseline on two real snapshots, before and after an index', (
       expect(html).toContain(`data-known="${known.length}" data-failing="${report.gate.baseline.failing}"`)
     }, 120_000)
   })
+
+  describe('diff in every format', () => {
+    it('html: a self-contained page with the resolved findings, the chokepoint gone and the verdict change', () => {
+      const file = join(tmp, 'diff.html')
+      const r = runCli(['diff', before, after, '--format', 'table', '--format', `html=${file}`, '--format', `json=${join(tmp, 'diff.json')}`])
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(/^Resolved \(\d+\)$/m)
+      const html = readFileSync(file, 'utf8')
+      const diff = JSON.parse(readFileSync(join(tmp, 'diff.json'), 'utf8'))
+      expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/)
+      expect(html).toMatch(/<section class="verdict passed" id="verdict" data-verdict="passed" data-verdict-changed="true">/)
+      expect(html).toContain('verdict: gate failed -&gt; passed')
+      expect(html.match(/<tr data-change="resolved"/g)).toHaveLength(diff.counts.resolved)
+      expect(html).toMatch(/<li data-chokepoint="resolved">gone: database\/missing-index on public\.orders customer_id/)
+      const embedded = /<script type="application\/json" id="chokepoint-diff">([^<]*)<\/script>/.exec(html)![1]
+      expect(JSON.parse(embedded).changes).toEqual(diff.changes)
+    })
+
+    it('sarif: the new run\'s results with their baselineState, the resolved ones "absent"; valid for GitHub', () => {
+      const r = runCli(['diff', before, later, '--fail-on', 'warning', '--format', 'sarif', '--format', `json=${join(tmp, 'diff2.json')}`])
+      expect(r.status, r.stderr).toBe(1)
+      const diff = JSON.parse(readFileSync(join(tmp, 'diff2.json'), 'utf8'))
+      const run = JSON.parse(r.stdout).runs[0]
+      const stateOf = new Map(run.results.map((x: {properties: {findingId: string}; baselineState: string}) => [x.properties.findingId, x.baselineState]))
+      const expected: Record<string, string> = {new: 'new', worse: 'updated', better: 'updated', unchanged: 'unchanged', resolved: 'absent'}
+      for (const c of diff.changes) expect(stateOf.get(c.id), `${c.change} ${c.rule} ${c.subject}`).toBe(expected[c.change])
+      expect(run.results).toHaveLength(diff.changes.length)
+      expect(run.properties.baseline).toMatchObject({file: before, absent: diff.counts.resolved, new: diff.counts.new})
+      expect(validateSarif(r.stdout).filter((p) => p.level === 'error')).toEqual([])
+    }, 120_000)
+
+    it('junit or an unknown format: one line, exit 2, naming the formats a diff renders', () => {
+      for (const format of ['junit', 'pdf']) {
+        const r = runCli(['diff', before, after, '--format', format])
+        expect(r.status).toBe(2)
+        expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1)
+        expect(r.stderr).toMatch(/table, markdown, json, html, sarif/)
+        // JUnit has its own answer: what it would carry is check --baseline's gate.
+        if (format === 'junit') expect(r.stderr).toMatch(/check --from-snapshot NEW --baseline OLD --format junit/)
+      }
+    })
+  })
 })
