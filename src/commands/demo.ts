@@ -39,7 +39,7 @@ Exit codes: 0 the demo ran (the report has critical findings on purpose: that is
       context,
       keep: flags.keep,
       progress: (line) => this.progress(line),
-      writeReport: (report) => writeOutputs(report, outputs, flags, context),
+      writeReport: (report, snapshot) => writeOutputs(report, outputs, flags, context, {snapshot}),
     })
     if (result.keptMessage) process.stderr.write(`${result.keptMessage}\n`)
   }
