@@ -7,7 +7,9 @@
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 import Ajv from 'ajv'
+import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {postgresProbes} from '../../../src/probes/postgres/index.js'
 import {runCli, REPO_ROOT} from '../../helpers/cli.js'
@@ -41,6 +43,32 @@ async function resetOwnStats(): Promise<void> {
 function capture(file: string): void {
   const r = runCli(['capture', '--pg', url, '--window', '0', '--config', config, '-o', file])
   expect(r.status, r.stderr).toBe(0)
+}
+
+/**
+ * Loads a page in Debian's headless Chromium (fresh profile, no network: every request but the file refused) and
+ * returns what a reader's browser would have complained about, with what the page says of its rows.
+ */
+async function inChromium(file: string, read: string): Promise<{requests: string[]; errors: string[]; value: unknown}> {
+  const browser = await chromium.launch({executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run']})
+  try {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const requests: string[] = []
+    const errors: string[] = []
+    await context.route('**/*', (route) => {
+      requests.push(route.request().url())
+      return route.request().url().startsWith('file:') ? route.continue() : route.abort()
+    })
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text())
+    })
+    page.on('pageerror', (e) => errors.push(e.message))
+    await page.goto(pathToFileURL(file).href, {waitUntil: 'load'})
+    return {requests, errors, value: await page.evaluate(read)}
+  } finally {
+    await browser.close()
+  }
 }
 
 /** Each testcase's name and its outcome element (failure, skipped, error, system-out) or pass. */
@@ -175,7 +203,7 @@ describe('diff and baseline on two real snapshots, before and after an index', (
       expect(html).toMatch(new RegExp(`<section class="verdict passed"[^]*?<div class="baseline" data-known="${report.findings.length}" data-failing="0">`))
     }, 120_000)
 
-    it('a new problem on top: only it fails, in the exit, the JUnit failures and the SARIF "new" results alike', () => {
+    it('a new problem on top: only it fails, in the exit, the JUnit failures and the SARIF "new" results alike', async () => {
       const r = runCli(['check', '--from-snapshot', later, '--config', config, '--fail-on', 'warning', '--baseline', after, ...formats('mixed')])
       expect(r.status, r.stdout + r.stderr).toBe(1)
       const {report, sarif, junit, html} = read('mixed')
@@ -203,11 +231,15 @@ describe('diff and baseline on two real snapshots, before and after an index', (
       const badged = [...html.matchAll(/data-finding="([^"]+)"[^>]*>(?:(?!<div class="finding).)*?<span class="badge known"/gs)].map((m) => m[1]).sort()
       expect(badged).toEqual([...known].sort())
       expect(html).toContain(`data-known="${known.length}" data-failing="${report.gate.baseline.failing}"`)
+      // What a reader sees: the badges on exactly the known findings, the count under the verdict, nothing fetched.
+      const seen = await inChromium(out('mixed.html'), `({known: [...document.querySelectorAll('.finding')].filter((f) => f.querySelector('.head .badge.known')).map((f) => f.dataset.finding).sort(),
+        count: document.querySelector('#verdict .baseline').dataset.known})`)
+      expect(seen).toEqual({requests: [pathToFileURL(out('mixed.html')).href], errors: [], value: {known: [...known].sort(), count: String(known.length)}})
     }, 120_000)
   })
 
   describe('diff in every format', () => {
-    it('html: a self-contained page with the resolved findings, the chokepoint gone and the verdict change', () => {
+    it('html: a self-contained page with the resolved findings, the chokepoint gone and the verdict change; Chromium reads it', async () => {
       const file = join(tmp, 'diff.html')
       const r = runCli(['diff', before, after, '--format', 'table', '--format', `html=${file}`, '--format', `json=${join(tmp, 'diff.json')}`])
       expect(r.status, r.stderr).toBe(0)
@@ -221,7 +253,11 @@ describe('diff and baseline on two real snapshots, before and after an index', (
       expect(html).toMatch(/<li data-chokepoint="resolved">gone: database\/missing-index on public\.orders customer_id/)
       const embedded = /<script type="application\/json" id="chokepoint-diff">([^<]*)<\/script>/.exec(html)![1]
       expect(JSON.parse(embedded).changes).toEqual(diff.changes)
-    })
+      const seen = await inChromium(file, `({rows: Object.fromEntries(['new', 'worse', 'resolved', 'better'].map((k) => [k, document.querySelectorAll('tr[data-change="' + k + '"]').length])),
+        verdict: document.querySelector('#verdict').dataset.verdict})`)
+      expect(seen).toEqual({requests: [pathToFileURL(file).href], errors: [],
+        value: {rows: {new: diff.counts.new, worse: diff.counts.worse, resolved: diff.counts.resolved, better: diff.counts.better}, verdict: 'passed'}})
+    }, 60_000)
 
     it('sarif: the new run\'s results with their baselineState, the resolved ones "absent"; valid for GitHub', () => {
       const r = runCli(['diff', before, later, '--fail-on', 'warning', '--format', 'sarif', '--format', `json=${join(tmp, 'diff2.json')}`])
@@ -246,5 +282,22 @@ describe('diff and baseline on two real snapshots, before and after an index', (
         if (format === 'junit') expect(r.stderr).toMatch(/check --from-snapshot NEW --baseline OLD --format junit/)
       }
     })
+  })
+
+  it('the terminal table of a real audit fits the terminal: one entry per finding below 120 columns, the bordered table from 120', () => {
+    const findings = JSON.parse(runCli(['report', before, '--config', config, '--format', 'json']).stdout).findings as Array<{severity: string; subject: string}>
+    expect(findings.length).toBeGreaterThanOrEqual(2)
+    for (const columns of [72, 119, 120, 170]) {
+      const r = runCli(['report', before, '--config', config], {env: {COLUMNS: String(columns)}})
+      expect(r.status, r.stderr).toBe(1)
+      const lines = r.stdout.trimEnd().split('\n')
+      const wide = lines.filter((l) => [...l].length > columns)
+      expect(wide, `${columns} columns`).toEqual([])
+      if (columns < 120) {
+        expect(r.stdout, `${columns} columns`).not.toMatch(/[│┌┐]/)
+        const entries = lines.filter((l) => /^ *(└ )?\[\d+\] (critical|warning|info) /.test(l))
+        expect(entries, `${columns} columns`).toHaveLength(findings.length)
+      } else expect(r.stdout, `${columns} columns`).toMatch(/┌/)
+    }
   })
 })
