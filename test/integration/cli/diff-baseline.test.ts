@@ -22,6 +22,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'chokepoint-diff-'))
 const before = join(tmp, 'before.json')
 const after = join(tmp, 'after.json')
 const later = join(tmp, 'later.json')
+const mended = join(tmp, 'mended.json')
 // Only what this test is about: the shared server's sessions and locks belong to other suites.
 const KEEP = ['postgres.tables', 'postgres.statements', 'postgres.plans', 'postgres.indexes']
 const config = join(tmp, 'chokepoint.config.yaml')
@@ -106,6 +107,13 @@ describe('diff and baseline on two real snapshots, before and after an index', (
     await lookups(CUSTOMERS, ids.map((i) => `user${i + 1}@example.com`))
     await waitForSql(url, `SELECT seq_scan >= 25 AS ok FROM pg_stat_user_tables WHERE relname = 'customers'`)
     capture(later)
+
+    // Half mended: the customers lookup gets its index, statistics kept, so the table's seq-scan share falls from all
+    // to about half (25 seq scans, 20 index scans): critical -> warning, a finding that got better.
+    await adminQuery(url, 'CREATE INDEX customers_email_idx ON customers (email); ANALYZE customers')
+    await lookups(CUSTOMERS, ids.slice(0, 20).map((i) => `user${i + 1}@example.com`))
+    await waitForSql(url, `SELECT idx_scan >= 20 AS ok FROM pg_stat_user_tables WHERE relname = 'customers'`)
+    capture(mended)
   }, 240_000)
 
   afterAll(async () => {
@@ -236,6 +244,31 @@ describe('diff and baseline on two real snapshots, before and after an index', (
         count: document.querySelector('#verdict .baseline').dataset.known})`)
       expect(seen).toEqual({requests: [pathToFileURL(out('mixed.html')).href], errors: [], value: {known: [...known].sort(), count: String(known.length)}})
     }, 120_000)
+  })
+
+  it('a severity that fell is better, that rose worse, with the value change; check --baseline fails on the worse one', () => {
+    const key = (c: {rule: string; subject: string}) => `${c.rule} ${c.subject}`
+    const SEQ = 'database/seq-scan-heavy-table table public.customers'
+    const down = runCli(['diff', later, mended, '--format', 'json'])
+    const fell = JSON.parse(down.stdout).changes.find((c: {rule: string; subject: string}) => key(c) === SEQ)
+    expect(fell, down.stdout).toMatchObject({change: 'better', severity: {old: 'critical', new: 'warning'}, valueText: expect.stringMatching(/^100(\.0)?% -> [5-8]\d(\.\d)?%$/)})
+    const up = runCli(['diff', mended, later, '--fail-on', 'warning', '--format', 'json', '--format', `markdown=${join(tmp, 'up.md')}`, '--format', `html=${join(tmp, 'up.html')}`])
+    expect(up.status).toBe(1)
+    const rose = JSON.parse(up.stdout).changes.find((c: {rule: string; subject: string}) => key(c) === SEQ)
+    expect(rose).toMatchObject({change: 'worse', severity: {old: 'warning', new: 'critical'}})
+    expect(readFileSync(join(tmp, 'up.md'), 'utf8')).toMatch(/^\| worse \| warning -> critical \| `database\/seq-scan-heavy-table` \| .* \| table public\.customers \|/m)
+    expect(readFileSync(join(tmp, 'up.html'), 'utf8')).toMatch(new RegExp(`<tr data-change="worse" data-finding="${rose.id}"><td><span class="badge critical">warning -&gt; critical</span>`))
+
+    // As a gate: the finding the baseline had as a warning is critical now, so it fails, and only it is "updated".
+    const sarif = join(tmp, 'worse.sarif')
+    const junit = join(tmp, 'worse.xml')
+    const r = runCli(['check', '--from-snapshot', later, '--config', config, '--baseline', mended, '--format', `sarif=${sarif}`, '--format', `junit=${junit}`])
+    expect(r.status, r.stdout).toBe(1)
+    expect(r.stdout).toMatch(/^CRITICAL database\/seq-scan-heavy-table .* table public\.customers/m)
+    const updated = JSON.parse(readFileSync(sarif, 'utf8')).runs[0].results.filter((x: {baselineState: string}) => x.baselineState === 'updated')
+    expect(updated.map((x: {ruleId: string; properties: {subject: string; baselineChange: string}}) => [x.ruleId, x.properties.subject, x.properties.baselineChange]))
+      .toContainEqual(['database/seq-scan-heavy-table', 'table public.customers', 'worse'])
+    expect(junitCases(readFileSync(junit, 'utf8')).filter((c) => c.outcome === 'failure').map((c) => c.name)).toContain('database/seq-scan-heavy-table table public.customers')
   })
 
   describe('diff in every format', () => {
