@@ -13,6 +13,7 @@ import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {postgresProbes} from '../../../src/probes/postgres/index.js'
 import {runCli, REPO_ROOT} from '../../helpers/cli.js'
+import {schemaOracle} from '../../helpers/fuzz.js'
 import {adminQuery, connect, forgetLoadWrites, waitForSql, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 import {JUNIT_XSD, validateSarif, validateXml} from '../../helpers/validators.js'
 
@@ -221,6 +222,9 @@ describe('diff and baseline on two real snapshots, before and after an index', (
       expect(fresh.length).toBeGreaterThanOrEqual(1)
       expect(known.length, JSON.stringify(changes)).toBeGreaterThanOrEqual(1)
       expect(known.length).toBe(report.gate.baseline.ignored)
+      // gate.baseline.changes is part of the version-3 report schema.
+      expect(schemaOracle().report(report)).toBe(true)
+      expect(schemaOracle().report({...report, gate: {...report.gate, baseline: {...report.gate.baseline, changes: {x: 'resolved'}}}})).toBe(false)
 
       expect(validateXml(junit, JUNIT_XSD)).toBeNull()
       const failures = junitCases(junit).filter((c) => c.outcome === 'failure')
