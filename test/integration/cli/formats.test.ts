@@ -135,6 +135,23 @@ describe('several outputs from one audit (built CLI)', () => {
     expect(loc(run.results.find((x: any) => x.ruleId === 'database/missing-index'))).toEqual(['db/workload.sql', 6])
   })
 
+  it('SARIF past GitHub\'s 25,000 results: the real report\'s findings copied past the limit, the least severe cut, said in the run and on stderr', () => {
+    const report = JSON.parse(readFileSync(join(repo, 'out', 'report.json'), 'utf8'))
+    const critical = {...report.findings[0], severity: 'critical', id: 'critical-copy', subject: 'the one critical'}
+    const info = report.findings.find((f: {severity: string}) => f.severity !== 'critical') ?? report.findings[0]
+    const copies = Array.from({length: 25_001}, (_, i) => ({...info, severity: 'info', id: `copy-${i}`, subject: `${info.subject} #${i}`}))
+    report.findings = [...copies, critical]
+    writeFileSync(join(repo, 'out', 'big.json'), JSON.stringify(report))
+    const r = runCli(['report', 'out/big.json', '--format', 'sarif=out/big.sarif'], {cwd: repo})
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trim().split('\n')).toEqual(['sarif: 2 of 25002 findings left out of the SARIF (0 critical, 0 warning, 2 info): GitHub accepts at most 25000 results per run; the least severe were cut, the JSON report has them all.'])
+    const run = JSON.parse(readFileSync(join(repo, 'out', 'big.sarif'), 'utf8')).runs[0]
+    expect(run.results).toHaveLength(25_000)
+    expect(run.results[0]).toMatchObject({level: 'error', partialFingerprints: {'chokepointFindingId/v1': 'critical-copy'}})
+    expect(run.properties.resultsOmitted).toEqual({count: 2, of: 25_002, critical: 0, warning: 0, info: 2, limit: 25_000})
+    expect(run.invocations[0].toolExecutionNotifications[0]).toMatchObject({level: 'warning', descriptor: {id: 'results-omitted'}})
+  }, 120_000)
+
   it('bad combinations exit 2 with one line, before anything is audited', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--format', 'table', '--format', 'json'], /^error: --format: table and json would both go to stdout; give all but one a file as --format FORMAT=FILE$/],
