@@ -309,6 +309,21 @@ describe('diff and baseline on two real snapshots, before and after an index', (
       expect(validateSarif(r.stdout).filter((p) => p.level === 'error')).toEqual([])
     }, 120_000)
 
+    it('saved reports diff as their snapshots do, and a report against a snapshot too', () => {
+      const saved = (snap: string, name: string) => {
+        const r = runCli(['report', snap, '--config', config, '--format', `json=${join(tmp, name)}`])
+        expect(r.stderr).toBe('')
+        return join(tmp, name)
+      }
+      const changes = (a: string, b: string) => JSON.parse(runCli(['diff', a, b, '--config', config, '--format', 'json']).stdout).changes
+        .map((c: {change: string; id: string; valueText: string}) => `${c.change} ${c.id} ${c.valueText}`).sort()
+      const fromSnapshots = changes(before, later)
+      expect(fromSnapshots.length).toBeGreaterThan(2)
+      const beforeReport = saved(before, 'before-report.json')
+      expect(changes(beforeReport, saved(later, 'later-report.json'))).toEqual(fromSnapshots)
+      expect(changes(beforeReport, later)).toEqual(fromSnapshots)
+    })
+
     it('junit or an unknown format: one line, exit 2, naming the formats a diff renders', () => {
       for (const format of ['junit', 'pdf']) {
         const r = runCli(['diff', before, after, '--format', format])
