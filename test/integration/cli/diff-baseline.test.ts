@@ -266,13 +266,15 @@ describe('diff and baseline on two real snapshots, before and after an index', (
     // As a gate: the finding the baseline had as a warning is critical now, so it fails, and only it is "updated".
     const sarif = join(tmp, 'worse.sarif')
     const junit = join(tmp, 'worse.xml')
-    const r = runCli(['check', '--from-snapshot', later, '--config', config, '--baseline', mended, '--format', `sarif=${sarif}`, '--format', `junit=${junit}`])
+    const page = join(tmp, 'worse.html')
+    const r = runCli(['check', '--from-snapshot', later, '--config', config, '--baseline', mended, '--format', `sarif=${sarif}`, '--format', `junit=${junit}`, '--format', `html=${page}`])
     expect(r.status, r.stdout).toBe(1)
     expect(r.stdout).toMatch(/^CRITICAL database\/seq-scan-heavy-table .* table public\.customers/m)
     const updated = JSON.parse(readFileSync(sarif, 'utf8')).runs[0].results.filter((x: {baselineState: string}) => x.baselineState === 'updated')
     expect(updated.map((x: {ruleId: string; properties: {subject: string; baselineChange: string}}) => [x.ruleId, x.properties.subject, x.properties.baselineChange]))
       .toContainEqual(['database/seq-scan-heavy-table', 'table public.customers', 'worse'])
     expect(junitCases(readFileSync(junit, 'utf8')).filter((c) => c.outcome === 'failure').map((c) => c.name)).toContain('database/seq-scan-heavy-table table public.customers')
+    expect(readFileSync(page, 'utf8')).toMatch(/data-severity="critical"><div class="head">(?:(?!<\/div>).)*table public\.customers(?:(?!<\/div>).)*<span class="badge worse" data-baseline="worse"/s)
   })
 
   describe('diff in every format', () => {
