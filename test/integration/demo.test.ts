@@ -217,5 +217,7 @@ describe('chokepoint demo', () => {
     const run = await runCli(['demo', '--help'])
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/0 the demo ran/)
+    // The same formats as audit, repeatable with a file each.
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain('--format=<value>... Report format: table, json, markdown, html, sarif, junit, or one a plugin adds; FORMAT=FILE')
   })
 })

@@ -335,6 +335,9 @@ describe('diff and baseline on two real snapshots, before and after an index', (
         // JUnit has its own answer: what it would carry is check --baseline's gate.
         if (format === 'junit') expect(r.stderr).toMatch(/check --from-snapshot NEW --baseline OLD --format junit/)
       }
+      // The help lists exactly these, each rendered by a test above.
+      const help = runCli(['diff', '--help']).stdout.replace(/\s+/g, ' ')
+      expect(help).toContain('--format=<value>... Output format: table, markdown, json, html, sarif (sarif:')
     })
   })
 
