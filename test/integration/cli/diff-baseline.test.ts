@@ -355,6 +355,13 @@ describe('diff and baseline on two real snapshots, before and after an index', (
         const entries = lines.filter((l) => /^ *(└ )?\[\d+\] (critical|warning|info) /.test(l))
         expect(entries, `${columns} columns`).toHaveLength(findings.length)
       } else expect(r.stdout, `${columns} columns`).toMatch(/┌/)
+      // The long target name goes by one short name everywhere, given in full once.
+      const full = `postgres:127.0.0.1:${new URL(PRIMARY_URL).port}/${DB}`
+      const short = new RegExp(`^ +(\\S+) = ${full.replace(/[.]/g, '\\.')}$`, 'm').exec(r.stdout)?.[1]
+      expect(short, r.stdout).toBeDefined()
+      expect([...short!].length).toBeLessThanOrEqual(20)
+      expect(r.stdout.split(full)).toHaveLength(2)
+      expect(r.stdout.replace(/\s+/g, ' ').split(short!).length - 1).toBeGreaterThanOrEqual(findings.length)
     }
   })
 })
