@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {runCli} from '../../helpers/cli.js'
-import {adminQuery, forgetLoadWrites, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+import {adminQuery, forgetLoadWrites, withDatabase, PGBOUNCER_STATS_URL, PRIMARY_URL} from '../../helpers/pg.js'
 import {JUNIT_XSD, validateSarif, validateXml} from '../../helpers/validators.js'
 
 const DB = 'cp_sarif_formats'
@@ -120,6 +120,23 @@ describe('several outputs from one audit (built CLI)', () => {
     expect(r.stdout).toMatch(/^WARNING database\/missing-index /m)
     expect(r.stdout).toMatch(/^gate failed \(--fail-on warning\)/m)
     expect(validateXml(readFileSync(join(repo, 'out', 'check.xml'), 'utf8'), JUNIT_XSD)).toBeNull()
+  }, 120_000)
+
+  it('junit of a stack: one testsuite per target, each with a testcase per check of that target, valid against the schema', () => {
+    const r = runCli(['check', '--pg', url, '--pgbouncer', PGBOUNCER_STATS_URL, '--window', '0', '--fail-on', 'warning',
+      '--format', 'junit=out/stack.xml', '--format', 'json=out/stack.json'], {cwd: repo})
+    expect([0, 1]).toContain(r.status)
+    const report = JSON.parse(readFileSync(join(repo, 'out', 'stack.json'), 'utf8'))
+    const junit = readFileSync(join(repo, 'out', 'stack.xml'), 'utf8')
+    expect(validateXml(junit, JUNIT_XSD)).toBeNull()
+    const suites = [...junit.matchAll(/<testsuite name="([^"]*)" tests="(\d+)"/g)].map((m) => [m[1].replace(/&amp;/g, '&'), Number(m[2])])
+    expect(report.targets.map((t: {name: string}) => t.name)).toHaveLength(2)
+    for (const t of report.targets) {
+      const checks = report.checks.filter((c: {target: string}) => c.target === t.name).length
+      expect(checks, t.name).toBeGreaterThan(0)
+      expect(suites.find(([name]) => name === t.name), t.name).toEqual([t.name, expect.any(Number)])
+      expect((suites.find(([name]) => name === t.name)![1] as number)).toBeGreaterThanOrEqual(checks)
+    }
   }, 120_000)
 
   it('report: a saved JSON report rendered as SARIF, anchored to --sarif-anchor, and Markdown, in one call', () => {
