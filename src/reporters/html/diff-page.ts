@@ -36,7 +36,8 @@ export function renderHtmlDiff(diff: ReportDiff): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark"><meta name="generator" content="chokepoint ${esc(diff.tool.version)}">
-<title>${esc(`chokepoint diff: ${gateText(diff)}`)}</title><style>${STYLE}</style></head>
+<title>${esc(`chokepoint diff: ${gateText(diff)}`)}</title><style>${STYLE}
+.changes .badge{white-space:nowrap}</style></head>
 <body><main>
 <h1>chokepoint diff</h1>
 <p class="muted">before: ${esc(sideText(diff.old))}<br>after: ${esc(sideText(diff.new))}</p>
