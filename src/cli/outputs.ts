@@ -85,6 +85,11 @@ export async function writeOutputs(report: Report, specs: OutputSpec[], flags: C
       options: {color: useColor(flags, spec.path !== undefined), verbose: Boolean(flags.verbose), files, warn}})
     rendered.push({spec, text})
   }
+  writeRendered(rendered, ctx)
+}
+
+/** Writes rendered outputs, files first and stdout last (the terminal ends with what it shows), scrubbed of secrets. */
+export function writeRendered(rendered: Array<{spec: OutputSpec; text: string}>, ctx: CliContext): void {
   for (const {spec, text} of [...rendered.filter((r) => r.spec.path !== undefined), ...rendered.filter((r) => r.spec.path === undefined)]) {
     writeOutput(text, spec.path, ctx.secrets, spec.flag ?? `--format ${spec.format}`)
   }

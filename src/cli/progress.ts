@@ -121,7 +121,8 @@ export class ProgressRenderer implements Progress {
       return
     }
     const text = [...this.tasks.values()].map((t) => `${t.label} ${bar(t)}${amount(t)}`).join(' | ')
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1)
+    // A terminal that reports 0 columns (a pty nobody sized: docker -t, script) is taken as 80, not as 20.
+    const width = Math.max(20, (this.stream.columns || 80) - 1)
     const chars = [...text]
     const line = chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : text
     this.stream.write(`\r\u001b[2K${line}`)

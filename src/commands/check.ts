@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {BUILTIN_FORMATS} from '../builtin.js'
 import {BaseCommand} from '../cli/base.js'
 import {advisorFlags, evaluationFlags, progressFlags, sarifAnchorFlag, targetFlags} from '../cli/flags.js'
 
@@ -16,7 +17,7 @@ export default class Check extends BaseCommand {
     ...evaluationFlags,
     ...advisorFlags,
     ...progressFlags,
-    format: Flags.string({char: 'f', multiple: true, summary: 'Output format: terse (default: one line per failing finding), or a report format (json, markdown, table, sarif, junit ...); FORMAT=FILE writes it to FILE (repeatable: one audit, several outputs, at most one on stdout).'}),
+    format: Flags.string({char: 'f', multiple: true, summary: `Output format: terse (default: one line per failing finding), or a report format (${BUILTIN_FORMATS.join(', ')}, or one a plugin adds); FORMAT=FILE writes it to FILE (repeatable: one audit, several outputs, at most one on stdout).`}),
     json: Flags.boolean({summary: 'Same as --format json.'}),
     output: Flags.string({char: 'o', summary: 'Write the output to this file instead of stdout (with a single --format).'}),
     'sarif-anchor': sarifAnchorFlag,

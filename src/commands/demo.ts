@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
+import {outputFlags} from '../cli/flags.js'
 
 export default class Demo extends BaseCommand {
   static override summary = 'Run the whole audit on an embedded demo stack: no database or setup needed.'
@@ -7,32 +8,38 @@ export default class Demo extends BaseCommand {
 
 The server runs on a free port of 127.0.0.1 with a random password, from a temporary directory that is removed at the end, also on Ctrl-C. As root, it runs as the "postgres" account if present, else "nobody" (or CHOKEPOINT_DEMO_USER).
 
-Progress goes to stderr and the report to stdout.
+Progress goes to stderr and the report to stdout, or to the files that --format FORMAT=FILE names (repeatable, as for audit: one demo, several outputs).
 
 Exit codes: 0 the demo ran (the report has critical findings on purpose: that is what it demonstrates); 2 the demo could not run (internal error); 130 interrupted with Ctrl-C.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --format json > demo-report.json',
+    '<%= config.bin %> <%= command.id %> --format table --format html=demo.html --format sarif=demo.sarif',
     '<%= config.bin %> <%= command.id %> --keep',
   ]
   static override flags = {
-    format: Flags.string({char: 'f', summary: 'Report format.', options: ['table', 'json', 'markdown'], default: 'table'}),
+    format: outputFlags.format,
+    json: outputFlags.json,
+    output: outputFlags.output,
+    'sarif-anchor': outputFlags['sarif-anchor'],
+    color: outputFlags.color,
     keep: Flags.boolean({summary: 'Leave the seeded server running after the report and print its URL and how to stop it.'}),
-    color: Flags.boolean({summary: 'Colour the table report (default: on a TTY unless NO_COLOR is set).', allowNo: true}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Demo)
     // Imported here, not at the top: `chokepoint --help` must not pay for pg, ioredis and the core.
     const {runDemo} = await import('../demo/run.js')
-    const color = flags.color ?? (!process.env.NO_COLOR && Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb')
+    const {checkOutputs, parseOutputs, writeOutputs} = await import('../cli/outputs.js')
+    const context = await this.context()
+    // The same outputs as audit's, checked before the server starts: a demo is not run to fail on its output file.
+    const outputs = parseOutputs(flags, 'table', context.registry.formats())
+    checkOutputs(outputs)
     const result = await runDemo({
-      format: flags.format,
-      context: await this.context(),
-      color,
+      context,
       keep: flags.keep,
       progress: (line) => this.progress(line),
-      write: (text) => process.stdout.write(text),
+      writeReport: (report, snapshot) => writeOutputs(report, outputs, flags, context, {snapshot}),
     })
     if (result.keptMessage) process.stderr.write(`${result.keptMessage}\n`)
   }

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
-import {evaluationFlags} from '../cli/flags.js'
+import {evaluationFlags, sarifAnchorFlag} from '../cli/flags.js'
+import {DIFF_FORMATS} from '../reporters/diff.js'
 
 export default class DiffCommand extends BaseCommand {
   static override summary = 'Compare two runs: new, resolved, worse and better findings, and what changed in the verdict.'
@@ -9,6 +10,7 @@ Exit codes: 0 nothing new or worse at --fail-on (default critical) or above; 1 a
   static override examples = [
     '<%= config.bin %> <%= command.id %> before.json after.json',
     '<%= config.bin %> <%= command.id %> main-report.json pr-snapshot.json --format markdown >> "$GITHUB_STEP_SUMMARY"',
+    '<%= config.bin %> <%= command.id %> before.json after.json --format table --format html=diff.html --format sarif=diff.sarif',
   ]
   static override args = {
     old: Args.string({required: true, description: 'the earlier report or snapshot'}),
@@ -17,9 +19,10 @@ Exit codes: 0 nothing new or worse at --fail-on (default critical) or above; 1 a
   static override flags = {
     config: Flags.string({char: 'c', summary: 'Config file with rule overrides to apply to snapshots.', env: 'CHOKEPOINT_CONFIG'}),
     'fail-on': evaluationFlags['fail-on'],
-    format: Flags.string({char: 'f', summary: 'Output format.', options: ['table', 'markdown', 'json']}),
+    format: Flags.string({char: 'f', multiple: true, summary: `Output format: ${DIFF_FORMATS.join(', ')} (sarif: NEW's results with their baselineState against OLD, resolved ones "absent"); FORMAT=FILE writes it to FILE (repeatable, at most one on stdout).`}),
     json: Flags.boolean({summary: 'Same as --format json.'}),
-    output: Flags.string({char: 'o', summary: 'Write the diff to this file instead of stdout.'}),
+    output: Flags.string({char: 'o', summary: 'Write the diff to this file instead of stdout (with a single --format).'}),
+    'sarif-anchor': sarifAnchorFlag,
     color: Flags.boolean({summary: 'Colour the table (default: on a TTY unless NO_COLOR is set).', allowNo: true}),
   }
 

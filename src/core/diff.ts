@@ -1,4 +1,4 @@
-import {SEVERITY_RANK, type FailOn, type Finding, type Report, type Severity} from './types.js'
+import {SEVERITY_RANK, type BaselineChange, type FailOn, type Finding, type Report, type Severity} from './types.js'
 import {formatValue, type Unit} from './units.js'
 import {toolVersion} from './version.js'
 
@@ -157,7 +157,9 @@ export function applyBaseline(report: Report, baseline: Report, file: string): {
   const diff = diffReports(baseline, report, {failOn: report.gate.failOn})
   const fresh = new Set(diff.changes.filter((c) => c.change === 'new' || c.change === 'worse').map((c) => c.id))
   const ignored = report.findings.filter((f) => !fresh.has(f.id)).length
+  const changes: Record<string, BaselineChange> = {}
+  for (const c of diff.changes) if (c.change !== 'resolved') changes[c.id] = c.change
   const passed = diff.gate.passed
   const exitCode = !passed ? 1 : report.gate.incomplete ? 3 : 0
-  return {report: {...report, gate: {...report.gate, passed, exitCode, baseline: {file, ignored, failing: diff.gate.failing}}}, diff, fresh}
+  return {report: {...report, gate: {...report.gate, passed, exitCode, baseline: {file, ignored, failing: diff.gate.failing, changes}}}, diff, fresh}
 }

@@ -22,7 +22,14 @@ export interface GateBaseline {
   ignored: number
   /** New or worse findings at or above failOn: what failed the gate. */
   failing: number
+  /**
+   * How each finding of this report compares with the baseline, by finding id: new, worse (severity rose), better
+   * (fell) or unchanged. New and worse count towards the gate; better and unchanged are the known ones. SARIF's
+   * baselineState, JUnit's skipped known findings and the HTML badge read it. Absent in reports of older versions.
+   */
+  changes?: Record<string, BaselineChange>
 }
+export type BaselineChange = 'new' | 'worse' | 'better' | 'unchanged'
 export const SEVERITY_RANK: Record<Severity, number> = {info: 1, warning: 2, critical: 3}
 
 export type Area =

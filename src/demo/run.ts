@@ -10,26 +10,23 @@ import {runAudit} from '../core/audit.js'
 import type {ChokepointConfig} from '../core/config.js'
 import {errorMessage} from '../core/errors.js'
 import {loadRules} from '../core/rules.js'
-import type {Report, TargetSpec} from '../core/types.js'
-import {renderReport} from '../core/render.js'
+import type {Report, Snapshot, TargetSpec} from '../core/types.js'
 import type {CliContext} from '../cli/context.js'
 import {startEmbeddedServer, type EmbeddedServer} from './embedded-server.js'
 import {checkRedis, DEFAULT_REDIS_URL, deleteKeysWithPrefix, seedRedisPart, type RedisPart} from './redis-part.js'
 import * as shop from './shop.js'
 
 export interface DemoOptions {
-  format: string
   /** The run's registry and secrets. */
   context: CliContext
-  color: boolean
   /** Leave the server running (seeded) after the report, and print how to reach and stop it. */
   keep: boolean
   /** Redis to add to the demo; default REDIS_URL, else redis://127.0.0.1:6379. */
   redisUrl?: string
   /** Progress lines (stderr). */
   progress: (line: string) => void
-  /** The report (stdout). */
-  write: (text: string) => void
+  /** Renders and writes the report in the formats asked for (stdout and files); the snapshot feeds the HTML charts. */
+  writeReport: (report: Report, snapshot: Snapshot) => Promise<void>
 }
 
 export interface DemoResult {
@@ -161,11 +158,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const targets: TargetSpec[] = [{name: 'shop-db', kind: 'postgres', url: shopUrl}]
     if (redis) targets.push({name: 'shop-redis', kind: 'redis', url: redis.url, options: redis.targetOptions})
     progress(`auditing ${targets.map((t) => t.name).join(' and ')} live (window 0: counters since the server started)…`)
-    const {report} = await runAudit({...options.context, config: demoConfig(progress), targets, windowSeconds: 0, failOn: 'critical', log: progress})
+    const {report, snapshot} = await runAudit({...options.context, config: demoConfig(progress), targets, windowSeconds: 0, failOn: 'critical', log: progress})
     step('audit')
 
-    const text = await renderReport(report, options.format, {...options.context, options: {color: options.color}})
-    options.write(text)
+    await options.writeReport(report, snapshot)
     const secondsToReport = Math.round(process.uptime() * 10) / 10
     const {critical, warning, info} = report.summary
     progress(`report: ${critical} critical, ${warning} warning, ${info} info, written ${secondsToReport} s after start`

@@ -3,15 +3,18 @@ import type {ChangeKind, FindingChange, ReportDiff} from '../core/diff.js'
 import type {Severity} from '../core/types.js'
 import {shortTargetNames, wrapText} from './format-helpers.js'
 
-/** The formats `chokepoint diff` renders. */
-export const DIFF_FORMATS = ['table', 'markdown', 'json'] as const
+/**
+ * The formats `chokepoint diff` renders: these three here, html (reporters/html/diff-page.ts) and sarif (the NEW
+ * report's results with their baselineState). Not junit: a diff is no test run; `check --baseline` is that gate.
+ */
+export const DIFF_FORMATS = ['table', 'markdown', 'json', 'html', 'sarif'] as const
 export type DiffFormat = (typeof DIFF_FORMATS)[number]
 
-const HEADING: Record<ChangeKind, string> = {
+export const HEADING: Record<ChangeKind, string> = {
   new: 'New', worse: 'Worse', resolved: 'Resolved', better: 'Better', unchanged: 'Unchanged',
 }
 
-function severityText(c: FindingChange): string {
+export function severityText(c: FindingChange): string {
   const {old, new: now} = c.severity
   return old && now && old !== now ? `${old} -> ${now}` : (now ?? old)!
 }
@@ -20,14 +23,14 @@ function paint(chalk: ChalkInstance, severity: Severity | null): (s: string) => 
   return severity === 'critical' ? chalk.red.bold : severity === 'warning' ? chalk.yellow : chalk.cyan
 }
 
-function gateText(diff: ReportDiff): string {
+export function gateText(diff: ReportDiff): string {
   const {gate} = diff
   if (gate.failOn === 'never') return 'diff gate: --fail-on never'
   return gate.passed ? `diff passed (--fail-on ${gate.failOn}): nothing new or worse at ${gate.failOn} or above`
     : `diff failed (--fail-on ${gate.failOn}): ${gate.failing} new or worse at ${gate.failOn} or above`
 }
 
-function countsText(diff: ReportDiff): string {
+export function countsText(diff: ReportDiff): string {
   return (['new', 'worse', 'resolved', 'better', 'unchanged'] as ChangeKind[]).map((k) => `${diff.counts[k]} ${k}`).join(', ')
 }
 
@@ -89,8 +92,11 @@ function renderMarkdownDiff(diff: ReportDiff): string {
   return out.join('\n')
 }
 
-/** Renders a diff; the caller scrubs the text with the run's secrets (findings' messages came from the reports). */
-export function renderDiff(diff: ReportDiff, format: DiffFormat, options: {color?: boolean; width?: number} = {}): string {
+/**
+ * Renders a diff in the formats that need only the diff (not html or sarif); the caller scrubs the text with the run's
+ * secrets (findings' messages came from the reports).
+ */
+export function renderDiff(diff: ReportDiff, format: 'table' | 'markdown' | 'json', options: {color?: boolean; width?: number} = {}): string {
   if (format === 'json') return `${JSON.stringify(diff, null, 2)}\n`
   if (format === 'markdown') return renderMarkdownDiff(diff)
   return renderTableDiff(diff, Boolean(options.color), Math.max(40, options.width ?? 120))

@@ -1,4 +1,4 @@
-import type {DiagnosisEntry, Finding, NotReadEntry, Remedy, Report, Severity} from '../core/types.js'
+import type {BaselineChange, DiagnosisEntry, Finding, NotReadEntry, Remedy, Report, Severity} from '../core/types.js'
 
 export const SEVERITY_ORDER: Severity[] = ['critical', 'warning', 'info']
 
@@ -9,6 +9,20 @@ export function gateLine(report: Report): string {
   if (!gate.passed) return `gate failed (--fail-on ${gate.failOn}): ${counts}`
   if (gate.incomplete) return `${incompleteText(report)}; ${counts}`
   return `gate passed (--fail-on ${gate.failOn}): ${counts}`
+}
+
+/**
+ * With check --baseline: how a finding compares with the baseline (undefined without a baseline, or from a report
+ * made before the gate recorded it per finding).
+ */
+export function baselineChange(report: Report, findingId: string): BaselineChange | undefined {
+  return report.gate.baseline?.changes?.[findingId]
+}
+
+/** A finding the baseline already had at the same severity or worse: the gate ignored it. */
+export function knownInBaseline(report: Report, findingId: string): boolean {
+  const change = baselineChange(report, findingId)
+  return change === 'unchanged' || change === 'better'
 }
 
 /** "audit incomplete: target rabbit not read, 1 probe failed (see Not read)": what an incomplete audit is missing. */

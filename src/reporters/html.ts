@@ -6,8 +6,8 @@
  * report file is escaped.
  */
 import type {Reporter} from '../core/reporter.js'
-import type {Remedy, Report} from '../core/types.js'
-import {checksLine, displayOrder, gapText, gateLine, incompleteText, noFindingsLine, pathVerdictText, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
+import type {Finding, Remedy, Report} from '../core/types.js'
+import {baselineChange, checksLine, displayOrder, gapText, gateLine, incompleteText, knownInBaseline, noFindingsLine, pathVerdictText, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
 import {STYLE, SCRIPT} from './html/assets.js'
 import {buildCharts, type Chart} from './html/charts.js'
 import {esc, jsonForScript} from './html/escape.js'
@@ -32,14 +32,23 @@ function remedyHtml(r: Remedy, index: RemedyIndex): string {
     + `${code ? codeBlock(code, r.sql ? 'sql' : 'sh') : ''}</div>`
 }
 
-function findingHtml({finding: f, depth, number}: DisplayedFinding, index: RemedyIndex, causeNumber: Map<string, number>): string {
+/** With check --baseline: a finding the gate ignored is "known in baseline", one whose severity rose "worse than in baseline". */
+function baselineBadge(report: Report, f: Finding): string {
+  const change = baselineChange(report, f.id)
+  const file = report.gate.baseline?.file ?? ''
+  if (knownInBaseline(report, f.id)) return ` <span class="badge known" data-baseline="${esc(change!)}" title="${esc(`already in ${file}: the gate ignored it`)}">known in baseline</span>`
+  if (change === 'worse') return ` <span class="badge worse" data-baseline="worse" title="${esc(`less severe in ${file}`)}">worse than in baseline</span>`
+  return ''
+}
+
+function findingHtml({finding: f, depth, number}: DisplayedFinding, index: RemedyIndex, causeNumber: Map<string, number>, report: Report): string {
   const threshold = thresholdText(f)
   const cause = f.causeId ? causeNumber.get(f.causeId) : undefined
   const evidence = Object.entries(f.evidence ?? {})
   return `<div class="finding depth-${Math.min(depth, 3)}" id="finding-${number}" data-finding="${esc(f.id)}" data-severity="${esc(f.severity)}">`
     + `<div class="head"><span class="num">[${number}]</span><span class="badge ${esc(f.severity)}">${esc(f.severity)}</span> `
     + `${depth > 0 ? '↳ ' : ''}<code>${esc(f.rule)}</code> on <span class="subject">${esc(f.subject)}</span> <span class="muted">(${esc(f.target)})</span>`
-    + `${cause ? ` <span class="explained">explained by <a href="#finding-${cause}">[${cause}]</a></span>` : ''}</div>`
+    + `${cause ? ` <span class="explained">explained by <a href="#finding-${cause}">[${cause}]</a></span>` : ''}${baselineBadge(report, f)}</div>`
     + `<div class="message">${esc(f.message)}</div>`
     + `${threshold ? `<div class="muted small">threshold: ${esc(threshold)}${f.value === null ? '' : `; value ${esc(f.value)}`}</div>` : ''}`
     + `${evidence.length ? `<details class="evidence"><summary>evidence</summary><table>${evidence.map(([k, v]) => `<tr><td><code>${esc(k)}</code></td><td>${evidenceValue(v)}</td></tr>`).join('')}</table></details>` : ''}`
@@ -51,8 +60,11 @@ function verdictHtml(report: Report): string {
   const state = !report.gate.passed ? 'failed' : report.gate.incomplete ? 'incomplete' : 'passed'
   const headline = state === 'failed' ? 'Gate failed' : state === 'incomplete' ? 'Audit incomplete' : 'Gate passed'
   const also = !report.gate.passed && report.gate.incomplete ? `<div>${esc(incompleteText(report))}</div>` : ''
+  const {baseline} = report.gate
+  const known = baseline ? `<div class="baseline" data-known="${baseline.ignored}" data-failing="${baseline.failing}"><span class="badge known">known in baseline</span> `
+    + `${esc(`${baseline.ignored} known finding${baseline.ignored === 1 ? '' : 's'} of ${baseline.file} ignored by the gate; ${baseline.failing} new or worse at --fail-on ${report.gate.failOn} or above`)}</div>` : ''
   return `<section class="verdict ${state}" id="verdict" data-verdict="${state}"><strong>${headline}</strong> <span class="muted">(exit ${report.gate.exitCode})</span>`
-    + `<div>${esc(gateLine(report))}</div>${also}</section>`
+    + `<div>${esc(gateLine(report))}</div>${known}${also}</section>`
 }
 
 function pathVerdictHtml(report: Report): string {
@@ -99,7 +111,7 @@ function findingsHtml(report: Report, order: DisplayedFinding[], index: RemedyIn
   const body = groups.map((g) => {
     const root = g[0].finding
     const title = g.length > 1 ? `${esc(root.rule)} on ${esc(root.subject)}: explains ${g.length - 1} more` : ''
-    return `<section class="group${g.length > 1 ? ' cause' : ''}">${title ? `<h3>${title}</h3>` : ''}${g.map((d) => findingHtml(d, index, causeNumber)).join('')}</section>`
+    return `<section class="group${g.length > 1 ? ' cause' : ''}">${title ? `<h3>${title}</h3>` : ''}${g.map((d) => findingHtml(d, index, causeNumber, report)).join('')}</section>`
   })
   const counts = (['critical', 'warning', 'info'] as const).map((s) => `${report.summary[s]} ${s}`).join(', ')
   return `<h2 id="findings">Findings <span class="muted small">${esc(counts)}</span></h2>${body.join('')}`

@@ -1,14 +1,15 @@
 import type {Check} from '../core/checks.js'
 import type {Reporter} from '../core/reporter.js'
-import {SEVERITY_RANK, type FailOn, type Finding, type Severity} from '../core/types.js'
-import {gapText, remedyCode, thresholdText} from './format-helpers.js'
+import {SEVERITY_RANK, type FailOn, type Finding, type Report, type Severity} from '../core/types.js'
+import {gapText, knownInBaseline, remedyCode, thresholdText} from './format-helpers.js'
 
 /**
  * JUnit XML for CI test reports (Jenkins, GitLab, Azure, CircleCI...): one testsuite per target, one testcase per
  * check of the report (passing ones included), classname `chokepoint.<area>`, a name unique in its suite per rule x
  * subject (GitLab collapses duplicates). A finding at or above --fail-on is a failure (message and remedy); a check
  * that was not evaluated is skipped with the reason; a target that could not be read, or a reading or advisor that
- * failed, is an error (the audit is incomplete). The shape is schemas/junit.xsd.
+ * failed, is an error (the audit is incomplete). With check --baseline, a finding the baseline already had is not a
+ * failure: the JUnit failures are exactly what failed the gate. The shape is schemas/junit.xsd.
  */
 export const renderJunit: Reporter = ({report, rules}) => {
   const areaOf = new Map(rules.map((r) => [r.id, r.area]))
@@ -22,18 +23,19 @@ export const renderJunit: Reporter = ({report, rules}) => {
   for (const t of report.targets) {
     const s = suite(t.name)
     s.properties.push(['kind', t.kind], ['url', t.url], ['status', t.status])
+    if (report.gate.baseline) s.properties.push(['baseline', report.gate.baseline.file])
   }
   const failOn = report.gate.failOn as FailOn
   const covered = new Set<string>()
   for (const check of report.checks ?? []) {
     const finding = check.finding ? findings.get(check.finding) : undefined
     if (finding) covered.add(finding.id)
-    addCheck(suite(check.target), check, finding, areaOf, failOn)
+    addCheck(suite(check.target), check, finding, areaOf, failOn, report)
   }
   // A report without checks (version 1) still gives each finding its testcase.
   for (const f of report.findings) {
     if (covered.has(f.id)) continue
-    addCheck(suite(f.target), {rule: f.rule, target: f.target, subject: f.subject, status: f.severity, value: f.value, threshold: f.threshold, finding: f.id}, f, areaOf, failOn)
+    addCheck(suite(f.target), {rule: f.rule, target: f.target, subject: f.subject, status: f.severity, value: f.value, threshold: f.threshold, finding: f.id}, f, areaOf, failOn, report)
   }
   for (const t of report.targets.filter((x) => x.status !== 'ok')) {
     addCase(suite(t.name), 'chokepoint.target', `${t.name} read`, {kind: 'error', type: t.status, message: `target ${t.name} not read: ${t.error ?? t.status}`})
@@ -82,7 +84,7 @@ interface Outcome {
   body?: string
 }
 
-function addCheck(s: Suite, check: Check, finding: Finding | undefined, areaOf: Map<string, string>, failOn: FailOn): void {
+function addCheck(s: Suite, check: Check, finding: Finding | undefined, areaOf: Map<string, string>, failOn: FailOn, report: Report): void {
   const area = finding?.area ?? areaOf.get(check.rule) ?? check.rule.split('/')[0]
   const name = `${check.rule} ${check.subject}`
   if (check.status === 'not-evaluated') {
@@ -96,6 +98,14 @@ function addCheck(s: Suite, check: Check, finding: Finding | undefined, areaOf: 
   const severity = check.status as Severity
   const message = finding ? `${severity}: ${finding.message}` : `${severity}: ${check.rule} ${check.subject}`
   const fails = failOn !== 'never' && SEVERITY_RANK[severity] >= SEVERITY_RANK[failOn]
+  const baseline = report.gate.baseline
+  if (fails && finding && baseline && knownInBaseline(report, finding.id)) {
+    // Skipped, not passed: GitLab's merge request widget and Jenkins' test report count and list skipped cases with
+    // their message, so a known critical stays in sight without failing the pipeline; as a pass it would sink among
+    // the hundreds of passing checks. Neither counts a skipped case as a failure, so the failures match the gate.
+    addCase(s, `chokepoint.${area}`, name, {kind: 'skipped', type: severity, message: `known in baseline ${baseline.file}: ${message}`, body: findingBody(finding)})
+    return
+  }
   addCase(s, `chokepoint.${area}`, name, {kind: fails ? 'failure' : 'out', type: severity, message, body: finding ? findingBody(finding) : message})
 }
 

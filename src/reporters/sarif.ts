@@ -1,9 +1,9 @@
 import {isAbsolute, relative, resolve, sep} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import type {RuleInfo} from '../core/checks.js'
-import type {Reporter, RunFiles} from '../core/reporter.js'
-import {SEVERITY_RANK, type Finding, type Report, type Severity} from '../core/types.js'
-import {gapText, incompleteText, thresholdText} from './format-helpers.js'
+import type {Reporter, ReporterContext, RunFiles} from '../core/reporter.js'
+import {SEVERITY_RANK, type BaselineChange, type Finding, type Report, type Severity} from '../core/types.js'
+import {baselineChange, gapText, incompleteText, thresholdText} from './format-helpers.js'
 
 /**
  * SARIF 2.1.0 for GitHub code scanning (and any SARIF viewer). One run; one rule per rule of the report, one
@@ -21,17 +21,46 @@ export const FINGERPRINT_KEY = 'chokepointFindingId/v1'
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {critical: 'error', warning: 'warning', info: 'note'}
 
+type BaselineState = 'new' | 'unchanged' | 'updated' | 'absent'
+/**
+ * SARIF 2.1.0 §3.27.24 baselineState. A severity that moved either way is "updated" (the spec: present in both, changed
+ * in a way the tool considers significant); the result's properties.baselineChange says which way, and only "new"
+ * and worse ones counted towards the gate.
+ */
+const BASELINE_STATE: Record<BaselineChange, BaselineState> = {new: 'new', unchanged: 'unchanged', worse: 'updated', better: 'updated'}
+
 type Json = Record<string, unknown>
 
-export const renderSarif: Reporter = ({report, rules, options}) => {
+export const renderSarif: Reporter = (ctx) => sarifText(ctx, [])
+
+/**
+ * `chokepoint diff --format sarif`: the NEW report's results, re-gated against OLD (applyBaseline) so each carries its
+ * baselineState, and each finding OLD had and NEW has not as a result with baselineState "absent", as SARIF viewers
+ * compare runs. `rules` should cover both reports' rules.
+ */
+export function renderSarifDiff(ctx: ReporterContext, resolved: Finding[]): string {
+  return sarifText(ctx, resolved)
+}
+
+function sarifText({report, rules, options}: ReporterContext, absent: Finding[]): string {
   const files = options.files ?? {root: resolve('.'), cwd: resolve('.'), anchor: resolve('README.md')}
-  const ruleList = driverRules(report, rules)
+  const ruleList = driverRules([...report.findings, ...absent], rules)
   const ruleIndex = new Map(ruleList.map((r, i) => [r.id as string, i]))
-  const ordered = [...report.findings].sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity])
+  const bySeverity = (a: Finding, b: Finding) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]
+  const changeOf = new Map<Finding, BaselineChange | 'resolved'>()
+  for (const f of report.findings) {
+    const change = baselineChange(report, f.id)
+    if (change) changeOf.set(f, change)
+  }
+  for (const f of absent) changeOf.set(f, 'resolved')
+  // What is present comes before what is gone: past GitHub's limit, the absent ones are cut first.
+  const ordered = [...[...report.findings].sort(bySeverity), ...[...absent].sort(bySeverity)]
   const kept = ordered.slice(0, SARIF_MAX_RESULTS)
   const cut = ordered.slice(SARIF_MAX_RESULTS)
   const notifications: Json[] = executionNotifications(report)
-  const properties: Json = {gate: report.gate, summary: report.summary, source: report.source, windowSeconds: report.windowSeconds}
+  const {baseline, ...gate} = report.gate
+  const properties: Json = {gate, summary: report.summary, source: report.source, windowSeconds: report.windowSeconds}
+  if (baseline) properties.baseline = baselineSummary(report, absent.length)
   if (cut.length > 0) {
     const bySeverity = {critical: 0, warning: 0, info: 0}
     for (const f of cut) bySeverity[f.severity]++
@@ -51,18 +80,29 @@ export const renderSarif: Reporter = ({report, rules, options}) => {
         endTimeUtc: report.generatedAt,
         ...(notifications.length ? {toolExecutionNotifications: notifications} : {}),
       }],
-      results: kept.map((f) => result(f, ruleIndex, files)),
+      results: kept.map((f) => result(f, ruleIndex, files, changeOf.get(f))),
       properties,
     }],
   }
   return `${JSON.stringify(sarif, null, 2)}\n`
 }
 
+/**
+ * The run's baseline in numbers: `known` are the findings the gate ignored (unchanged or better), `failing` the new or
+ * worse ones at or above --fail-on; `absent` the baseline's findings this run no longer has (a diff only lists them).
+ */
+function baselineSummary(report: Report, absent: number): Json {
+  const baseline = report.gate.baseline!
+  const tally: Record<BaselineChange, number> = {new: 0, worse: 0, better: 0, unchanged: 0}
+  for (const change of Object.values(baseline.changes ?? {})) tally[change]++
+  return {file: baseline.file, known: baseline.ignored, failing: baseline.failing, ...tally, absent}
+}
+
 /** The report's rules, plus a bare entry for a finding's rule the report does not describe (an old report). */
-function driverRules(report: Report, rules: RuleInfo[]): Json[] {
+function driverRules(findings: Finding[], rules: RuleInfo[]): Json[] {
   const out = rules.map(driverRule)
   const known = new Set(rules.map((r) => r.id))
-  for (const f of report.findings) {
+  for (const f of findings) {
     if (known.has(f.rule)) continue
     known.add(f.rule)
     const text = `${f.rule}: this report does not describe the rule; \`chokepoint rules show ${f.rule}\` does.`
@@ -94,12 +134,14 @@ function driverRule(rule: RuleInfo): Json {
   }
 }
 
-function result(f: Finding, ruleIndex: Map<string, number>, files: RunFiles): Json {
+function result(f: Finding, ruleIndex: Map<string, number>, files: RunFiles, change: BaselineChange | 'resolved' | undefined): Json {
   const where = locationOf(f, files)
+  const state = change === undefined ? undefined : change === 'resolved' ? 'absent' : BASELINE_STATE[change]
   return {
     ruleId: f.rule,
     ...(ruleIndex.has(f.rule) ? {ruleIndex: ruleIndex.get(f.rule)} : {}),
     level: LEVEL[f.severity],
+    ...(state ? {baselineState: state} : {}),
     message: {text: sentence(`${f.target}: ${f.message}`)},
     locations: [{
       physicalLocation: {artifactLocation: {uri: where.uri, uriBaseId: SRCROOT}, region: {startLine: where.line}},
@@ -118,6 +160,7 @@ function result(f: Finding, ruleIndex: Map<string, number>, files: RunFiles): Js
       ...(f.causeId ? {causeId: f.causeId} : {}),
       remedies: f.remedies.map((r) => ({id: r.id, kind: r.kind, summary: r.summary, ...(r.sql ? {sql: r.sql} : {}), ...(r.command ? {command: r.command} : {})})),
       ...(where.origin ? {anchoredTo: where.origin} : {}),
+      ...(change ? {baselineChange: change} : {}),
     },
   }
 }

@@ -24,6 +24,7 @@ pre{background:var(--code);padding:8px 10px;border-radius:6px;overflow-x:auto;wh
 .path{border-radius:8px;padding:10px 16px;margin:12px 0;border:1px solid var(--line);border-left:6px solid var(--accent, var(--line));background:var(--panel)}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;vertical-align:1px}
 .badge.critical{background:var(--crit)}.badge.warning{background:var(--warn)}.badge.info{background:var(--info)}
+.badge.known{background:var(--na)}.badge.worse{background:var(--crit)}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--panel)}
 .diag{border:1px solid var(--line);border-left:4px solid var(--line);border-radius:6px;padding:8px 12px;margin:8px 0;background:var(--panel)}

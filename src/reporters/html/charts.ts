@@ -107,7 +107,12 @@ function indexCost({report}: ReporterContext): Chart {
     seen.add(key)
     rows.push({label: String(e.sql ?? e.query ?? f.subject), before: e.costBefore, after: e.costAfter})
   }
-  if (rows.length === 0) return absent(id, title, 'No statement the index advisor planned with a proposed index in this report.')
+  if (rows.length === 0) {
+    // Costs before without costs after: the advisor proposed from the statements' shape alone; say why, not "no data".
+    const unverified = report.findings.find((f) => isNum(f.evidence.costBefore) && f.evidence.costAfter === null && typeof f.evidence.notVerified === 'string')
+    return absent(id, title, unverified ? `The index advisor's proposals were not planned, so there is no cost after to draw: ${String(unverified.evidence.notVerified)}.`
+      : 'No statement the index advisor planned with a proposed index in this report.')
+  }
   rows.sort((a, b) => b.before - a.before)
   const shown = rows.slice(0, MAX_BARS)
   const chartRows: BarRow[] = []

@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {runCli} from '../../helpers/cli.js'
-import {adminQuery, forgetLoadWrites, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+import {adminQuery, forgetLoadWrites, withDatabase, PGBOUNCER_STATS_URL, PRIMARY_URL} from '../../helpers/pg.js'
 import {JUNIT_XSD, validateSarif, validateXml} from '../../helpers/validators.js'
 
 const DB = 'cp_sarif_formats'
@@ -122,6 +122,23 @@ describe('several outputs from one audit (built CLI)', () => {
     expect(validateXml(readFileSync(join(repo, 'out', 'check.xml'), 'utf8'), JUNIT_XSD)).toBeNull()
   }, 120_000)
 
+  it('junit of a stack: one testsuite per target, each with a testcase per check of that target, valid against the schema', () => {
+    const r = runCli(['check', '--pg', url, '--pgbouncer', PGBOUNCER_STATS_URL, '--window', '0', '--fail-on', 'warning',
+      '--format', 'junit=out/stack.xml', '--format', 'json=out/stack.json'], {cwd: repo})
+    expect([0, 1]).toContain(r.status)
+    const report = JSON.parse(readFileSync(join(repo, 'out', 'stack.json'), 'utf8'))
+    const junit = readFileSync(join(repo, 'out', 'stack.xml'), 'utf8')
+    expect(validateXml(junit, JUNIT_XSD)).toBeNull()
+    const suites = [...junit.matchAll(/<testsuite name="([^"]*)" tests="(\d+)"/g)].map((m) => [m[1].replace(/&amp;/g, '&'), Number(m[2])])
+    expect(report.targets.map((t: {name: string}) => t.name)).toHaveLength(2)
+    for (const t of report.targets) {
+      const checks = report.checks.filter((c: {target: string}) => c.target === t.name).length
+      expect(checks, t.name).toBeGreaterThan(0)
+      expect(suites.find(([name]) => name === t.name), t.name).toEqual([t.name, expect.any(Number)])
+      expect((suites.find(([name]) => name === t.name)![1] as number)).toBeGreaterThanOrEqual(checks)
+    }
+  }, 120_000)
+
   it('report: a saved JSON report rendered as SARIF, anchored to --sarif-anchor, and Markdown, in one call', () => {
     mkdirSync(join(repo, 'docs'), {recursive: true})
     writeFileSync(join(repo, 'docs', 'ops.md'), '# on call\n')
@@ -134,6 +151,23 @@ describe('several outputs from one audit (built CLI)', () => {
     expect(loc(run.results.find((x: any) => x.ruleId === 'database/index-workload'))).toEqual(['docs/ops.md', 1])
     expect(loc(run.results.find((x: any) => x.ruleId === 'database/missing-index'))).toEqual(['db/workload.sql', 6])
   })
+
+  it('SARIF past GitHub\'s 25,000 results: the real report\'s findings copied past the limit, the least severe cut, said in the run and on stderr', () => {
+    const report = JSON.parse(readFileSync(join(repo, 'out', 'report.json'), 'utf8'))
+    const critical = {...report.findings[0], severity: 'critical', id: 'critical-copy', subject: 'the one critical'}
+    const info = report.findings.find((f: {severity: string}) => f.severity !== 'critical') ?? report.findings[0]
+    const copies = Array.from({length: 25_001}, (_, i) => ({...info, severity: 'info', id: `copy-${i}`, subject: `${info.subject} #${i}`}))
+    report.findings = [...copies, critical]
+    writeFileSync(join(repo, 'out', 'big.json'), JSON.stringify(report))
+    const r = runCli(['report', 'out/big.json', '--format', 'sarif=out/big.sarif'], {cwd: repo})
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trim().split('\n')).toEqual(['sarif: 2 of 25002 findings left out of the SARIF (0 critical, 0 warning, 2 info): GitHub accepts at most 25000 results per run; the least severe were cut, the JSON report has them all.'])
+    const run = JSON.parse(readFileSync(join(repo, 'out', 'big.sarif'), 'utf8')).runs[0]
+    expect(run.results).toHaveLength(25_000)
+    expect(run.results[0]).toMatchObject({level: 'error', partialFingerprints: {'chokepointFindingId/v1': 'critical-copy'}})
+    expect(run.properties.resultsOmitted).toEqual({count: 2, of: 25_002, critical: 0, warning: 0, info: 2, limit: 25_000})
+    expect(run.invocations[0].toolExecutionNotifications[0]).toMatchObject({level: 'warning', descriptor: {id: 'results-omitted'}})
+  }, 120_000)
 
   it('bad combinations exit 2 with one line, before anything is audited', () => {
     const cases: Array<[string[], RegExp]> = [

@@ -4,8 +4,12 @@
  * on stderr (stderr is a pipe here: plain lines, at the interval CHOKEPOINT_PROGRESS_INTERVAL_MS sets); nothing on
  * stderr with --quiet, and stdout, the report, the same either way.
  */
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runCli} from '../../helpers/cli.js'
+import {REPO_ROOT, runCli} from '../../helpers/cli.js'
 import {adminQuery, connect, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
 import {startRedis, type RedisServer} from '../../helpers/redis-server.js'
 import {client} from '../redis/audit-helpers.js'
@@ -63,4 +67,35 @@ describe('progress on stderr', () => {
     expect(r.stderr).toBe('')
     expect(JSON.parse(r.stdout).findings.length).toBeGreaterThan(0)
   })
+
+  /**
+   * The built CLI on a real terminal: a pty from util-linux's script(1), sized 100 columns (an unsized one says 0).
+   * Stdout and stderr both reach the pty, so the report goes to a file.
+   */
+  function onTerminal(extra: string[]): {status: number | null; screen: string; report: {findings: unknown[]}} {
+    const dir = mkdtempSync(join(tmpdir(), 'cp-progress-pty-'))
+    try {
+      const file = join(dir, 'report.json')
+      const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`
+      const command = [process.execPath, join(REPO_ROOT, 'bin', 'run.js'), ...args(), ...extra, '-o', file].map(quote).join(' ')
+      const r = spawnSync('script', ['-qec', `stty cols 100 rows 40; ${command}`, '/dev/null'], {encoding: 'utf8', timeout: 120_000, env: {...process.env, NO_COLOR: '1'}})
+      return {status: r.status, screen: r.stdout, report: JSON.parse(readFileSync(file, 'utf8'))}
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  }
+
+  it('draws a bar in place on a real terminal, no line wider than it, and nothing with --quiet', () => {
+    const shown = onTerminal([])
+    expect(shown.status, shown.screen).toBe(0)
+    // What is drawn in place: each text after a clear-line that no newline ends (those are log messages, wrapped by the terminal).
+    const drawn = shown.screen.split('\r\u001b[2K').filter((l) => !l.includes('\n')).map((l) => l.replace(/\r$/, ''))
+    expect(drawn.some((l) => /: sampling window \[#+-*\] \d+% \d\/2 s/.test(l)), shown.screen).toBe(true)
+    expect(drawn.some((l) => /: key sample \[[#-]{20}\] \d+% \d+\/600 keys/.test(l)), shown.screen).toBe(true)
+    for (const l of drawn) expect([...l].length, l).toBeLessThanOrEqual(99)
+    const quiet = onTerminal(['--quiet'])
+    expect(quiet.status).toBe(0)
+    expect(quiet.screen).not.toMatch(/\u001b\[2K|sampling window|key sample/)
+    expect(quiet.report.findings.length).toBe(shown.report.findings.length)
+  }, 120_000)
 })

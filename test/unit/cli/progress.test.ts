@@ -33,6 +33,17 @@ describe('progress on stderr', () => {
     expect(out.text).not.toMatch(/\n$/)
   })
 
+  it('takes a terminal that says it has 0 columns (an unsized pty) as 80 wide, not as the narrowest', () => {
+    const out = stream(true)
+    out.columns = 0
+    let now = 0
+    const r = new ProgressRenderer({stream: out, now: () => now})
+    const window = r.start('postgres:127.0.0.1/shop: sampling window', 10, 's')
+    now += 1000
+    window.tick(5)
+    expect(out.text.split('\r\u001b[2K').pop()).toBe('postgres:127.0.0.1/shop: sampling window [##########----------] 50% 5/10 s')
+  })
+
   it('without a terminal, writes a plain line per task every interval, and one when a reported task ends', () => {
     let now = 0
     const out = stream(false)

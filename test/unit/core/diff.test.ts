@@ -63,6 +63,8 @@ describe('diff of two reports', () => {
     const worse = applyBaseline(withFindings([lag, unused, fresh]), baseline, 'base.json')
     expect(worse.report.gate).toMatchObject({passed: false, exitCode: 1, baseline: {ignored: 2, failing: 1}})
     expect([...worse.fresh]).toEqual(['z9'])
+    // Each finding's comparison, for the formats that mark known findings (SARIF baselineState, JUnit, HTML).
+    expect(worse.report.gate.baseline!.changes).toEqual({[lag.id]: 'unchanged', [unused.id]: 'unchanged', z9: 'new'})
     // The report keeps every finding: only its gate changed.
     expect(worse.report.findings).toHaveLength(3)
   })
