@@ -36,6 +36,8 @@ export interface VerdictSide {
   summary: Report['summary']
   /** The chokepoints, rank order: "rule on subject (target)". */
   chokepoints: string[]
+  /** The path verdict (report.verdict.path); null for a report written before it existed. */
+  scalingPath?: string | null
 }
 
 export interface ReportDiff {
@@ -44,7 +46,7 @@ export interface ReportDiff {
   generatedAt: string
   old: VerdictSide & {file?: string}
   new: VerdictSide & {file?: string}
-  verdict: {changed: boolean; text: string}
+  verdict: {changed: boolean; text: string; scalingPathChanged?: boolean}
   /** Chokepoints gone and appeared (the diagnosis' root causes, by rule, target and subject). */
   chokepoints: {resolved: string[]; new: string[]}
   counts: Record<ChangeKind, number>
@@ -71,6 +73,7 @@ function side(report: Report, file?: string): VerdictSide & {file?: string} {
   return {
     ...(file ? {file} : {}), generatedAt: report.generatedAt, source: report.source, passed: report.gate.passed, incomplete: report.gate.incomplete,
     exitCode: report.gate.exitCode, failOn: report.gate.failOn, summary: report.summary, chokepoints: chokepoints(report),
+    scalingPath: report.verdict?.path ?? null,
   }
 }
 
@@ -132,8 +135,11 @@ export function diffReports(oldReport: Report, newReport: Report, options: {fail
   const oldSide = side(oldReport, options.oldFile)
   const newSide = side(newReport, options.newFile)
   const changed = oldSide.passed !== newSide.passed || oldSide.incomplete !== newSide.incomplete || counts(oldSide) !== counts(newSide)
-  const text = changed ? `gate ${verdictWord(oldSide)} -> ${verdictWord(newSide)}: ${counts(oldSide)} -> ${counts(newSide)}`
-    : `gate ${verdictWord(newSide)} in both: ${counts(newSide)}`
+  // Reports written before the path verdict existed have none: no change is claimed from a missing side.
+  const scalingPathChanged = oldSide.scalingPath != null && newSide.scalingPath != null && oldSide.scalingPath !== newSide.scalingPath
+  const path = scalingPathChanged ? `; scaling path ${oldSide.scalingPath} -> ${newSide.scalingPath}` : ''
+  const text = (changed ? `gate ${verdictWord(oldSide)} -> ${verdictWord(newSide)}: ${counts(oldSide)} -> ${counts(newSide)}`
+    : `gate ${verdictWord(newSide)} in both: ${counts(newSide)}`) + path
   const failing = changes.filter((c) => (c.change === 'new' || c.change === 'worse') && atOrAbove(c.severity.new, failOn)).length
   return {
     schemaVersion: DIFF_SCHEMA_VERSION,
@@ -141,7 +147,7 @@ export function diffReports(oldReport: Report, newReport: Report, options: {fail
     generatedAt: new Date().toISOString(),
     old: oldSide,
     new: newSide,
-    verdict: {changed, text},
+    verdict: {changed: changed || scalingPathChanged, text, scalingPathChanged},
     chokepoints: {resolved: oldSide.chokepoints.filter((c) => !newSide.chokepoints.includes(c)), new: newSide.chokepoints.filter((c) => !oldSide.chokepoints.includes(c))},
     counts: tally,
     changes,

@@ -40,8 +40,19 @@ describe('diff of two reports', () => {
     // The critical lag is worse: the diff fails at critical, not at never.
     expect(diff.gate).toMatchObject({failOn: 'critical', passed: false, failing: 1, exitCode: 1})
     expect(diffReports(old, now, {failOn: 'never'}).gate.passed).toBe(true)
-    expect(diff.verdict).toEqual({changed: true, text: 'gate passed -> failed: 0 critical, 2 warning, 1 info -> 1 critical, 0 warning, 2 info'})
+    expect(diff.verdict).toEqual({changed: true, scalingPathChanged: false, text: 'gate passed -> failed: 0 critical, 2 warning, 1 info -> 1 critical, 0 warning, 2 info'})
     expect(validateDiff(JSON.parse(renderDiff(diff, 'json'))), JSON.stringify(validateDiff.errors)).toBe(true)
+  })
+
+  it('says when the scaling path changed, and claims no change from a report written before it existed', () => {
+    const verdict = (path: 'indexes' | 'healthy') => ({path, headline: path, target: null, share: null, decidedBy: 'd', wouldChange: 'w', considered: []})
+    const diff = diffReports({...withFindings([unused]), verdict: verdict('indexes')}, {...withFindings([unused]), verdict: verdict('healthy')})
+    expect(diff.verdict).toMatchObject({changed: true, scalingPathChanged: true})
+    expect(diff.verdict.text).toMatch(/; scaling path indexes -> healthy$/)
+    expect(validateDiff(diff)).toBe(true)
+    const older = diffReports(withFindings([unused]), {...withFindings([unused]), verdict: verdict('healthy')})
+    expect(older.verdict).toMatchObject({changed: false, scalingPathChanged: false})
+    expect(older.new.scalingPath).toBe('healthy')
   })
 
   it('passes when nothing is new or worse, whatever is still there', () => {
