@@ -50,6 +50,17 @@ const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
   minSavedMsPerSecond: number('statement time an index saves, ms per second, below which it gets no finding of its own (default 0: off)', {min: 0, max: 1e9}),
 }
 
+const READ_REPLICA_OPTIONS: OptionSpecs = {
+  cpuCores: number('CPU cores of this database server: statement time per second over them is its load when no Prometheus CPU reading names it', {min: 0.01, max: 100_000}),
+  coresPerReplica: number('CPU cores of each proposed replica (default: cpuCores)', {min: 0.01, max: 100_000}),
+  saturation: ratio('load from which the primary counts as saturated when no resources/cpu rule applies (default 0.7)'),
+  targetUtilisation: number('utilisation the primary and each replica are sized for (default 0.6)', {min: 0.05, max: 1}),
+  lagToleranceSeconds: number('replica lag the routed reads tolerate (default 5)', {min: 0, max: 86_400}),
+  readBackCallsRatio: number('a read of a table its role writes, with at most this many calls per write, is a read-back that stays on the primary (default 2)', {min: 0, max: 1e6}),
+  highWalBytesPerSecond: number('WAL rate from which the primary is write-heavy and replicas are not the remedy (default 16 MiB/s)', {min: 1, max: 1e12}),
+  cpuSubject: string('the Prometheus CPU subject (job/instance) of this database server, when its host name does not identify it'),
+}
+
 const POSTGRES_OPTIONS: OptionSpecs = {
   statementTimeoutMs: timeoutMs('statement_timeout of chokepoint\'s session (default 10000)', 600_000),
   lockTimeoutMs: count('lock_timeout of chokepoint\'s session (default 1000)', 1, 60_000),
@@ -74,6 +85,7 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   activityTopN: count('postgres.activity: sessions listed (default 20)', 1, 1000),
   indexesDataLimit: count('postgres.indexes: indexes kept in the reading (default 5000)', 1, 100_000),
   indexesFlaggedLimit: count('postgres.indexes: unused, duplicate and invalid indexes listed, each (default 100)', 1, 10_000),
+  readReplica: object('read-replica advisor: {cpuCores, coresPerReplica, saturation, targetUtilisation, lagToleranceSeconds, readBackCallsRatio, highWalBytesPerSecond, cpuSubject}', {properties: READ_REPLICA_OPTIONS}),
   ...STACK_ADVISOR_OPTIONS,
 }
 
@@ -195,6 +207,7 @@ export const builtinPlugin = definePlugin({
         'postgres.statements': ['db.statement.mean_seconds'],
         'postgres.indexes': ['db.index.unused_bytes', 'db.index.duplicate_bytes', 'postgres.index.invalid'],
         'postgres.replication': ['replication.lag_seconds', 'replication.inactive_slot.retained_bytes'],
+        'postgres.wal': [],
         'postgres.plans': ['postgres.plans.unplannable'],
       },
       driver: async () => (await import('./drivers/postgres.js')).postgresDriver,
@@ -287,6 +300,7 @@ export const builtinPlugin = definePlugin({
     {id: 'index', scope: 'postgres', description: 'Workload index advisor: candidate indexes verified by what-if planning', load: async () => (await import('./advisors/index-advisor/advisor.js')).indexAdvisor},
     {id: 'workers', scope: 'stack', description: 'Consumers each queue needs from arrival and service rates', load: async () => (await import('./advisors/workers.js')).workersAdvisor},
     {id: 'working-set', scope: 'postgres', description: 'Low buffer-cache hit rates of a database as one problem, weighed by their read time', load: async () => (await import('./advisors/working-set.js')).workingSetAdvisor},
+    {id: 'read-replica', scope: 'postgres', description: 'Read replicas from the read share, the primary\'s saturation, lag and WAL rate', load: async () => (await import('./advisors/read-replica.js')).readReplicaAdvisor},
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
   ],
   appliers: [

@@ -3,11 +3,16 @@ import {readingKey} from '../core/readings.js'
 import type {CacheHitData} from '../probes/postgres/cache-hit.js'
 import type {PlansData} from '../probes/postgres/plans.js'
 import type {PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
+import type {ReplicationData} from '../probes/postgres/replication.js'
+import type {WalData} from '../probes/postgres/wal.js'
 import type {StatementsData} from '../probes/postgres/statements.js'
 
 export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
 export type {CacheHitData, CacheLevel} from '../probes/postgres/cache-hit.js'
 export type {PreparedXact, PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
+export type {ReplicationData, StandbyLag} from '../probes/postgres/replication.js'
+export type {StatementsData, StatementRow} from '../probes/postgres/statements.js'
+export type {WalData} from '../probes/postgres/wal.js'
 
 export interface TablesData {
   /** The most-written tables' per-second write rates, keyed by unquoted schema.table. */
@@ -27,3 +32,7 @@ export const connectionsReading = readingKey<Record<string, unknown>>('postgres.
 export const cacheHitReading = readingKey<CacheHitData>('postgres.cache-hit', (d) => hasArray('levels')(d) && hasArray('worstTables')(d))
 /** Prepared transactions, oldest first, each with whether it holds back the xmin horizon (a cause of xid age). */
 export const preparedXactsReading = readingKey<PreparedXactsData>('postgres.prepared-xacts', hasArray('preparedXacts'))
+/** Replication seen from this server: its standbys' lag (a primary) or its own (a standby). */
+export const replicationReading = readingKey<ReplicationData>('postgres.replication', (d) => !!d && typeof d === 'object' && ((d as {role?: unknown}).role === 'primary' || (d as {role?: unknown}).role === 'standby'))
+/** WAL written per second, the cluster's system identifier and the standby conflict settings. */
+export const walReading = readingKey<WalData>('postgres.wal', (d) => !!d && typeof d === 'object' && typeof (d as {inRecovery?: unknown}).inRecovery === 'boolean')

@@ -75,3 +75,59 @@ export async function readStatementWrites(session: PgSession, seconds: number, b
   }
   return {seconds, basis, statements, truncated: rows.length > MAX_WRITE_STATEMENTS}
 }
+
+/**
+ * Where a statement can run, from its parse tree: a plain `read` (a SELECT with no locking clause and no
+ * data-modifying CTE: a hot standby can serve it), a `locking-read` (SELECT ... FOR UPDATE/SHARE: takes row locks,
+ * which only the primary can), a `write` (what writeTarget names, and a SELECT whose CTE writes) or `other`
+ * (utility statements, CALL, DO: the primary's). `tables` are every relation the tree names (RangeVar), the
+ * statement's own CTE names left out, each as `schema.name` when qualified, else `name`.
+ */
+export interface StatementAccess {
+  access: 'read' | 'locking-read' | 'write' | 'other'
+  /** select, insert, update, delete, merge, copy, or the parse node's name for the rest (e.g. TransactionStmt). */
+  kind: string
+  tables: string[]
+  written?: string
+}
+
+const DATA_MODIFYING = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
+
+function visitNodes(node: unknown, visit: (n: Record<string, any>) => void): void {
+  if (Array.isArray(node)) for (const n of node) visitNodes(n, visit)
+  else if (node && typeof node === 'object') {
+    visit(node as Record<string, any>)
+    for (const v of Object.values(node)) if (v && typeof v === 'object') visitNodes(v, visit)
+  }
+}
+
+export function statementAccess(sql: string): StatementAccess | undefined {
+  let tree
+  try {
+    tree = parseSync(sql)
+  } catch {
+    return undefined
+  }
+  const stmt = tree.stmts?.[0]?.stmt as Record<string, any> | undefined
+  if (!stmt || tree.stmts?.length !== 1) return undefined
+  const [type, node] = Object.entries(stmt)[0] ?? []
+  const ctes = new Set<string>()
+  const named: string[] = []
+  let writesInCte = false
+  let locks = false
+  visitNodes(node, (n) => {
+    if (n.CommonTableExpr?.ctename) {
+      ctes.add(n.CommonTableExpr.ctename)
+      const inner = Object.keys(n.CommonTableExpr.ctequery ?? {})[0]
+      if (inner && DATA_MODIFYING.has(inner)) writesInCte = true
+    }
+    if (n.RangeVar?.relname) named.push(n.RangeVar.schemaname ? `${n.RangeVar.schemaname}.${n.RangeVar.relname}` : n.RangeVar.relname)
+    if (Array.isArray(n.lockingClause) && n.lockingClause.length > 0) locks = true
+  })
+  const tables = [...new Set(named.filter((t) => t.includes('.') || !ctes.has(t)))]
+  const target = writeTarget(sql)
+  if (target) return {access: 'write', kind: target.kind, tables, written: target.schema ? `${target.schema}.${target.name}` : target.name}
+  if (type !== 'SelectStmt') return {access: 'other', kind: type ?? 'unknown', tables}
+  if (writesInCte) return {access: 'write', kind: 'select', tables}
+  return {access: locks ? 'locking-read' : 'read', kind: 'select', tables}
+}

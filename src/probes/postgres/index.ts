@@ -10,6 +10,7 @@ import {preparedXactsProbe} from './prepared-xacts.js'
 import {replicationProbe} from './replication.js'
 import {statementsProbe} from './statements.js'
 import {tablesProbe} from './tables.js'
+import {walProbe} from './wal.js'
 import {xidAgeProbe} from './xid-age.js'
 
 export const postgresProbes: Probe<PgSession>[] = [
@@ -23,5 +24,6 @@ export const postgresProbes: Probe<PgSession>[] = [
   statementsProbe,
   indexesProbe,
   replicationProbe,
+  walProbe,
   plansProbe,
 ]
