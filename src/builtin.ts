@@ -300,8 +300,8 @@ export const builtinPlugin = definePlugin({
     {id: 'index', scope: 'postgres', description: 'Workload index advisor: candidate indexes verified by what-if planning', load: async () => (await import('./advisors/index-advisor/advisor.js')).indexAdvisor},
     {id: 'workers', scope: 'stack', description: 'Consumers each queue needs from arrival and service rates', load: async () => (await import('./advisors/workers.js')).workersAdvisor},
     {id: 'working-set', scope: 'postgres', description: 'Low buffer-cache hit rates of a database as one problem, weighed by their read time', load: async () => (await import('./advisors/working-set.js')).workingSetAdvisor},
-    {id: 'read-replica', scope: 'postgres', description: 'Read replicas from the read share, the primary\'s saturation, lag and WAL rate', load: async () => (await import('./advisors/read-replica.js')).readReplicaAdvisor},
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},
+    {id: 'read-replica', scope: 'postgres', description: 'Read replicas from the read share, the primary\'s saturation, lag and WAL rate', load: async () => (await import('./advisors/read-replica.js')).readReplicaAdvisor},
   ],
   appliers: [
     {id: 'postgres-index', remedyKinds: ['index'], targetKinds: ['postgres'], description: 'CREATE INDEX CONCURRENTLY under a growing lock_timeout, verified by EXPLAIN; rolled back with DROP INDEX CONCURRENTLY',

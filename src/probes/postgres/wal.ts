@@ -8,12 +8,12 @@ import {numOrNull, queryRow} from './skip.js'
  * read-replica advisor needs to pair a primary with its standbys and judge replica queries: the cluster's
  * system identifier (a physical standby has its primary's), pg_is_in_recovery(), max_standby_streaming_delay and
  * hot_standby_feedback. A high WAL rate means a write-heavy primary: replicas replay every byte of it and take no
- * write off it. One round trip per read; before PostgreSQL 14 the rate is null and the settings are still read.
+ * write off it. One round trip in baseline, two in collect (the identity on its own); before PostgreSQL 14 the rate is null and the settings are still read.
  */
 
 export interface WalData {
   inRecovery: boolean
-  /** pg_control_system().system_identifier as text; null where the function is not granted to this role. */
+  /** pg_control_system().system_identifier as text; null where EXECUTE on it was revoked from this role. */
   systemIdentifier: string | null
   /** WAL written per second over the window (or since stats_reset); null before PostgreSQL 14. */
   walBytesPerSecond: number | null
@@ -42,6 +42,7 @@ interface WalRow extends WalCounters {
   system_identifier: string | null
   max_standby_streaming_delay_ms: string | null
   hot_standby_feedback: string | null
+  can_read_identity: boolean
 }
 
 // pg_stat_wal is read through a subquery selected only on PG14+, so one text serves every version.
@@ -53,10 +54,8 @@ const countersSql = (hasWal: boolean) => hasWal
 
 const hasPgStatWal = (pg: PgSession) => pg.serverVersionNum === 0 || pg.serverVersionNum >= 140000
 
-/** pg_control_system() is executable by superusers and pg_monitor-like grants only: a role without it reads null. */
-async function readSystemIdentifier(pg: PgSession): Promise<string | null> {
-  const [{allowed}] = await pg.query<{allowed: boolean}>(
-    `SELECT has_function_privilege('pg_control_system()', 'EXECUTE') AS allowed`)
+/** pg_control_system() is executable by every role by default; where a provider revoked it, the identity reads null. */
+async function readSystemIdentifier(pg: PgSession, allowed: boolean): Promise<string | null> {
   if (!allowed) return null
   const [row] = await pg.query<{id: string}>('SELECT system_identifier::text AS id FROM pg_control_system()')
   return row?.id ?? null
@@ -79,8 +78,9 @@ export const walProbe: Probe<PgSession> = {
     const row = await queryRow<WalRow>(pg, 'postgres.wal', `
       SELECT ${countersSql(hasWal)}, pg_is_in_recovery() AS in_recovery,
              (SELECT setting FROM pg_settings WHERE name = 'max_standby_streaming_delay') AS max_standby_streaming_delay_ms,
-             current_setting('hot_standby_feedback') AS hot_standby_feedback`)
-    const systemIdentifier = await readSystemIdentifier(pg)
+             current_setting('hot_standby_feedback') AS hot_standby_feedback,
+             has_function_privilege('pg_control_system()', 'EXECUTE') AS can_read_identity`)
+    const systemIdentifier = await readSystemIdentifier(pg, row.can_read_identity)
     const base = rawBaseline as WalCounters | undefined
     // A reset inside the window restarted the counters: the current values are the window.
     const windowed = base !== undefined && base.stats_reset === row.stats_reset && ctx.windowSeconds > 0
