@@ -29,12 +29,8 @@ export const MAX_WRITE_STATEMENTS = 500
 
 const KINDS: Record<string, StatementWrite['kind']> = {InsertStmt: 'insert', UpdateStmt: 'update', DeleteStmt: 'delete', MergeStmt: 'merge', CopyStmt: 'copy'}
 
-/**
- * What a statement writes, from its parse tree: the target of a top-level INSERT, UPDATE, DELETE, MERGE or
- * COPY ... FROM (COPY TO and COPY (query) write nothing). Data-modifying CTEs under a SELECT are not counted
- * (pg_stat_statements' rows are the outer statement's). undefined when it writes no table or does not parse.
- */
-export function writeTarget(sql: string): {kind: StatementWrite['kind']; schema?: string; name: string} | undefined {
+/** The parse node of a text holding exactly one statement, as [node type, node]; undefined when it does not parse. */
+function onlyStatement(sql: string): [string, Record<string, any>] | undefined {
   let tree
   try {
     tree = parseSync(sql)
@@ -43,7 +39,20 @@ export function writeTarget(sql: string): {kind: StatementWrite['kind']; schema?
   }
   const stmt = tree.stmts?.[0]?.stmt as Record<string, any> | undefined
   if (!stmt || tree.stmts?.length !== 1) return undefined
-  const [type, node] = Object.entries(stmt)[0] ?? []
+  return Object.entries(stmt)[0] as [string, Record<string, any>] | undefined
+}
+
+/**
+ * What a statement writes, from its parse tree: the target of a top-level INSERT, UPDATE, DELETE, MERGE or
+ * COPY ... FROM (COPY TO and COPY (query) write nothing). Data-modifying CTEs under a SELECT are not counted
+ * (pg_stat_statements' rows are the outer statement's). undefined when it writes no table or does not parse.
+ */
+export function writeTarget(sql: string): {kind: StatementWrite['kind']; schema?: string; name: string} | undefined {
+  const [type, node] = onlyStatement(sql) ?? []
+  return writeOf(type, node)
+}
+
+function writeOf(type: string | undefined, node: Record<string, any> | undefined): ReturnType<typeof writeTarget> {
   const kind = type ? KINDS[type] : undefined
   if (!kind || !node?.relation?.relname) return undefined
   if (kind === 'copy' && !node.is_from) return undefined
@@ -102,15 +111,7 @@ function visitNodes(node: unknown, visit: (n: Record<string, any>) => void): voi
 }
 
 export function statementAccess(sql: string): StatementAccess | undefined {
-  let tree
-  try {
-    tree = parseSync(sql)
-  } catch {
-    return undefined
-  }
-  const stmt = tree.stmts?.[0]?.stmt as Record<string, any> | undefined
-  if (!stmt || tree.stmts?.length !== 1) return undefined
-  const [type, node] = Object.entries(stmt)[0] ?? []
+  const [type, node] = onlyStatement(sql) ?? []
   const ctes = new Set<string>()
   const named: string[] = []
   let writesInCte = false
@@ -125,7 +126,8 @@ export function statementAccess(sql: string): StatementAccess | undefined {
     if (Array.isArray(n.lockingClause) && n.lockingClause.length > 0) locks = true
   })
   const tables = [...new Set(named.filter((t) => t.includes('.') || !ctes.has(t)))]
-  const target = writeTarget(sql)
+  if (!type) return undefined
+  const target = writeOf(type, node)
   if (target) return {access: 'write', kind: target.kind, tables, written: target.schema ? `${target.schema}.${target.name}` : target.name}
   if (type !== 'SelectStmt') return {access: 'other', kind: type ?? 'unknown', tables}
   if (writesInCte) return {access: 'write', kind: 'select', tables}
