@@ -88,12 +88,20 @@ function sameTable(a: string, b: string): boolean {
   return an === bn && (as === undefined || bs === undefined || as === bs)
 }
 
+/** System catalogs and statistics views (pg_*, information_schema): what monitoring reads, chokepoint's own queries included. */
+const isSystemRelation = (table: string) => /^(pg_catalog|information_schema)\./.test(table) || /(^|\.)pg_/.test(table)
+
 async function classifyStatements(data: StatementsData): Promise<Classified[]> {
   await ensureParser()
   return data.statements.map((s) => {
-    const access = statementAccess(s.query)
+    const found = statementAccess(s.query)
+    // A read of no user table (catalogs, statistics views, SELECT 1) is monitoring, not read load a replica takes:
+    // it counts with the primary's other time.
+    const monitoring = found?.access === 'read' && found.tables.every(isSystemRelation)
+    const access = monitoring ? 'other' : found?.access ?? 'other'
+    const kind = monitoring ? 'catalog' : found?.kind ?? 'unparsed'
     return {queryid: s.queryid, query: s.query, user: s.user, calls: s.calls, totalMs: s.totalMs, meanMs: s.meanMs, maxMs: s.maxMs,
-      access: access?.access ?? 'other', kind: access?.kind ?? 'unparsed', tables: access?.tables ?? [], written: access?.written}
+      access, kind, tables: found?.tables ?? [], written: found?.written}
   })
 }
 
@@ -388,7 +396,7 @@ export const readReplicaAdvisor: Advisor = {
     }
     const finding: AdvisorFinding = {
       rule: RULE_ID, severity: 'warning', target, subject: `database ${data.database}`, metric: 'postgres.statements.read_share', value: round(readShare, 4),
-      message: `Reads take ${pct(readShare)} of statement time on a saturated primary (${load.utilisation === null ? load.basis : pct(load.utilisation)}): ${count} read replica(s) would carry ${pct(routedShareOfAll)}${replicaText}`,
+      message: `Reads take ${pct(readShare)} of statement time on a saturated primary (${load.utilisation === null ? load.basis : `load ${pct(load.utilisation)}`}): add ${count} read replica(s) and route ${pct(routedShareOfAll)} of the time to them${replicaText}`,
       evidence, remedies: [remedy],
     }
     return [finding]

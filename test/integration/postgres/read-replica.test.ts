@@ -118,6 +118,9 @@ describe('read-replica advisor', () => {
     const readBack = await queryidOf(READ_BACK)
     expect(remedy.routedStatements!.map((s) => s.queryid)).toContain(catalog)
     expect(remedy.routedStatements!.map((s) => s.queryid)).not.toContain(readBack)
+    // chokepoint's own probe queries read only statistics views: monitoring, never routed.
+    expect(remedy.routedStatements!.every((s) => !/pg_stat|pg_extension/.test(s.query))).toBe(true)
+    expect(e.msByKind.catalog).toBeGreaterThan(0)
     const kept = remedy.stayOnPrimary!.find((s) => s.queryid === readBack)
     expect(kept?.why).toMatch(/same role writes/)
     // The count follows the arithmetic from the measured load: routed load less the primary's room, per replica at 60%.
