@@ -374,7 +374,8 @@ export const readReplicaAdvisor: Advisor = {
     const replicaCapacity = u * (opts.coresPerReplica && opts.cpuCores ? opts.coresPerReplica / opts.cpuCores : 1)
     const excess = Math.max(0, routedLoad - primaryRoom)
     const totalNeeded = Math.max(1, Math.ceil(excess / replicaCapacity - 1e-9))
-    const count = Math.max(1, totalNeeded - existing)
+    // Replicas that exist but take no reads suffice once the reads are routed to them: then none is added.
+    const count = Math.max(0, totalNeeded - existing)
     const coresText = opts.cpuCores ? `${opts.cpuCores} cores` : 'the primary\'s capacity'
     const arithmetic = `routed reads ${pct(routedShareOfAll)} of the statement time x primary load ${pct(utilisation)} = ${pct(routedLoad)} of ${coresText}; `
       + `the primary keeps ${pct(stayLoad)} and has room for ${pct(primaryRoom)} more at the target utilisation ${pct(u)}; `
@@ -383,7 +384,7 @@ export const readReplicaAdvisor: Advisor = {
     const topRouted = [...routed].sort((a, b) => b.totalMs - a.totalMs)
     const remedy: Proposed<ReplicaRemedy> = {
       kind: 'replica',
-      summary: `Add ${count} read replica(s) and route ${topRouted.length} read statement(s) (${pct(routedShareOfAll)} of statement time) to them; keep ${stay.length} on the primary`
+      summary: `${count > 0 ? `Add ${count} read replica(s) and route` : `Route`} ${topRouted.length} read statement(s) (${pct(routedShareOfAll)} of statement time) to ${count > 0 ? 'them' : `the ${existing} existing replica(s), enough at the target utilisation`}; keep ${stay.length} on the primary`
         + `. Replica queries longer than max_standby_streaming_delay (${round(delayMs / 1000, 1)} s${delayRead ? '' : ', the default'}) are cancelled when replay conflicts: keep long reports on the primary or use hot_standby_feedback`,
       count,
       existingReplicas: existing,
@@ -396,7 +397,7 @@ export const readReplicaAdvisor: Advisor = {
     }
     const finding: AdvisorFinding = {
       rule: RULE_ID, severity: 'warning', target, subject: `database ${data.database}`, metric: 'postgres.statements.read_share', value: round(readShare, 4),
-      message: `Reads take ${pct(readShare)} of statement time on a saturated primary (${load.utilisation === null ? load.basis : `load ${pct(load.utilisation)}`}): add ${count} read replica(s) and route ${pct(routedShareOfAll)} of the time to them${replicaText}`,
+      message: `Reads take ${pct(readShare)} of statement time on a saturated primary (${load.utilisation === null ? load.basis : `load ${pct(load.utilisation)}`}): ${count > 0 ? `add ${count} read replica(s) and route` : `route`} ${pct(routedShareOfAll)} of the time to ${count > 0 ? 'them' : 'the existing replica(s)'}${replicaText}`,
       evidence, remedies: [remedy],
     }
     return [finding]

@@ -92,7 +92,7 @@ export interface ReplicaStatement {
  */
 export interface ReplicaRemedy extends RemedyBase {
   kind: 'replica'
-  /** Replicas to add (beyond those that exist). */
+  /** Replicas to add beyond those that exist (0: the existing ones suffice once the reads are routed to them). */
   count?: number
   existingReplicas?: number
   routedStatements?: ReplicaStatement[]

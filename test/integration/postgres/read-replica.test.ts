@@ -127,7 +127,8 @@ describe('read-replica advisor', () => {
     const u = e.load.utilisation as number
     const routedLoad = u * e.scaling.share
     const expected = Math.max(1, Math.ceil((routedLoad - Math.max(0, 0.6 - (u - routedLoad))) / 0.6 - 1e-9)) - e.replicas.existing
-    expect(remedy.count).toBe(Math.max(1, expected))
+    expect(remedy.existingReplicas).toBe(e.replicas.existing)
+    expect(remedy.count).toBe(Math.max(0, expected))
     expect(remedy.lagToleranceSeconds).toBe(5)
     expect(remedy.targetUtilisation).toBe(0.6)
     expect(remedy.arithmetic).toMatch(/replica\(s\) in all/)
