@@ -152,12 +152,15 @@ function measureLoad(ctx: AdvisorContext, opts: Options, data: StatementsData, s
   const waiting = pgbouncerWaiting(ctx.snapshot.readings, data.database, hostOf(ctx.target?.url))
   const cpuRule = ctx.rules(target).find((r) => r.id === CPU_RULE && r.enabled)
   const saturatedAt = (u: number) => (cpuRule ? classify(cpuRule, u) !== 'ok' : u >= opts.saturation)
-  const bandText = cpuRule ? `outside the ${CPU_RULE} target ${cpuRule.target}` : `at or above ${pct(opts.saturation)}`
+  const bandText = (saturated: boolean) => cpuRule
+    ? `${saturated ? 'outside' : 'inside'} the ${CPU_RULE} target ${cpuRule.target}`
+    : `${saturated ? 'at or above' : 'below'} ${pct(opts.saturation)}`
   const cpu = cpuOfServer(ctx, opts)
   const common = {cores: opts.cpuCores ?? null, statementBusyCores, activeSessions, clientsWaiting: waiting}
   if (cpu) {
-    return {...common, utilisation: cpu.value, saturated: saturatedAt(cpu.value),
-      basis: `CPU ${pct(cpu.value)} (Prometheus ${cpu.prometheus}, ${cpu.subject}), ${bandText}`}
+    const saturated = saturatedAt(cpu.value)
+    return {...common, utilisation: cpu.value, saturated,
+      basis: `CPU ${pct(cpu.value)} (Prometheus ${cpu.prometheus}, ${cpu.subject}), ${bandText(saturated)}`}
   }
   if (opts.cpuCores) {
     // The statement time per second is the average number of sessions executing through the window; the active
@@ -165,8 +168,9 @@ function measureLoad(ctx: AdvisorContext, opts: Options, data: StatementsData, s
     const busy = statementBusyCores ?? activeSessions ?? 0
     const u = busy / opts.cpuCores
     const how = statementBusyCores !== null ? 'sessions busy on average (statement time per second)' : 'sessions active at collect'
-    return {...common, utilisation: u, saturated: saturatedAt(u),
-      basis: `${round(busy, 2)} ${how} over ${opts.cpuCores} cores = ${pct(u)}, ${bandText}`}
+    const saturated = saturatedAt(u)
+    return {...common, utilisation: u, saturated,
+      basis: `${round(busy, 2)} ${how} over ${opts.cpuCores} cores = ${pct(u)}, ${bandText(saturated)}`}
   }
   if (waiting !== null && waiting > 0) {
     return {...common, utilisation: null, saturated: true, basis: `${waiting} PgBouncer client(s) waiting for a server connection to ${data.database}`}
@@ -242,7 +246,9 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
   const opts = readOptions(ctx.options)
   const seconds = statementSeconds(data, ctx.snapshot)
   const statements = await classifyStatements(data)
-  const listedMs = statements.reduce((n, s) => n + s.totalMs, 0)
+  // The workload's time: monitoring reads (chokepoint's own among them) are the audit's, not the application's.
+  const monitoringMs = statements.filter((s) => s.kind === 'catalog').reduce((n, s) => n + s.totalMs, 0)
+  const listedMs = statements.reduce((n, s) => n + s.totalMs, 0) - monitoringMs
   if (listedMs <= 0) return undefined
   const msOf = (pick: (s: Classified) => boolean) => statements.filter(pick).reduce((n, s) => n + s.totalMs, 0)
   const readMs = msOf((s) => s.access === 'read')
@@ -325,7 +331,8 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
     readShare: round(readShare, 4),
     readMs: round(readMs),
     writeMs: round(msOf((s) => s.access === 'write' || s.access === 'locking-read')),
-    otherMs: round(msOf((s) => s.access === 'other')),
+    otherMs: round(msOf((s) => s.access === 'other' && s.kind !== 'catalog')),
+    monitoringMs: round(monitoringMs),
     msByKind: byKind,
     listedMs: round(listedMs),
     totalMs: round(data.totalMs),

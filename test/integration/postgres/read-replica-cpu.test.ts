@@ -34,7 +34,10 @@ describe('read-replica advisor: primary saturation from Prometheus CPU', () => {
     reader = await connect(url, 'cp-read-replica-cpu')
     app = await startMetricsApp({cpuHosts: {'db-primary': 0.9, 'db-idle': 0.2}})
     prom = await startPrometheus(app.hostPort)
-    await prom.waitFor('count(rate(node_cpu_seconds_total{mode="idle"}[3s]))', (v) => v >= 2, 'CPU rates of both hosts', 160)
+    // The held shares over the rule's 10 s lookback, as the probe reads them (the first scrapes' rates are not yet).
+    const busy = (host: string) => `1 - avg by (host) (rate(node_cpu_seconds_total{mode="idle", host="${host}"}[10s]))`
+    await prom.waitFor(busy('db-primary'), (v) => v > 0.85, 'the database server held at 90% CPU', 160)
+    await prom.waitFor(busy('db-idle'), (v) => v < 0.3, 'the other server held at 20% CPU', 160)
   }, 120_000)
 
   afterAll(async () => {
@@ -82,6 +85,7 @@ describe('read-replica advisor: primary saturation from Prometheus CPU', () => {
     expect(remedyOfKind(finding!.remedies, 'replica')!.routedStatements).toHaveLength(1)
   }, 60_000)
 
+  // The same workload as above: the only difference is the CPU of the subject named.
   it('proposes none when the server it names is idle', async () => {
     const report = await audit('db-idle')
     expect(report.findings.filter((f) => f.rule === RULE)).toEqual([])
