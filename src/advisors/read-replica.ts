@@ -188,7 +188,7 @@ function pgbouncerWaiting(readings: Reading[], database: string, host: string | 
 interface StandbyView {
   name: string
   lagSeconds: number | null
-  /** Read statement time and calls on the standby (its own pg_stat_statements), when it is audited. */
+  /** Read statement time and calls on the standby (its own pg_stat_statements, monitoring left out), when it is audited. */
   readMs: number | null
   calls: number | null
   maxStandbyStreamingDelayMs: number | null
@@ -199,7 +199,7 @@ interface StandbyView {
  * The standbys of this primary: audited standby targets with the same system identifier (or, where it is not
  * readable, a WAL receiver streaming from this primary's host), and the rows of pg_stat_replication.
  */
-function standbysOf(ctx: AdvisorContext, database: string): {audited: StandbyView[]; streaming: number; streamingLag: number | null} {
+async function standbysOf(ctx: AdvisorContext, database: string): Promise<{audited: StandbyView[]; streaming: number; streamingLag: number | null}> {
   const target = ctx.target!.name
   const own = dataOf(ctx.readings, walReading, target)
   const host = hostOf(ctx.target?.url)
@@ -218,9 +218,11 @@ function standbysOf(ctx: AdvisorContext, database: string): {audited: StandbyVie
     let readMs: number | null = null
     let calls: number | null = null
     if (sameDb) {
-      // A standby runs reads only; its pg_stat_statements time is the read load it takes off the primary.
-      readMs = statements.totalMs
-      calls = statements.statements.reduce((n, s) => n + s.calls, 0)
+      // The reads it takes off the primary: its own pg_stat_statements, classified as the primary's are (a monitoring
+      // read, chokepoint's own included, is no read load).
+      const reads = (await classifyStatements(statements)).filter((s) => s.access === 'read')
+      readMs = reads.reduce((n, s) => n + s.totalMs, 0)
+      calls = reads.reduce((n, s) => n + s.calls, 0)
     }
     audited.push({name: t.name, lagSeconds: repl.standby?.lagSeconds ?? null, readMs, calls,
       maxStandbyStreamingDelayMs: wal?.maxStandbyStreamingDelayMs ?? null, hotStandbyFeedback: wal?.hotStandbyFeedback ?? null})
@@ -257,7 +259,7 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
   for (const s of statements) byKind[s.kind] = round((byKind[s.kind] ?? 0) + s.totalMs)
 
   const wal = dataOf(ctx.readings, walReading, target)
-  const standbys = standbysOf(ctx, data.database)
+  const standbys = await standbysOf(ctx, data.database)
   const delayMs = standbys.audited.map((s) => s.maxStandbyStreamingDelayMs).find((d) => d !== null) ?? DEFAULTS.maxStandbyStreamingDelayMs
   const delayRead = standbys.audited.some((s) => s.maxStandbyStreamingDelayMs !== null)
 
