@@ -7,7 +7,11 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type pg from 'pg'
-import {runAudit} from '../../../src/index.js'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {renderReport, runAudit} from '../../../src/index.js'
+import {readSavedDocument} from '../../../src/core/snapshot-io.js'
 import {remedyOfKind} from '../../../src/core/remedies.js'
 import type {ChokepointConfig} from '../../../src/core/config.js'
 import type {Finding, Report, Snapshot} from '../../../src/core/types.js'
@@ -136,6 +140,15 @@ describe('read-replica advisor', () => {
     // The harness's standby streams from this primary: pg_stat_replication shows it, so it counts as existing.
     expect(e.replicas.streaming).toBeGreaterThanOrEqual(1)
     expect(e.wal.bytesPerSecond).toBeGreaterThan(0)
+    // The report with the remedy's structured fields is valid against its schema, and every format renders it.
+    const dir = mkdtempSync(join(tmpdir(), 'cp-read-replica-'))
+    try {
+      writeFileSync(join(dir, 'report.json'), await renderReport(report, 'json'))
+      expect(readSavedDocument(join(dir, 'report.json')).kind).toBe('report')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+    for (const format of ['table', 'markdown', 'html', 'sarif', 'junit']) expect(await renderReport(report, format)).toContain('read replica')
   }, 60_000)
 
   it('proposes none when the WAL rate says the primary is write-heavy, and says it points toward distributed SQL', async () => {
