@@ -264,7 +264,13 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
   const delayRead = standbys.audited.some((s) => s.maxStandbyStreamingDelayMs !== null)
 
   // What stays on the primary, and why.
-  const writes = statements.filter((s) => s.access === 'write' && s.written)
+  // Writes by the table name they write (without schema), so each read looks up only its own tables' writes.
+  const writesByName = new Map<string, Classified[]>()
+  for (const w of statements) {
+    if (w.access !== 'write' || !w.written) continue
+    const name = w.written.slice(w.written.lastIndexOf('.') + 1)
+    writesByName.set(name, [...(writesByName.get(name) ?? []), w])
+  }
   const stay: Array<ReplicaStatement & {totalMs: number}> = []
   const routed: Classified[] = []
   for (const s of statements) {
@@ -273,7 +279,8 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
       continue
     }
     if (s.access !== 'read') continue
-    const readBack = writes.find((w) => w.user === s.user && s.tables.some((t) => sameTable(t, w.written!)) && s.calls <= opts.readBackCallsRatio * w.calls)
+    const readBack = s.tables.flatMap((t) => (writesByName.get(t.slice(t.lastIndexOf('.') + 1)) ?? []).filter((w) => sameTable(t, w.written!)))
+      .find((w) => w.user === s.user && s.calls <= opts.readBackCallsRatio * w.calls)
     if (readBack) {
       stay.push({queryid: s.queryid, query: clip(s.query, 300), totalMs: s.totalMs,
         why: `reads ${readBack.written}, which the same role writes (queryid ${readBack.queryid}, ${readBack.calls} calls) about as often (${s.calls} calls, at most ${opts.readBackCallsRatio} per write): a read-back of its own write, which a replica may not have yet`})
