@@ -15,6 +15,7 @@ import {readSavedDocument} from '../../../src/core/snapshot-io.js'
 import {remedyOfKind} from '../../../src/core/remedies.js'
 import type {ChokepointConfig} from '../../../src/core/config.js'
 import type {Finding, Report, Snapshot} from '../../../src/core/types.js'
+import type {ReplicationData} from '../../../src/readings/postgres.js'
 import {assessReadReplicas} from '../../../src/advisors/read-replica.js'
 import type {AdvisorContext} from '../../../src/core/advisor.js'
 import {round} from '../../../src/core/numbers.js'
@@ -109,7 +110,7 @@ describe('read-replica advisor', () => {
   it('proposes replicas for a read-heavy saturated primary: how many, which reads to route, which stay', async () => {
     // pg_stat_wal counts the whole cluster's WAL, and other tests write on this server too: their WAL must not
     // decide this test (the WAL gate has its own test below).
-    const {report} = await auditWhile([reader, reader, reader, orderer], config({cpuCores: 1, highWalBytesPerSecond: 1e12}))
+    const {report, snapshot} = await auditWhile([reader, reader, reader, orderer], config({cpuCores: 1, highWalBytesPerSecond: 1e12}))
     const [finding] = replicaFindings(report)
     expect(finding?.severity).toBe('warning')
     const e = finding.evidence as any
@@ -149,6 +150,34 @@ describe('read-replica advisor', () => {
       rmSync(dir, {recursive: true, force: true})
     }
     for (const format of ['table', 'markdown', 'html', 'sarif', 'junit']) expect(await renderReport(report, format)).toContain('read replica')
+
+    // The same measured workload, judged again with one input changed (the snapshot is the seam: design.md).
+    const judged = async (change: (copy: Snapshot) => void, cfg = config({cpuCores: 1, highWalBytesPerSecond: 1e12})) => {
+      const copy = structuredClone(snapshot)
+      change(copy)
+      return (await assessReadReplicas(advisorContext(copy, cfg)))!.evidence
+    }
+    const replication = (copy: Snapshot) => copy.readings.find((r) => r.probe === 'postgres.replication')!.data as ReplicationData
+    // The standby 12 s behind: past the 5 s the routed reads tolerate, no replica is proposed, and it says why.
+    const lagging = await judged((copy) => {
+      replication(copy).standbys![0].replayLag = 12
+    })
+    expect(lagging.lag.measuredSeconds).toBe(12)
+    expect(lagging.scaling.warranted).toBe(false)
+    expect(lagging.scaling.wouldChange).toMatch(/standby lag back within 5 s/)
+    // Without cores or a CPU reading, saturation is not measured: not warranted; PgBouncer clients waiting for this
+    // database are the saturation measured instead.
+    const unmeasured = await judged(() => {}, config({highWalBytesPerSecond: 1e12}))
+    expect(unmeasured.load.saturated).toBe(false)
+    expect(unmeasured.scaling.warranted).toBe(false)
+    const queued = await judged((copy) => {
+      const pool = {database: DB, user: 'app', serverHost: '127.0.0.1', serverPort: 25432, poolMode: 'transaction', clActive: 5, clWaiting: 3,
+        svActive: 5, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxWaitSeconds: 0.4, poolSize: 5, reservePool: 0, limit: 5, limitedBy: 'pool_size'}
+      copy.targets.push({name: 'bouncer', kind: 'pgbouncer', url: 'postgres://stats@127.0.0.1:26432/pgbouncer', status: 'ok'} as Snapshot['targets'][number])
+      copy.readings.push({target: 'bouncer', probe: 'pgbouncer.pools', takenAt: snapshot.capturedAt, durationMs: 1, status: 'ok', data: {pools: [pool]}, metrics: []})
+    }, config({highWalBytesPerSecond: 1e12}))
+    expect(queued.load).toMatchObject({saturated: true, clientsWaiting: 3})
+    expect(queued.scaling.warranted).toBe(true)
   }, 60_000)
 
   it('proposes none when the WAL rate says the primary is write-heavy, and says it points toward distributed SQL', async () => {
