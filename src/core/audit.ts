@@ -4,6 +4,7 @@ import {collectChecks, ruleInfo, type Check, type OmittedChecks} from './checks.
 import {markUnreadTargets, readingGaps} from './coverage.js'
 import {effectiveRules, validateTargets, type ChokepointConfig} from './config.js'
 import {diagnose} from './diagnosis.js'
+import {pathVerdict} from './verdict.js'
 import {acceptAdvisorFindings, evaluateSnapshot, sortFindings, type Evaluation} from './engine.js'
 import {errorMessage} from './errors.js'
 import type {Instrumentation} from './instrumentation.js'
@@ -165,6 +166,7 @@ export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Re
     targets: basis.targets,
     findings,
     diagnosis: evaluated.diagnosis ?? [],
+    verdict: pathVerdict(findings, basis.targets, {skipped, notRead: evaluated.notRead ?? []}),
     checks: evaluated.checks,
     checksOmitted: evaluated.omitted,
     rules: evaluated.rules,

@@ -32,7 +32,7 @@ export interface LoadedConfig {
 
 const TOP_KEYS = ['window', 'failOn', 'targets', 'rules', 'overrides', 'options', 'skipProbes', '$schema']
 const TARGET_KEYS = ['name', 'kind', 'url', 'options']
-const OVERRIDE_KEYS = ['enabled', 'target', 'action', 'severity', 'when', 'lookback', 'sustained']
+const OVERRIDE_KEYS = ['enabled', 'target', 'action', 'severity', 'when', 'lookback', 'sustained', 'heuristic']
 const FAIL_ON: readonly FailOn[] = ['critical', 'warning', 'info', 'never']
 
 /** Finds and reads the config file: --config if given, else the first of CONFIG_FILE_NAMES in cwd. */
@@ -395,7 +395,9 @@ export function effectiveRules(config: ChokepointConfig, targetName: string, rul
     for (const block of config.overrides ?? []) {
       if (!block.targets.some((g) => globToRegExp(g).test(targetName))) continue
       const setting = block.rules[rule.id]
-      if (setting !== undefined) merged = {...merged, ...normaliseSetting(setting), when: {...merged.when, ...normaliseSetting(setting).when}}
+      if (setting === undefined) continue
+      const next = normaliseSetting(setting)
+      merged = {...merged, ...next, when: {...merged.when, ...next.when}, ...(merged.heuristic || next.heuristic ? {heuristic: {...merged.heuristic, ...next.heuristic}} : {})}
     }
     return compileRule(rule, merged)
   })

@@ -76,7 +76,27 @@ export interface TtlRemedy extends RemedyBase {
 
 export interface CacheAsideRemedy extends RemedyBase {
   kind: 'cache-aside'
+  /** A Redis key pattern whose writes should become reads-on-miss (the ttl advisor's write-only patterns). */
   pattern?: string
+  /** The statement to cache (pg_stat_statements queryid) and its normalised text (src/advisors/cache-aside.ts). */
+  statement?: string
+  query?: string
+  /** Tables the statement reads ("schema.table"): writes to them are what make an entry stale. */
+  tables?: string[]
+  /** The cache key: `<table>:<column>:{$n}` for each `column = $n` parameter, then any other parameter. */
+  keyPattern?: string
+  /** From the staleness budget and the change rate λ of one cached result: t = 2s/λ, within the rule's floor and cap. */
+  ttlSeconds?: number
+  /** The share of reads allowed to return a stale entry (s). */
+  stalenessBudget?: number
+  /** h = r·t / (1 + r·t), r the reads per key per second. */
+  expectedHitRate?: number
+  /** Keys alive at once x (result bytes + key overhead). */
+  memoryBytes?: number
+  strategy?: 'cache-aside' | 'write-through' | 'refresh-ahead'
+  strategyWhy?: string
+  /** The TTL and hit-rate arithmetic, with this statement's numbers. */
+  formula?: string
 }
 
 /** A statement a replica remedy routes or keeps on the primary (queryid, its safe text, and for kept ones why). */
@@ -204,7 +224,7 @@ export const REMEDY_IDENTITY: Record<RemedyKind, string[]> = {
   'index': ['table', 'columns', 'method', 'where', 'include'],
   'drop-index': ['index', 'reason'],
   'ttl': ['pattern', 'patterns', 'ttlSeconds'],
-  'cache-aside': ['pattern'],
+  'cache-aside': ['pattern', 'statement', 'keyPattern'],
   'replica': ['sql', 'count'],
   'pool-size': ['appPoolSize', 'pgbouncerPoolSize'],
   'shard-key': ['table', 'columns'],

@@ -77,6 +77,11 @@ export interface RuleDefinition {
   remedies: RemedyTemplate[]
   /** A cause rule: the symptom findings its findings explain, and how each is matched. */
   explains?: FindingLink[]
+  /**
+   * An advisor rule's heuristic parameters (`heuristic: {minShare: 0.05, ttlFloorSeconds: 1}`): the numbers its
+   * advisor decides by, kept in the rule file beside their sources; a config overrides them per rule and target.
+   */
+  heuristic?: Record<string, number>
   tests: RuleCase[]
   file: string
 }
@@ -138,6 +143,21 @@ function parseLinks(raw: unknown, where: string, field: string): FindingLink[] |
   })
 }
 
+/** A heuristic mapping: names to finite numbers; with `known`, only names the rule file defines (a config's override). */
+function parseHeuristic(raw: unknown, known: Record<string, number> | undefined, where: string): Record<string, number> {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: expected a mapping of names to numbers`)
+  const out: Record<string, number> = {}
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (known && !Object.hasOwn(known, key)) {
+      throw new ConfigError(`${where}.${key}: no such parameter${Object.keys(known).length ? ` (expected one of ${Object.keys(known).join(', ')})` : ': the rule has none'}`)
+    }
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw new ConfigError(`${where}.${key}: expected a number, got ${JSON.stringify(value) ?? typeof value}`)
+    out[key] = n
+  }
+  return out
+}
+
 function need<T>(value: T | undefined | null, where: string, what: string): T {
   if (value === undefined || value === null || value === '') throw new ConfigError(`${where}: missing "${what}"`)
   return value
@@ -179,6 +199,7 @@ export function parseRule(raw: unknown, file: string): RuleDefinition {
       return see ? {...t, see} : t
     }),
     ...(r.explains !== undefined ? {explains: parseLinks(r.explains, where, 'explains')} : {}),
+    ...(r.heuristic !== undefined ? {heuristic: parseHeuristic(r.heuristic, undefined, `${where}: heuristic`)} : {}),
     tests: (r.tests as RuleCase[] | undefined) ?? [],
     file,
   }
@@ -284,6 +305,8 @@ export interface RuleOverride {
   /** Another lookback for the rule's metric ("10m"); the value read at capture covers it. */
   lookback?: string
   sustained?: boolean
+  /** Other values for some of the rule's heuristic parameters. */
+  heuristic?: Record<string, number>
 }
 
 export function compileRule(rule: RuleDefinition, override: RuleOverride, where = `rule ${rule.id}`): EffectiveRule {
@@ -294,8 +317,11 @@ export function compileRule(rule: RuleDefinition, override: RuleOverride, where 
   const sustained = override.sustained ?? rule.sustained
   if (override.sustained !== undefined && typeof override.sustained !== 'boolean') throw new ConfigError(`${where}.sustained: expected true or false`)
   if (sustained && !lookback) throw new ConfigError(`${where}.sustained: needs a lookback (the time the level must hold)`)
+  const heuristic = override.heuristic === undefined ? rule.heuristic
+    : {...rule.heuristic, ...parseHeuristic(override.heuristic, rule.heuristic ?? {}, `${where}.heuristic`)}
   return {
     ...rule,
+    ...(heuristic === undefined ? {} : {heuristic}),
     target,
     action,
     severity: override.severity ?? rule.severity,

@@ -169,6 +169,35 @@ export interface DiagnosisEntry {
   remedy: string | null
 }
 
+/** A scaling path an advisor weighs (src/core/verdict.ts orders them). */
+export type ScalingPath = 'indexes' | 'cache-centric' | 'read-replicas' | 'distributed-sql'
+
+/** An advisor's judgement of one scaling path, carried in its finding's evidence.scaling. */
+export interface ScalingAssessment {
+  path: ScalingPath
+  /** The advisor's own numbers call for this path. */
+  warranted: boolean
+  /** Share (0..1) of the database's statement time the path would address, when measured. */
+  share: number | null
+  /** One sentence with the numbers that decided it. */
+  decidedBy: string
+  /** One sentence: what would change the judgement. */
+  wouldChange: string
+}
+
+/** Which path the stack's numbers point to: report.verdict (src/core/verdict.ts). */
+export interface PathVerdict {
+  path: ScalingPath | 'healthy' | 'not-assessed'
+  headline: string
+  /** The target whose numbers decided it (null when the stack as a whole did). */
+  target: string | null
+  share: number | null
+  decidedBy: string
+  wouldChange: string
+  /** Every assessment the advisors made, in the order the paths are taken. */
+  considered: Array<ScalingAssessment & {target: string; rule: string; finding: string}>
+}
+
 export interface SkippedEntry {
   target: string
   probe: string
@@ -196,6 +225,8 @@ export interface Report {
   findings: Finding[]
   /** The chokepoints: at most five root causes, ranked by their measured share (src/core/diagnosis.ts). */
   diagnosis: DiagnosisEntry[]
+  /** The scaling path the numbers point to; absent in reports written before it existed. */
+  verdict?: PathVerdict
   /** Every rule evaluated per target and subject, passing ones too (capped per rule: see checksOmitted). */
   checks: Check[]
   checksOmitted: OmittedChecks[]

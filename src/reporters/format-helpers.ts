@@ -117,6 +117,14 @@ export function displayOrder(report: Report): DisplayedFinding[] {
 }
 
 /** "62.0% of database time" / "1500 of 1520 waiting jobs" / "not measured". */
+/** The path verdict as two lines of text: the path with what decided it, and what would change it. */
+export function pathVerdictText(report: Report): {headline: string; because: string; wouldChange: string} | undefined {
+  const v = report.verdict
+  if (!v) return undefined
+  const where = [v.target, v.share === null ? undefined : `${Math.round(v.share * 1000) / 10}% of statement time`].filter(Boolean)
+  return {headline: `Scaling path: ${v.headline}${where.length ? ` (${where.join(', ')})` : ''}`, because: v.decidedBy, wouldChange: v.wouldChange}
+}
+
 export function shareText(entry: DiagnosisEntry): string {
   if (entry.share === null) return 'share not measured'
   const what = entry.weight.basis === 'database-time' ? 'of database time' : entry.weight.basis === 'queue-wait' ? 'of queue wait' : 'of its measure'

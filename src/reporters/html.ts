@@ -7,7 +7,7 @@
  */
 import type {Reporter} from '../core/reporter.js'
 import type {Remedy, Report} from '../core/types.js'
-import {checksLine, displayOrder, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
+import {checksLine, displayOrder, gapText, gateLine, incompleteText, noFindingsLine, pathVerdictText, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
 import {STYLE, SCRIPT} from './html/assets.js'
 import {buildCharts, type Chart} from './html/charts.js'
 import {esc, jsonForScript} from './html/escape.js'
@@ -53,6 +53,13 @@ function verdictHtml(report: Report): string {
   const also = !report.gate.passed && report.gate.incomplete ? `<div>${esc(incompleteText(report))}</div>` : ''
   return `<section class="verdict ${state}" id="verdict" data-verdict="${state}"><strong>${headline}</strong> <span class="muted">(exit ${report.gate.exitCode})</span>`
     + `<div>${esc(gateLine(report))}</div>${also}</section>`
+}
+
+function pathVerdictHtml(report: Report): string {
+  const path = pathVerdictText(report)
+  if (!path || !report.verdict) return ''
+  return `<section class="path" id="path-verdict" data-path="${esc(report.verdict.path)}"><strong>${esc(path.headline)}</strong>`
+    + `<div>because ${esc(path.because)}</div><div class="muted small">would change: ${esc(path.wouldChange)}</div></section>`
 }
 
 function targetsHtml(report: Report): string {
@@ -135,6 +142,7 @@ export const renderHtml: Reporter = (ctx) => {
 <h1>chokepoint report</h1>
 <p class="muted">${esc(source)}, ${esc(window)}, generated ${esc(report.generatedAt)} by chokepoint ${esc(report.tool.version)}</p>
 ${verdictHtml(report)}
+${pathVerdictHtml(report)}
 ${targetsHtml(report)}
 ${diagnosisHtml(report, order, index)}
 ${findingsHtml(report, order, index)}

@@ -1,5 +1,5 @@
 import type {Finding, Report} from '../core/types.js'
-import {checksLine, displayOrder, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
+import {checksLine, displayOrder, gapText, gateLine, incompleteText, noFindingsLine, pathVerdictText, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
 const ICON = {critical: '🔴', warning: '🟠', info: '🔵'} as const
@@ -66,6 +66,8 @@ export const renderMarkdown: Reporter = ({report}) => {
   out.push(`| target | kind | status |`, `| --- | --- | --- |`)
   for (const t of report.targets) out.push(`| ${cell(t.name)} | ${t.kind} | ${cell(t.status === 'ok' ? 'ok' : `${t.status}: ${t.error ?? ''}`)} |`)
   out.push('')
+  const path = pathVerdictText(report)
+  if (path) out.push(`**${cell(path.headline)}**: ${cell(path.because)}. <sub>Would change: ${cell(path.wouldChange)}</sub>`, '')
   if (report.findings.length === 0) {
     out.push(cell(noFindingsLine(report)), '')
   } else {

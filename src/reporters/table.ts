@@ -2,7 +2,7 @@ import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
 import type {Report, Severity} from '../core/types.js'
 import {checksLine, displayOrder, displayWidth, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, shortTargetNames,
-  thresholdNote, wrapCode, wrapText, type DisplayedFinding} from './format-helpers.js'
+  pathVerdictText, thresholdNote, wrapCode, wrapText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
 function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string {
@@ -170,6 +170,12 @@ export const renderTable: Reporter = ({report, options: {color, verbose, width: 
   // Said at the top, not only in the last line: what follows does not cover the whole stack.
   if (report.gate.incomplete) lines.text(incompleteText(report), '', chalk.yellow.bold)
 
+  const path = pathVerdictText(report)
+  if (path) {
+    lines.text(path.headline, '', chalk.bold)
+    lines.text(`because ${path.because}`, '  ', (x) => x, '    ')
+    lines.text(`would change: ${path.wouldChange}`, '  ', chalk.dim, '    ')
+  }
   if (report.findings.length === 0) {
     const line = noFindingsLine(report)
     lines.text(line, '', report.gate.incomplete || report.notRead?.length ? chalk.yellow : chalk.green)

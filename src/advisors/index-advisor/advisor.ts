@@ -17,6 +17,7 @@ import {hiddenWorkload, reportHiddenWorkload} from './coverage.js'
 import {verifyReal, verifyRealRefusal} from './verify.js'
 import {WhatIf} from './whatif.js'
 import {tradeOffText, writePenalty, writeRates, type TableWriteRate} from './write-cost.js'
+import {indexScaling, statementTimePerSecond} from './scaling.js'
 import {severityByTimeSaved, timeSaved, timeSavedText, type TimeSaved} from './severity.js'
 
 export {INDEX_WRITE_COST_PER_ROW, writePenalty} from './write-cost.js'
@@ -302,6 +303,14 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
       belowTimeSavedFloor: chosen.filter((c) => judged.has(c.id) && !judged.get(c.id)!.severity)
         .map((c) => ({definition: remedies.get(c.id)!.sql, timeSavedMsPerSecond: judged.get(c.id)!.saved.msPerSecond})),
       ...(run.selection ? {selectionMoves: run.selection.improvements} : {}),
+      scaling: indexScaling({
+        saved: [...judged.values()].map((j) => j.saved),
+        statementMsPerSecond: statementTimePerSecond(data.statements),
+        costBefore: totalBefore, costAfter: run.verified ? totalAfter : totalBefore,
+        anyWarning: [...judged.values()].some((j) => j.severity === 'warning'),
+        measured: data.source === 'pg_stat_statements',
+        threshold: options.indexesFirstShare,
+      }),
       wallMs: run.wallMs, budgetBytes: options.indexBudgetBytes ?? null, maxIndexes: options.maxIndexes ?? null, minImprovement: options.minImprovement, rejected,
     },
     remedies: [...remedies.values()],

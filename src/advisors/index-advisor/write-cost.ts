@@ -111,6 +111,8 @@ export function writeRates(readings: Reading[], plans: PlansData, options: Recor
   const windowed = tables?.rateBasis === 'window' && tables.writeRates ? tables.writeRates : undefined
   const windowSeconds = Number(tables?.rateSeconds) || undefined
   const limit = Number(options.tablesWriteRates) > 0 ? Math.floor(Number(options.tablesWriteRates)) : TABLES_WRITE_RATES_LIMIT
+  // Counted once: the function below runs for every table of every statement an advisor weighs.
+  const listed = windowed ? Object.keys(windowed).length : 0
   const writes = plans.writes && 'statements' in plans.writes ? plans.writes : undefined
   const byStatements = writes ? statementWriteRates(writes, plans.catalog) : undefined
   const fromStatements = (table: string): TableWriteRate => {
@@ -122,7 +124,7 @@ export function writeRates(readings: Reading[], plans: PlansData, options: Recor
     if (windowed) {
       const rates = windowed[table]
       if (rates) return {rowsPerSecond: Object.values(rates).reduce((s: number, v) => s + (Number(v) || 0), 0), basis: 'window', seconds: windowSeconds}
-      if (Object.keys(windowed).length < limit) return {rowsPerSecond: 0, basis: 'window', seconds: windowSeconds}
+      if (listed < limit) return {rowsPerSecond: 0, basis: 'window', seconds: windowSeconds}
     }
     return fromStatements(table)
   }

@@ -22,6 +22,8 @@ export interface Predicate {
   operator: string
   /** Where the compared value comes from. */
   value: 'param' | 'constant' | 'expression'
+  /** The $n of a parameter compared directly (`col = $2`: 2), so a cache key can name which parameter is which column. */
+  param?: number
   /** The constant as a SQL literal, for partial-index predicates. */
   literal?: string
   /** ILIKE: case-insensitive (trigram serves it; btree does not). */
@@ -362,9 +364,9 @@ export class ShapeExtractor {
     return undefined
   }
 
-  private valueKind(raw: Node): {value: Predicate['value']; literal?: string} | undefined {
+  private valueKind(raw: Node): {value: Predicate['value']; literal?: string; param?: number} | undefined {
     const node = unwrapCast(raw)
-    if (node?.ParamRef) return {value: 'param'}
+    if (node?.ParamRef) return typeof node.ParamRef.number === 'number' ? {value: 'param', param: node.ParamRef.number} : {value: 'param'}
     const lit = node && constLiteral(node)
     if (lit) return {value: 'constant', literal: lit}
     return undefined

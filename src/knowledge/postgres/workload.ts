@@ -29,6 +29,8 @@ export interface IndexAdvisorOptions {
   warnSavedMsPerCall?: number
   /** An index that saves less than this (ms per second) gets no missing-index finding of its own (default 0: off). */
   minSavedMsPerSecond?: number
+  /** The path verdict says "fix the indexes first" when the indexes save at least this share of statement time (default 0.5). */
+  indexesFirstShare?: number
 }
 
 let loaded: Promise<void> | undefined

@@ -21,6 +21,7 @@ pre{background:var(--code);padding:8px 10px;border-radius:6px;overflow-x:auto;wh
 .verdict{border-radius:8px;padding:12px 16px;margin:12px 0;border:2px solid var(--line);background:var(--panel)}
 .verdict.failed{border-color:var(--crit)}.verdict.incomplete{border-color:var(--warn)}.verdict.passed{border-color:var(--ok)}
 .verdict strong{font-size:16px}
+.path{border-radius:8px;padding:10px 16px;margin:12px 0;border:1px solid var(--line);border-left:6px solid var(--accent, var(--line));background:var(--panel)}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;vertical-align:1px}
 .badge.critical{background:var(--crit)}.badge.warning{background:var(--warn)}.badge.info{background:var(--info)}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}

@@ -118,11 +118,13 @@ describe('the HTML report in headless Chromium', () => {
     expect(embedded).toEqual(JSON.parse(JSON.stringify(report)))
   })
 
-  it('puts the verdict and the chokepoints first, then each cause with the findings it explains', async () => {
+  it('puts the verdict, the scaling path and the chokepoints first, then each cause with the findings it explains', async () => {
     const {page} = await load(file, 'light')
     const order = await page.evaluate(() => [...document.querySelectorAll('main > section, main > h2')].map((e) => e.id || e.className))
-    expect(order.slice(0, 3)).toEqual(['verdict', 'diagnosis', 'findings'])
+    expect(order.slice(0, 4)).toEqual(['verdict', 'path-verdict', 'diagnosis', 'findings'])
     expect(await page.locator('#verdict').getAttribute('data-verdict')).toBe('failed')
+    expect(await page.locator('#path-verdict').getAttribute('data-path')).toBe(report.verdict!.path)
+    expect(await page.locator('#path-verdict').textContent()).toContain(report.verdict!.decidedBy)
     const diag = await page.locator('.diagnosis > li').evaluateAll((els) => els.map((e) => e.getAttribute('data-diagnosis')))
     expect(diag).toEqual(report.diagnosis.map((d) => d.id))
     // Every symptom is in the group of its cause, after it.

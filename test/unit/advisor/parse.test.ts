@@ -31,9 +31,16 @@ describe('extractShape', () => {
       ['public.orders', `("data" ->> 'k')`, 'eq', '=', 'param', undefined],
     ])
     expect(s.predicates[7].term.expression).toBe(`("data" ->> 'k')`)
+    // Which $n each parameter predicate compares with: a cache key names the column of each (src/advisors/cache-aside.ts).
+    expect(s.predicates.map((x) => x.param)).toEqual([1, undefined, undefined, undefined, undefined, undefined, undefined, 2])
     expect(s.orderBy).toEqual([{term: {table: 'public.orders', column: 'created_at'}, desc: true}])
     expect(s.limit).toBe(true)
     expect(s.paramCount).toBe(2)
+  })
+
+  it('numbers a parameter compared on either side, through a cast', async () => {
+    const s = await extractShape('SELECT id FROM orders WHERE $2::int = user_id AND status = $1::text', catalog)
+    expect(s.predicates.map((x) => [x.term.column, x.kind, x.param])).toEqual([['user_id', 'eq', 2], ['status', 'eq', 1]])
   })
 
   it('resolves unqualified columns through the catalog, subqueries, CTEs and DML', async () => {

@@ -24,7 +24,10 @@ describe('config validation', () => {
     [{targets: [{kind: 'mysql', url: 'mysql://x'}]}, /targets\[0\]\.kind: expected one of postgres/],
     [{targets: [{kind: 'redis'}]}, /targets\[0\]\.url: missing/],
     [{targets: [{kind: 'redis', url: 'redis://h', pasword: 'x'}]}, /targets\[0\]: unknown key "pasword"/],
-    [{rules: {'latency/p95': {treshold: 1}}}, /rules\.latency\/p95: unknown key "treshold" \(allowed: enabled, target, action, severity, when, lookback, sustained\)/],
+    [{rules: {'latency/p95': {treshold: 1}}}, /rules\.latency\/p95: unknown key "treshold" \(allowed: enabled, target, action, severity, when, lookback, sustained, heuristic\)/],
+    [{rules: {'database/cache-aside-candidate': {heuristic: {stalenesBudget: 0.1}}}}, /rules\.database\/cache-aside-candidate\.heuristic\.stalenesBudget: no such parameter \(expected one of minShare, .*stalenessBudget/],
+    [{rules: {'database/cache-aside-candidate': {heuristic: {stalenessBudget: 'low'}}}}, /rules\.database\/cache-aside-candidate\.heuristic\.stalenessBudget: expected a number, got "low"/],
+    [{rules: {'latency/p95': {heuristic: {x: 1}}}}, /rules\.latency\/p95\.heuristic\.x: no such parameter: the rule has none/],
     [{rules: {'latency/p95': {severity: 'fatal'}}}, /rules\.latency\/p95\.severity: expected critical, warning or info/],
     [{rules: {'resources/cpu': {lookback: 'a while'}}}, /rules\.resources\/cpu\.lookback: expected a duration from 1s to 7d such as "5m", got "a while"/],
     [{rules: {'resources/cpu': {lookback: '30d'}}}, /rules\.resources\/cpu\.lookback: expected a duration from 1s to 7d/],
@@ -50,6 +53,20 @@ describe('config validation', () => {
     writeFileSync(join(dir, 'other.json'), '{"failOn": "info"}')
     expect(loadConfigFile(registry, 'other.json', dir).config.failOn).toBe('info')
     expect(() => loadConfigFile(registry, 'missing.yaml', dir)).toThrow(/not found/)
+  })
+})
+
+describe('rule heuristics', () => {
+  it('a config overrides some of a rule file\'s heuristic parameters, per rule and then per target', () => {
+    const config = validateConfig({
+      rules: {'database/cache-aside-candidate': {heuristic: {stalenessBudget: 0.05}}},
+      overrides: [{targets: ['reports-*'], rules: {'database/cache-aside-candidate': {heuristic: {ttlFloorSeconds: 10}}}}],
+    }, registry)
+    const heuristicOf = (target: string) => effectiveRules(config, target, registry.rules()).find((r) => r.id === 'database/cache-aside-candidate')!.heuristic!
+    const shipped = registry.rules().find((r) => r.id === 'database/cache-aside-candidate')!.heuristic!
+    expect(shipped.stalenessBudget).toBe(0.01)
+    expect(heuristicOf('primary')).toEqual({...shipped, stalenessBudget: 0.05})
+    expect(heuristicOf('reports-1')).toEqual({...shipped, stalenessBudget: 0.05, ttlFloorSeconds: 10})
   })
 })
 

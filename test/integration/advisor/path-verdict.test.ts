@@ -1,0 +1,79 @@
+/**
+ * The path verdict on real workloads: a database whose time goes to a sequential scan an index would remove is told
+ * to fix the indexes first; the same workload once the index exists is healthy (no scaling needed), and a database
+ * whose workload could not be weighed is not called healthy. The other paths are asserted in the scaling advisors'
+ * tests, on the workloads that call for them.
+ */
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {Report} from '../../../src/core/types.js'
+import {DocumentSchemas} from '../../../src/core/document-schema.js'
+import {adminQuery, auditTarget, connect, withDatabase, PRIMARY_URL} from '../../helpers/pg.js'
+
+const DB = 'cp_path_verdict'
+const url = withDatabase(PRIMARY_URL, DB)
+
+const SCHEMA = `
+CREATE EXTENSION IF NOT EXISTS hypopg;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, note text NOT NULL);
+INSERT INTO orders SELECT g, g % 10000, 'note ' || g FROM generate_series(1, 200000) g;
+`
+const validateReport = (r: Report) => new DocumentSchemas().check('report', JSON.parse(JSON.stringify(r)), 'report.json')
+const LOOKUP = 'SELECT id FROM orders WHERE note = $1'
+
+/** Audits over a window while a client runs the lookup in a loop, as an application would. */
+async function auditUnderLoad(windowSeconds: number): Promise<Report> {
+  const app = await connect(url, 'cp-path-verdict-app')
+  let running = true
+  const loop = (async () => {
+    for (let i = 0; running; i++) await app.query(LOOKUP, [`note ${(i * 7919) % 200000}`])
+  })()
+  try {
+    const {report} = await auditTarget(url, {onlyProbes: ['postgres.plans', 'postgres.statements'], windowSeconds, failOn: 'never'})
+    return report
+  } finally {
+    running = false
+    await loop
+    await app.end()
+  }
+}
+
+describe('the path verdict on a real workload', () => {
+  beforeAll(async () => {
+    await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
+    await adminQuery(PRIMARY_URL, `CREATE DATABASE ${DB}`)
+    await adminQuery(url, SCHEMA)
+    await adminQuery(url, 'VACUUM ANALYZE orders')
+  }, 120_000)
+
+  afterAll(async () => {
+    await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
+  })
+
+  it('says "fix the indexes first" when the index set removes most of the statement time, then healthy once it is built', async () => {
+    const before = await auditUnderLoad(3)
+    validateReport(before)
+    const v = before.verdict!
+    expect(v.path, JSON.stringify(v)).toBe('indexes')
+    expect(v.target).toBe('pg')
+    expect(v.share!).toBeGreaterThan(0.5)
+    expect(v.decidedBy).toMatch(/the recommended indexes save [\d.]+ of the [\d.]+ ms per second the top statements take/)
+    // The assessment rides on the workload finding, so the verdict can be traced to it.
+    const workload = before.findings.find((f) => f.rule === 'database/index-workload')!
+    expect(v.considered).toEqual(expect.arrayContaining([expect.objectContaining({path: 'indexes', warranted: true, finding: workload.id})]))
+
+    await adminQuery(url, 'CREATE INDEX orders_note_idx ON orders (note)')
+    await adminQuery(url, 'ANALYZE orders')
+    const after = await auditUnderLoad(3)
+    validateReport(after)
+    expect(after.verdict!.path, JSON.stringify(after.verdict)).toBe('healthy')
+    expect(after.verdict!.decidedBy).toContain('no index recommended')
+    await adminQuery(url, 'DROP INDEX orders_note_idx')
+  }, 180_000)
+
+  it('is "not assessed" when pg_stat_statements cannot be read, never healthy', async () => {
+    const {report} = await auditTarget(url, {onlyProbes: ['postgres.cache-hit'], failOn: 'never'})
+    expect(report.verdict!.path).toBe('not-assessed')
+    expect(report.verdict!.decidedBy).toMatch(/^pg: /)
+  }, 120_000)
+})
