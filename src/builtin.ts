@@ -51,14 +51,10 @@ const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
   minSavedMsPerSecond: number('statement time an index saves, ms per second, below which it gets no finding of its own (default 0: off)', {min: 0, max: 1e9}),
 }
 
+/** Facts about the server the read-replica advisor needs; its thresholds are the rule's heuristic (rules/database/read-replica.yaml). */
 const READ_REPLICA_OPTIONS: OptionSpecs = {
   cpuCores: number('CPU cores of this database server: statement time per second over them is its load when no Prometheus CPU reading names it', {min: 0.01, max: 100_000}),
   coresPerReplica: number('CPU cores of each proposed replica (default: cpuCores)', {min: 0.01, max: 100_000}),
-  saturation: ratio('load from which the primary counts as saturated when no resources/cpu rule applies (default 0.7)'),
-  targetUtilisation: number('utilisation the primary and each replica are sized for (default 0.6)', {min: 0.05, max: 1}),
-  lagToleranceSeconds: number('replica lag the routed reads tolerate (default 5)', {min: 0, max: 86_400}),
-  readBackCallsRatio: number('a read of a table its role writes, with at most this many calls per write, is a read-back that stays on the primary (default 2)', {min: 0, max: 1e6}),
-  highWalBytesPerSecond: number('WAL rate from which the primary is write-heavy and replicas are not the remedy (default 16 MiB/s)', {min: 1, max: 1e12}),
   cpuSubject: string('the Prometheus CPU subject (job/instance) of this database server, when its host name does not identify it'),
 }
 
@@ -86,7 +82,7 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   activityTopN: count('postgres.activity: sessions listed (default 20)', 1, 1000),
   indexesDataLimit: count('postgres.indexes: indexes kept in the reading (default 5000)', 1, 100_000),
   indexesFlaggedLimit: count('postgres.indexes: unused, duplicate and invalid indexes listed, each (default 100)', 1, 10_000),
-  readReplica: object('read-replica advisor: {cpuCores, coresPerReplica, saturation, targetUtilisation, lagToleranceSeconds, readBackCallsRatio, highWalBytesPerSecond, cpuSubject}', {properties: READ_REPLICA_OPTIONS}),
+  readReplica: object('read-replica advisor: {cpuCores, coresPerReplica, cpuSubject}', {properties: READ_REPLICA_OPTIONS}),
   ...STACK_ADVISOR_OPTIONS,
 }
 

@@ -33,35 +33,30 @@ export const RULE_ID = 'database/read-replica'
 const CPU_RULE = 'resources/cpu'
 const CPU_METRIC = 'host.cpu.utilization'
 
-const DEFAULTS = {saturation: 0.7, targetUtilisation: 0.6, lagToleranceSeconds: 5, readBackCallsRatio: 2,
-  highWalBytesPerSecond: 16 * 1024 * 1024, maxStandbyStreamingDelayMs: 30_000}
+/** The defaults of the rule file's `heuristic:` (rules/database/read-replica.yaml), used when it lacks one. */
+const DEFAULT_HEURISTIC = {saturation: 0.7, targetUtilisation: 0.6, lagToleranceSeconds: 5, readBackCallsRatio: 2,
+  highWalBytesPerSecond: 16 * 1024 * 1024, maxStandbyStreamingDelaySeconds: 30}
 
-interface Options {
+type Heuristic = typeof DEFAULT_HEURISTIC
+
+/** The rule's heuristic (with the user's overrides) and the facts about this server its target options give. */
+interface Options extends Heuristic {
   cpuCores?: number
   coresPerReplica?: number
-  saturation: number
-  targetUtilisation: number
-  lagToleranceSeconds: number
-  readBackCallsRatio: number
-  highWalBytesPerSecond: number
   cpuSubject?: string
 }
 
 const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined)
-const nonNegative = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined)
 const pct = (x: number) => `${round(x * 100, 1)}%`
 
-function readOptions(options: Record<string, unknown>): Options {
+function readOptions(options: Record<string, unknown>, heuristic: Record<string, number> | undefined): Options {
   const own = (options.readReplica ?? {}) as Record<string, unknown>
   const chain = (options.poolChain ?? {}) as Record<string, unknown>
   return {
+    ...DEFAULT_HEURISTIC,
+    ...heuristic,
     cpuCores: positive(own.cpuCores) ?? positive(chain.dbCores),
     coresPerReplica: positive(own.coresPerReplica),
-    saturation: positive(own.saturation) ?? DEFAULTS.saturation,
-    targetUtilisation: positive(own.targetUtilisation) ?? DEFAULTS.targetUtilisation,
-    lagToleranceSeconds: nonNegative(own.lagToleranceSeconds) ?? DEFAULTS.lagToleranceSeconds,
-    readBackCallsRatio: nonNegative(own.readBackCallsRatio) ?? DEFAULTS.readBackCallsRatio,
-    highWalBytesPerSecond: positive(own.highWalBytesPerSecond) ?? DEFAULTS.highWalBytesPerSecond,
     cpuSubject: typeof own.cpuSubject === 'string' && own.cpuSubject ? own.cpuSubject : undefined,
   }
 }
@@ -245,7 +240,7 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
   if (!own?.enabled || !data || data.statements.length === 0) return undefined
   // A standby is where reads go, not what gets a replica of its own.
   if (ctx.target?.facts?.role === 'standby' || dataOf(ctx.readings, replicationReading, target)?.role === 'standby') return undefined
-  const opts = readOptions(ctx.options)
+  const opts = readOptions(ctx.options, own.heuristic)
   const seconds = statementSeconds(data, ctx.snapshot)
   const statements = await classifyStatements(data)
   // The workload's time: monitoring reads (chokepoint's own among them) are the audit's, not the application's.
@@ -260,7 +255,7 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
 
   const wal = dataOf(ctx.readings, walReading, target)
   const standbys = await standbysOf(ctx, data.database)
-  const delayMs = standbys.audited.map((s) => s.maxStandbyStreamingDelayMs).find((d) => d !== null) ?? DEFAULTS.maxStandbyStreamingDelayMs
+  const delayMs = standbys.audited.map((s) => s.maxStandbyStreamingDelayMs).find((d) => d !== null) ?? opts.maxStandbyStreamingDelaySeconds * 1000
   const delayRead = standbys.audited.some((s) => s.maxStandbyStreamingDelayMs !== null)
 
   // What stays on the primary, and why.

@@ -70,9 +70,12 @@ const orderer: Loop = async (c, n) => {
 /** Restocks its own slice of the products (slices do not overlap, so restockers never deadlock). */
 const restocker = (slice: number): Loop => (c, n) => c.query(RESTOCK, [slice * 5000 + (n % 5) * 1000 + 1, slice * 5000 + (n % 5) * 1000 + 1000])
 
-function config(readReplica: Record<string, unknown>, rules: ChokepointConfig['rules'] = {}): ChokepointConfig {
-  return {options: {postgres: {readReplica}} as ChokepointConfig['options'], rules}
+/** The target options (the server's cores) and the rule's heuristic overrides a test audits with. */
+function config(readReplica: Record<string, unknown>, heuristic: Record<string, number> = {}): ChokepointConfig {
+  return {options: {postgres: {readReplica}} as ChokepointConfig['options'], rules: {[RULE]: {heuristic}}}
 }
+/** pg_stat_wal counts the whole cluster's WAL, and other tests write on this server too: their WAL must not decide. */
+const ANY_WAL = {highWalBytesPerSecond: 1e12}
 
 async function auditWhile(loops: Loop[], cfg: ChokepointConfig): Promise<{report: Report; snapshot: Snapshot}> {
   await adminQuery(url, 'SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)')
@@ -108,9 +111,8 @@ describe('read-replica advisor', () => {
   })
 
   it('proposes replicas for a read-heavy saturated primary: how many, which reads to route, which stay', async () => {
-    // pg_stat_wal counts the whole cluster's WAL, and other tests write on this server too: their WAL must not
-    // decide this test (the WAL gate has its own test below).
-    const {report, snapshot} = await auditWhile([reader, reader, reader, orderer], config({cpuCores: 1, highWalBytesPerSecond: 1e12}))
+    // Other tests' WAL must not decide this one (the WAL gate has its own test below).
+    const {report, snapshot} = await auditWhile([reader, reader, reader, orderer], config({cpuCores: 1}, ANY_WAL))
     const [finding] = replicaFindings(report)
     expect(finding?.severity).toBe('warning')
     const e = finding.evidence as any
@@ -152,7 +154,7 @@ describe('read-replica advisor', () => {
     for (const format of ['table', 'markdown', 'html', 'sarif', 'junit']) expect(await renderReport(report, format)).toContain('read replica')
 
     // The same measured workload, judged again with one input changed (the snapshot is the seam: design.md).
-    const judged = async (change: (copy: Snapshot) => void, cfg = config({cpuCores: 1, highWalBytesPerSecond: 1e12})) => {
+    const judged = async (change: (copy: Snapshot) => void, cfg = config({cpuCores: 1}, ANY_WAL)) => {
       const copy = structuredClone(snapshot)
       change(copy)
       return (await assessReadReplicas(advisorContext(copy, cfg)))!.evidence
@@ -167,7 +169,7 @@ describe('read-replica advisor', () => {
     expect(lagging.scaling.wouldChange).toMatch(/standby lag back within 5 s/)
     // Without cores or a CPU reading, saturation is not measured: not warranted; PgBouncer clients waiting for this
     // database are the saturation measured instead.
-    const unmeasured = await judged(() => {}, config({highWalBytesPerSecond: 1e12}))
+    const unmeasured = await judged(() => {}, config({}, ANY_WAL))
     expect(unmeasured.load.saturated).toBe(false)
     expect(unmeasured.scaling.warranted).toBe(false)
     const queued = await judged((copy) => {
@@ -175,14 +177,14 @@ describe('read-replica advisor', () => {
         svActive: 5, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxWaitSeconds: 0.4, poolSize: 5, reservePool: 0, limit: 5, limitedBy: 'pool_size'}
       copy.targets.push({name: 'bouncer', kind: 'pgbouncer', url: 'postgres://stats@127.0.0.1:26432/pgbouncer', status: 'ok'} as Snapshot['targets'][number])
       copy.readings.push({target: 'bouncer', probe: 'pgbouncer.pools', takenAt: snapshot.capturedAt, durationMs: 1, status: 'ok', data: {pools: [pool]}, metrics: []})
-    }, config({highWalBytesPerSecond: 1e12}))
+    }, config({}, ANY_WAL))
     expect(queued.load).toMatchObject({saturated: true, clientsWaiting: 3})
     expect(queued.scaling.warranted).toBe(true)
   }, 60_000)
 
   it('proposes none when the WAL rate says the primary is write-heavy, and says it points toward distributed SQL', async () => {
     // The read-heavy, saturated workload of the first test, with a WAL threshold its own order writes exceed.
-    const cfg = config({cpuCores: 1, highWalBytesPerSecond: 1})
+    const cfg = config({cpuCores: 1}, {highWalBytesPerSecond: 1})
     const {report, snapshot} = await auditWhile([reader, reader, reader, orderer], cfg)
     expect(replicaFindings(report)).toEqual([])
     const {evidence} = (await assessReadReplicas(advisorContext(snapshot, cfg)))!
