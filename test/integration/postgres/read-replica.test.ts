@@ -120,6 +120,8 @@ describe('read-replica advisor', () => {
     expect(e.load.saturated).toBe(true)
     expect(e.scaling).toMatchObject({path: 'read-replicas', warranted: true})
     expect(e.scaling.share).toBeGreaterThan(0.5)
+    // The path verdict weighs it (src/core/verdict.ts reads evidence.scaling).
+    expect(report.verdict?.considered).toContainEqual(expect.objectContaining({path: 'read-replicas', warranted: true, finding: finding.id}))
     const remedy = remedyOfKind(finding.remedies, 'replica')!
     const catalog = await queryidOf(CATALOG_READ)
     const readBack = await queryidOf(READ_BACK)
