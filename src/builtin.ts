@@ -51,6 +51,13 @@ const INDEX_ADVISOR_OPTIONS: OptionSpecs = {
   minSavedMsPerSecond: number('statement time an index saves, ms per second, below which it gets no finding of its own (default 0: off)', {min: 0, max: 1e9}),
 }
 
+/** Facts about the server the read-replica advisor needs; its thresholds are the rule's heuristic (rules/database/read-replica.yaml). */
+const READ_REPLICA_OPTIONS: OptionSpecs = {
+  cpuCores: number('CPU cores of this database server: statement time per second over them is its load when no Prometheus CPU reading names it', {min: 0.01, max: 100_000}),
+  coresPerReplica: number('CPU cores of each proposed replica (default: cpuCores)', {min: 0.01, max: 100_000}),
+  cpuSubject: string('the Prometheus CPU subject (job/instance) of this database server, when its host name does not identify it'),
+}
+
 const POSTGRES_OPTIONS: OptionSpecs = {
   statementTimeoutMs: timeoutMs('statement_timeout of chokepoint\'s session (default 10000)', 600_000),
   lockTimeoutMs: count('lock_timeout of chokepoint\'s session (default 1000)', 1, 60_000),
@@ -80,6 +87,7 @@ const POSTGRES_OPTIONS: OptionSpecs = {
   shardSampleTables: count('postgres.column-stats: largest tables whose candidate columns are sampled (default 5)', 1, 100),
   shardSampleRows: count('postgres.column-stats: rows sampled per table for the hash simulation (default 10000)', 100, 1_000_000),
   shardSampleMs: count('postgres.column-stats: wall time sampling may take, ms (default 2000)', 1, 60_000),
+  readReplica: object('read-replica advisor: {cpuCores, coresPerReplica, cpuSubject}', {properties: READ_REPLICA_OPTIONS}),
   ...STACK_ADVISOR_OPTIONS,
 }
 
@@ -201,6 +209,7 @@ export const builtinPlugin = definePlugin({
         'postgres.statements': ['db.statement.mean_seconds'],
         'postgres.indexes': ['db.index.unused_bytes', 'db.index.duplicate_bytes', 'postgres.index.invalid'],
         'postgres.replication': ['replication.lag_seconds', 'replication.inactive_slot.retained_bytes'],
+        'postgres.wal': [],
         'postgres.plans': ['postgres.plans.unplannable'],
         'postgres.column-stats': [],
       },
@@ -298,6 +307,7 @@ export const builtinPlugin = definePlugin({
     {id: 'cache-aside', scope: 'postgres', description: 'Costly repeated reads a cache could serve: key, TTL from the write rate, hit rate, memory', load: async () => (await import('./advisors/cache-aside.js')).cacheAsideAdvisor},
     {id: 'shard-key', scope: 'postgres', description: 'Distribution columns, co-location and reference tables for Citus, when the workload outgrows one node (or with --shard-plan)', load: async () => (await import('./advisors/shard-key.js')).shardKeyAdvisor},
     {id: 'n-plus-one', scope: 'postgres', description: 'Per-row lookups by foreign key whose calls track a parent statement\'s rows (N+1 queries)', load: async () => (await import('./advisors/n-plus-one.js')).nPlusOneAdvisor},
+    {id: 'read-replica', scope: 'postgres', description: 'Read replicas from the read share, the primary\'s saturation, lag and WAL rate', load: async () => (await import('./advisors/read-replica.js')).readReplicaAdvisor},
   ],
   appliers: [
     {id: 'postgres-index', remedyKinds: ['index'], targetKinds: ['postgres'], description: 'CREATE INDEX CONCURRENTLY under a growing lock_timeout, verified by EXPLAIN; rolled back with DROP INDEX CONCURRENTLY',

@@ -35,7 +35,7 @@ const BUDGET_MS = 500
 
 /** The parts issue 12 added: its advisors, and the probes that feed only them. */
 export const SCALING_ADVISORS = ['read-replica', 'cache-aside', 'shard-key', 'n-plus-one']
-export const SCALING_PROBES: string[] = ['postgres.column-stats']
+export const SCALING_PROBES: string[] = ['postgres.column-stats', 'postgres.wal']
 
 const log = (message: string) => process.stderr.write(`[bench/scaling-advisors] ${message}\n`)
 const median = (xs: number[]) => {

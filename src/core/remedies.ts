@@ -99,8 +99,30 @@ export interface CacheAsideRemedy extends RemedyBase {
   formula?: string
 }
 
+/** A statement a replica remedy routes or keeps on the primary (queryid, its safe text, and for kept ones why). */
+export interface ReplicaStatement {
+  queryid: string
+  query: string
+  why?: string
+}
+
+/**
+ * Read replicas (the read-replica advisor), or a fix on an existing standby (the replication/lag rule, which sets
+ * only summary and sql). The numbers say how many and why: `arithmetic` spells the sizing out.
+ */
 export interface ReplicaRemedy extends RemedyBase {
   kind: 'replica'
+  /** Replicas to add beyond those that exist (0: the existing ones suffice once the reads are routed to them). */
+  count?: number
+  existingReplicas?: number
+  routedStatements?: ReplicaStatement[]
+  stayOnPrimary?: ReplicaStatement[]
+  /** The lag the routed reads must tolerate (the seed's 5 s unless configured). */
+  lagToleranceSeconds?: number
+  /** The largest lag measured on the existing standbys, or null when none is measured. */
+  measuredLagSeconds?: number | null
+  targetUtilisation?: number
+  arithmetic?: string
 }
 
 export interface PoolSizeRemedy extends RemedyBase {
@@ -222,7 +244,7 @@ export const REMEDY_IDENTITY: Record<RemedyKind, string[]> = {
   'drop-index': ['index', 'reason'],
   'ttl': ['pattern', 'patterns', 'ttlSeconds'],
   'cache-aside': ['pattern', 'statement', 'keyPattern'],
-  'replica': ['sql'],
+  'replica': ['sql', 'count'],
   'pool-size': ['appPoolSize', 'pgbouncerPoolSize'],
   'shard-key': ['table', 'columns', 'method', 'colocateWith'],
   'workers': ['recommendedConsumers'],

@@ -4,13 +4,17 @@ import type {CacheHitData} from '../probes/postgres/cache-hit.js'
 import type {ColumnStatsData} from '../probes/postgres/column-stats.js'
 import type {PlansData} from '../probes/postgres/plans.js'
 import type {PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
+import type {ReplicationData} from '../probes/postgres/replication.js'
+import type {WalData} from '../probes/postgres/wal.js'
 import type {StatementsData} from '../probes/postgres/statements.js'
 
 export type {PlansData, PlannedStatement} from '../probes/postgres/plans.js'
 export type {CacheHitData, CacheLevel} from '../probes/postgres/cache-hit.js'
 export type {ColumnStatsData, ShardTable, ColumnStats, HashSample} from '../probes/postgres/column-stats.js'
 export type {PreparedXact, PreparedXactsData} from '../probes/postgres/prepared-xacts.js'
-export type {StatementRow, StatementsData} from '../probes/postgres/statements.js'
+export type {ReplicationData, StandbyLag} from '../probes/postgres/replication.js'
+export type {StatementsData, StatementRow} from '../probes/postgres/statements.js'
+export type {WalData} from '../probes/postgres/wal.js'
 
 export interface TablesData {
   /** The most-written tables' per-second write rates, keyed by unquoted schema.table. */
@@ -42,3 +46,7 @@ export const cacheHitReading = readingKey<CacheHitData>('postgres.cache-hit', (d
 export const preparedXactsReading = readingKey<PreparedXactsData>('postgres.prepared-xacts', hasArray('preparedXacts'))
 /** The largest tables' column statistics, keys, foreign keys and sampled hash distributions (the shard-key advisor's input). */
 export const columnStatsReading = readingKey<ColumnStatsData>('postgres.column-stats', (d) => hasArray('tables')(d) && typeof (d as {shards?: unknown}).shards === 'number')
+/** Replication seen from this server: its standbys' lag (a primary) or its own (a standby). */
+export const replicationReading = readingKey<ReplicationData>('postgres.replication', (d) => !!d && typeof d === 'object' && ((d as {role?: unknown}).role === 'primary' || (d as {role?: unknown}).role === 'standby'))
+/** WAL written per second, the cluster's system identifier and the standby conflict settings. */
+export const walReading = readingKey<WalData>('postgres.wal', (d) => !!d && typeof d === 'object' && typeof (d as {inRecovery?: unknown}).inRecovery === 'boolean')

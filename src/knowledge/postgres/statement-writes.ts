@@ -29,12 +29,8 @@ export const MAX_WRITE_STATEMENTS = 500
 
 const KINDS: Record<string, StatementWrite['kind']> = {InsertStmt: 'insert', UpdateStmt: 'update', DeleteStmt: 'delete', MergeStmt: 'merge', CopyStmt: 'copy'}
 
-/**
- * What a statement writes, from its parse tree: the target of a top-level INSERT, UPDATE, DELETE, MERGE or
- * COPY ... FROM (COPY TO and COPY (query) write nothing). Data-modifying CTEs under a SELECT are not counted
- * (pg_stat_statements' rows are the outer statement's). undefined when it writes no table or does not parse.
- */
-export function writeTarget(sql: string): {kind: StatementWrite['kind']; schema?: string; name: string} | undefined {
+/** The parse node of a text holding exactly one statement, as [node type, node]; undefined when it does not parse. */
+function onlyStatement(sql: string): [string, Record<string, any>] | undefined {
   let tree
   try {
     tree = parseSync(sql)
@@ -43,7 +39,20 @@ export function writeTarget(sql: string): {kind: StatementWrite['kind']; schema?
   }
   const stmt = tree.stmts?.[0]?.stmt as Record<string, any> | undefined
   if (!stmt || tree.stmts?.length !== 1) return undefined
-  const [type, node] = Object.entries(stmt)[0] ?? []
+  return Object.entries(stmt)[0] as [string, Record<string, any>] | undefined
+}
+
+/**
+ * What a statement writes, from its parse tree: the target of a top-level INSERT, UPDATE, DELETE, MERGE or
+ * COPY ... FROM (COPY TO and COPY (query) write nothing). Data-modifying CTEs under a SELECT are not counted
+ * (pg_stat_statements' rows are the outer statement's). undefined when it writes no table or does not parse.
+ */
+export function writeTarget(sql: string): {kind: StatementWrite['kind']; schema?: string; name: string} | undefined {
+  const [type, node] = onlyStatement(sql) ?? []
+  return writeOf(type, node)
+}
+
+function writeOf(type: string | undefined, node: Record<string, any> | undefined): ReturnType<typeof writeTarget> {
   const kind = type ? KINDS[type] : undefined
   if (!kind || !node?.relation?.relname) return undefined
   if (kind === 'copy' && !node.is_from) return undefined
@@ -74,4 +83,53 @@ export async function readStatementWrites(session: PgSession, seconds: number, b
     if (target) statements.push({queryid: r.id, ...target, calls: Number(r.calls), rows: Number(r.rows)})
   }
   return {seconds, basis, statements, truncated: rows.length > MAX_WRITE_STATEMENTS}
+}
+
+/**
+ * Where a statement can run, from its parse tree: a plain `read` (a SELECT with no locking clause and no
+ * data-modifying CTE: a hot standby can serve it), a `locking-read` (SELECT ... FOR UPDATE/SHARE: takes row locks,
+ * which only the primary can), a `write` (what writeTarget names, and a SELECT whose CTE writes) or `other`
+ * (utility statements, CALL, DO: the primary's). `tables` are every relation the tree names (RangeVar), the
+ * statement's own CTE names left out, each as `schema.name` when qualified, else `name`.
+ */
+export interface StatementAccess {
+  access: 'read' | 'locking-read' | 'write' | 'other'
+  /** select, insert, update, delete, merge, copy, or the parse node's name for the rest (e.g. TransactionStmt). */
+  kind: string
+  tables: string[]
+  written?: string
+}
+
+const DATA_MODIFYING = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
+
+function visitNodes(node: unknown, visit: (n: Record<string, any>) => void): void {
+  if (Array.isArray(node)) for (const n of node) visitNodes(n, visit)
+  else if (node && typeof node === 'object') {
+    visit(node as Record<string, any>)
+    for (const v of Object.values(node)) if (v && typeof v === 'object') visitNodes(v, visit)
+  }
+}
+
+export function statementAccess(sql: string): StatementAccess | undefined {
+  const [type, node] = onlyStatement(sql) ?? []
+  const ctes = new Set<string>()
+  const named: string[] = []
+  let writesInCte = false
+  let locks = false
+  visitNodes(node, (n) => {
+    if (n.CommonTableExpr?.ctename) {
+      ctes.add(n.CommonTableExpr.ctename)
+      const inner = Object.keys(n.CommonTableExpr.ctequery ?? {})[0]
+      if (inner && DATA_MODIFYING.has(inner)) writesInCte = true
+    }
+    if (n.RangeVar?.relname) named.push(n.RangeVar.schemaname ? `${n.RangeVar.schemaname}.${n.RangeVar.relname}` : n.RangeVar.relname)
+    if (Array.isArray(n.lockingClause) && n.lockingClause.length > 0) locks = true
+  })
+  const tables = [...new Set(named.filter((t) => t.includes('.') || !ctes.has(t)))]
+  if (!type) return undefined
+  const target = writeOf(type, node)
+  if (target) return {access: 'write', kind: target.kind, tables, written: target.schema ? `${target.schema}.${target.name}` : target.name}
+  if (type !== 'SelectStmt') return {access: 'other', kind: type ?? 'unknown', tables}
+  if (writesInCte) return {access: 'write', kind: 'select', tables}
+  return {access: locks ? 'locking-read' : 'read', kind: 'select', tables}
 }

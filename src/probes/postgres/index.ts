@@ -11,6 +11,7 @@ import {preparedXactsProbe} from './prepared-xacts.js'
 import {replicationProbe} from './replication.js'
 import {statementsProbe} from './statements.js'
 import {tablesProbe} from './tables.js'
+import {walProbe} from './wal.js'
 import {xidAgeProbe} from './xid-age.js'
 
 export const postgresProbes: Probe<PgSession>[] = [
@@ -24,6 +25,7 @@ export const postgresProbes: Probe<PgSession>[] = [
   statementsProbe,
   indexesProbe,
   replicationProbe,
+  walProbe,
   plansProbe,
   columnStatsProbe,
 ]

@@ -10,7 +10,7 @@ describe('the plugin registry', () => {
 
   it('registers the built-ins as one plugin: six target kinds, seven advisors, six formats, three appliers', () => {
     expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
-    expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain', 'cache-aside', 'shard-key', 'n-plus-one'])
+    expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain', 'cache-aside', 'shard-key', 'n-plus-one', 'read-replica'])
     expect(registry.formats()).toEqual(['table', 'json', 'markdown', 'html', 'sarif', 'junit'])
     expect(registry.applierFor('index')).toBe('postgres-index')
     expect(registry.applierFor('drop-index')).toBe('postgres-drop-index')
