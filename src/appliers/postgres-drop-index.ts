@@ -135,7 +135,7 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
     const table = await tableFactsByOid(session, index.tableOid)
     if (table && !table.owns) return {ok: false, ...ownershipRefusal(session, table, 'drop an index')}
     if (!d.recreate) return {ok: false, reason: `the table of ${quoteQualified(d.schema, d.name)} could not be read: rollback would not know how to recreate it`}
-    return (await applyLockRefusal(session)) ?? {ok: true, notes: plan.notes}
+    return (await applyLockRefusal(session)) ?? {ok: true, notes: []}
   },
 
   async apply(plan, session, ctx, record): Promise<AppliedChange> {

@@ -204,7 +204,7 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
     if (d.unique) return {ok: false, reason: 'the remedy creates a UNIQUE index: building one can fail on existing duplicates and changes what the application may write; create it by hand'}
     if (d.conflict) return {ok: false, reason: d.conflict, fix: 'audit again: the remedy may already be in place'}
     if (!table.owns) return {ok: false, ...ownershipRefusal(session, table, 'create an index')}
-    return (await applyLockRefusal(session)) ?? {ok: true, notes: plan.notes}
+    return (await applyLockRefusal(session)) ?? {ok: true, notes: []}
   },
 
   async apply(plan, session, ctx, record): Promise<AppliedChange> {

@@ -5,7 +5,7 @@
  */
 import pg from 'pg'
 import {parseSync, scanSync} from 'libpg-query'
-import {ApplyRefusal, type ApplyContext, type ChangePlan, type PreflightResult} from '../core/applier.js'
+import {ApplyRefusal, TargetMismatch, type ApplyContext, type ChangePlan, type PreflightResult} from '../core/applier.js'
 import {positiveMs, sleep} from '../core/probe.js'
 import {quoteIdent, quoteLiteral, quoteQualified} from '../core/sql.js'
 import {connectClient, destroyClient, endClient, PgSession} from '../drivers/postgres.js'
@@ -91,9 +91,11 @@ export async function openApplySession(ctx: ApplyContext): Promise<PgApplySessio
   }, 'PostgreSQL', ctx.signal)
   let monitor: PgSession | undefined
   try {
-    const results = (await client.query(`${settings(ctx)} SELECT pg_backend_pid() AS pid, pg_is_in_recovery() AS standby, current_database() AS db, current_user AS "user"`)) as unknown as pg.QueryResult[]
+    const results = (await client.query(`${settings(ctx)} SELECT pg_backend_pid() AS pid, pg_is_in_recovery() AS standby, current_database() AS db, current_user AS "user",
+      (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier`)) as unknown as pg.QueryResult[]
     const facts = Array.isArray(results) ? results[results.length - 1]?.rows[0] : undefined
     if (!facts) throw new ApplyRefusal(`target "${ctx.target.name}" did not answer the session setup like PostgreSQL`)
+    checkSystemIdentifier(ctx, String(facts.system_identifier))
     if (facts.standby) {
       throw new ApplyRefusal(`target "${ctx.target.name}" is a standby (pg_is_in_recovery()): indexes are changed on the primary, and reach standbys by replication`, 'give the primary\'s URL')
     }
@@ -118,6 +120,24 @@ export async function openApplySession(ctx: ApplyContext): Promise<PgApplySessio
       throw new ApplyRefusal(`target "${ctx.target.name}" answers like PgBouncer, not PostgreSQL`, 'give the PostgreSQL server\'s own URL')
     }
     throw error
+  }
+}
+
+/**
+ * Refuses a server whose system identifier (pg_control_system()) is not the one the report recorded: another cluster
+ * now answers at the report's address (re-created, restored, failed over to a new one). A streaming standby shares its
+ * primary's identifier, so this does not tell them apart; the standby check does. A report without the fact (older
+ * than chokepoint recording it) is said, not refused; an applier called without a report (tests) checks nothing.
+ */
+export function checkSystemIdentifier(ctx: ApplyContext, live: string): void {
+  if (!ctx.audited) return
+  const recorded = ctx.audited.facts?.systemIdentifier
+  if (recorded === undefined || recorded === null || recorded === '') {
+    ctx.log(`target "${ctx.target.name}": system identifier not checked: the report predates system identifiers`)
+    return
+  }
+  if (String(recorded) !== live) {
+    throw new TargetMismatch(`target "${ctx.target.name}" is PostgreSQL system ${live} now, but the report audited system ${String(recorded)} (pg_control_system()): another cluster answers at ${ctx.audited.url}; refusing to apply its remedies here (audit it again)`)
   }
 }
 

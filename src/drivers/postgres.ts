@@ -68,6 +68,11 @@ export class PgSession {
   inRecovery = false
   database = ''
   user = ''
+  /**
+   * pg_control_system().system_identifier (text: it is a 64-bit number): which cluster this is. Recorded in the report so
+   * `apply --from` can refuse a report of another cluster behind the same address. A streaming standby shares it.
+   */
+  systemIdentifier = ''
   /** Why the connection was dropped (a query that outlived its deadline): every later query fails at once. */
   lost?: string
 
@@ -91,7 +96,8 @@ export class PgSession {
       const setup = `SET application_name = 'chokepoint'; SET statement_timeout = ${statementTimeout}; SET lock_timeout = ${lockTimeout};`
         + ` SET default_transaction_read_only = ${options.readOnly === false ? 'off' : 'on'};`
         + ' SELECT current_setting(\'server_version_num\')::int AS version, pg_is_in_recovery() AS in_recovery,'
-        + ' current_database() AS database, current_user AS "user"'
+        + ' current_database() AS database, current_user AS "user",'
+        + ' (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier'
       session.log.currentProbe = 'connect'
       const results = await session.multi(setup)
       const facts = Array.isArray(results) ? results[results.length - 1]?.rows[0] : undefined
@@ -101,6 +107,7 @@ export class PgSession {
       session.inRecovery = facts.in_recovery
       session.database = facts.database
       session.user = facts.user
+      session.systemIdentifier = facts.system_identifier ?? ''
     } catch (error) {
       // The socket is open even though the session is unusable: left open, it keeps the process alive after the report.
       await session.close()
@@ -195,7 +202,8 @@ export const postgresDriver: Driver<PgSession> = {
     const session = await PgSession.open(target.url, options, log, connect)
     return {
       conn: session,
-      facts: {serverVersionNum: session.serverVersionNum, role: session.inRecovery ? 'standby' : 'primary', database: session.database, user: session.user},
+      facts: {serverVersionNum: session.serverVersionNum, role: session.inRecovery ? 'standby' : 'primary', database: session.database, user: session.user,
+        ...(session.systemIdentifier ? {systemIdentifier: session.systemIdentifier} : {})},
     }
   },
   close: (session) => session.close(),
