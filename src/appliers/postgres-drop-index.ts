@@ -11,7 +11,7 @@ import type {DropIndexRemedy, Remedy} from '../core/remedies.js'
 import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
   applyLockRefusal, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, explainUses, indexByName, lockAndRecheck, NO_SLOWER_TOLERANCE,
-  openApplySession, ownershipRefusal, parseIndexDefinition, runStep, statementsOnTable, tableFactsByOid, takeApplyLock, watchWindow,
+  openApplySession, ownershipRefusal, parseIndexDefinition, runStep, statementsOnTable, tableFactsByOid, takeApplyLock, verifyWindowFor, watchWindow,
   type IndexFacts, type PgApplySession, type VerifyStatement,
 } from './postgres-session.js'
 
@@ -176,12 +176,15 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
     const measurements: Record<string, unknown> = {statements: measured, tolerance: NO_SLOWER_TOLERANCE}
     const what = `index ${quoteQualified(d.schema, d.name)} is gone`
     if (slower.length) return {ok: false, detail: `${what}, but statements that used it cost more to run now: ${slower.join('; ')}`, measurements}
-    if (ctx.options.verifyWindowMs > 0 && d.verify.length > 0) {
-      const w = await watchWindow(session, ctx, d.verify)
+    const windowMs = verifyWindowFor(ctx, d.verify)
+    let windowDetail = ''
+    if (windowMs > 0) {
+      const w = await watchWindow(session, ctx, d.verify, windowMs)
       measurements.window = w.measured
       if (!w.ok) return {ok: false, detail: `${what}, but ${w.detail}`, measurements}
+      windowDetail = `; ${w.detail}`
     }
-    return {ok: true, detail: d.verify.length ? `${what}; the ${d.verify.length} statement(s) that used it are no slower in plan cost` : `${what}; no statement in pg_stat_statements used it`, measurements}
+    return {ok: true, detail: d.verify.length ? `${what}; the ${d.verify.length} statement(s) that used it are no slower in plan cost${windowDetail}` : `${what}; no statement in pg_stat_statements used it`, measurements}
   },
 
   async rollback(change, session, ctx): Promise<RollbackResult> {

@@ -11,7 +11,7 @@ import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
   applyLockRefusal, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, dropIndexStep, explainUses, fitName, indexByName, lockAndRecheck,
   indexesOfTable, openApplySession, ownershipRefusal, parseIndexDefinition, PLAN_COST_SLACK, PLAN_COST_TOLERANCE, runStep, statementTexts,
-  tableFacts, takeApplyLock, watchWindow, type ApplyTableFacts, type PgApplySession, type VerifyStatement,
+  tableFacts, takeApplyLock, verifyWindowFor, watchWindow, type ApplyTableFacts, type PgApplySession, type VerifyStatement,
 } from './postgres-session.js'
 
 /** One index the change creates: the parent's, or a partition's. */
@@ -279,8 +279,9 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
       problems.push(`plan cost fell to ${(measuredRatio * 100).toFixed(1)}% of before, short of the predicted ${(predictedRatio * 100).toFixed(1)}%`)
     }
     let windowDetail = ''
-    if (problems.length === 0 && ctx.options.verifyWindowMs > 0 && d.verify.length > 0) {
-      const w = await watchWindow(session, ctx, d.verify)
+    const windowMs = verifyWindowFor(ctx, d.verify)
+    if (problems.length === 0 && windowMs > 0) {
+      const w = await watchWindow(session, ctx, d.verify, windowMs)
       measurements.window = w.measured
       if (!w.ok) problems.push(w.detail)
       else windowDetail = `; ${w.detail}`

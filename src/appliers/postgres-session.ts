@@ -33,6 +33,8 @@ export const NO_SLOWER_TOLERANCE = 0.1
 /** --verify-window: a statement's mean time may grow by this much before verification fails, given MIN_WINDOW_CALLS. */
 export const MEAN_TIME_TOLERANCE = 0.1
 export const MIN_WINDOW_CALLS = 5
+/** The verify window of the index and drop-index appliers when --verify-window is not given and there is traffic to watch. */
+export const DEFAULT_VERIFY_WINDOW_MS = 60_000
 /** Statements read from pg_stat_statements for verification, at most. */
 export const MAX_VERIFY_STATEMENTS = 20
 
@@ -606,34 +608,56 @@ export async function statementCounters(session: PgApplySession, ids: string[]):
 }
 
 /**
+ * How long the index and drop-index appliers watch live traffic after the change: --verify-window when given (0 skips),
+ * else DEFAULT_VERIFY_WINDOW_MS when one of the statements was called before (pg_stat_statements has calls for it):
+ * a plan that looks right can still be slower on real data, and only traffic shows it. Nothing to watch: 0.
+ */
+export function verifyWindowFor(ctx: ApplyContext, statements: VerifyStatement[]): number {
+  if (statements.length === 0) return 0
+  if (ctx.options.verifyWindowMs !== undefined) return ctx.options.verifyWindowMs
+  return statements.some((s) => (s.calls ?? 0) > 0) ? DEFAULT_VERIFY_WINDOW_MS : 0
+}
+
+/**
  * --verify-window: mean time of the statements over the window (from pg_stat_statements deltas) against their mean
  * before (as read when the change was planned). Fails when one slowed down by more than MEAN_TIME_TOLERANCE over at
- * least MIN_WINDOW_CALLS calls; a statement not called in the window is reported, not judged.
+ * least MIN_WINDOW_CALLS calls; a statement called fewer times in the window is reported, not judged, and a window
+ * that sees no calls at all is "not judged", not a failure.
  */
-export async function watchWindow(session: PgApplySession, ctx: ApplyContext, statements: VerifyStatement[]): Promise<{ok: boolean; detail: string; measured: Array<Record<string, unknown>>}> {
+export async function watchWindow(session: PgApplySession, ctx: ApplyContext, statements: VerifyStatement[], windowMs: number): Promise<{ok: boolean; detail: string; measured: Array<Record<string, unknown>>}> {
   const ids = statements.map((s) => s.id)
+  const seconds = formatSeconds(windowMs)
   const start = await statementCounters(session, ids)
-  ctx.log(`watching ${ids.length} statement(s) for ${ctx.options.verifyWindowMs} ms (--verify-window)`)
-  await sleep(ctx.options.verifyWindowMs, ctx.signal)
+  ctx.log(`watching ${ids.length} statement(s) for ${seconds} s (--verify-window 0 skips)`)
+  await sleep(windowMs, ctx.signal)
+  if (ctx.signal.aborted) throw new Error('verification interrupted')
   const end = await statementCounters(session, ids)
   const measured: Array<Record<string, unknown>> = []
   const slower: string[] = []
+  const judged: string[] = []
   for (const s of statements) {
     const a = start.get(s.id)
     const b = end.get(s.id)
     const calls = a && b ? b.calls - a.calls : 0
     const meanAfter = calls > 0 ? (b!.totalMs - a!.totalMs) / calls : null
-    measured.push({id: s.id, meanMsBefore: s.meanMs ?? null, meanMsAfter: meanAfter, callsInWindow: calls})
-    if (meanAfter !== null && s.meanMs !== undefined && calls >= MIN_WINDOW_CALLS && meanAfter > s.meanMs * (1 + MEAN_TIME_TOLERANCE)) {
-      slower.push(`${s.id} ${s.meanMs.toFixed(2)} -> ${meanAfter.toFixed(2)} ms`)
-    }
+    const isJudged = meanAfter !== null && s.meanMs !== undefined && calls >= MIN_WINDOW_CALLS
+    measured.push({id: s.id, meanMsBefore: s.meanMs ?? null, meanMsAfter: meanAfter, callsInWindow: calls, judged: isJudged})
+    if (!isJudged) continue
+    const said = `${s.id} mean ${s.meanMs!.toFixed(3)} -> ${meanAfter!.toFixed(3)} ms over ${calls} calls`
+    if (meanAfter! > s.meanMs! * (1 + MEAN_TIME_TOLERANCE)) slower.push(said)
+    else judged.push(said)
   }
   const called = measured.filter((m) => Number(m.callsInWindow) > 0).length
-  return {
-    ok: slower.length === 0,
-    detail: slower.length ? `slower over the window: ${slower.join('; ')}` : `${called} of ${statements.length} statement(s) called in the window, none slower`,
-    measured,
+  const listed = (items: string[]) => `${items.slice(0, 5).join('; ')}${items.length > 5 ? `; and ${items.length - 5} more` : ''}`
+  if (slower.length) return {ok: false, measured, detail: `slower over the ${seconds} s window (tolerance ${MEAN_TIME_TOLERANCE * 100}%): ${listed(slower)}`}
+  if (judged.length === 0) {
+    return {ok: true, measured, detail: `mean time not judged: ${called === 0 ? 'no statement was called' : `${called} statement(s) called fewer than ${MIN_WINDOW_CALLS} times`} in the ${seconds} s window`}
   }
+  return {ok: true, measured, detail: `over the ${seconds} s window, none slower: ${listed(judged)}`}
+}
+
+function formatSeconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

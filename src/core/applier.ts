@@ -47,8 +47,11 @@ export interface Applier<Session = unknown> {
 export interface ApplyOptions {
   /** The longest lock wait a step may take in all, across its retries (--max-lock-wait, default 30 s). */
   maxLockWaitMs: number
-  /** How long verification watches the live system (--verify-window, default 0: plan checks only). */
-  verifyWindowMs: number
+  /**
+   * How long verification watches the live system (--verify-window; 0: plan checks only). Undefined when the flag was
+   * not given: each applier's default (index, drop-index: 60 s when their statements have traffic; ttl: 0).
+   */
+  verifyWindowMs?: number
   /** Keep a change that failed verification instead of rolling it back (--keep-failed). */
   keepFailed: boolean
 }
