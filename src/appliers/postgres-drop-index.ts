@@ -148,8 +148,9 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
       await runStep(session, ctx, sql, {label: `drop index ${quoteQualified(d.schema, d.name)}`, tableOid: d.tableOid ?? undefined, budget: {waitedMs: 0}})
     } catch (error) {
       // DROP INDEX CONCURRENTLY interrupted after its first transaction leaves the index INVALID (no longer used).
-      const left = await indexByName(session, quoteQualified(d.schema, d.name)).catch(() => undefined)
-      const state = left ? (left.valid ? 'the index is still there and valid' : 'the index is left INVALID: roll back to rebuild it, or apply again to finish the drop') : 'the index is gone'
+      const left = await indexByName(session, quoteQualified(d.schema, d.name)).then((index) => ({index}), () => null)
+      const state = !left ? 'its state could not be read (the server does not answer): once it is back, roll back with apply --rollback to rebuild it if it is gone or INVALID'
+        : left.index ? (left.index.valid ? 'the index is still there and valid' : 'the index is left INVALID: roll back to rebuild it, or apply again to finish the drop') : 'the index is gone'
       const message = `${(error as Error).message}; ${state}`
       if (error instanceof ApplyRefusal) throw new ApplyRefusal(message, error.fix)
       throw new Error(message)

@@ -5,7 +5,7 @@
  * DROP INDEX CONCURRENTLY (docs/apply.md, "index applier").
  */
 import type {Applier, AppliedChange, ApplyContext, ChangePlan, ChangeRecord, PreflightResult, RollbackResult, Verification} from '../core/applier.js'
-import {ApplyRefusal} from '../core/applier.js'
+import {ApplyRefusal, ChangeLeftUnfinished} from '../core/applier.js'
 import type {IndexRemedy, Remedy} from '../core/remedies.js'
 import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
@@ -241,6 +241,7 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
       const message = `${(error as Error).message}; ${cleaned.said}`
       ctx.log(message)
       if (!cleaned.ok) await record({error: message}).catch(() => {})
+      if (cleaned.unreachable) throw new ChangeLeftUnfinished(message)
       if (error instanceof ApplyRefusal) throw new ApplyRefusal(message, error.fix)
       const wrapped = new Error(message)
       wrapped.name = (error as Error).name

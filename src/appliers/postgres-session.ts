@@ -44,13 +44,24 @@ export const APPLICATION_NAME = 'chokepoint-apply'
 export class PgApplySession {
   holdsLock = false
   constructor(
-    readonly client: pg.Client,
-    readonly monitor: PgSession,
-    readonly pid: number,
+    public client: pg.Client,
+    public monitor: PgSession,
+    public pid: number,
     readonly database: string,
     readonly user: string,
     readonly url: string,
   ) {}
+
+  /**
+   * Takes over a fresh session's connections (after this one's were lost): the orchestrator and the later steps keep
+   * the same object, so a rollback after a lost connection runs on live connections.
+   */
+  adopt(fresh: PgApplySession): void {
+    this.client = fresh.client
+    this.monitor = fresh.monitor
+    this.pid = fresh.pid
+    this.holdsLock = fresh.holdsLock
+  }
 
   /** One statement on the write session. */
   async exec<T extends Record<string, any> = Record<string, any>>(sql: string, params?: unknown[]): Promise<T[]> {
@@ -488,8 +499,9 @@ function watchBuilder(session: PgApplySession, ctx: ApplyContext, opts: StepOpti
 }
 
 /**
- * A session to clean up with when the write session is gone (lost connection, terminated backend): a fresh one, or
- * undefined when the server cannot be reached.
+ * The session to clean up with: this one while its write connection answers; when that is gone (a lost connection,
+ * a terminated backend, a restarted server) fresh connections, taken over by this session (adopt) so every later
+ * step uses them too; undefined when the server cannot be reached.
  */
 export async function cleanupSession(session: PgApplySession, ctx: ApplyContext): Promise<PgApplySession | undefined> {
   try {
@@ -501,7 +513,10 @@ export async function cleanupSession(session: PgApplySession, ctx: ApplyContext)
   try {
     const fresh = await openApplySession({...ctx, signal: new AbortController().signal})
     await takeApplyLock(fresh, ctx).catch(() => {})
-    return fresh
+    await session.monitor.close().catch(() => {})
+    session.adopt(fresh)
+    ctx.log(`reconnected to ${ctx.target.name} (a fresh session) to clean up`)
+    return session
   } catch {
     return undefined
   }
@@ -677,9 +692,9 @@ async function dropIfInvalid(session: PgApplySession, ctx: ApplyContext, schema:
  * it existed), on the write session or, when that is gone, on a fresh one. Returns what it says about it: dropped,
  * or why not (the journal still records them, so `recover` drops them on the next apply).
  */
-export async function cleanUp(session: PgApplySession, ctx: ApplyContext, names: Array<{schema: string; name: string; partitioned?: boolean; tableOid?: number}>): Promise<{ok: boolean; said: string; statements: string[]; session?: PgApplySession}> {
+export async function cleanUp(session: PgApplySession, ctx: ApplyContext, names: Array<{schema: string; name: string; partitioned?: boolean; tableOid?: number}>): Promise<{ok: boolean; said: string; statements: string[]; session?: PgApplySession; unreachable?: boolean}> {
   const usable = await cleanupSession(session, ctx)
-  if (!usable) return {ok: false, said: `could not reconnect to drop ${names.map((n) => quoteQualified(n.schema, n.name)).join(', ')}: the journal records them and the next apply drops them first`, statements: []}
+  if (!usable) return {ok: false, unreachable: true, said: `could not reconnect to drop ${names.map((n) => quoteQualified(n.schema, n.name)).join(', ')}: the journal records them and the next apply drops them first`, statements: []}
   const dropped: string[] = []
   const statements: string[] = []
   try {

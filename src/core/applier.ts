@@ -137,6 +137,19 @@ export class TargetMismatch extends UsageError {
   }
 }
 
+/**
+ * An apply cut off before it finished (the connection lost, the server restarting) that could not undo its partial
+ * step, because the target cannot be reached. The orchestrator journals the change "interrupted" (not "failed") and
+ * does not roll it back now: the next apply hands it to the applier's `recover` first, before anything new. A plugin
+ * may throw any error named "ChangeLeftUnfinished".
+ */
+export class ChangeLeftUnfinished extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ChangeLeftUnfinished'
+  }
+}
+
 export const CHANGE_STATUSES = ['planned', 'applying', 'applied', 'verified', 'failed', 'rolled-back', 'rollback-failed', 'interrupted'] as const
 export type ChangeStatus = (typeof CHANGE_STATUSES)[number]
 

@@ -392,9 +392,16 @@ export async function runApply(run: ApplyRunOptions): Promise<ApplyResult> {
             save()
             throw new Interrupted()
           }
+          failed = true
+          if ((error as Error)?.name === 'ChangeLeftUnfinished') {
+            // The target is out of reach: a rollback now would fail too. The next apply recovers it first.
+            record.status = 'interrupted'
+            record.finishedAt = now()
+            save()
+            continue
+          }
           record.status = 'failed'
           save()
-          failed = true
           if (!run.options.keepFailed) await rollBack(record, applier, session, ctx, save)
           continue
         }

@@ -232,6 +232,29 @@ describe('index applier', () => {
     expect(await smallIndexes()).toEqual([])
   })
 
+  it('a build whose backend is terminated (the connection lost, as in a restart) reconnects, drops the INVALID leftover and says so', async () => {
+    const ctx = applyContext({url})
+    const session = await applier.connect(ctx)
+    try {
+      const plan = await applier.plan(slowRemedy(), session, ctx)
+      const running = applier.apply(plan, session, ctx, ctx.record).then(() => undefined, (e) => e as Error)
+      const pid = await buildingPid()
+      expect(pid).toBe(session.pid)
+      expect(await smallIndexes()).toEqual([{name: 'small_slow_idx', valid: false}])
+      await adminQuery(url, 'SELECT pg_terminate_backend($1)', [pid])
+      const error = await running
+      expect(error?.message).toMatch(/^create index "public"."small_slow_idx": terminating connection due to administrator command; dropped the INVALID index "public"."small_slow_idx" it left$/)
+      expect(ctx.logs).toContain('reconnected to pg (a fresh session) to clean up')
+      expect(await smallIndexes()).toEqual([])
+      // The session now runs on the fresh connection: a rollback after the failure works (the orchestrator's next step).
+      expect(session.pid).not.toBe(pid)
+      const rb = await applier.rollback(changeRecord(ctx, plan), session, ctx)
+      expect(rb).toMatchObject({ok: true, detail: 'rolled back: index "public"."small_slow_idx" was not there'})
+    } finally {
+      await applier.close(session)
+    }
+  })
+
   it('Ctrl-C (the signal) cancels the build and drops the leftover; a second apply meanwhile refuses', async () => {
     const ctx = applyContext({url})
     // Handled from the start: a rejection while the test still waits must not count as unhandled.
