@@ -152,6 +152,23 @@ function ttlFields(remedy: Remedy): {pattern: string; ttl: number; ttlMax: numbe
   return {pattern: r.pattern, ttl, ttlMax}
 }
 
+/** The commands the applier sends (docs/apply.md, "Privileges"). */
+const ACL_NEEDED = '+scan +type +pttl +memory|usage +object|idletime +expire +pexpiretime +persist +eval +set +get +del +exists +pexpire +info +time'
+
+/** A NOPERM reply as one line, with the ACL change that grants the command it names. */
+function permissionRefusal(error: unknown, ctx: ApplyContext): {reason: string; fix: string} {
+  const message = errorMessage(error)
+  const command = /run the '([\w|]+)' command/i.exec(message)?.[1]
+  let user = 'default'
+  try {
+    user = decodeURIComponent(new URL(ctx.target.url).username) || 'default'
+  } catch {}
+  return {
+    reason: `Redis refused a command: ${message}`,
+    fix: command ? `ACL SETUSER ${user} +${command.toLowerCase()} (the applier needs ${ACL_NEEDED})` : `the applier needs ${ACL_NEEDED}`,
+  }
+}
+
 function refusedClass(pattern: string, keyClass: KeyClass, why: string): string {
   return `${pattern} is classified as ${keyClass} (${why}): only cache patterns get an EXPIRE backfill, since EXPIRE counts down from now and would end live ${keyClass === 'other' ? 'data' : keyClass} state`
 }
@@ -436,13 +453,18 @@ export const redisTtlApplier: Applier<TtlSession> = {
       if (holder === 1) {
         return {ok: false, reason: `another chokepoint apply or rollback is working on ${pattern} (lock key ${redisQuoted(lockKey)} held)`, fix: 'wait for it to finish; a crashed run frees the lock when its lease ends'}
       }
+      // The write commands, tried where they change nothing: on a key that does not exist EXPIRE and PERSIST reply 0.
+      // Redis checks the ACL before it looks at the key, so a user without them is refused here, in the dry run.
+      const probeKey = `${lockKey}:privilege-check:${randomBytes(6).toString('hex')}`
+      await session.redis.send('EXPIRE', probeKey, '1', 'NX')
+      await session.redis.send('PERSIST', probeKey)
       const sample = await samplePattern(session, pattern, settings(ctx).scanCount)
       if (sample.keyClass !== 'cache') return {ok: false, reason: refusedClass(pattern, sample.keyClass, `keys sampled now: ${sample.classifiedBy}`)}
       const notes = [`${pattern} reads as a cache now (${sample.classifiedBy}); ${sample.noTtl} of ${sample.keys} sampled keys have no TTL`]
       if (sample.noTtl === 0) notes.push('no sampled key lacks a TTL: the apply may change nothing')
       return {ok: true, notes}
     } catch (error) {
-      if (isPermissionError(error)) return {ok: false, reason: `Redis refused a command: ${errorMessage(error)}`, fix: 'the applier needs +scan +type +pttl +memory|usage +object|idletime +expire +pexpiretime +persist +eval +set +get +del +exists +info +time'}
+      if (isPermissionError(error)) return {ok: false, ...permissionRefusal(error, ctx)}
       throw error
     }
   },
@@ -524,6 +546,11 @@ export const redisTtlApplier: Applier<TtlSession> = {
       } while (cursor !== '0')
     } catch (error) {
       if (error instanceof ApplyRefusal) throw error
+      if (isPermissionError(error)) {
+        await record({undo}).catch(() => {})
+        const {reason, fix} = permissionRefusal(error, ctx)
+        throw new ApplyRefusal(`${reason}, after ${undo.changed} keys of ${pattern}: the keys done are in the journal`, fix)
+      }
       if (isConnectionFailure(error, session)) {
         const inFlight = undo.inFlight ? `; the ${undo.inFlight.keys.length} keys of the batch in flight are recorded as uncertain` : ''
         // The journal may not have the last range yet.

@@ -354,6 +354,43 @@ describe('ttl applier: dry run and faults', () => {
   })
 })
 
+describe('ttl applier: insufficient privilege (a private server with ACL users)', () => {
+  it('preflight names the one ACL grant missing, changing nothing; an apply past it refuses before any key changes', async () => {
+    const s = await startRedis()
+    servers.push(s)
+    const admin = await client(s.url)
+    try {
+      const p = prefix()
+      await seed(admin, p, 30)
+      const pattern = `${p}:page:*`
+      await admin.call('ACL', 'SETUSER', 'noexpire', 'on', '>pw', '~*', '&*', '+@all', '-expire')
+      await admin.call('ACL', 'SETUSER', 'nopersist', 'on', '>pw', '~*', '&*', '+@all', '-persist')
+      const keysBefore = (await admin.keys('*')).sort()
+      for (const [user, command] of [['noexpire', 'expire'], ['nopersist', 'persist']]) {
+        const {ctx, session, plan} = await planned(target(`redis://${user}:pw@127.0.0.1:${s.port}`), pattern)
+        const pre = await applier.preflight(plan, session, ctx)
+        expect(pre).toMatchObject({ok: false, reason: expect.stringMatching(new RegExp(`^Redis refused a command: NOPERM .*'${command}' command`)),
+          fix: expect.stringMatching(new RegExp(`^ACL SETUSER ${user} \\+${command} \\(the applier needs \\+scan `))})
+      }
+      // No key made, none given a TTL, no lock left.
+      expect((await admin.keys('*')).sort()).toEqual(keysBefore)
+      expect((await pttls(admin, keysBefore)).filter((ms) => ms === -1).length).toBe(32)
+
+      const {ctx, session, plan} = await planned(target(`redis://noexpire:pw@127.0.0.1:${s.port}`), pattern)
+      const rec = recorder()
+      const error = await applier.apply(plan, session, ctx, rec.record).then(() => undefined, (e) => e as Error)
+      expect(error).toBeInstanceOf(ApplyRefusal)
+      expect(error!.message).toMatch(new RegExp(`^Redis refused a command: NOPERM .*'expire' command, after 0 keys of ${pattern.replace(/[*]/g, '\\*')}: the keys done are in the journal$`))
+      expect((error as ApplyRefusal).fix).toMatch(/^ACL SETUSER noexpire \+expire/)
+      expect((rec.change.undo as TtlUndo).changed).toBe(0)
+      expect((await pttls(admin, keysBefore)).filter((ms) => ms === -1).length).toBe(32)
+      expect(await admin.exists(lockKeyOf(pattern))).toBe(0)
+    } finally {
+      admin.disconnect()
+    }
+  })
+})
+
 describe('ttl applier: hit rate over the verify window (a private server: INFO counters are server-wide)', () => {
   async function appliedOn(s: RedisServer) {
     const r = await client(s.url)
