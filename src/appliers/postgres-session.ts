@@ -104,11 +104,10 @@ export async function openApplySession(ctx: ApplyContext): Promise<PgApplySessio
   }, 'PostgreSQL', ctx.signal)
   let monitor: PgSession | undefined
   try {
-    const results = (await client.query(`${settings(ctx)} SELECT pg_backend_pid() AS pid, pg_is_in_recovery() AS standby, current_database() AS db, current_user AS "user",
-      (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier`)) as unknown as pg.QueryResult[]
+    const results = (await client.query(`${settings(ctx)} SELECT pg_backend_pid() AS pid, pg_is_in_recovery() AS standby, current_database() AS db, current_user AS "user"`)) as unknown as pg.QueryResult[]
     const facts = Array.isArray(results) ? results[results.length - 1]?.rows[0] : undefined
     if (!facts) throw new ApplyRefusal(`target "${ctx.target.name}" did not answer the session setup like PostgreSQL`)
-    checkSystemIdentifier(ctx, String(facts.system_identifier))
+    await checkSystemIdentifier(ctx, client)
     if (facts.standby) {
       throw new ApplyRefusal(`target "${ctx.target.name}" is a standby (pg_is_in_recovery()): indexes are changed on the primary, and reach standbys by replication`, 'give the primary\'s URL')
     }
@@ -140,13 +139,22 @@ export async function openApplySession(ctx: ApplyContext): Promise<PgApplySessio
  * Refuses a server whose system identifier (pg_control_system()) is not the one the report recorded: another cluster
  * now answers at the report's address (re-created, restored, failed over to a new one). A streaming standby shares its
  * primary's identifier, so this does not tell them apart; the standby check does. A report without the fact (older
- * than chokepoint recording it) is said, not refused; an applier called without a report (tests) checks nothing.
+ * than chokepoint recording it, or audited by a role that may not run pg_control_system()) is said, not refused, and
+ * so is a live server whose identifier this role cannot read; an applier called without a report (tests) checks nothing.
  */
-export function checkSystemIdentifier(ctx: ApplyContext, live: string): void {
+export async function checkSystemIdentifier(ctx: ApplyContext, client: pg.Client): Promise<void> {
   if (!ctx.audited) return
   const recorded = ctx.audited.facts?.systemIdentifier
   if (recorded === undefined || recorded === null || recorded === '') {
-    ctx.log(`target "${ctx.target.name}": system identifier not checked: the report predates system identifiers`)
+    ctx.log(`target "${ctx.target.name}": system identifier not checked: the report predates system identifiers (or its role could not read pg_control_system())`)
+    return
+  }
+  let live: string
+  try {
+    live = String((await client.query('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0].id)
+  } catch (error) {
+    if ((error as {code?: string})?.code !== '42501') throw error
+    ctx.log(`target "${ctx.target.name}": system identifier not checked: this role may not run pg_control_system() (GRANT EXECUTE ON FUNCTION pg_control_system() TO it)`)
     return
   }
   if (String(recorded) !== live) {

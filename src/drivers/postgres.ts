@@ -93,13 +93,17 @@ export class PgSession {
       const statementTimeout = Math.round(options.statementTimeoutMs ?? PG_DEFAULTS.statementTimeoutMs)
       const lockTimeout = Math.round(options.lockTimeoutMs ?? 1000)
       // One round trip: the safety settings and the facts every probe needs.
-      const setup = `SET application_name = 'chokepoint'; SET statement_timeout = ${statementTimeout}; SET lock_timeout = ${lockTimeout};`
+      const setup = (withIdentifier: boolean) => `SET application_name = 'chokepoint'; SET statement_timeout = ${statementTimeout}; SET lock_timeout = ${lockTimeout};`
         + ` SET default_transaction_read_only = ${options.readOnly === false ? 'off' : 'on'};`
         + ' SELECT current_setting(\'server_version_num\')::int AS version, pg_is_in_recovery() AS in_recovery,'
-        + ' current_database() AS database, current_user AS "user",'
-        + ' (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier'
+        + ' current_database() AS database, current_user AS "user"'
+        + (withIdentifier ? ', (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier' : '')
       session.log.currentProbe = 'connect'
-      const results = await session.multi(setup)
+      // Any role may run pg_control_system() unless EXECUTE was revoked (a hardened server): then without the identifier.
+      const results = await session.multi(setup(true)).catch((error) => {
+        if ((error as {code?: string})?.code === '42501' && /pg_control_system/.test((error as Error).message)) return session.multi(setup(false))
+        throw error
+      })
       const facts = Array.isArray(results) ? results[results.length - 1]?.rows[0] : undefined
       // Something that took the login but did not run the batch (PgBouncer's admin console answers only SHOW).
       if (!facts) throw new Error('the server did not answer the session setup like PostgreSQL: is this a PostgreSQL database (not PgBouncer\'s admin console)?')

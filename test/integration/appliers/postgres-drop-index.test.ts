@@ -7,7 +7,7 @@ import {postgresDropIndexApplier as applier} from '../../../src/appliers/postgre
 import type {DropIndexRemedy} from '../../../src/core/remedies.js'
 import {ApplyRefusal} from '../../../src/core/applier.js'
 import {applyContext, changeRecord} from '../../helpers/apply.js'
-import {adminQuery, connect, PRIMARY_URL, withDatabase} from '../../helpers/pg.js'
+import {adminQuery, connect, PRIMARY_URL, withDatabase, withUser} from '../../helpers/pg.js'
 
 const DB = 'cp_apply_drop_index'
 const ROLE = 'cp_apply_drop_nopriv'
@@ -115,9 +115,7 @@ describe('drop-index applier', () => {
   it('refuses a role that does not own the table, naming the GRANT it needs', async () => {
     await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${ROLE}; CREATE ROLE ${ROLE} LOGIN`)
     await adminQuery(url, `GRANT SELECT ON t TO ${ROLE}`)
-    const u = new URL(url)
-    u.username = ROLE
-    const ctx = applyContext({url: u.toString()})
+    const ctx = applyContext({url: withUser(url, ROLE)})
     const session = await applier.connect(ctx)
     try {
       const plan = await applier.plan(remedy('"public"."t_a_idx"'), session, ctx)

@@ -9,7 +9,7 @@ import {postgresIndexApplier as applier} from '../../../src/appliers/postgres-in
 import {ApplyRefusal} from '../../../src/core/applier.js'
 import type {IndexRemedy} from '../../../src/core/remedies.js'
 import {applyContext, changeRecord} from '../../helpers/apply.js'
-import {adminQuery, connect, PGBOUNCER_APP_URL, PRIMARY_URL, REPLICA_URL, withDatabase} from '../../helpers/pg.js'
+import {adminQuery, connect, PGBOUNCER_APP_URL, PRIMARY_URL, REPLICA_URL, withDatabase, withUser} from '../../helpers/pg.js'
 
 const DB = 'cp_apply_index'
 const ROLE = 'cp_apply_index_nopriv'
@@ -357,9 +357,7 @@ describe('index applier', () => {
   it('refuses a role that does not own the table, naming the GRANT it needs', async () => {
     await adminQuery(PRIMARY_URL, `CREATE ROLE ${ROLE} LOGIN`)
     await adminQuery(url, `GRANT SELECT ON orders TO ${ROLE}`)
-    const u = new URL(url)
-    u.username = ROLE
-    const ctx = applyContext({url: u.toString()})
+    const ctx = applyContext({url: withUser(url, ROLE)})
     const session = await applier.connect(ctx)
     try {
       const plan = await applier.plan(remedy(CUSTOMER_SQL, [customerQuery]), session, ctx)

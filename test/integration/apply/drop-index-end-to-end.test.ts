@@ -3,22 +3,19 @@
  * audit proposes dropping a duplicate index, the dry run changes nothing (catalog compared), --confirm drops it,
  * verifies it and journals its definition, the next audit no longer proposes it, and --rollback recreates it.
  */
-import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Journal} from '../../../src/core/applier.js'
 import type {Report} from '../../../src/core/types.js'
-import {runCli} from '../../helpers/cli.js'
+import {applyWorkspace} from '../../helpers/cli.js'
 import {adminQuery, PRIMARY_URL, withDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_apply_drop_e2e'
 
 describe('chokepoint apply: the drop-index applier end to end', () => {
   const url = withDatabase(PRIMARY_URL, DB)
-  const work = mkdtempSync(join(tmpdir(), 'cp-apply-drop-e2e-'))
-  const lockDir = mkdtempSync(join(tmpdir(), 'cp-apply-drop-e2e-locks-'))
-  const cli = (args: string[]) => runCli(args, {cwd: work, env: {CHOKEPOINT_LOCK_DIR: lockDir}})
+  const {work, cli, remove} = applyWorkspace('apply-drop-e2e')
   const target = ['--pg', url, '--window', '0']
   const catalog = async () => adminQuery(url, `SELECT c.relname, i.indisvalid, i.indisready, pg_get_indexdef(c.oid) AS def FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
     WHERE i.indrelid = 'public.t'::regclass ORDER BY 1`)
@@ -41,8 +38,7 @@ describe('chokepoint apply: the drop-index applier end to end', () => {
 
   afterAll(async () => {
     await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
-    rmSync(work, {recursive: true, force: true})
-    rmSync(lockDir, {recursive: true, force: true})
+    remove()
   })
 
   it('proposes, dry-runs, drops, verifies, journals and recreates the duplicate index', async () => {

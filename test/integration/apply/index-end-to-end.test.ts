@@ -3,22 +3,19 @@
  * audit proposes the missing index, the dry run changes nothing, --confirm builds it, verifies it and journals it,
  * the next audit no longer proposes it, and --rollback drops it again.
  */
-import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Journal} from '../../../src/core/applier.js'
 import type {Report} from '../../../src/core/types.js'
-import {runCli} from '../../helpers/cli.js'
+import {applyWorkspace} from '../../helpers/cli.js'
 import {adminQuery, PRIMARY_URL, withDatabase} from '../../helpers/pg.js'
 
 const DB = 'cp_apply_index_e2e'
 
 describe('chokepoint apply: the index applier end to end', () => {
   const url = withDatabase(PRIMARY_URL, DB)
-  const work = mkdtempSync(join(tmpdir(), 'cp-apply-e2e-'))
-  const lockDir = mkdtempSync(join(tmpdir(), 'cp-apply-e2e-locks-'))
-  const cli = (args: string[]) => runCli(args, {cwd: work, env: {CHOKEPOINT_LOCK_DIR: lockDir}})
+  const {work, cli, remove} = applyWorkspace('apply-e2e')
   const target = ['--pg', url, '--window', '0']
   const indexes = async () => (await adminQuery(url, `SELECT indexname FROM pg_indexes WHERE tablename = 'orders' ORDER BY 1`)).map((r) => r.indexname as string)
   const audit = (): Report => JSON.parse(cli(['audit', ...target, '--json', '--fail-on', 'never']).stdout)
@@ -39,8 +36,7 @@ describe('chokepoint apply: the index applier end to end', () => {
 
   afterAll(async () => {
     await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
-    rmSync(work, {recursive: true, force: true})
-    rmSync(lockDir, {recursive: true, force: true})
+    remove()
   })
 
   it('proposes, dry-runs, builds, verifies, journals and rolls back the missing index', async () => {

@@ -5,22 +5,19 @@
  * it, so the journal says "interrupted" with what is left (exit 1); once the server is back, the next apply
  * recovers it first (drops the INVALID index), then builds the index; no INVALID index remains.
  */
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Journal} from '../../../src/core/applier.js'
 import type {Report} from '../../../src/core/types.js'
-import {runCli, runCliAsync} from '../../helpers/cli.js'
+import {applyWorkspace, runCli, runCliAsync} from '../../helpers/cli.js'
 import {adminQuery, connect} from '../../helpers/pg.js'
 import {startPrivateCluster, type PrivateCluster} from '../../helpers/pg-cluster.js'
 
 describe('chokepoint apply: the server stopping mid-build', () => {
   let cluster: PrivateCluster
-  const work = mkdtempSync(join(tmpdir(), 'cp-apply-restart-'))
-  const lockDir = mkdtempSync(join(tmpdir(), 'cp-apply-restart-locks-'))
-  const env = {CHOKEPOINT_LOCK_DIR: lockDir}
+  const {work, env, remove} = applyWorkspace('apply-restart')
   const indexes = async () => adminQuery(cluster.url, `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
     WHERE i.indrelid = 'public.orders'::regclass ORDER BY 1`)
 
@@ -36,8 +33,7 @@ describe('chokepoint apply: the server stopping mid-build', () => {
 
   afterAll(() => {
     cluster?.destroy()
-    rmSync(work, {recursive: true, force: true})
-    rmSync(lockDir, {recursive: true, force: true})
+    remove()
   })
 
   it('journals the INVALID leftover it could not drop as "interrupted", and the next apply drops it first', async () => {

@@ -5,22 +5,20 @@
  * changed, no journal); the real one passes; a report from before the fact existed is applied with a line saying it
  * was not checked. The same holds for --rollback of a journal whose target carries another identifier.
  */
-import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Journal} from '../../../src/core/applier.js'
 import type {Report} from '../../../src/core/types.js'
-import {runCli} from '../../helpers/cli.js'
-import {adminQuery, PRIMARY_URL, withDatabase} from '../../helpers/pg.js'
+import {applyWorkspace} from '../../helpers/cli.js'
+import {adminQuery, PRIMARY_URL, withDatabase, withUser} from '../../helpers/pg.js'
 
 const DB = 'cp_apply_identity'
+const ROLE = 'cp_apply_identity_nocontrol'
 
 describe('chokepoint apply: the target must be the cluster the report audited', () => {
   const url = withDatabase(PRIMARY_URL, DB)
-  const work = mkdtempSync(join(tmpdir(), 'cp-apply-identity-'))
-  const lockDir = mkdtempSync(join(tmpdir(), 'cp-apply-identity-locks-'))
-  const cli = (args: string[]) => runCli(args, {cwd: work, env: {CHOKEPOINT_LOCK_DIR: lockDir}})
+  const {work, cli, remove} = applyWorkspace('apply-identity')
   const target = ['--pg', url, '--window', '0']
   const indexes = async () => (await adminQuery(url, `SELECT indexname FROM pg_indexes WHERE tablename = 't' ORDER BY 1`)).map((r) => r.indexname as string)
   let report: Report
@@ -46,8 +44,8 @@ describe('chokepoint apply: the target must be the cluster the report audited', 
 
   afterAll(async () => {
     await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
-    rmSync(work, {recursive: true, force: true})
-    rmSync(lockDir, {recursive: true, force: true})
+    await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${ROLE}`).catch(() => {})
+    remove()
   })
 
   it('records the server\'s system identifier in the report', () => {
@@ -82,6 +80,27 @@ describe('chokepoint apply: the target must be the cluster the report audited', 
     }), ...target, '--kind', 'drop-index'])
     expect(old.status, `${old.stdout}\n${old.stderr}`).toBe(0)
     expect(old.stderr).toMatch(/system identifier not checked: the report predates system identifiers/)
+  })
+
+  it('a role that may not run pg_control_system() audits without the fact, and applies saying it was not checked', async () => {
+    // Revoked in this database only (function privileges live in each database's catalog).
+    await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${ROLE}; CREATE ROLE ${ROLE} LOGIN`)
+    await adminQuery(url, 'REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC')
+    try {
+      const asRole = ['--pg', withUser(url, ROLE), '--window', '0']
+      const audited = cli(['audit', ...asRole, '--json', '--fail-on', 'never'])
+      const facts = (JSON.parse(audited.stdout) as Report).targets[0]
+      expect(facts, audited.stderr).toMatchObject({status: 'ok', facts: {role: 'primary', user: ROLE}})
+      expect(facts.facts).not.toHaveProperty('systemIdentifier')
+      // The superuser's report carries the identifier; this role cannot read the live one: said, not refused (exit 1
+      // here only because the role does not own the table: its preflight says so).
+      const r = cli(['apply', '--from', saved('for-role.json', () => {}), ...asRole, '--kind', 'drop-index'])
+      expect(r.stderr).toMatch(/system identifier not checked: this role may not run pg_control_system\(\)/)
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(1)
+      expect(r.stdout).toMatch(/preflight: refused: cp_apply_identity_nocontrol may not drop an index/)
+    } finally {
+      await adminQuery(url, 'GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC')
+    }
   })
 
   it('--rollback refuses a journal whose target carries another system identifier', async () => {

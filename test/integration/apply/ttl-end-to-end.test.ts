@@ -5,24 +5,21 @@
  * longer proposes it, and --rollback removes exactly the TTLs it set.
  */
 import {randomUUID} from 'node:crypto'
-import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Redis} from 'ioredis'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Journal} from '../../../src/core/applier.js'
 import type {TtlRemedy} from '../../../src/core/remedies.js'
 import type {Report} from '../../../src/core/types.js'
-import {runCli} from '../../helpers/cli.js'
+import {applyWorkspace} from '../../helpers/cli.js'
 import {startRedis, type RedisServer} from '../../helpers/redis-server.js'
 import {client} from '../redis/audit-helpers.js'
 
 describe('chokepoint apply: the ttl applier end to end', () => {
   let server: RedisServer
   let c: Redis
-  const work = mkdtempSync(join(tmpdir(), 'cp-apply-ttl-e2e-'))
-  const lockDir = mkdtempSync(join(tmpdir(), 'cp-apply-ttl-e2e-locks-'))
-  const cli = (args: string[]) => runCli(args, {cwd: work, env: {CHOKEPOINT_LOCK_DIR: lockDir}})
+  const {work, cli, remove} = applyWorkspace('apply-ttl-e2e')
   const target = () => ['--redis', server.url, '--window', '0']
   /** Every key with its value and whether it expires: the keyspace as a dry run must leave it. */
   const keyspace = async () => {
@@ -42,8 +39,7 @@ describe('chokepoint apply: the ttl applier end to end', () => {
   afterAll(async () => {
     c?.disconnect()
     await server?.stop()
-    rmSync(work, {recursive: true, force: true})
-    rmSync(lockDir, {recursive: true, force: true})
+    remove()
   })
 
   it('proposes, dry-runs, sets, verifies, journals and removes the TTLs of the cache pattern', async () => {
