@@ -428,6 +428,16 @@ export interface StepOptions {
  * While it runs, the monitor session reads its progress and its blockers, and cancels it when ctx.signal aborts.
  */
 export async function runStep(session: PgApplySession, ctx: ApplyContext, sql: string, opts: StepOptions): Promise<void> {
+  try {
+    await runTries(session, ctx, sql, opts)
+  } catch (error) {
+    // The connection can also go between tries (setting lock_timeout, dropping a timed-out try's leftover): named the same.
+    if (error instanceof StepInterrupted || error instanceof ApplyRefusal || !isInterruption(error)) throw error
+    throw new StepInterrupted(`${opts.label}: ${(error as Error).message}`, error)
+  }
+}
+
+async function runTries(session: PgApplySession, ctx: ApplyContext, sql: string, opts: StepOptions): Promise<void> {
   const max = Math.max(LOCK_TIMEOUT_START_MS, ctx.options.maxLockWaitMs)
   let timeout = LOCK_TIMEOUT_START_MS
   for (let attempt = 1; ; attempt++) {
