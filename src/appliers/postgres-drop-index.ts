@@ -11,7 +11,7 @@ import type {DropIndexRemedy, Remedy} from '../core/remedies.js'
 import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
   applyLockRefusal, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, explainUses, indexByName, lockAndRecheck, NO_SLOWER_TOLERANCE,
-  openApplySession, ownershipRefusal, parseIndexDefinition, runStep, statementsOnTable, tableFactsByOid, takeApplyLock, verifyWindowFor, watchWindow,
+  openApplySession, ownershipRefusal, parseIndexDefinition, runStep, statementsOnTable, tableFactsByOid, takeApplyLock, verifyWindowFor, verifyWindowNote, watchWindow,
   type IndexFacts, type PgApplySession, type VerifyStatement,
 } from './postgres-session.js'
 
@@ -113,6 +113,7 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
     const notes: string[] = []
     if (d.definition) notes.push(`the definition is kept in the journal, so rollback recreates it: ${d.definition}`)
     if (d.verify.length) notes.push(`${d.verify.length} statement(s) use it now; verification checks they are no slower in plan cost`)
+    notes.push(...verifyWindowNote(ctx, d.verify))
     return {
       remedyId: remedy.id,
       remedyKind: 'drop-index',

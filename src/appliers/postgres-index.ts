@@ -11,7 +11,7 @@ import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
   applyLockRefusal, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, dropIndexStep, explainUses, fitName, indexByName, lockAndRecheck,
   indexesOfTable, openApplySession, ownershipRefusal, parseIndexDefinition, PLAN_COST_SLACK, PLAN_COST_TOLERANCE, runStep, statementTexts,
-  tableFacts, takeApplyLock, verifyWindowFor, watchWindow, type ApplyTableFacts, type PgApplySession, type VerifyStatement,
+  tableFacts, takeApplyLock, verifyWindowFor, verifyWindowNote, watchWindow, type ApplyTableFacts, type PgApplySession, type VerifyStatement,
 } from './postgres-session.js'
 
 /** One index the change creates: the parent's, or a partition's. */
@@ -181,6 +181,7 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
     if (d.partitioned) notes.push(`partitioned: built CONCURRENTLY on each of ${d.parts.filter((p) => !p.partitioned).length} partition(s), then created ON ONLY the parent (a brief SHARE lock) and attached`)
     const max = (ctx.target.options ?? {}).applyStatementTimeoutMs
     notes.push(max ? `statement_timeout ${max} ms (applyStatementTimeoutMs)` : 'statement_timeout off for the build')
+    notes.push(...verifyWindowNote(ctx, d.verify))
     if (d.verify.length < (remedy as IndexRemedy).statements.length) notes.push(`${(remedy as IndexRemedy).statements.length - d.verify.length} of the statements it is for were not found in pg_stat_statements: verification cannot EXPLAIN them`)
     return {
       remedyId: remedy.id,

@@ -689,6 +689,12 @@ export async function watchWindow(session: PgApplySession, ctx: ApplyContext, st
   return {ok: true, measured, detail: `over the ${seconds} s window, none slower: ${listed(judged)}`}
 }
 
+/** The plan's note about the window verification will watch, or nothing when it will not. */
+export function verifyWindowNote(ctx: ApplyContext, statements: VerifyStatement[]): string[] {
+  const windowMs = verifyWindowFor(ctx, statements)
+  return windowMs > 0 ? [`verification watches ${statements.length} statement(s) in pg_stat_statements for ${formatSeconds(windowMs)} s after the change (--verify-window 0 skips)`] : []
+}
+
 function formatSeconds(ms: number): string {
   return String(Math.round(ms / 100) / 10)
 }

@@ -48,6 +48,8 @@ describe('chokepoint apply: the index applier end to end', () => {
     const dry = cli(['apply', ...target, '--only', remedy.id])
     expect(dry.status, dry.stderr).toBe(0)
     expect(dry.stdout).toContain('CREATE INDEX CONCURRENTLY')
+    // Its statement has calls: verification will watch it for the default window, and the plan says so.
+    expect(dry.stdout).toContain('note: verification watches 1 statement(s) in pg_stat_statements for 60 s after the change (--verify-window 0 skips)')
     expect(await indexes()).toEqual(before)
     expect(readdirSync(work).filter((f) => f.startsWith('chokepoint-apply-'))).toEqual([])
 
