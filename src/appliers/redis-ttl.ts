@@ -13,7 +13,7 @@
  *   compare-and-delete) whose name is `chokepoint:apply-lock:ttl:<pattern>`.
  */
 import {randomBytes, randomInt} from 'node:crypto'
-import {ApplyRefusal, type AppliedChange, type Applier, type ApplyContext, type ChangePlan, type ChangeRecord, type PreflightResult,
+import {ApplyRefusal, ChangeLeftUnfinished, type AppliedChange, type Applier, type ApplyContext, type ChangePlan, type ChangeRecord, type PreflightResult,
   type RollbackResult, type Verification} from '../core/applier.js'
 import {errorMessage} from '../core/errors.js'
 import {CommandLog, ConnectionLost, DeadlineExceeded, sleep} from '../core/probe.js'
@@ -555,7 +555,8 @@ export const redisTtlApplier: Applier<TtlSession> = {
         const inFlight = undo.inFlight ? `; the ${undo.inFlight.keys.length} keys of the batch in flight are recorded as uncertain` : ''
         // The journal may not have the last range yet.
         await record({undo}).catch(() => {})
-        throw new Error(`Redis went away after ${undo.changed} keys of ${pattern} (${describeRedisError(error)}): the keys done are in the journal${inFlight}; roll back with apply --rollback when it is back`)
+        // Journalled "interrupted", not rolled back now (Redis is gone): the next apply on this target undoes it first.
+        throw new ChangeLeftUnfinished(`Redis went away after ${undo.changed} keys of ${pattern} (${describeRedisError(error)}): the keys done are in the journal${inFlight}; the next apply rolls them back first (or apply --rollback when it is back)`)
       }
       await record({undo}).catch(() => {})
       throw error
