@@ -11,7 +11,7 @@ import type {DropIndexRemedy, Remedy} from '../core/remedies.js'
 import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
   applyLockRefusal, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, explainUses, indexByName, lockAndRecheck, NO_SLOWER_TOLERANCE,
-  openApplySession, ownershipRefusal, parseIndexDefinition, runStep, statementsOnTable, tableFactsByOid, takeApplyLock, watchWindow,
+  openApplySession, ownershipRefusal, parseIndexDefinition, runStep, statementsOnTable, tableFactsByOid, takeApplyLock, verifyWindowFor, verifyWindowNote, watchWindow,
   type IndexFacts, type PgApplySession, type VerifyStatement,
 } from './postgres-session.js'
 
@@ -113,6 +113,7 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
     const notes: string[] = []
     if (d.definition) notes.push(`the definition is kept in the journal, so rollback recreates it: ${d.definition}`)
     if (d.verify.length) notes.push(`${d.verify.length} statement(s) use it now; verification checks they are no slower in plan cost`)
+    notes.push(...verifyWindowNote(ctx, d.verify))
     return {
       remedyId: remedy.id,
       remedyKind: 'drop-index',
@@ -135,7 +136,7 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
     const table = await tableFactsByOid(session, index.tableOid)
     if (table && !table.owns) return {ok: false, ...ownershipRefusal(session, table, 'drop an index')}
     if (!d.recreate) return {ok: false, reason: `the table of ${quoteQualified(d.schema, d.name)} could not be read: rollback would not know how to recreate it`}
-    return (await applyLockRefusal(session)) ?? {ok: true, notes: plan.notes}
+    return (await applyLockRefusal(session)) ?? {ok: true, notes: []}
   },
 
   async apply(plan, session, ctx, record): Promise<AppliedChange> {
@@ -148,8 +149,9 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
       await runStep(session, ctx, sql, {label: `drop index ${quoteQualified(d.schema, d.name)}`, tableOid: d.tableOid ?? undefined, budget: {waitedMs: 0}})
     } catch (error) {
       // DROP INDEX CONCURRENTLY interrupted after its first transaction leaves the index INVALID (no longer used).
-      const left = await indexByName(session, quoteQualified(d.schema, d.name)).catch(() => undefined)
-      const state = left ? (left.valid ? 'the index is still there and valid' : 'the index is left INVALID: roll back to rebuild it, or apply again to finish the drop') : 'the index is gone'
+      const left = await indexByName(session, quoteQualified(d.schema, d.name)).then((index) => ({index}), () => null)
+      const state = !left ? 'its state could not be read (the server does not answer): once it is back, roll back with apply --rollback to rebuild it if it is gone or INVALID'
+        : left.index ? (left.index.valid ? 'the index is still there and valid' : 'the index is left INVALID: roll back to rebuild it, or apply again to finish the drop') : 'the index is gone'
       const message = `${(error as Error).message}; ${state}`
       if (error instanceof ApplyRefusal) throw new ApplyRefusal(message, error.fix)
       throw new Error(message)
@@ -176,12 +178,15 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
     const measurements: Record<string, unknown> = {statements: measured, tolerance: NO_SLOWER_TOLERANCE}
     const what = `index ${quoteQualified(d.schema, d.name)} is gone`
     if (slower.length) return {ok: false, detail: `${what}, but statements that used it cost more to run now: ${slower.join('; ')}`, measurements}
-    if (ctx.options.verifyWindowMs > 0 && d.verify.length > 0) {
-      const w = await watchWindow(session, ctx, d.verify)
+    const windowMs = verifyWindowFor(ctx, d.verify)
+    let windowDetail = ''
+    if (windowMs > 0) {
+      const w = await watchWindow(session, ctx, d.verify, windowMs)
       measurements.window = w.measured
       if (!w.ok) return {ok: false, detail: `${what}, but ${w.detail}`, measurements}
+      windowDetail = `; ${w.detail}`
     }
-    return {ok: true, detail: d.verify.length ? `${what}; the ${d.verify.length} statement(s) that used it are no slower in plan cost` : `${what}; no statement in pg_stat_statements used it`, measurements}
+    return {ok: true, detail: d.verify.length ? `${what}; the ${d.verify.length} statement(s) that used it are no slower in plan cost${windowDetail}` : `${what}; no statement in pg_stat_statements used it`, measurements}
   },
 
   async rollback(change, session, ctx): Promise<RollbackResult> {

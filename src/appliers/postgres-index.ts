@@ -5,13 +5,13 @@
  * DROP INDEX CONCURRENTLY (docs/apply.md, "index applier").
  */
 import type {Applier, AppliedChange, ApplyContext, ChangePlan, ChangeRecord, PreflightResult, RollbackResult, Verification} from '../core/applier.js'
-import {ApplyRefusal} from '../core/applier.js'
+import {ApplyRefusal, ChangeLeftUnfinished} from '../core/applier.js'
 import type {IndexRemedy, Remedy} from '../core/remedies.js'
 import {parseQualifiedName, quoteIdent, quoteQualified} from '../core/sql.js'
 import {
   applyLockRefusal, buildIndexStep, cleanUp, closeApplySession, createIndexSql, dropIndexSql, dropIndexStep, explainUses, fitName, indexByName, lockAndRecheck,
   indexesOfTable, openApplySession, ownershipRefusal, parseIndexDefinition, PLAN_COST_SLACK, PLAN_COST_TOLERANCE, runStep, statementTexts,
-  tableFacts, takeApplyLock, watchWindow, type ApplyTableFacts, type PgApplySession, type VerifyStatement,
+  tableFacts, takeApplyLock, verifyWindowFor, verifyWindowNote, watchWindow, type ApplyTableFacts, type PgApplySession, type VerifyStatement,
 } from './postgres-session.js'
 
 /** One index the change creates: the parent's, or a partition's. */
@@ -181,6 +181,7 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
     if (d.partitioned) notes.push(`partitioned: built CONCURRENTLY on each of ${d.parts.filter((p) => !p.partitioned).length} partition(s), then created ON ONLY the parent (a brief SHARE lock) and attached`)
     const max = (ctx.target.options ?? {}).applyStatementTimeoutMs
     notes.push(max ? `statement_timeout ${max} ms (applyStatementTimeoutMs)` : 'statement_timeout off for the build')
+    notes.push(...verifyWindowNote(ctx, d.verify))
     if (d.verify.length < (remedy as IndexRemedy).statements.length) notes.push(`${(remedy as IndexRemedy).statements.length - d.verify.length} of the statements it is for were not found in pg_stat_statements: verification cannot EXPLAIN them`)
     return {
       remedyId: remedy.id,
@@ -204,7 +205,7 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
     if (d.unique) return {ok: false, reason: 'the remedy creates a UNIQUE index: building one can fail on existing duplicates and changes what the application may write; create it by hand'}
     if (d.conflict) return {ok: false, reason: d.conflict, fix: 'audit again: the remedy may already be in place'}
     if (!table.owns) return {ok: false, ...ownershipRefusal(session, table, 'create an index')}
-    return (await applyLockRefusal(session)) ?? {ok: true, notes: plan.notes}
+    return (await applyLockRefusal(session)) ?? {ok: true, notes: []}
   },
 
   async apply(plan, session, ctx, record): Promise<AppliedChange> {
@@ -241,6 +242,7 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
       const message = `${(error as Error).message}; ${cleaned.said}`
       ctx.log(message)
       if (!cleaned.ok) await record({error: message}).catch(() => {})
+      if (cleaned.unreachable) throw new ChangeLeftUnfinished(message)
       if (error instanceof ApplyRefusal) throw new ApplyRefusal(message, error.fix)
       const wrapped = new Error(message)
       wrapped.name = (error as Error).name
@@ -279,8 +281,9 @@ export const postgresIndexApplier: Applier<PgApplySession> = {
       problems.push(`plan cost fell to ${(measuredRatio * 100).toFixed(1)}% of before, short of the predicted ${(predictedRatio * 100).toFixed(1)}%`)
     }
     let windowDetail = ''
-    if (problems.length === 0 && ctx.options.verifyWindowMs > 0 && d.verify.length > 0) {
-      const w = await watchWindow(session, ctx, d.verify)
+    const windowMs = verifyWindowFor(ctx, d.verify)
+    if (problems.length === 0 && windowMs > 0) {
+      const w = await watchWindow(session, ctx, d.verify, windowMs)
       measurements.window = w.measured
       if (!w.ok) problems.push(w.detail)
       else windowDetail = `; ${w.detail}`

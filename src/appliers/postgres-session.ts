@@ -5,7 +5,7 @@
  */
 import pg from 'pg'
 import {parseSync, scanSync} from 'libpg-query'
-import {ApplyRefusal, type ApplyContext, type ChangePlan, type PreflightResult} from '../core/applier.js'
+import {ApplyRefusal, TargetMismatch, type ApplyContext, type ChangePlan, type PreflightResult} from '../core/applier.js'
 import {positiveMs, sleep} from '../core/probe.js'
 import {quoteIdent, quoteLiteral, quoteQualified} from '../core/sql.js'
 import {connectClient, destroyClient, endClient, PgSession} from '../drivers/postgres.js'
@@ -33,6 +33,8 @@ export const NO_SLOWER_TOLERANCE = 0.1
 /** --verify-window: a statement's mean time may grow by this much before verification fails, given MIN_WINDOW_CALLS. */
 export const MEAN_TIME_TOLERANCE = 0.1
 export const MIN_WINDOW_CALLS = 5
+/** The verify window of the index and drop-index appliers when --verify-window is not given and there is traffic to watch. */
+export const DEFAULT_VERIFY_WINDOW_MS = 60_000
 /** Statements read from pg_stat_statements for verification, at most. */
 export const MAX_VERIFY_STATEMENTS = 20
 
@@ -42,13 +44,24 @@ export const APPLICATION_NAME = 'chokepoint-apply'
 export class PgApplySession {
   holdsLock = false
   constructor(
-    readonly client: pg.Client,
-    readonly monitor: PgSession,
-    readonly pid: number,
+    public client: pg.Client,
+    public monitor: PgSession,
+    public pid: number,
     readonly database: string,
     readonly user: string,
     readonly url: string,
   ) {}
+
+  /**
+   * Takes over a fresh session's connections (after this one's were lost): the orchestrator and the later steps keep
+   * the same object, so a rollback after a lost connection runs on live connections.
+   */
+  adopt(fresh: PgApplySession): void {
+    this.client = fresh.client
+    this.monitor = fresh.monitor
+    this.pid = fresh.pid
+    this.holdsLock = fresh.holdsLock
+  }
 
   /** One statement on the write session. */
   async exec<T extends Record<string, any> = Record<string, any>>(sql: string, params?: unknown[]): Promise<T[]> {
@@ -94,6 +107,7 @@ export async function openApplySession(ctx: ApplyContext): Promise<PgApplySessio
     const results = (await client.query(`${settings(ctx)} SELECT pg_backend_pid() AS pid, pg_is_in_recovery() AS standby, current_database() AS db, current_user AS "user"`)) as unknown as pg.QueryResult[]
     const facts = Array.isArray(results) ? results[results.length - 1]?.rows[0] : undefined
     if (!facts) throw new ApplyRefusal(`target "${ctx.target.name}" did not answer the session setup like PostgreSQL`)
+    await checkSystemIdentifier(ctx, client)
     if (facts.standby) {
       throw new ApplyRefusal(`target "${ctx.target.name}" is a standby (pg_is_in_recovery()): indexes are changed on the primary, and reach standbys by replication`, 'give the primary\'s URL')
     }
@@ -118,6 +132,33 @@ export async function openApplySession(ctx: ApplyContext): Promise<PgApplySessio
       throw new ApplyRefusal(`target "${ctx.target.name}" answers like PgBouncer, not PostgreSQL`, 'give the PostgreSQL server\'s own URL')
     }
     throw error
+  }
+}
+
+/**
+ * Refuses a server whose system identifier (pg_control_system()) is not the one the report recorded: another cluster
+ * now answers at the report's address (re-created, restored, failed over to a new one). A streaming standby shares its
+ * primary's identifier, so this does not tell them apart; the standby check does. A report without the fact (older
+ * than chokepoint recording it, or audited by a role that may not run pg_control_system()) is said, not refused, and
+ * so is a live server whose identifier this role cannot read; an applier called without a report (tests) checks nothing.
+ */
+export async function checkSystemIdentifier(ctx: ApplyContext, client: pg.Client): Promise<void> {
+  if (!ctx.audited) return
+  const recorded = ctx.audited.facts?.systemIdentifier
+  if (recorded === undefined || recorded === null || recorded === '') {
+    ctx.log(`target "${ctx.target.name}": system identifier not checked: the report predates system identifiers (or its role could not read pg_control_system())`)
+    return
+  }
+  let live: string
+  try {
+    live = String((await client.query('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0].id)
+  } catch (error) {
+    if ((error as {code?: string})?.code !== '42501') throw error
+    ctx.log(`target "${ctx.target.name}": system identifier not checked: this role may not run pg_control_system() (GRANT EXECUTE ON FUNCTION pg_control_system() TO it)`)
+    return
+  }
+  if (String(recorded) !== live) {
+    throw new TargetMismatch(`target "${ctx.target.name}" is PostgreSQL system ${live} now, but the report audited system ${String(recorded)} (pg_control_system()): another cluster answers at ${ctx.audited.url}; refusing to apply its remedies here (audit it again)`)
   }
 }
 
@@ -387,6 +428,16 @@ export interface StepOptions {
  * While it runs, the monitor session reads its progress and its blockers, and cancels it when ctx.signal aborts.
  */
 export async function runStep(session: PgApplySession, ctx: ApplyContext, sql: string, opts: StepOptions): Promise<void> {
+  try {
+    await runTries(session, ctx, sql, opts)
+  } catch (error) {
+    // The connection can also go between tries (setting lock_timeout, dropping a timed-out try's leftover): named the same.
+    if (error instanceof StepInterrupted || error instanceof ApplyRefusal || !isInterruption(error)) throw error
+    throw new StepInterrupted(`${opts.label}: ${(error as Error).message}`, error)
+  }
+}
+
+async function runTries(session: PgApplySession, ctx: ApplyContext, sql: string, opts: StepOptions): Promise<void> {
   const max = Math.max(LOCK_TIMEOUT_START_MS, ctx.options.maxLockWaitMs)
   let timeout = LOCK_TIMEOUT_START_MS
   for (let attempt = 1; ; attempt++) {
@@ -466,8 +517,9 @@ function watchBuilder(session: PgApplySession, ctx: ApplyContext, opts: StepOpti
 }
 
 /**
- * A session to clean up with when the write session is gone (lost connection, terminated backend): a fresh one, or
- * undefined when the server cannot be reached.
+ * The session to clean up with: this one while its write connection answers; when that is gone (a lost connection,
+ * a terminated backend, a restarted server) fresh connections, taken over by this session (adopt) so every later
+ * step uses them too; undefined when the server cannot be reached.
  */
 export async function cleanupSession(session: PgApplySession, ctx: ApplyContext): Promise<PgApplySession | undefined> {
   try {
@@ -479,7 +531,10 @@ export async function cleanupSession(session: PgApplySession, ctx: ApplyContext)
   try {
     const fresh = await openApplySession({...ctx, signal: new AbortController().signal})
     await takeApplyLock(fresh, ctx).catch(() => {})
-    return fresh
+    await session.monitor.close().catch(() => {})
+    session.adopt(fresh)
+    ctx.log(`reconnected to ${ctx.target.name} (a fresh session) to clean up`)
+    return session
   } catch {
     return undefined
   }
@@ -586,34 +641,62 @@ export async function statementCounters(session: PgApplySession, ids: string[]):
 }
 
 /**
+ * How long the index and drop-index appliers watch live traffic after the change: --verify-window when given (0 skips),
+ * else DEFAULT_VERIFY_WINDOW_MS when one of the statements was called before (pg_stat_statements has calls for it):
+ * a plan that looks right can still be slower on real data, and only traffic shows it. Nothing to watch: 0.
+ */
+export function verifyWindowFor(ctx: ApplyContext, statements: VerifyStatement[]): number {
+  if (statements.length === 0) return 0
+  if (ctx.options.verifyWindowMs !== undefined) return ctx.options.verifyWindowMs
+  return statements.some((s) => (s.calls ?? 0) > 0) ? DEFAULT_VERIFY_WINDOW_MS : 0
+}
+
+/**
  * --verify-window: mean time of the statements over the window (from pg_stat_statements deltas) against their mean
  * before (as read when the change was planned). Fails when one slowed down by more than MEAN_TIME_TOLERANCE over at
- * least MIN_WINDOW_CALLS calls; a statement not called in the window is reported, not judged.
+ * least MIN_WINDOW_CALLS calls; a statement called fewer times in the window is reported, not judged, and a window
+ * that sees no calls at all is "not judged", not a failure.
  */
-export async function watchWindow(session: PgApplySession, ctx: ApplyContext, statements: VerifyStatement[]): Promise<{ok: boolean; detail: string; measured: Array<Record<string, unknown>>}> {
+export async function watchWindow(session: PgApplySession, ctx: ApplyContext, statements: VerifyStatement[], windowMs: number): Promise<{ok: boolean; detail: string; measured: Array<Record<string, unknown>>}> {
   const ids = statements.map((s) => s.id)
+  const seconds = formatSeconds(windowMs)
   const start = await statementCounters(session, ids)
-  ctx.log(`watching ${ids.length} statement(s) for ${ctx.options.verifyWindowMs} ms (--verify-window)`)
-  await sleep(ctx.options.verifyWindowMs, ctx.signal)
+  ctx.log(`watching ${ids.length} statement(s) for ${seconds} s (--verify-window 0 skips)`)
+  await sleep(windowMs, ctx.signal)
+  if (ctx.signal.aborted) throw new Error('verification interrupted')
   const end = await statementCounters(session, ids)
   const measured: Array<Record<string, unknown>> = []
   const slower: string[] = []
+  const judged: string[] = []
   for (const s of statements) {
     const a = start.get(s.id)
     const b = end.get(s.id)
     const calls = a && b ? b.calls - a.calls : 0
     const meanAfter = calls > 0 ? (b!.totalMs - a!.totalMs) / calls : null
-    measured.push({id: s.id, meanMsBefore: s.meanMs ?? null, meanMsAfter: meanAfter, callsInWindow: calls})
-    if (meanAfter !== null && s.meanMs !== undefined && calls >= MIN_WINDOW_CALLS && meanAfter > s.meanMs * (1 + MEAN_TIME_TOLERANCE)) {
-      slower.push(`${s.id} ${s.meanMs.toFixed(2)} -> ${meanAfter.toFixed(2)} ms`)
-    }
+    const isJudged = meanAfter !== null && s.meanMs !== undefined && calls >= MIN_WINDOW_CALLS
+    measured.push({id: s.id, meanMsBefore: s.meanMs ?? null, meanMsAfter: meanAfter, callsInWindow: calls, judged: isJudged})
+    if (!isJudged) continue
+    const said = `${s.id} mean ${s.meanMs!.toFixed(3)} -> ${meanAfter!.toFixed(3)} ms over ${calls} calls`
+    if (meanAfter! > s.meanMs! * (1 + MEAN_TIME_TOLERANCE)) slower.push(said)
+    else judged.push(said)
   }
   const called = measured.filter((m) => Number(m.callsInWindow) > 0).length
-  return {
-    ok: slower.length === 0,
-    detail: slower.length ? `slower over the window: ${slower.join('; ')}` : `${called} of ${statements.length} statement(s) called in the window, none slower`,
-    measured,
+  const listed = (items: string[]) => `${items.slice(0, 5).join('; ')}${items.length > 5 ? `; and ${items.length - 5} more` : ''}`
+  if (slower.length) return {ok: false, measured, detail: `slower over the ${seconds} s window (tolerance ${MEAN_TIME_TOLERANCE * 100}%): ${listed(slower)}`}
+  if (judged.length === 0) {
+    return {ok: true, measured, detail: `mean time not judged: ${called === 0 ? 'no statement was called' : `${called} statement(s) called fewer than ${MIN_WINDOW_CALLS} times`} in the ${seconds} s window`}
   }
+  return {ok: true, measured, detail: `over the ${seconds} s window, none slower: ${listed(judged)}`}
+}
+
+/** The plan's note about the window verification will watch, or nothing when it will not. */
+export function verifyWindowNote(ctx: ApplyContext, statements: VerifyStatement[]): string[] {
+  const windowMs = verifyWindowFor(ctx, statements)
+  return windowMs > 0 ? [`verification watches ${statements.length} statement(s) in pg_stat_statements for ${formatSeconds(windowMs)} s after the change (--verify-window 0 skips)`] : []
+}
+
+function formatSeconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -633,9 +716,9 @@ async function dropIfInvalid(session: PgApplySession, ctx: ApplyContext, schema:
  * it existed), on the write session or, when that is gone, on a fresh one. Returns what it says about it: dropped,
  * or why not (the journal still records them, so `recover` drops them on the next apply).
  */
-export async function cleanUp(session: PgApplySession, ctx: ApplyContext, names: Array<{schema: string; name: string; partitioned?: boolean; tableOid?: number}>): Promise<{ok: boolean; said: string; statements: string[]; session?: PgApplySession}> {
+export async function cleanUp(session: PgApplySession, ctx: ApplyContext, names: Array<{schema: string; name: string; partitioned?: boolean; tableOid?: number}>): Promise<{ok: boolean; said: string; statements: string[]; session?: PgApplySession; unreachable?: boolean}> {
   const usable = await cleanupSession(session, ctx)
-  if (!usable) return {ok: false, said: `could not reconnect to drop ${names.map((n) => quoteQualified(n.schema, n.name)).join(', ')}: the journal records them and the next apply drops them first`, statements: []}
+  if (!usable) return {ok: false, unreachable: true, said: `could not reconnect to drop ${names.map((n) => quoteQualified(n.schema, n.name)).join(', ')}: the journal records them and the next apply drops them first`, statements: []}
   const dropped: string[] = []
   const statements: string[] = []
   try {

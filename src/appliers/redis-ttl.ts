@@ -13,7 +13,7 @@
  *   compare-and-delete) whose name is `chokepoint:apply-lock:ttl:<pattern>`.
  */
 import {randomBytes, randomInt} from 'node:crypto'
-import {ApplyRefusal, type AppliedChange, type Applier, type ApplyContext, type ChangePlan, type ChangeRecord, type PreflightResult,
+import {ApplyRefusal, ChangeLeftUnfinished, type AppliedChange, type Applier, type ApplyContext, type ChangePlan, type ChangeRecord, type PreflightResult,
   type RollbackResult, type Verification} from '../core/applier.js'
 import {errorMessage} from '../core/errors.js'
 import {CommandLog, ConnectionLost, DeadlineExceeded, sleep} from '../core/probe.js'
@@ -150,6 +150,23 @@ function ttlFields(remedy: Remedy): {pattern: string; ttl: number; ttlMax: numbe
     throw new ApplyRefusal(`remedy ${remedy.id}: TTL ${ttl}..${ttlMax} s is not a range of whole seconds`)
   }
   return {pattern: r.pattern, ttl, ttlMax}
+}
+
+/** The commands the applier sends (docs/apply.md, "Privileges"). */
+const ACL_NEEDED = '+scan +type +pttl +memory|usage +object|idletime +expire +pexpiretime +persist +eval +set +get +del +exists +pexpire +info +time'
+
+/** A NOPERM reply as one line, with the ACL change that grants the command it names. */
+function permissionRefusal(error: unknown, ctx: ApplyContext): {reason: string; fix: string} {
+  const message = errorMessage(error)
+  const command = /run the '([\w|]+)' command/i.exec(message)?.[1]
+  let user = 'default'
+  try {
+    user = decodeURIComponent(new URL(ctx.target.url).username) || 'default'
+  } catch {}
+  return {
+    reason: `Redis refused a command: ${message}`,
+    fix: command ? `ACL SETUSER ${user} +${command.toLowerCase()} (the applier needs ${ACL_NEEDED})` : `the applier needs ${ACL_NEEDED}`,
+  }
 }
 
 function refusedClass(pattern: string, keyClass: KeyClass, why: string): string {
@@ -436,13 +453,18 @@ export const redisTtlApplier: Applier<TtlSession> = {
       if (holder === 1) {
         return {ok: false, reason: `another chokepoint apply or rollback is working on ${pattern} (lock key ${redisQuoted(lockKey)} held)`, fix: 'wait for it to finish; a crashed run frees the lock when its lease ends'}
       }
+      // The write commands, tried where they change nothing: on a key that does not exist EXPIRE and PERSIST reply 0.
+      // Redis checks the ACL before it looks at the key, so a user without them is refused here, in the dry run.
+      const probeKey = `${lockKey}:privilege-check:${randomBytes(6).toString('hex')}`
+      await session.redis.send('EXPIRE', probeKey, '1', 'NX')
+      await session.redis.send('PERSIST', probeKey)
       const sample = await samplePattern(session, pattern, settings(ctx).scanCount)
       if (sample.keyClass !== 'cache') return {ok: false, reason: refusedClass(pattern, sample.keyClass, `keys sampled now: ${sample.classifiedBy}`)}
       const notes = [`${pattern} reads as a cache now (${sample.classifiedBy}); ${sample.noTtl} of ${sample.keys} sampled keys have no TTL`]
       if (sample.noTtl === 0) notes.push('no sampled key lacks a TTL: the apply may change nothing')
       return {ok: true, notes}
     } catch (error) {
-      if (isPermissionError(error)) return {ok: false, reason: `Redis refused a command: ${errorMessage(error)}`, fix: 'the applier needs +scan +type +pttl +memory|usage +object|idletime +expire +pexpiretime +persist +eval +set +get +del +exists +info +time'}
+      if (isPermissionError(error)) return {ok: false, ...permissionRefusal(error, ctx)}
       throw error
     }
   },
@@ -524,11 +546,17 @@ export const redisTtlApplier: Applier<TtlSession> = {
       } while (cursor !== '0')
     } catch (error) {
       if (error instanceof ApplyRefusal) throw error
+      if (isPermissionError(error)) {
+        await record({undo}).catch(() => {})
+        const {reason, fix} = permissionRefusal(error, ctx)
+        throw new ApplyRefusal(`${reason}, after ${undo.changed} keys of ${pattern}: the keys done are in the journal`, fix)
+      }
       if (isConnectionFailure(error, session)) {
         const inFlight = undo.inFlight ? `; the ${undo.inFlight.keys.length} keys of the batch in flight are recorded as uncertain` : ''
         // The journal may not have the last range yet.
         await record({undo}).catch(() => {})
-        throw new Error(`Redis went away after ${undo.changed} keys of ${pattern} (${describeRedisError(error)}): the keys done are in the journal${inFlight}; roll back with apply --rollback when it is back`)
+        // Journalled "interrupted", not rolled back now (Redis is gone): the next apply on this target undoes it first.
+        throw new ChangeLeftUnfinished(`Redis went away after ${undo.changed} keys of ${pattern} (${describeRedisError(error)}): the keys done are in the journal${inFlight}; the next apply rolls them back first (or apply --rollback when it is back)`)
       }
       await record({undo}).catch(() => {})
       throw error
@@ -570,7 +598,10 @@ export const redisTtlApplier: Applier<TtlSession> = {
     }
     if (counts.outOfRange > 0) problems.push(`${counts.outOfRange} keys carry a TTL outside ${undo.ttlSeconds}..${undo.ttlMaxSeconds} s`)
     let hit = ''
-    if (ctx.options.verifyWindowMs > 0) {
+    // No default window: the keys only start to expire after the TTL set (the remedy's, far longer than a minute), so a
+    // window right after the change says nothing of the hit rate unless a person asks for one.
+    const windowMs = ctx.options.verifyWindowMs ?? 0
+    if (windowMs > 0) {
       const before = applied.before as {statsBefore?: {hits: number; misses: number}; statsAtPlan?: {hits: number; misses: number} | null} | undefined
       const s0 = before?.statsAtPlan
       const s1 = before?.statsBefore
@@ -584,13 +615,13 @@ export const redisTtlApplier: Applier<TtlSession> = {
         baselineBasis = 'since the server started (too few lookups between plan and apply)'
       }
       const w0 = await statsNow(session)
-      await sleep(ctx.options.verifyWindowMs, ctx.signal)
+      await sleep(windowMs, ctx.signal)
       if (ctx.signal.aborted) throw new Error('verification interrupted')
       const w1 = await statsNow(session)
       const lookups = (w1.hits - w0.hits) + (w1.misses - w0.misses)
       measurements.hitRateWindowLookups = lookups
       if (baseline === null || lookups < MIN_LOOKUPS) {
-        hit = `; hit rate not judged: ${lookups} lookups over the ${Math.round(ctx.options.verifyWindowMs / 1000)} s window${baseline === null ? ' and too few before' : ''} (at least ${MIN_LOOKUPS} needed)`
+        hit = `; hit rate not judged: ${lookups} lookups over the ${Math.round(windowMs / 1000)} s window${baseline === null ? ' and too few before' : ''} (at least ${MIN_LOOKUPS} needed)`
       } else {
         const after = (w1.hits - w0.hits) / lookups
         measurements.hitRateBefore = baseline

@@ -101,7 +101,8 @@ export async function applyCommand(flags: ApplyFlags, ctx: CliContext): Promise<
   const out = progressRenderer(process.stderr, (t) => secrets.scrub(t))
   const options: ApplyOptions = {
     maxLockWaitMs: durationMs('max-lock-wait', flags['max-lock-wait'], DEFAULT_MAX_LOCK_WAIT_MS, 3600),
-    verifyWindowMs: durationMs('verify-window', flags['verify-window'], 0, 3600),
+    // Absent: each applier's own default (docs/apply.md, "--verify-window").
+    ...(flags['verify-window'] === undefined ? {} : {verifyWindowMs: durationMs('verify-window', flags['verify-window'], 0, 3600)}),
     keepFailed: Boolean(flags['keep-failed']),
   }
   const kindFlag = (kind: string) => ctx.registry.kind(kind)?.flag

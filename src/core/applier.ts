@@ -1,5 +1,6 @@
 import type {Remedy, RemedyKind} from './remedies.js'
 import type {SecretRegistry} from './redact.js'
+import {UsageError} from './errors.js'
 import type {Finding, TargetSpec} from './types.js'
 
 /**
@@ -46,14 +47,23 @@ export interface Applier<Session = unknown> {
 export interface ApplyOptions {
   /** The longest lock wait a step may take in all, across its retries (--max-lock-wait, default 30 s). */
   maxLockWaitMs: number
-  /** How long verification watches the live system (--verify-window, default 0: plan checks only). */
-  verifyWindowMs: number
+  /**
+   * How long verification watches the live system (--verify-window; 0: plan checks only). Undefined when the flag was
+   * not given: each applier's default (index, drop-index: 60 s when their statements have traffic; ttl: 0).
+   */
+  verifyWindowMs?: number
   /** Keep a change that failed verification instead of rolling it back (--keep-failed). */
   keepFailed: boolean
 }
 
 export interface ApplyContext {
   target: TargetSpec
+  /**
+   * What the report (or, for --rollback, the journal) recorded about this target when it was audited: its facts
+   * (a PostgreSQL server's systemIdentifier, role, version). `connect` compares them with the live target and throws
+   * a TargetMismatch when it is another one; absent facts (an older report) are said, not refused.
+   */
+  audited?: AuditedTarget
   /** The finding the remedy came from (its evidence: statements, subject), when the report has one. */
   finding?: Finding
   options: ApplyOptions
@@ -116,6 +126,30 @@ export class ApplyRefusal extends Error {
   }
 }
 
+/**
+ * The live target is not the one the report audited (another cluster behind the same address): a usage error, exit 2,
+ * for every change on it. A plugin that does not import chokepoint may throw any error named "TargetMismatch".
+ */
+export class TargetMismatch extends UsageError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TargetMismatch'
+  }
+}
+
+/**
+ * An apply cut off before it finished (the connection lost, the server restarting) that could not undo its partial
+ * step, because the target cannot be reached. The orchestrator journals the change "interrupted" (not "failed") and
+ * does not roll it back now: the next apply hands it to the applier's `recover` first, before anything new. A plugin
+ * may throw any error named "ChangeLeftUnfinished".
+ */
+export class ChangeLeftUnfinished extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ChangeLeftUnfinished'
+  }
+}
+
 export const CHANGE_STATUSES = ['planned', 'applying', 'applied', 'verified', 'failed', 'rolled-back', 'rollback-failed', 'interrupted'] as const
 export type ChangeStatus = (typeof CHANGE_STATUSES)[number]
 
@@ -146,11 +180,19 @@ export interface ChangeRecord {
 
 export const JOURNAL_SCHEMA_VERSION = 1
 
+/** A target as the report saw it: the URL without its password, and the driver's facts (absent in older journals). */
+export interface AuditedTarget {
+  name: string
+  kind: string
+  url: string
+  facts?: Record<string, unknown>
+}
+
 export interface Journal {
   schemaVersion: typeof JOURNAL_SCHEMA_VERSION
   tool: {name: 'chokepoint'; version: string}
   createdAt: string
   /** The report the changes came from: when it was made and what it audited. */
-  report: {generatedAt: string; source: string; targets: Array<{name: string; kind: string; url: string}>}
+  report: {generatedAt: string; source: string; targets: AuditedTarget[]}
   changes: ChangeRecord[]
 }

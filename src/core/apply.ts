@@ -14,7 +14,7 @@
  */
 import {existsSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
-import {ApplyRefusal, type Applier, type ApplyContext, type ApplyOptions, type ChangeRecord, type Journal, type RollbackResult} from './applier.js'
+import {ApplyRefusal, TargetMismatch, type Applier, type ApplyContext, type ApplyOptions, type ChangeRecord, type Journal, type RollbackResult} from './applier.js'
 import {endpointOf, lockTarget, staleLockJournal, type TargetLock} from './apply-lock.js'
 import {errorMessage, UsageError} from './errors.js'
 import {findUnfinished, newJournal, writeJournal, type UnfinishedChange} from './journal.js'
@@ -197,7 +197,13 @@ class Sessions {
     if (!s) {
       s = this.applier(applierId).then(async (applier) => {
         if (!applier.targetKinds.includes(target.kind)) throw new ApplyRefusal(`applier ${applier.id} does not work on ${target.kind} targets (${applier.targetKinds.join(', ')})`)
-        return {applier, session: await applier.connect(this.context(target))}
+        try {
+          return {applier, session: await applier.connect(this.context(target))}
+        } catch (error) {
+          // A plugin's mismatch need not be our class: it is a usage error all the same (exit 2).
+          if (!(error instanceof TargetMismatch) && (error as Error)?.name === 'TargetMismatch') throw new TargetMismatch(errorMessage(error))
+          throw error
+        }
       })
       this.open.set(key, s)
     }
@@ -229,9 +235,9 @@ function connectFailure(error: unknown): {refused: boolean; reason: string} {
   return {refused: false, reason: `cannot connect: ${errorMessage(error).split('\n')[0]}`}
 }
 
-function contextFactory(hooks: RunHooks, options: ApplyOptions) {
+function contextFactory(hooks: RunHooks, options: ApplyOptions, audited: Journal['report']['targets']) {
   return (target: TargetSpec, finding?: Finding): ApplyContext => ({
-    target, ...(finding ? {finding} : {}), options, signal: hooks.signal, secrets: hooks.secrets,
+    target, ...(finding ? {finding} : {}), audited: audited.find((t) => t.name === target.name), options, signal: hooks.signal, secrets: hooks.secrets,
     log: (line) => hooks.log(hooks.secrets.scrub(line)),
     progress: hooks.progress,
   })
@@ -246,7 +252,7 @@ function oneLine(error: unknown): string {
 }
 
 function journalReport(report: Pick<Report, 'generatedAt' | 'targets'>, source: string): Journal['report'] {
-  return {generatedAt: report.generatedAt, source, targets: report.targets.map((t) => ({name: t.name, kind: t.kind, url: t.url}))}
+  return {generatedAt: report.generatedAt, source, targets: report.targets.map((t) => ({name: t.name, kind: t.kind, url: t.url, ...(t.facts ? {facts: t.facts} : {})}))}
 }
 
 function takeLocks(targets: Iterable<TargetSpec>, journal: string, dir?: string, log: (line: string) => void = () => {}): TargetLock[] {
@@ -299,7 +305,7 @@ async function recoverUnfinished(unfinished: UnfinishedChange[], targets: Map<st
 
 /** The dry run, or with confirm the whole apply. */
 export async function runApply(run: ApplyRunOptions): Promise<ApplyResult> {
-  const context = contextFactory(run, run.options)
+  const context = contextFactory(run, run.options, run.report.targets)
   const sessions = new Sessions(run.registry, context)
   const result: ApplyResult = {mode: run.confirm ? 'apply' : 'dry-run', recovered: [], changes: [], unreachable: [], exitCode: 0}
   const journalFile = resolve(run.journal)
@@ -386,9 +392,16 @@ export async function runApply(run: ApplyRunOptions): Promise<ApplyResult> {
             save()
             throw new Interrupted()
           }
+          failed = true
+          if ((error as Error)?.name === 'ChangeLeftUnfinished') {
+            // The target is out of reach: a rollback now would fail too. The next apply recovers it first.
+            record.status = 'interrupted'
+            record.finishedAt = now()
+            save()
+            continue
+          }
           record.status = 'failed'
           save()
-          failed = true
           if (!run.options.keepFailed) await rollBack(record, applier, session, ctx, save)
           continue
         }
@@ -494,7 +507,7 @@ export async function runRollback(run: RollbackRunOptions): Promise<ApplyResult>
   }
   chosen = [...chosen].sort((a, b) => journal.changes.indexOf(b) - journal.changes.indexOf(a))
   const targets = resolveReportTargets(journal.report.targets, run.targets, chosen.map((c) => c.target), run.secrets, run.kindFlag)
-  const context = contextFactory(run, run.options)
+  const context = contextFactory(run, run.options, journal.report.targets)
   const sessions = new Sessions(run.registry, context)
   const result: ApplyResult = {mode: run.confirm ? 'rollback' : 'rollback-dry-run', recovered: [], changes: chosen, unreachable: [], exitCode: 0}
   if (!run.confirm) return result

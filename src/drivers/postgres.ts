@@ -68,6 +68,11 @@ export class PgSession {
   inRecovery = false
   database = ''
   user = ''
+  /**
+   * pg_control_system().system_identifier (text: it is a 64-bit number): which cluster this is. Recorded in the report so
+   * `apply --from` can refuse a report of another cluster behind the same address. A streaming standby shares it.
+   */
+  systemIdentifier = ''
   /** Why the connection was dropped (a query that outlived its deadline): every later query fails at once. */
   lost?: string
 
@@ -88,12 +93,17 @@ export class PgSession {
       const statementTimeout = Math.round(options.statementTimeoutMs ?? PG_DEFAULTS.statementTimeoutMs)
       const lockTimeout = Math.round(options.lockTimeoutMs ?? 1000)
       // One round trip: the safety settings and the facts every probe needs.
-      const setup = `SET application_name = 'chokepoint'; SET statement_timeout = ${statementTimeout}; SET lock_timeout = ${lockTimeout};`
+      const setup = (withIdentifier: boolean) => `SET application_name = 'chokepoint'; SET statement_timeout = ${statementTimeout}; SET lock_timeout = ${lockTimeout};`
         + ` SET default_transaction_read_only = ${options.readOnly === false ? 'off' : 'on'};`
         + ' SELECT current_setting(\'server_version_num\')::int AS version, pg_is_in_recovery() AS in_recovery,'
         + ' current_database() AS database, current_user AS "user"'
+        + (withIdentifier ? ', (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier' : '')
       session.log.currentProbe = 'connect'
-      const results = await session.multi(setup)
+      // Any role may run pg_control_system() unless EXECUTE was revoked (a hardened server): then without the identifier.
+      const results = await session.multi(setup(true)).catch((error) => {
+        if ((error as {code?: string})?.code === '42501' && /pg_control_system/.test((error as Error).message)) return session.multi(setup(false))
+        throw error
+      })
       const facts = Array.isArray(results) ? results[results.length - 1]?.rows[0] : undefined
       // Something that took the login but did not run the batch (PgBouncer's admin console answers only SHOW).
       if (!facts) throw new Error('the server did not answer the session setup like PostgreSQL: is this a PostgreSQL database (not PgBouncer\'s admin console)?')
@@ -101,6 +111,7 @@ export class PgSession {
       session.inRecovery = facts.in_recovery
       session.database = facts.database
       session.user = facts.user
+      session.systemIdentifier = facts.system_identifier ?? ''
     } catch (error) {
       // The socket is open even though the session is unusable: left open, it keeps the process alive after the report.
       await session.close()
@@ -195,7 +206,8 @@ export const postgresDriver: Driver<PgSession> = {
     const session = await PgSession.open(target.url, options, log, connect)
     return {
       conn: session,
-      facts: {serverVersionNum: session.serverVersionNum, role: session.inRecovery ? 'standby' : 'primary', database: session.database, user: session.user},
+      facts: {serverVersionNum: session.serverVersionNum, role: session.inRecovery ? 'standby' : 'primary', database: session.database, user: session.user,
+        ...(session.systemIdentifier ? {systemIdentifier: session.systemIdentifier} : {})},
     }
   },
   close: (session) => session.close(),

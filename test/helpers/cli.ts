@@ -1,5 +1,6 @@
 import {spawn, spawnSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
@@ -64,4 +65,23 @@ export function runCliAsync(args: string[], options: CliOptions = {}): Promise<T
       resolve({status: code ?? -1, stdout, stderr, ms: performance.now() - started, killed})
     })
   })
+}
+
+/**
+ * A working directory and a lock directory of a test's own for `chokepoint apply` runs (journals land in the working
+ * directory; locks never meet another test's), the CLI run in them, and remove() for afterAll.
+ */
+export function applyWorkspace(name: string): {work: string; env: Record<string, string>; cli(args: string[]): CliResult; remove(): void} {
+  const work = mkdtempSync(join(tmpdir(), `cp-${name}-`))
+  const lockDir = mkdtempSync(join(tmpdir(), `cp-${name}-locks-`))
+  const env = {CHOKEPOINT_LOCK_DIR: lockDir}
+  return {
+    work,
+    env,
+    cli: (args) => runCli(args, {cwd: work, env}),
+    remove() {
+      rmSync(work, {recursive: true, force: true})
+      rmSync(lockDir, {recursive: true, force: true})
+    },
+  }
 }

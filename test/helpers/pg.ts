@@ -32,6 +32,13 @@ export function withDatabase(url: string, database: string): string {
   return u.toString()
 }
 
+/** The same URL logging in as another role (a role without a privilege, in the tests that refuse it). */
+export function withUser(url: string, user: string): string {
+  const u = new URL(url)
+  u.username = encodeURIComponent(user)
+  return u.toString()
+}
+
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`
 }

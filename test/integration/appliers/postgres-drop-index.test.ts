@@ -5,10 +5,12 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {postgresDropIndexApplier as applier} from '../../../src/appliers/postgres-drop-index.js'
 import type {DropIndexRemedy} from '../../../src/core/remedies.js'
+import {ApplyRefusal} from '../../../src/core/applier.js'
 import {applyContext, changeRecord} from '../../helpers/apply.js'
-import {adminQuery, connect, PRIMARY_URL, withDatabase} from '../../helpers/pg.js'
+import {adminQuery, connect, PRIMARY_URL, withDatabase, withUser} from '../../helpers/pg.js'
 
 const DB = 'cp_apply_drop_index'
+const ROLE = 'cp_apply_drop_nopriv'
 let url: string
 
 const remedy = (index: string, extra: Partial<DropIndexRemedy> = {}): DropIndexRemedy => ({id: 'drop-index-000000000001', kind: 'drop-index', summary: 'test', index,
@@ -57,6 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await adminQuery(PRIMARY_URL, `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
+  await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${ROLE}`).catch(() => {})
 })
 
 describe('drop-index applier', () => {
@@ -107,5 +110,47 @@ describe('drop-index applier', () => {
       expect(out.pre).toMatchObject({ok: false, reason: expect.stringMatching(reason)})
     }
     expect(await defs()).toEqual(before)
+  })
+
+  it('refuses a role that does not own the table, naming the GRANT it needs', async () => {
+    await adminQuery(PRIMARY_URL, `DROP ROLE IF EXISTS ${ROLE}; CREATE ROLE ${ROLE} LOGIN`)
+    await adminQuery(url, `GRANT SELECT ON t TO ${ROLE}`)
+    const ctx = applyContext({url: withUser(url, ROLE)})
+    const session = await applier.connect(ctx)
+    try {
+      const plan = await applier.plan(remedy('"public"."t_a_idx"'), session, ctx)
+      expect(await applier.preflight(plan, session, ctx)).toEqual({ok: false,
+        reason: `${ROLE} may not drop an index on "public"."t": that needs the table's owner (postgres) or a member of its role`, fix: `GRANT "postgres" TO "${ROLE}";`})
+      await expect(applier.apply(plan, session, ctx, ctx.record)).rejects.toThrow(/may not drop an index/)
+      expect(ctx.records).toEqual([])
+    } finally {
+      await applier.close(session)
+      await adminQuery(url, `REVOKE ALL ON t FROM ${ROLE}`)
+    }
+  })
+
+  it('a lock held by a long transaction: retries under a growing lock_timeout, then gives up naming it; the index stays', async () => {
+    const blocker = await connect(url, 'cp-test-blocker')
+    try {
+      await blocker.query('BEGIN; LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE')
+      const blockerPid = (await blocker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+      const ctx = applyContext({url}, {options: {maxLockWaitMs: 700}})
+      const session = await applier.connect(ctx)
+      try {
+        const plan = await applier.plan(remedy('"public"."t_a_idx"'), session, ctx)
+        const error = await applier.apply(plan, session, ctx, ctx.record).then(() => undefined, (e) => e as Error)
+        expect(error).toBeInstanceOf(ApplyRefusal)
+        expect(error!.message).toMatch(new RegExp(`^drop index "public"."t_a_idx": gave up after 3 tries and 700 ms waiting for a lock .*blocked by pid ${blockerPid} \\(.*application "cp-test-blocker".*; the index is still there and valid$`))
+        expect(ctx.logs.filter((l) => /lock not granted within/.test(l))).toHaveLength(2)
+        // The undo reached the journal before the drop was tried.
+        expect(ctx.records[0].undo).toMatchObject({kind: 'drop-index', name: 't_a_idx'})
+      } finally {
+        await applier.close(session)
+      }
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {})
+      await blocker.end()
+    }
+    expect(await defs()).toContain('CREATE INDEX t_a_idx ON public.t USING btree (a)')
   })
 })

@@ -9,7 +9,7 @@ import {postgresIndexApplier as applier} from '../../../src/appliers/postgres-in
 import {ApplyRefusal} from '../../../src/core/applier.js'
 import type {IndexRemedy} from '../../../src/core/remedies.js'
 import {applyContext, changeRecord} from '../../helpers/apply.js'
-import {adminQuery, connect, PGBOUNCER_APP_URL, PRIMARY_URL, REPLICA_URL, withDatabase} from '../../helpers/pg.js'
+import {adminQuery, connect, PGBOUNCER_APP_URL, PRIMARY_URL, REPLICA_URL, withDatabase, withUser} from '../../helpers/pg.js'
 
 const DB = 'cp_apply_index'
 const ROLE = 'cp_apply_index_nopriv'
@@ -121,6 +121,70 @@ describe('index applier', () => {
     expect((await indexes()).map((i) => i.name)).toEqual(['orders_pkey'])
   })
 
+  /** Applies the customer_id index, runs verify with a window (and `during` meanwhile), rolls back; the verification. */
+  async function verifyOverWindow(verifyWindowMs: number, opts: {during?: (stop: AbortSignal) => Promise<number>; edit?: (plan: {details: Record<string, unknown>}) => void} = {}) {
+    const {plan, applied} = await applyOnce(remedy(CUSTOMER_SQL, [customerQuery]))
+    opts.edit?.(plan)
+    const ctx = applyContext({url}, {options: {verifyWindowMs}})
+    const session = await applier.connect(ctx)
+    const stop = new AbortController()
+    const load = opts.during?.(stop.signal)
+    try {
+      const v = await applier.verify(plan, applied, session, ctx)
+      stop.abort()
+      const calls = await load
+      expect((await applier.rollback(changeRecord(ctx, plan, applied.undo), session, ctx)).ok).toBe(true)
+      return {v, ctx, calls}
+    } finally {
+      stop.abort()
+      await applier.close(session)
+    }
+  }
+
+  /** A client calling the customer_id statement in a loop until stopped: live traffic for the verify window. */
+  async function customerLoop(stop: AbortSignal): Promise<number> {
+    const c = await connect(url, 'cp-test-workload')
+    let n = 0
+    try {
+      while (!stop.aborted) {
+        await c.query('SELECT * FROM orders WHERE customer_id = $1', [n % 5000])
+        n++
+      }
+    } finally {
+      await c.end()
+    }
+    return n
+  }
+
+  it('--verify-window: watches the statements under live traffic and names their mean time before and after', async () => {
+    const {v, ctx, calls} = await verifyOverWindow(1500, {during: customerLoop})
+    expect(v.ok, v.detail).toBe(true)
+    expect(ctx.logs).toContain('watching 1 statement(s) for 1.5 s (--verify-window 0 skips)')
+    expect(calls).toBeGreaterThanOrEqual(5)
+    const [w] = (v.measurements as {window: Array<{id: string; meanMsBefore: number; meanMsAfter: number; callsInWindow: number; judged: boolean}>}).window
+    expect(w).toMatchObject({id: customerQuery, judged: true})
+    expect(w.callsInWindow).toBeGreaterThanOrEqual(5)
+    // Before: sequential scans of 50 000 rows; after: index lookups.
+    expect(w.meanMsAfter).toBeLessThan(w.meanMsBefore)
+    expect(v.detail).toMatch(new RegExp(`over the 1.5 s window, none slower: ${customerQuery} mean ${w.meanMsBefore.toFixed(3)} -> ${w.meanMsAfter.toFixed(3)} ms over ${w.callsInWindow} calls`))
+  })
+
+  it('--verify-window: a window that sees no call is "not judged", not a failure', async () => {
+    const {v} = await verifyOverWindow(500)
+    expect(v.ok, v.detail).toBe(true)
+    expect(v.detail).toMatch(/; mean time not judged: no statement was called in the 0.5 s window$/)
+    expect((v.measurements as {window: Array<{callsInWindow: number; judged: boolean}>}).window).toEqual([expect.objectContaining({callsInWindow: 0, judged: false})])
+  })
+
+  it('--verify-window: a statement slower over the window than before fails the verification', async () => {
+    // The mean before as if the statement had been far faster than it is: the window then sees it slower.
+    const {v} = await verifyOverWindow(1000, {during: customerLoop, edit: (plan) => {
+      (plan.details.verify as Array<{meanMs: number}>)[0].meanMs = 0.000001
+    }})
+    expect(v.ok).toBe(false)
+    expect(v.detail).toMatch(new RegExp(`but slower over the 1 s window \\(tolerance 10%\\): ${customerQuery} mean 0.000 -> `))
+  })
+
   it('fails verification when the statements it was proposed for do not use it, and rolls back', async () => {
     const {plan, applied, ctx} = await applyOnce(remedy(CUSTOMER_SQL, [noteQuery]))
     const session = await applier.connect(ctx)
@@ -156,20 +220,45 @@ describe('index applier', () => {
 
   it('a build whose backend is cancelled mid-way leaves no INVALID index, and says so', async () => {
     const ctx = applyContext({url})
-    const running = applyOnce(slowRemedy(), ctx)
+    // Handled from the start: a rejection while the test still waits must not count as unhandled.
+    const running = applyOnce(slowRemedy(), ctx).then(() => undefined, (e) => e as Error)
     const pid = await buildingPid()
     // Progress reached the context (polled on the applier's second connection) before the cancel.
     await waitFor(async () => ctx.progressed.find((p) => /building index/.test(p.phase)), 'progress from pg_stat_progress_create_index')
     await adminQuery(url, 'SELECT pg_cancel_backend($1)', [pid])
-    const error = await running.then(() => undefined, (e) => e as Error)
+    const error = await running
     expect(error?.message).toMatch(/the backend was cancelled; dropped the INVALID index "public"."small_slow_idx" it left/)
     expect(ctx.progressed.some((p) => /building index/.test(p.phase))).toBe(true)
     expect(await smallIndexes()).toEqual([])
   })
 
+  it('a build whose backend is terminated (the connection lost, as in a restart) reconnects, drops the INVALID leftover and says so', async () => {
+    const ctx = applyContext({url})
+    const session = await applier.connect(ctx)
+    try {
+      const plan = await applier.plan(slowRemedy(), session, ctx)
+      const running = applier.apply(plan, session, ctx, ctx.record).then(() => undefined, (e) => e as Error)
+      const pid = await buildingPid()
+      expect(pid).toBe(session.pid)
+      expect(await smallIndexes()).toEqual([{name: 'small_slow_idx', valid: false}])
+      await adminQuery(url, 'SELECT pg_terminate_backend($1)', [pid])
+      const error = await running
+      expect(error?.message).toMatch(/^create index "public"."small_slow_idx": terminating connection due to administrator command; dropped the INVALID index "public"."small_slow_idx" it left$/)
+      expect(ctx.logs).toContain('reconnected to pg (a fresh session) to clean up')
+      expect(await smallIndexes()).toEqual([])
+      // The session now runs on the fresh connection: a rollback after the failure works (the orchestrator's next step).
+      expect(session.pid).not.toBe(pid)
+      const rb = await applier.rollback(changeRecord(ctx, plan), session, ctx)
+      expect(rb).toMatchObject({ok: true, detail: 'rolled back: index "public"."small_slow_idx" was not there'})
+    } finally {
+      await applier.close(session)
+    }
+  })
+
   it('Ctrl-C (the signal) cancels the build and drops the leftover; a second apply meanwhile refuses', async () => {
     const ctx = applyContext({url})
-    const running = applyOnce(slowRemedy(), ctx)
+    // Handled from the start: a rejection while the test still waits must not count as unhandled.
+    const running = applyOnce(slowRemedy(), ctx).then(() => undefined, (e) => e as Error)
     await buildingPid()
     // A second apply on the same database: its preflight and its apply both refuse, naming the first.
     const other = applyContext({url})
@@ -183,7 +272,7 @@ describe('index applier', () => {
       await applier.close(session)
     }
     ctx.abort()
-    const error = await running.then(() => undefined, (e) => e as Error)
+    const error = await running
     expect(error?.message).toMatch(/interrupted .*dropped the INVALID index "public"."small_slow_idx"/)
     expect(await smallIndexes()).toEqual([])
   })
@@ -268,9 +357,7 @@ describe('index applier', () => {
   it('refuses a role that does not own the table, naming the GRANT it needs', async () => {
     await adminQuery(PRIMARY_URL, `CREATE ROLE ${ROLE} LOGIN`)
     await adminQuery(url, `GRANT SELECT ON orders TO ${ROLE}`)
-    const u = new URL(url)
-    u.username = ROLE
-    const ctx = applyContext({url: u.toString()})
+    const ctx = applyContext({url: withUser(url, ROLE)})
     const session = await applier.connect(ctx)
     try {
       const plan = await applier.plan(remedy(CUSTOMER_SQL, [customerQuery]), session, ctx)

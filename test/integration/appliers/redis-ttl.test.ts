@@ -5,7 +5,7 @@
 import {randomInt} from 'node:crypto'
 import type {Redis} from 'ioredis'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
-import {ApplyRefusal, type ChangePlan} from '../../../src/core/applier.js'
+import {ApplyRefusal, ChangeLeftUnfinished, type ChangePlan} from '../../../src/core/applier.js'
 import type {TtlRemedy} from '../../../src/core/remedies.js'
 import type {Finding, TargetSpec} from '../../../src/core/types.js'
 import {lockKeyOf, redisTtlApplier as applier, type TtlSession, type TtlUndo} from '../../../src/appliers/redis-ttl.js'
@@ -284,9 +284,10 @@ describe('ttl applier: dry run and faults', () => {
     const {ctx, session, plan} = await planned(t, pattern)
     const error = await applier.apply(plan, session, ctx, rec.record).catch((e) => e)
     expect(proxy.fired).toHaveLength(1)
-    expect(error).toBeInstanceOf(Error)
+    // The orchestrator journals it "interrupted" and leaves the undo to the next apply's recover.
+    expect(error).toBeInstanceOf(ChangeLeftUnfinished)
     expect(error.message.split('\n')).toHaveLength(1)
-    expect(error.message).toMatch(/^Redis went away after \d+ keys of .*: the keys done are in the journal; the \d+ keys of the batch in flight are recorded as uncertain/)
+    expect(error.message).toMatch(/^Redis went away after \d+ keys of .*: the keys done are in the journal; the \d+ keys of the batch in flight are recorded as uncertain; the next apply rolls them back first/)
     const undo = rec.change.undo as TtlUndo
     expect(undo.changed).toBeGreaterThan(0)
     expect(undo.inFlight!.keys.length).toBeGreaterThan(0)
@@ -351,6 +352,43 @@ describe('ttl applier: dry run and faults', () => {
     expect(result.detail).toMatch(new RegExp(`persisted ${undo.changed} keys`))
     expect((await pttls(r, noTtl)).every((ms) => ms === -1)).toBe(true)
     r.disconnect()
+  })
+})
+
+describe('ttl applier: insufficient privilege (a private server with ACL users)', () => {
+  it('preflight names the one ACL grant missing, changing nothing; an apply past it refuses before any key changes', async () => {
+    const s = await startRedis()
+    servers.push(s)
+    const admin = await client(s.url)
+    try {
+      const p = prefix()
+      await seed(admin, p, 30)
+      const pattern = `${p}:page:*`
+      await admin.call('ACL', 'SETUSER', 'noexpire', 'on', '>pw', '~*', '&*', '+@all', '-expire')
+      await admin.call('ACL', 'SETUSER', 'nopersist', 'on', '>pw', '~*', '&*', '+@all', '-persist')
+      const keysBefore = (await admin.keys('*')).sort()
+      for (const [user, command] of [['noexpire', 'expire'], ['nopersist', 'persist']]) {
+        const {ctx, session, plan} = await planned(target(`redis://${user}:pw@127.0.0.1:${s.port}`), pattern)
+        const pre = await applier.preflight(plan, session, ctx)
+        expect(pre).toMatchObject({ok: false, reason: expect.stringMatching(new RegExp(`^Redis refused a command: NOPERM .*'${command}' command`)),
+          fix: expect.stringMatching(new RegExp(`^ACL SETUSER ${user} \\+${command} \\(the applier needs \\+scan `))})
+      }
+      // No key made, none given a TTL, no lock left.
+      expect((await admin.keys('*')).sort()).toEqual(keysBefore)
+      expect((await pttls(admin, keysBefore)).filter((ms) => ms === -1).length).toBe(32)
+
+      const {ctx, session, plan} = await planned(target(`redis://noexpire:pw@127.0.0.1:${s.port}`), pattern)
+      const rec = recorder()
+      const error = await applier.apply(plan, session, ctx, rec.record).then(() => undefined, (e) => e as Error)
+      expect(error).toBeInstanceOf(ApplyRefusal)
+      expect(error!.message).toMatch(new RegExp(`^Redis refused a command: NOPERM .*'expire' command, after 0 keys of ${pattern.replace(/[*]/g, '\\*')}: the keys done are in the journal$`))
+      expect((error as ApplyRefusal).fix).toMatch(/^ACL SETUSER noexpire \+expire/)
+      expect((rec.change.undo as TtlUndo).changed).toBe(0)
+      expect((await pttls(admin, keysBefore)).filter((ms) => ms === -1).length).toBe(32)
+      expect(await admin.exists(lockKeyOf(pattern))).toBe(0)
+    } finally {
+      admin.disconnect()
+    }
   })
 })
 
