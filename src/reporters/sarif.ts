@@ -60,6 +60,8 @@ function sarifText({report, rules, options}: ReporterContext, absent: Finding[])
   const notifications: Json[] = executionNotifications(report)
   const {baseline, ...gate} = report.gate
   const properties: Json = {gate, summary: report.summary, source: report.source, windowSeconds: report.windowSeconds}
+  // The path verdict is not a result (nothing to anchor or fix in a file): the run says it, for tools that read runs.
+  if (report.verdict) properties.scalingPath = {path: report.verdict.path, headline: report.verdict.headline, target: report.verdict.target, decidedBy: report.verdict.decidedBy}
   if (baseline) properties.baseline = baselineSummary(report, absent.length)
   if (cut.length > 0) {
     const bySeverity = {critical: 0, warning: 0, info: 0}

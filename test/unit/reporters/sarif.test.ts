@@ -31,6 +31,13 @@ describe('sarif reporter', () => {
     expect(run.invocations[0].toolExecutionNotifications.map((n: any) => n.message.text)).toContain('target cache not read: could not connect: connection refused.')
   })
 
+  it('says the path verdict in the run\'s properties, not as a result', async () => {
+    const verdict = {path: 'indexes' as const, headline: 'fix the indexes first', target: 'primary', share: 0.8, decidedBy: 'the indexes save 80%', wouldChange: 'w', considered: []}
+    const run = (await sarifOf(sampleReport({verdict}))).runs[0]
+    expect(run.properties.scalingPath).toEqual({path: 'indexes', headline: 'fix the indexes first', target: 'primary', decidedBy: 'the indexes save 80%'})
+    expect(run.results).toHaveLength(3)
+  })
+
   it('fingerprints come from rule, target and subject (the finding id), not from values or wording', async () => {
     const a = sampleReport()
     const b = sampleReport()
