@@ -192,6 +192,13 @@ export const postgresDropIndexApplier: Applier<PgApplySession> = {
   async rollback(change, session, ctx): Promise<RollbackResult> {
     return recreate(change, session, ctx)
   },
+
+  // A drop cut off mid-way (the server gone, the run killed) may have left the index INVALID, gone, or untouched; the
+  // next apply puts it back as it was (recreate is a no-op on a valid index), and the drop can be applied again.
+  async recover(change, session, ctx): Promise<RollbackResult> {
+    const result = await recreate(change, session, ctx)
+    return {...result, detail: `cleaned up after an interrupted apply: ${result.detail}`}
+  },
 }
 
 async function recreate(change: ChangeRecord, session: PgApplySession, ctx: ApplyContext): Promise<RollbackResult> {

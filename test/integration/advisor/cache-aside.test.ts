@@ -98,6 +98,9 @@ describe('cache-aside advisor', () => {
     expect(f!.value).toBeGreaterThan(0.05)
     expect(f!.evidence.scaling).toMatchObject({path: 'cache-centric', share: expect.any(Number)})
     expect((f!.evidence.scaling as {share: number}).share).toBeGreaterThanOrEqual(f!.value as number)
+    // The hot read scans 60k rows for 1,200: an index on category removes most of its time, and comes first.
+    expect(report.verdict?.path, JSON.stringify(report.verdict?.considered)).toBe('indexes')
+    expect(report.verdict?.considered.map((c) => c.path)).toContain('cache-centric')
   })
 
   it('declines the hot read over the heavily written table, with the reason', () => {

@@ -22,14 +22,14 @@ const validateReport = (r: Report) => new DocumentSchemas().check('report', JSON
 const LOOKUP = 'SELECT id FROM orders WHERE note = $1'
 
 /** Audits over a window while a client runs the lookup in a loop, as an application would. */
-async function auditUnderLoad(windowSeconds: number): Promise<Report> {
+async function auditUnderLoad(windowSeconds: number, sql = LOOKUP, params: (i: number) => unknown[] = (i) => [`note ${(i * 7919) % 200000}`]): Promise<Report> {
   const app = await connect(url, 'cp-path-verdict-app')
   let running = true
   const loop = (async () => {
-    for (let i = 0; running; i++) await app.query(LOOKUP, [`note ${(i * 7919) % 200000}`])
+    for (let i = 0; running; i++) await app.query(sql, params(i))
   })()
   try {
-    const {report} = await auditTarget(url, {onlyProbes: ['postgres.plans', 'postgres.statements'], windowSeconds, failOn: 'never'})
+    const {report} = await auditTarget(url, {onlyProbes: ['postgres.plans', 'postgres.statements', 'postgres.tables'], windowSeconds, failOn: 'never'})
     return report
   } finally {
     running = false
@@ -69,6 +69,18 @@ describe('the path verdict on a real workload', () => {
     expect(after.verdict!.path, JSON.stringify(after.verdict)).toBe('healthy')
     expect(after.verdict!.decidedBy).toContain('no index recommended')
     await adminQuery(url, 'DROP INDEX orders_note_idx')
+  }, 180_000)
+
+  it('says cache-centric when a repeated read over data nothing writes carries the time and no index would remove it', async () => {
+    // A whole-table report, read over and over: an index cannot avoid reading every row, a cache of its one result can.
+    await adminQuery(url, `CREATE TABLE sales (id int PRIMARY KEY, region int NOT NULL, amount numeric NOT NULL);
+      INSERT INTO sales SELECT g, g % 20, g % 1000 FROM generate_series(1, 100000) g; ANALYZE sales;`)
+    const report = await auditUnderLoad(3, 'SELECT region, sum(amount), count(*) FROM sales GROUP BY region', () => [])
+    validateReport(report)
+    expect(report.verdict!.path, JSON.stringify(report.verdict)).toBe('cache-centric')
+    expect(report.verdict!.decidedBy).toMatch(/would save [\d.]+% of this database's statement time/)
+    expect(report.verdict!.considered.find((c) => c.path === 'indexes')).toMatchObject({warranted: false})
+    await adminQuery(url, 'DROP TABLE sales')
   }, 180_000)
 
   it('is "not assessed" when pg_stat_statements cannot be read, never healthy', async () => {

@@ -171,6 +171,7 @@ describe('shard-key advisor', () => {
     expect(finding.message).toMatch(/^the workload outgrows one node/)
     // The path verdict weighs it (the lead's src/core/verdict.ts reads only evidence.scaling).
     expect(report.verdict?.considered).toContainEqual(expect.objectContaining({path: 'distributed-sql', warranted: true, rule: 'database/shard-key', finding: finding.id}))
+    expect(report.verdict?.path).toBe('distributed-sql')
     expect(remedyOfKind(finding.remedies, 'shard-key')).toBeDefined()
     // Without a plan the shard count is Citus's default, 32: 600 tenants are too few for it.
     expect(finding.evidence.shards).toBe(32)

@@ -83,6 +83,31 @@ describe('drop-index applier', () => {
     expect(await defs()).toEqual(before)
   })
 
+  it('recovers a drop cut off mid-way: an index left INVALID is rebuilt, one already gone is recreated, a valid one is left alone', async () => {
+    const before = await defs()
+    const ctx = applyContext({url})
+    const session = await applier.connect(ctx)
+    try {
+      const plan = await applier.plan(remedy('"public"."t_a_b_idx"', {reason: 'unused'}), session, ctx)
+      expect((await applier.preflight(plan, session, ctx)).ok).toBe(true)
+      const change = changeRecord(ctx, plan, {kind: 'drop-index', schema: 'public', name: 't_a_b_idx', tableOid: null, recreate: plan.rollback[0], definition: 'CREATE INDEX t_a_b_idx ON public.t USING btree (a, b)'})
+      // Untouched (killed before the drop ran): nothing to do.
+      expect(await applier.recover!(change, session, ctx)).toMatchObject({ok: true, detail: expect.stringMatching(/cleaned up after an interrupted apply: index "public"."t_a_b_idx" is already there/)})
+      // What DROP INDEX CONCURRENTLY leaves when cut off after its first transaction: the index INVALID.
+      await adminQuery(url, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.t_a_b_idx'::regclass`)
+      const rebuilt = await applier.recover!(change, session, ctx)
+      expect(rebuilt.ok, rebuilt.detail).toBe(true)
+      expect(rebuilt.statements).toEqual(['DROP INDEX CONCURRENTLY IF EXISTS "public"."t_a_b_idx"', 'CREATE INDEX CONCURRENTLY "t_a_b_idx" ON "public"."t" USING btree (a, b)'])
+      expect((await adminQuery(url, `SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.t_a_b_idx'::regclass`))[0].indisvalid).toBe(true)
+      // Dropped, but the run died before the journal said so.
+      await adminQuery(url, 'DROP INDEX t_a_b_idx')
+      expect((await applier.recover!(change, session, ctx)).ok).toBe(true)
+    } finally {
+      await applier.close(session)
+    }
+    expect(await defs()).toEqual(before)
+  })
+
   it('fails verification when a statement that used it now costs more, and the rollback recreates it', async () => {
     const r = await run(remedy('"public"."t_c_idx"', {reason: 'unused'}))
     try {

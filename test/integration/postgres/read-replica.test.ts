@@ -122,6 +122,8 @@ describe('read-replica advisor', () => {
     expect(e.scaling.share).toBeGreaterThan(0.5)
     // The path verdict weighs it (src/core/verdict.ts reads evidence.scaling).
     expect(report.verdict?.considered).toContainEqual(expect.objectContaining({path: 'read-replicas', warranted: true, finding: finding.id}))
+    // Nothing earlier in the order is called for here (no what-if plans, no cache candidates read): replicas are the path.
+    expect(report.verdict).toMatchObject({path: 'read-replicas', target: finding.target})
     const remedy = remedyOfKind(finding.remedies, 'replica')!
     const catalog = await queryidOf(CATALOG_READ)
     const readBack = await queryidOf(READ_BACK)
