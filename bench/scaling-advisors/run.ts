@@ -13,6 +13,9 @@
  * advisor's and probe's own time. Budget (issue 12): the advisors add under 0.5 s. The machine has 2 shared cores:
  * the per-part timings are the steadier figure; the wall-time difference swings with other load.
  *
+ * A second case lists every statement to the advisors (statementsLimit 2,000; the default lists 50) and asks for the
+ * shard plan (--shard-plan 32), so the issue's 2,000 statements all reach them: `everyStatement`.
+ *
  * Run: npm run build && npx tsx bench/scaling-advisors/run.ts [--rounds N]
  */
 import {mkdirSync, writeFileSync} from 'node:fs'
@@ -68,11 +71,18 @@ function variant(dist: Dist, scaling: boolean, times: Map<string, number[]>): Pl
   return {...plugin, advisors}
 }
 
-async function audit(dist: Dist, url: string, scaling: boolean, advisorMs: Map<string, number[]>, probeMs: Map<string, number[]>) {
+/**
+ * The target options of a case: as shipped (50 statements listed), or `every` statement listed (statementsLimit
+ * 2,000, so the advisors see the whole workload) with the shard plan asked for (--shard-plan 32: the shard-key
+ * advisor's full path, parsing and scoring every table, whatever the verdict).
+ */
+const CASE_OPTIONS = {shipped: {}, every: {statementsLimit: 2000, shardPlan: 32}} as const
+
+async function audit(dist: Dist, url: string, scaling: boolean, advisorMs: Map<string, number[]>, probeMs: Map<string, number[]>, options: Record<string, unknown> = CASE_OPTIONS.shipped) {
   const registry = new dist.Registry([variant(dist, scaling, advisorMs)])
   const started = performance.now()
   const {report, snapshot} = await dist.runAudit({
-    targets: [{name: 'bench', kind: 'postgres', url}], windowSeconds: 0, failOn: 'never', registry,
+    targets: [{name: 'bench', kind: 'postgres', url, options}], windowSeconds: 0, failOn: 'never', registry,
     config: scaling ? {} : {skipProbes: SCALING_PROBES},
   })
   const wallMs = performance.now() - started
@@ -100,7 +110,8 @@ async function main(): Promise<void> {
 
   const withAdvisorMs = new Map<string, number[]>(), withProbeMs = new Map<string, number[]>()
   const withoutAdvisorMs = new Map<string, number[]>(), withoutProbeMs = new Map<string, number[]>()
-  const wall = {with: [] as number[], without: [] as number[]}
+  const wall = {with: [] as number[], without: [] as number[], everyWith: [] as number[], everyWithout: [] as number[]}
+  const everyAdvisorMs = new Map<string, number[]>(), everyProbeMs = new Map<string, number[]>()
   let last: Awaited<ReturnType<typeof audit>> | undefined
   // One warm-up of each, not counted: module loading and the server's caches.
   await audit(dist, db.url, true, new Map(), new Map())
@@ -111,13 +122,19 @@ async function main(): Promise<void> {
       const run = await audit(dist, db.url, scaling, scaling ? withAdvisorMs : withoutAdvisorMs, scaling ? withProbeMs : withoutProbeMs)
       wall[scaling ? 'with' : 'without'].push(run.wallMs)
       if (scaling) last = run
+      const every = await audit(dist, db.url, scaling, scaling ? everyAdvisorMs : new Map(), scaling ? everyProbeMs : new Map(), CASE_OPTIONS.every)
+      wall[scaling ? 'everyWith' : 'everyWithout'].push(every.wallMs)
     }
     log(`round ${i + 1}/${ROUNDS}: with ${round(wall.with.at(-1)!)} ms, without ${round(wall.without.at(-1)!)} ms`)
   }
   const medians = (m: Map<string, number[]>, ids: string[]) => Object.fromEntries(ids.filter((id) => m.has(id)).map((id) => [id, round(median(m.get(id)!), 2)]))
   const advisorsMs = medians(withAdvisorMs, SCALING_ADVISORS)
   const probesMs = medians(withProbeMs, SCALING_PROBES)
-  const partsMs = round(Object.values(advisorsMs).reduce((a, b) => a + b, 0) + Object.values(probesMs).reduce((a, b) => a + b, 0), 2)
+  const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0)
+  const partsMs = round(sum(advisorsMs) + sum(probesMs), 2)
+  const everyAdvisorsMs = medians(everyAdvisorMs, SCALING_ADVISORS)
+  const everyProbesMs = medians(everyProbeMs, SCALING_PROBES)
+  const everyPartsMs = round(sum(everyAdvisorsMs) + sum(everyProbesMs), 2)
   const result = {
     benchmark: 'scaling-advisors',
     date: new Date().toISOString(),
@@ -129,6 +146,14 @@ async function main(): Promise<void> {
     scalingAdvisorsMs: advisorsMs,
     scalingProbesMs: probesMs,
     scalingPartsMs: partsMs,
+    everyStatement: {
+      options: CASE_OPTIONS.every,
+      auditMs: {with: round(median(wall.everyWith)), without: round(median(wall.everyWithout)), added: round(median(wall.everyWith) - median(wall.everyWithout))},
+      scalingAdvisorsMs: everyAdvisorsMs,
+      scalingProbesMs: everyProbesMs,
+      scalingPartsMs: everyPartsMs,
+      withinBudget: everyPartsMs < BUDGET_MS,
+    },
     otherAdvisorsMs: medians(withAdvisorMs, [...withAdvisorMs.keys()].filter((id) => !SCALING_ADVISORS.includes(id))),
     budgetMs: BUDGET_MS,
     withinBudget: partsMs < BUDGET_MS,
@@ -136,7 +161,7 @@ async function main(): Promise<void> {
   }
   mkdirSync(dirname(RESULTS), {recursive: true})
   writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`)
-  log(`scaling advisors + probes: ${partsMs} ms (budget ${BUDGET_MS}); audit ${result.auditMs.with} ms with, ${result.auditMs.without} ms without`)
+  log(`scaling advisors + probes: ${partsMs} ms as shipped, ${everyPartsMs} ms with every statement listed and --shard-plan 32 (budget ${BUDGET_MS}); audit ${result.auditMs.with} ms with, ${result.auditMs.without} ms without`)
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
 }
 
