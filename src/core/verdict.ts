@@ -29,6 +29,9 @@ export const PATH_HEADLINE: Record<PathVerdict['path'], string> = {
   'not-assessed': 'not assessed',
 }
 
+/** Text that ends a sentence, so another can follow it. */
+const sentence = (text: string) => (/[.!?]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`)
+
 const isPath = (v: unknown): v is ScalingPath => typeof v === 'string' && (PATH_ORDER as readonly string[]).includes(v)
 
 /** A finding's scaling assessment, when it carries a well-formed one. */
@@ -65,7 +68,7 @@ export function pathVerdict(findings: Finding[], targets: TargetInfo[], gaps: {s
       target: chosen.target,
       share: chosen.share,
       decidedBy: chosen.decidedBy,
-      wouldChange: chosen.wouldChange + (later.length > 0 ? ` Also called for, after it: ${[...new Set(later.map((c) => PATH_HEADLINE[c.path]))].join('; ')}.` : ''),
+      wouldChange: sentence(chosen.wouldChange) + (later.length > 0 ? ` Also called for, after it: ${[...new Set(later.map((c) => PATH_HEADLINE[c.path]))].join('; ')}.` : ''),
       considered,
     }
   }

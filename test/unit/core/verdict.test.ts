@@ -33,6 +33,7 @@ describe('the path verdict', () => {
     expect(v.share).toBe(0.6)
     expect(v.decidedBy).toBe('cache decided')
     // The later paths called for are named, so a reader sees what comes after.
+    expect(v.wouldChange).toMatch(/^cache would change\. Also called for, after it: read replicas; distributed SQL/)
     expect(v.wouldChange).toContain('read replicas')
     expect(v.wouldChange).toContain('distributed SQL')
     expect(v.considered.map((c) => c.path)).toEqual(['indexes', 'cache-centric', 'read-replicas', 'distributed-sql'])
