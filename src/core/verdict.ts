@@ -55,10 +55,19 @@ const byPath = (a: PathVerdict['considered'][number], b: PathVerdict['considered
  * (PostgreSQL today); a stack with none of them is not assessed.
  */
 export function pathVerdict(findings: Finding[], targets: TargetInfo[], gaps: {skipped: SkippedEntry[]; notRead: NotReadEntry[]}, assessedKinds: readonly string[] = ['postgres']): PathVerdict {
-  const considered = findings.flatMap((f) => {
+  // An advisor may put its one assessment on each of its findings (a candidate, a declined statement): one per
+  // target, rule and path, the one with the largest share.
+  const seen = new Map<string, PathVerdict['considered'][number]>()
+  for (const f of findings) {
     const a = assessmentOf(f)
-    return a ? [{...a, target: f.target, rule: f.rule, finding: f.id}] : []
-  }).sort(byPath)
+    if (!a) continue
+    const key = `${f.target}\u0000${f.rule}\u0000${a.path}`
+    const kept = seen.get(key)
+    if (!kept || Number(a.warranted) > Number(kept.warranted) || (a.warranted === kept.warranted && (a.share ?? -1) > (kept.share ?? -1))) {
+      seen.set(key, {...a, target: f.target, rule: f.rule, finding: f.id})
+    }
+  }
+  const considered = [...seen.values()].sort(byPath)
   const chosen = considered.find((c) => c.warranted)
   if (chosen) {
     const later = considered.filter((c) => c.warranted && c !== chosen && c.path !== chosen.path)

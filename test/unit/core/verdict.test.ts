@@ -64,6 +64,13 @@ describe('the path verdict', () => {
     expect(two.target).toBe('db2')
   })
 
+  it('lists one assessment per target, rule and path, however many findings carry it', () => {
+    const twice = [finding('cache', {path: 'cache-centric', warranted: true, share: 0.4}), {...finding('cache', {path: 'cache-centric', warranted: true, share: 0.4}), id: 'cache-2'},
+      finding('cache', {path: 'cache-centric', warranted: true, share: 0.4}, 'db2')]
+    const v = pathVerdict(twice, [db, {...db, name: 'db2'}], noGaps)
+    expect(v.considered.map((c) => [c.target, c.finding])).toEqual([['db', 'cache'], ['db2', 'cache']])
+  })
+
   it('ignores malformed assessments', () => {
     expect(assessmentOf(finding('x', {path: 'sideways' as never, warranted: true}))).toBeUndefined()
     expect(assessmentOf({...finding('x', {path: 'indexes', warranted: true}), evidence: {scaling: {path: 'indexes'}}})).toBeUndefined()
