@@ -61,14 +61,21 @@ function remedyLines(order: DisplayedFinding[], chalk: ChalkInstance, lines: Lin
   // A reference is shown only as the number of a remedy listed here: one that is not in the report is dropped.
   const index = remedyIndex(order)
   lines.out.push(chalk.bold('Remedies'))
+  // A finding with several remedies heads several lines: they are told apart by a letter ([10a], [10b]).
+  const heads = new Map<number, number>()
+  for (const e of entries) heads.set(e.findings[0], (heads.get(e.findings[0]) ?? 0) + 1)
+  const lettered = new Map<number, number>()
   for (const e of entries) {
     const [first, ...others] = e.findings
+    const nth = lettered.get(first) ?? 0
+    lettered.set(first, nth + 1)
+    const label = heads.get(first)! > 1 ? `${first}${String.fromCharCode(97 + Math.min(nth, 25))}` : String(first)
     const refs = e.refs.map((id) => index.get(id)).filter((r) => r !== undefined).map((r) => `[${r.number}] ${r.remedy.kind}`)
-    const head = `  [${first}] ${e.kind}: `
+    const head = `  [${label}] ${e.kind}: `
     const body = `${e.summary}${refs.length ? ` (see ${refs.join(', ')})` : ''}${others.length ? ` (also for ${others.map((n) => `[${n}]`).join(', ')})` : ''}`
     const wrapped = wrapText(`${head}${body}`, lines.width, '      ')
     // The kind in bold on the first line, the rest as it wrapped.
-    lines.out.push(...wrapped.map((l, i) => (i === 0 ? l.replace(`[${first}] ${e.kind}:`, `[${first}] ${chalk.bold(e.kind)}:`) : l)))
+    lines.out.push(...wrapped.map((l, i) => (i === 0 ? l.replace(`[${label}] ${e.kind}:`, `[${label}] ${chalk.bold(e.kind)}:`) : l)))
     if (e.code) lines.code(e.code, '      ', e.shell, chalk.cyan)
   }
 }

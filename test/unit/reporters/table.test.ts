@@ -26,6 +26,15 @@ describe('table reporter', () => {
     expect(text).toMatch(/\[2\] drop-index: Drop it \(also for \[3\]\)/)
   })
 
+  it('tells apart the remedies of one finding by a letter, and leaves a lone remedy unlettered', async () => {
+    const report = sampleReport()
+    report.findings[0].remedies.push({id: 'config-000000000009', kind: 'config', summary: 'Raise wal_keep_size', applier: null})
+    const text = await renderTable(contextOf(report, {color: false, verbose: false, width: 160}))
+    expect(text).toMatch(/\[1a\] replica: Check pg_is_wal_replay_paused\(\)/)
+    expect(text).toMatch(/\[1b\] config: Raise wal_keep_size/)
+    expect(text).toMatch(/\[2\] drop-index: Drop it/)
+  })
+
   it('repeats a threshold only when the message does not already state it', async () => {
     const report = sampleReport()
     report.findings[0].message = 'lag is 12 s (act > 5s)'
