@@ -135,13 +135,19 @@ export async function applyCommand(flags: ApplyFlags, ctx: CliContext): Promise<
       const run = await resolveRun(flags, {needTargets: !flags.from}, ctx)
       const selected = selectRemedies(report, ctx.registry, {only: flags.only, kinds: flags.kind})
       const targets = resolveReportTargets(report.targets, run.targets, selected.map((s) => s.finding.target), secrets, kindFlag)
-      const down = report.targets.filter((t) => targets.has(t.name) && t.status === 'error')
+      // A target the audit could not reach has no remedies: that, not "nothing to apply", is what the user must hear.
+      const down = report.targets.filter((t) => t.status === 'error')
       for (const t of down) out.log(`target ${t.name} could not be audited: ${t.error ?? 'no reason recorded'}`)
-      if (selected.length === 0) out.log(`no remedy in the report can be applied by a registered applier${flags.kind?.length ? ` (kinds ${flags.kind.join(', ')})` : ''}`)
+      if (selected.length === 0) {
+        out.log(`no remedy in the report can be applied by a registered applier${flags.kind?.length ? ` (kinds ${flags.kind.join(', ')})` : ''}`
+          + (down.length ? `; ${down.length} target(s) were not audited (above)` : ''))
+      }
       result = await runApply({registry: ctx.registry, secrets, signal: signals.signal, log: out.log, progress: out.progress, report, source, selected, targets,
         confirm: Boolean(flags.confirm), journal: journalPath, options})
-      // A target the live audit could not reach has no remedies; say so in the exit code.
-      if (result.exitCode === 0 && selected.length === 0 && report.targets.some((t) => t.status === 'error')) result.exitCode = 3
+      for (const t of down) {
+        if (!result.unreachable.some((u) => u.target === t.name)) result.unreachable.push({target: t.name, reason: `not audited: ${t.error ?? 'no reason recorded'}`})
+      }
+      if (result.exitCode === 0 && down.length > 0) result.exitCode = 3
     }
   } finally {
     out.end()

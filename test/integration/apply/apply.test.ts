@@ -243,5 +243,10 @@ describe('chokepoint apply', () => {
     expect(run.stdout).toMatch(/unreachable: postgres:127.0.0.1:1\/cp_apply_orchestrator: cannot connect/)
     expect(run.status).toBe(3)
     expect(await tables()).toEqual([])
+    // Audited live: the target that was not reached is what it says, not only "nothing to apply".
+    const live = cli(['apply', '--pg', down, '--window', '0'])
+    expect(live.status).toBe(3)
+    expect(live.stderr).toMatch(/target postgres:127\.0\.0\.1:1\/cp_apply_orchestrator could not be audited: /)
+    expect(live.stdout).toMatch(/unreachable: postgres:127\.0\.0\.1:1\/cp_apply_orchestrator: not audited: /)
   })
 })
