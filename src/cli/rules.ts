@@ -18,7 +18,7 @@ function activeRules(flags: RulesFlags, {registry}: CliContext): EffectiveRule[]
 function ruleJson(r: EffectiveRule) {
   return {id: r.id, area: r.area, title: r.title, enabled: r.enabled, evaluator: r.evaluator, metric: r.metric ?? null,
     advisor: r.advisor ?? null, unit: r.unit ?? null, target: r.target, action: r.action, severity: r.severity ?? null,
-    when: r.when ?? {}, lookback: r.lookback ?? null, sustained: r.sustained ?? false, description: r.description, source: r.source ?? null, docs: r.docs, file: r.file,
+    when: r.when ?? {}, heuristic: r.heuristic ?? {}, lookback: r.lookback ?? null, sustained: r.sustained ?? false, description: r.description, source: r.source ?? null, docs: r.docs, file: r.file,
     remedies: r.remedies.map((x) => ({kind: x.kind, summary: x.summary})), explains: r.explains ?? []}
 }
 
@@ -54,6 +54,7 @@ export function showRule(id: string, flags: RulesFlags, ctx: CliContext): string
     rule.severity ? `severity:  ${rule.severity} (fixed)` : undefined,
     rule.lookback ? `lookback:  ${rule.lookback}${rule.sustained ? ' (sustained: the action threshold must hold through it)' : ''}` : undefined,
     Object.keys(rule.when ?? {}).length ? `applies when: ${Object.entries(rule.when ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}` : undefined,
+    Object.keys(rule.heuristic ?? {}).length ? `heuristic: ${Object.entries(rule.heuristic ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}   (override: rules: {${rule.id}: {heuristic: {name: value}}})` : undefined,
     rule.explains?.length ? `explains:  ${rule.explains.map((l) => `${l.rule} (match: ${l.match})`).join(', ')}` : undefined,
     rule.source ? `source:    ${rule.source}` : undefined,
     `file:      ${rule.file}`,

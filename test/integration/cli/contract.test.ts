@@ -83,6 +83,15 @@ describe('exit codes and one-line errors', () => {
     expect(r.status).toBe(2)
   })
 
+  it('rules show lists an advisor rule\'s heuristic with the config override, as the config has it', () => {
+    let r = runCli(['rules', 'show', 'database/cache-aside-candidate'])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/^heuristic: minShare 0\.05, .*stalenessBudget 0\.01.*\(override: rules: \{database\/cache-aside-candidate: \{heuristic: \{name: value\}\}\}\)$/m)
+    const loose = writeConfig('loose.yaml', 'rules:\n  database/cache-aside-candidate: {heuristic: {stalenessBudget: 0.05}}\n')
+    r = runCli(['rules', 'show', 'database/cache-aside-candidate', '--config', loose, '--json'])
+    expect(JSON.parse(r.stdout).heuristic).toMatchObject({stalenessBudget: 0.05, minShare: 0.05})
+  })
+
   it('a finding at or above --fail-on exits 1; below it, 0', () => {
     const strict = writeConfig('strict.yaml', 'rules:\n  database/xid-wraparound: {target: "< 0%", action: ">= 0%"}\n')
     let r = runCli(['check', '--config', strict, '--pg', PRIMARY_URL, '--window', '0'])
