@@ -91,7 +91,7 @@ export function pathVerdict(findings: Finding[], targets: TargetInfo[], gaps: {s
       ? `no ${assessedKinds.join(' or ')} target was audited: the scaling paths are weighed from a database's workload`
       : unassessed.map((t) => `${t.name}: ${whyNotAssessed(t, read.includes(t), gaps)}`).join('; ')
     return {path: 'not-assessed', headline: PATH_HEADLINE['not-assessed'], target: unassessed[0]?.name ?? null, share: null, decidedBy: why,
-      wouldChange: databases.length === 0 ? 'audit the PostgreSQL database behind the stack (--pg URL)' : 'fix what kept the workload from being read (see Not read and Skipped), then audit again',
+      wouldChange: databases.length === 0 ? 'audit the PostgreSQL database behind the stack (--pg URL)' : 'fix what kept the workload from being read (the report lists it under Not read), then audit again',
       considered}
   }
   const top = considered.reduce<typeof considered[number] | undefined>((best, c) => (c.share ?? -1) > (best?.share ?? -1) ? c : best, undefined)
