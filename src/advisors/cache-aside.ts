@@ -31,7 +31,7 @@
  */
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
 import {classify} from '../core/engine.js'
-import {round} from '../core/numbers.js'
+import {percent as pct, round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {CacheAsideRemedy, Proposed} from '../core/remedies.js'
 import {formatBytes, formatValue} from '../core/units.js'
@@ -42,7 +42,6 @@ import {describeStatement} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
 import {plansReading, statementSeconds, statementsReading} from '../readings/postgres.js'
 import type {StatementRow} from '../readings/postgres.js'
-import {percent as pct} from './index-advisor/explain.js'
 import {statementWriteRates, writeRates, type TableWriteRate} from './index-advisor/write-cost.js'
 import {parseSync} from 'libpg-query'
 
@@ -241,7 +240,6 @@ export function strategyOf(a: StrategyInput, h: Heuristic = DEFAULT_HEURISTIC): 
   return {strategy: 'cache-aside', why: `read the cache first and load from the database on a miss, with the ${secondsText(a.ttlSeconds)} TTL bounding staleness: ${a.lambda > 0 ? `each ${keyed ? 'key' : 'result'} changes about every ${secondsText(1 / a.lambda)}` : 'the tables it reads were not written in the period measured'}`}
 }
 
-/** Seconds the statements' counters cover: the window, else since pg_stat_statements' reset (or the table statistics'). */
 export const cacheAsideAdvisor: Advisor = {
   id: 'cache-aside',
   scope: 'postgres',

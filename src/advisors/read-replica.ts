@@ -18,7 +18,7 @@
  */
 import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
 import {classify} from '../core/engine.js'
-import {round} from '../core/numbers.js'
+import {percent as pct, round} from '../core/numbers.js'
 import {dataOf, readingsOf} from '../core/readings.js'
 import type {Proposed, ReplicaRemedy, ReplicaStatement} from '../core/remedies.js'
 import type {Reading, Snapshot} from '../core/types.js'
@@ -47,7 +47,6 @@ interface Options extends Heuristic {
 }
 
 const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined)
-const pct = (x: number) => `${round(x * 100, 1)}%`
 
 function readOptions(options: Record<string, unknown>, heuristic: Record<string, number> | undefined): Options {
   const own = (options.readReplica ?? {}) as Record<string, unknown>

@@ -14,7 +14,7 @@
  */
 import {parseSync} from 'libpg-query'
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
-import {round} from '../core/numbers.js'
+import {percent as pct, round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {ProposedRemedy, ShardKeyRemedy, Proposed} from '../core/remedies.js'
 import type {EffectiveRule} from '../core/rules.js'
@@ -33,7 +33,6 @@ const MAX_LISTED_STATEMENTS = 10
 const MAX_LISTED_CANDIDATES = 6
 const TIME_TYPE = /^(timestamp|date|time)\b/
 
-const pct = (x: number | null) => (x === null ? 'n/a' : `${round(x * 100, 1)}%`)
 const termKey = (table: string, column: string) => `${table}\u0000${column}`
 
 /** The rule's thresholds by name; a missing one holds (the user removed it). */

@@ -6,3 +6,8 @@ export function round(value: number, digits = 3): number {
   const factor = 10 ** digits
   return Math.round(value * factor) / factor
 }
+
+/** A ratio as a percentage to one decimal ("12.3%", "70%"); 'n/a' when it was not measured. */
+export function percent(ratio: number | null): string {
+  return ratio === null ? 'n/a' : `${round(ratio * 100, 1)}%`
+}
