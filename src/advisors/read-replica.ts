@@ -27,11 +27,11 @@ import {statementAccess, type StatementAccess} from '../knowledge/postgres/state
 import {clip} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
 import {poolsReading} from '../readings/pgbouncer.js'
+import {hostOf, serverCpu} from '../readings/prometheus.js'
 import {connectionsReading, replicationReading, statementsReading, walReading, type StatementsData} from '../readings/postgres.js'
 
 export const RULE_ID = 'database/read-replica'
 const CPU_RULE = 'resources/cpu'
-const CPU_METRIC = 'host.cpu.utilization'
 
 /** The defaults of the rule file's `heuristic:` (rules/database/read-replica.yaml), used when it lacks one. */
 const DEFAULT_HEURISTIC = {saturation: 0.7, targetUtilisation: 0.6, lagToleranceSeconds: 5, readBackCallsRatio: 2,
@@ -118,26 +118,6 @@ interface Load {
   clientsWaiting: number | null
 }
 
-function hostOf(url: string | undefined): string | undefined {
-  try {
-    return url ? new URL(url).hostname : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** The Prometheus CPU reading of this database server: the configured subject, else the one subject naming its host. */
-function cpuOfServer(ctx: AdvisorContext, opts: Options): {value: number; subject: string; prometheus: string} | undefined {
-  const host = hostOf(ctx.target?.url)
-  const found = ctx.snapshot.readings.filter((r) => r.status === 'ok' && r.probe === 'prometheus.cpu')
-    .flatMap((r) => r.metrics.filter((m) => m.name === CPU_METRIC && typeof m.value === 'number').map((m) => ({m, target: r.target})))
-  const named = opts.cpuSubject
-    ? found.filter((x) => x.m.subject === opts.cpuSubject)
-    : host && !['localhost', '127.0.0.1', '::1'].includes(host) ? found.filter((x) => (x.m.subject ?? '').includes(host)) : []
-  if (named.length !== 1) return undefined
-  return {value: named[0].m.value as number, subject: named[0].m.subject ?? '', prometheus: named[0].target}
-}
-
 function measureLoad(ctx: AdvisorContext, opts: Options, data: StatementsData, seconds: number | null): Load {
   const target = ctx.target!.name
   const connections = readingsOf(ctx.readings, connectionsReading, target)[0]?.reading.metrics.find((m) => m.name === 'pool.utilization')
@@ -149,7 +129,7 @@ function measureLoad(ctx: AdvisorContext, opts: Options, data: StatementsData, s
   const bandText = (saturated: boolean) => cpuRule
     ? `${saturated ? 'outside' : 'inside'} the ${CPU_RULE} target ${cpuRule.target}`
     : `${saturated ? 'at or above' : 'below'} ${pct(opts.saturation)}`
-  const cpu = cpuOfServer(ctx, opts)
+  const cpu = serverCpu(ctx.snapshot.readings, ctx.target?.url, opts.cpuSubject)
   const common = {cores: opts.cpuCores ?? null, statementBusyCores, activeSessions, clientsWaiting: waiting}
   if (cpu) {
     const saturated = saturatedAt(cpu.value)

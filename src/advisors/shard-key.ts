@@ -24,6 +24,7 @@ import {columnsOf} from '../knowledge/postgres/catalog.js'
 import {ShapeExtractor, type CatalogColumns, type ColumnTerm, type StatementShape} from '../knowledge/postgres/parse.js'
 import {clip} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
+import {serverCpu} from '../readings/prometheus.js'
 import {cacheHitReading, columnStatsReading, plansReading, statementsReading, type ColumnStats, type ShardTable} from '../readings/postgres.js'
 
 export const RULE_ID = 'database/shard-key'
@@ -260,7 +261,8 @@ export const shardKeyAdvisor: Advisor = {
     }
     const byKey = new Map(stats.tables.map((t) => [t.key, t]))
     // Is the node saturated? Read first: without it and without a plan asked for, nothing is said and nothing is parsed.
-    const cpu = cpuUtilization(ctx.snapshot.readings)
+    // This database server's CPU: another host's (an application server at 95%) says nothing of whether it outgrows one node.
+    const cpu = serverCpu(ctx.snapshot.readings, ctx.target?.url, cpuSubjectOf(ctx.options))?.value ?? null
     const cache = dataOf(ctx.readings, cacheHitReading, target)
     const readTimeShare = cache && cache.trackIoTiming && cache.readTimeMs !== null && cache.activeTimeMs ? cache.readTimeMs / cache.activeTimeMs : null
     const memoryMultiple = stats.sharedBuffersBytes > 0 ? stats.databaseBytes / stats.sharedBuffersBytes : null
@@ -386,7 +388,7 @@ export const shardKeyAdvisor: Advisor = {
     const warranted = writesHigh && (cpuSaturated || workingSetFar) && goodKey
     if (!warranted && planned === undefined) return []
 
-    const numbers = `writes take ${pct(writeShare)} of statement time (needs ${thresholdText(rule, 'writeShare')}), CPU ${cpu === null ? 'not measured (no Prometheus CPU reading)' : pct(cpu)} (saturated at ${thresholdText(rule, 'cpuUtilization')}), `
+    const numbers = `writes take ${pct(writeShare)} of statement time (needs ${thresholdText(rule, 'writeShare')}), CPU ${cpu === null ? 'not measured (no Prometheus CPU reading names this server)' : pct(cpu)} (saturated at ${thresholdText(rule, 'cpuUtilization')}), `
       + `block reads ${readTimeShare === null ? 'not measured (track_io_timing off or no cache-hit reading)' : pct(readTimeShare)} of statement time with the database ${memoryMultiple === null ? 'n/a' : `${round(memoryMultiple, 1)}x`} shared_buffers`
       + `, ${goodKey ? `a good key exists (${groups.map((g) => `${g.anchor.key}.${g.column}`).join(', ')})` : 'no column routes the workload well'}`
     const missing = [!writesHigh && 'writes do not dominate', !(cpuSaturated || workingSetFar) && 'the node is not saturated', !goodKey && 'no good shard key exists'].filter(Boolean)
@@ -435,14 +437,10 @@ export const shardKeyAdvisor: Advisor = {
   },
 }
 
-/** The highest host CPU utilisation any Prometheus reading of the stack measured (null when none did). */
-function cpuUtilization(readings: readonly {metrics: Array<{name: string; value: number | null}>; status: string}[]): number | null {
-  let max: number | null = null
-  for (const r of readings) {
-    if (r.status !== 'ok') continue
-    for (const m of r.metrics) if (m.name === 'host.cpu.utilization' && m.value !== null && Number.isFinite(m.value)) max = Math.max(max ?? 0, m.value)
-  }
-  return max
+/** The server's Prometheus CPU subject, where its host name does not appear in one: the target option readReplica.cpuSubject. */
+function cpuSubjectOf(options: Record<string, unknown>): string | undefined {
+  const subject = (options.readReplica as {cpuSubject?: unknown} | undefined)?.cpuSubject
+  return typeof subject === 'string' && subject ? subject : undefined
 }
 
 function buildRemedies(placements: Map<string, Placement>, groups: Array<{anchor: ShardTable}>, referenceTables: ShardTable[],
