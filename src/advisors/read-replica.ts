@@ -169,13 +169,17 @@ interface StandbyView {
   hotStandbyFeedback: boolean | null
 }
 
+/** pg_control_system().system_identifier as the driver recorded it (a physical standby has its primary's). */
+const identityOf = (facts: Record<string, unknown> | undefined) =>
+  typeof facts?.systemIdentifier === 'string' && facts.systemIdentifier ? facts.systemIdentifier : undefined
+
 /**
- * The standbys of this primary: audited standby targets with the same system identifier (or, where it is not
- * readable, a WAL receiver streaming from this primary's host), and the rows of pg_stat_replication.
+ * The standbys of this primary: audited standby targets with the same system identifier (the driver's fact; where
+ * it is not readable, a WAL receiver streaming from this primary's host), and the rows of pg_stat_replication.
  */
 async function standbysOf(ctx: AdvisorContext, database: string): Promise<{audited: StandbyView[]; streaming: number; streamingLag: number | null}> {
   const target = ctx.target!.name
-  const own = dataOf(ctx.readings, walReading, target)
+  const ownIdentity = identityOf(ctx.target?.facts)
   const host = hostOf(ctx.target?.url)
   const audited: StandbyView[] = []
   for (const t of ctx.snapshot.targets) {
@@ -183,9 +187,8 @@ async function standbysOf(ctx: AdvisorContext, database: string): Promise<{audit
     const repl = dataOf(ctx.snapshot.readings, replicationReading, t.name)
     if (repl?.role !== 'standby') continue
     const wal = dataOf(ctx.snapshot.readings, walReading, t.name)
-    const ours = own?.systemIdentifier && wal?.systemIdentifier
-      ? own.systemIdentifier === wal.systemIdentifier
-      : !!host && repl.standby?.senderHost === host
+    const identity = identityOf(t.facts)
+    const ours = ownIdentity && identity ? ownIdentity === identity : !!host && repl.standby?.senderHost === host
     if (!ours) continue
     const statements = dataOf(ctx.snapshot.readings, statementsReading, t.name)
     const sameDb = statements && statements.database === database
