@@ -18,7 +18,7 @@ import {percent as pct, round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {ProposedRemedy, ShardKeyRemedy, Proposed} from '../core/remedies.js'
 import type {EffectiveRule} from '../core/rules.js'
-import {quoteLiteral, quoteQualified} from '../core/sql.js'
+import {quoteIdent, quoteLiteral, quoteQualified} from '../core/sql.js'
 import {compare, type Comparison} from '../core/threshold.js'
 import {columnsOf} from '../knowledge/postgres/catalog.js'
 import {ShapeExtractor, type CatalogColumns, type ColumnTerm, type StatementShape} from '../knowledge/postgres/parse.js'
@@ -216,13 +216,15 @@ interface Placement {
 }
 
 const quoted = (t: ShardTable) => quoteQualified(t.schema, t.name)
+/** A constraint's column list as pasted into DDL: every name quoted. */
+const columnList = (columns: string[]) => columns.map(quoteIdent).join(', ')
 
 function blockersOf(p: Placement, placements: Map<string, Placement>): NonNullable<ShardKeyRemedy['blockers']> {
   const out: NonNullable<ShardKeyRemedy['blockers']> = []
   for (const k of p.table.constraints) {
     if (k.columns.includes(p.column)) continue
     out.push({constraint: k.name, kind: k.kind === 'primary' ? 'primary key' : 'unique', columns: k.columns,
-      fix: `include ${p.column}: ${k.kind === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} (${[p.column, ...k.columns].join(', ')})`})
+      fix: `include ${quoteIdent(p.column)}: ${k.kind === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} (${columnList([p.column, ...k.columns])})`})
   }
   for (const fk of p.table.foreignKeys) {
     const other = placements.get(fk.references)
@@ -230,7 +232,7 @@ function blockersOf(p: Placement, placements: Map<string, Placement>): NonNullab
     const i = fk.columns.indexOf(p.column)
     if (i >= 0 && fk.referencedColumns[i] === other.column) continue
     out.push({constraint: fk.name, kind: 'foreign key', columns: fk.columns,
-      fix: `a foreign key between distributed tables must include the distribution columns: (${[p.column, ...fk.columns].join(', ')}) REFERENCES ${fk.references} (${[other.column, ...fk.referencedColumns].join(', ')})`})
+      fix: `a foreign key between distributed tables must include the distribution columns: FOREIGN KEY (${columnList([p.column, ...fk.columns])}) REFERENCES ${quoted(other.table)} (${columnList([other.column, ...fk.referencedColumns])})`})
   }
   return out
 }
