@@ -1,7 +1,7 @@
 import {errorMessage} from '../../core/errors.js'
 import {ConnectionLost, DeadlineExceeded, type Probe, type ProbeOutput} from '../../core/probe.js'
 import {quoteIdent, quoteQualified} from '../../core/sql.js'
-import type {PgSession} from '../../drivers/postgres.js'
+import {PG_DEFAULTS, type PgSession} from '../../drivers/postgres.js'
 import {intOption, num, numOrNull, queryRow} from './skip.js'
 
 /**
@@ -14,7 +14,8 @@ import {intOption, num, numOrNull, queryRow} from './skip.js'
  *
  * Read-only and bounded: one round trip for the catalog (LIMIT on tables), then one per sampled table, each reading at
  * most `shardSampleRows` rows of a SYSTEM sample (blocks, REPEATABLE) sized to that many rows: never a whole large
- * table. Sampling stops once `shardSampleMs` of wall time is spent; the tables left out are listed as not read.
+ * table. Sampling stops once `shardSampleMs` of wall time is spent, each sample running under a statement_timeout of
+ * what is left of it (a slow sample is cancelled, not waited for); the tables left out are listed as not read.
  */
 
 export interface ColumnStats {
@@ -86,6 +87,8 @@ const DEFAULT_TABLES = 20
 const DEFAULT_SAMPLE_ROWS = 10_000
 const DEFAULT_SAMPLE_TABLES = 5
 const DEFAULT_SAMPLE_MS = 2000
+/** SQLSTATE of a statement cancelled by statement_timeout: the sample outran what was left of the budget. */
+const QUERY_CANCELED = '57014'
 /** Columns hashed per sampled table at most. */
 const MAX_SAMPLED_COLUMNS = 6
 /** Types whose values make sense as a distribution key (hashable, compared by equality in the workload). */
@@ -153,10 +156,21 @@ export function samplePercent(tableRows: number, rows: number): number {
   return Math.min(100, Math.max(0.0001, Number(((200 * rows) / tableRows).toPrecision(3))))
 }
 
-function sampleSql(table: ShardTable, columns: string[]): string {
-  const values = columns.map((c, i) => `(${i}, abs(hashtext(s.${quoteIdent(c)}::text)::int8) % $3)`).join(', ')
-  return `SELECT b.col, b.shard, count(*)::int8 AS n
-  FROM (SELECT ${columns.map(quoteIdent).join(', ')} FROM ${quoteQualified(table.schema, table.name)} TABLESAMPLE SYSTEM ($1) REPEATABLE (0) LIMIT $2) s
+/**
+ * One round trip (simple protocol, so the numbers are written as literals: each is a finite number the probe computed):
+ * the sample under a statement_timeout of what is left of the budget (SET LOCAL: the statements of one simple query
+ * run as one implicit transaction, and it ends with them), then the sample.
+ */
+export function sampleSql(table: ShardTable, columns: string[], sample: {percent: number; rows: number; shards: number; timeoutMs: number}): string {
+  const literal = (x: number, integer: boolean) => {
+    if (!Number.isFinite(x) || x < 0 || (integer && !Number.isInteger(x))) throw new Error(`not a sample parameter: ${x}`)
+    return String(x)
+  }
+  const shards = literal(sample.shards, true)
+  const values = columns.map((c, i) => `(${i}, abs(hashtext(s.${quoteIdent(c)}::text)::int8) % ${shards})`).join(', ')
+  return `SET LOCAL statement_timeout = ${literal(Math.max(1, Math.round(sample.timeoutMs)), true)};
+SELECT b.col, b.shard, count(*)::int8 AS n
+  FROM (SELECT ${columns.map(quoteIdent).join(', ')} FROM ${quoteQualified(table.schema, table.name)} TABLESAMPLE SYSTEM (${literal(sample.percent, false)}) REPEATABLE (0) LIMIT ${literal(sample.rows, true)}) s
   CROSS JOIN LATERAL (VALUES ${values}) b(col, shard)
  GROUP BY 1, 2`
 }
@@ -195,13 +209,17 @@ export const columnStatsProbe: Probe<PgSession> = {
         continue
       }
       const percent = samplePercent(table.rows, sampleRows)
+      // What is left of the budget bounds this sample too (never above the session's own statement_timeout).
+      const timeoutMs = Math.min(budgetMs - (Date.now() - started), session.queryTimeoutMs - PG_DEFAULTS.querySlackMs)
       let counts: Array<{col: number; shard: string | null; n: string}>
       try {
-        counts = await session.query(sampleSql(table, columns), [percent, sampleRows, shards])
+        const results = await session.multi(sampleSql(table, columns, {percent, rows: sampleRows, shards, timeoutMs}))
+        counts = results[results.length - 1].rows
       } catch (error) {
         // A stall is the capture's to handle; a lock or statement timeout on one table leaves it to pg_stats alone.
         if (error instanceof DeadlineExceeded || error instanceof ConnectionLost) throw error
-        failed.push(`${table.key} (${errorMessage(error).split('\n')[0]})`)
+        if ((error as {code?: string}).code === QUERY_CANCELED) leftOut.push(table.key)
+        else failed.push(`${table.key} (${errorMessage(error).split('\n')[0]})`)
         continue
       }
       table.samplePercent = percent

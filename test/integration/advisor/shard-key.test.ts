@@ -209,6 +209,17 @@ describe('shard-key advisor', () => {
     }
   }, 60_000)
 
+  it('a sample that outruns what is left of the sampling budget is cancelled by the server, not waited for', async () => {
+    // 100,000 rows asked of tables of 30,000 and 60,000 rows, in 2 ms: every sample is read whole, far slower than that.
+    const {report, snapshot} = await auditTarget(url, {onlyProbes: ['postgres.column-stats'], options: {shardPlan: 4, shardSampleRows: 100_000, shardSampleMs: 2}})
+    const reading = readingOf(snapshot, 'postgres.column-stats')
+    expect(reading.status).toBe('ok')
+    const tables = (reading.data as {tables: Array<{key: string; samples?: unknown[]}>}).tables
+    expect(tables.filter((t) => t.samples).map((t) => t.key)).toEqual([])
+    const gap = report.notRead?.find((g) => g.probe === 'postgres.column-stats')
+    expect(gap).toMatchObject({what: 'shard-key hash samples', reason: expect.stringMatching(/^sampling stopped after its 2 ms budget: .*public\.order_items/)})
+  }, 60_000)
+
   it('--shard-plan is a CLI flag of audit', () => {
     const result = runCli(['audit', '--pg', url, '--window', '0', '--shard-plan', '4', '--json', '--fail-on', 'never'])
     expect(result.status, result.stderr).toBe(0)
