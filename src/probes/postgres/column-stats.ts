@@ -2,6 +2,7 @@ import {errorMessage} from '../../core/errors.js'
 import {ConnectionLost, DeadlineExceeded, type Probe, type ProbeOutput} from '../../core/probe.js'
 import {quoteIdent, quoteQualified} from '../../core/sql.js'
 import {PG_DEFAULTS, type PgSession} from '../../drivers/postgres.js'
+import {foreignKeysOf, foreignKeysSql, type ForeignKeyFacts} from '../../knowledge/postgres/catalog.js'
 import {intOption, num, numOrNull, queryRow} from './skip.js'
 
 /**
@@ -36,13 +37,8 @@ export interface TableConstraint {
   columns: string[]
 }
 
-export interface ForeignKey {
-  name: string
-  columns: string[]
-  /** Unquoted schema.table of the referenced table. */
-  references: string
-  referencedColumns: string[]
-}
+/** A foreign key as the catalog reads it (`references`: the unquoted schema.table of the referenced table). */
+export type ForeignKey = ForeignKeyFacts
 
 export interface HashSample {
   column: string
@@ -123,13 +119,7 @@ SELECT current_database() AS database, pg_database_size(current_database())::flo
                           'columns', (SELECT array_agg(a.attname ORDER BY u.i) FROM unnest(k.conkey) WITH ORDINALITY u(att, i)
                                         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.att)) ORDER BY k.conname), '[]'::json)
                    FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u')) AS constraints,
-                (SELECT coalesce(json_agg(json_build_object('name', k.conname,
-                          'columns', (SELECT array_agg(a.attname ORDER BY u.i) FROM unnest(k.conkey) WITH ORDINALITY u(att, i)
-                                        JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.att),
-                          'references', (SELECT rn.nspname || '.' || rc.relname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid),
-                          'referencedColumns', (SELECT array_agg(a.attname ORDER BY u.i) FROM unnest(k.confkey) WITH ORDINALITY u(att, i)
-                                        JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.att)) ORDER BY k.conname), '[]'::json)
-                   FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f') AS "foreignKeys"
+                ${foreignKeysSql('c.oid')} AS "foreignKeys"
            FROM rel r JOIN pg_class c ON c.oid = r.oid JOIN pg_namespace n ON n.oid = c.relnamespace) t), '[]'::json) AS tables`
 
 /**
@@ -190,7 +180,7 @@ export const columnStatsProbe: Probe<PgSession> = {
       ...t, rows: num(t.rows), sizeBytes: num(t.sizeBytes),
       columns: t.columns.map((c) => ({...c, nDistinct: numOrNull(c.nDistinct), nullFrac: numOrNull(c.nullFrac), correlation: numOrNull(c.correlation), maxCommonFreq: numOrNull(c.maxCommonFreq)})),
       constraints: t.constraints.filter((k) => Array.isArray(k.columns)),
-      foreignKeys: t.foreignKeys.filter((k) => Array.isArray(k.columns) && Array.isArray(k.referencedColumns) && typeof k.references === 'string'),
+      foreignKeys: foreignKeysOf(t.foreignKeys),
     }))
     const started = Date.now()
     const toSample = tables.filter((t) => t.large && t.rows > 0).slice(0, sampleTables)
