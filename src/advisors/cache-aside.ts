@@ -31,7 +31,7 @@
  */
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
 import {classify} from '../core/engine.js'
-import {percent as pct, round} from '../core/numbers.js'
+import {formatNumber as fmt, percent as pct, round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {CacheAsideRemedy, Proposed} from '../core/remedies.js'
 import {formatBytes, formatValue} from '../core/units.js'
@@ -148,8 +148,6 @@ interface Assessment {
   declined?: {code: DeclineCode; reason: string}
 }
 
-/** 1,461 or 2.49 or 0.0123: Intl's toLocaleString costs tens of microseconds a call, too much for every statement's text. */
-const fmt = (x: number) => (x >= 100 ? String(Math.round(x)).replace(/\B(?=(\d{3})+$)/g, ',') : String(round(x, x >= 1 ? 2 : 4)))
 const secondsText = (t: number) => formatValue(t, 'seconds')
 
 /** The table name a key pattern starts with: unqualified in public, schema.table elsewhere. */
