@@ -470,7 +470,9 @@ function buildRemedies(placements: Map<string, Placement>, groups: Array<{anchor
     return {
       kind: 'shard-key',
       summary: `Distribute ${quoted(p.table)} by ${p.column} (hash${p.colocateWith ? `, co-located with ${quoted(p.colocateWith)}` : `, ${shards} shards`}; routes ${pct(p.candidate.routingCoverage)} of its statement time)`
-        + `${blockers.length ? `; first change ${blockers.map((b) => b.constraint).join(', ')}` : ''}${multi.length ? `; ${multi.length} statement(s) become multi-shard` : ''}`,
+        + `${blockers.length ? `; first change ${blockers.map((b) => b.constraint).join(', ')}` : ''}${multi.length ? `; ${multi.length} statement(s) become multi-shard` : ''}`
+        // What pasting it does to a live table, and how it is undone: the DDL alone says neither.
+        + `. create_distributed_table copies the table's rows into the shards and blocks writes to it until done (Citus 11.1+: create_distributed_table_concurrently does not); undistribute_table(${quoteLiteral(quoted(p.table))}) undoes it`,
       sql: ddl.join('\n'),
       table: quoted(p.table),
       column: p.column,

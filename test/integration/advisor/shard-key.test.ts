@@ -128,6 +128,8 @@ describe('shard-key advisor', () => {
     expect(orders.blockers!.map((b) => b.constraint)).toContain('orders_pkey')
     expect(items.blockers!.map((b) => b.constraint)).toEqual(expect.arrayContaining(['order_items_pkey', 'order_items_order_id_fkey']))
     expect(tenants.blockers).toEqual([])
+    // Pasting it blocks writes while the rows are copied: the summary says so, and how to undo it.
+    expect(orders.summary).toMatch(/blocks writes to it until done .*undistribute_table\('"public"\."orders"'\) undoes it$/)
     const fk = constraintOf(items.blockers!.find((b) => b.constraint === 'order_items_order_id_fkey')!.fix)
     expect(fk).toMatchObject({contype: 'CONSTR_FOREIGN', pktable: {schemaname: 'public', relname: 'orders'}})
     expect(names(fk.fk_attrs)).toEqual(['tenant_id', 'order_id'])
