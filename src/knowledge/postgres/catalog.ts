@@ -137,6 +137,8 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
                    'mcv', (st.most_common_vals::text::text[])[1:10], 'mcf', st.most_common_freqs[1:10]) ORDER BY a.attnum)
               FROM pg_attribute a
               LEFT JOIN pg_stats st ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+                    -- One row per column: a parent of inheritance children also has statistics over its whole tree.
+                    AND st.inherited = (c.relkind = 'p')
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
            -- In the same row: the foreign keys of the tables read anyway, no extra round trip.
            ${foreignKeysSql('c.oid')} AS foreign_keys

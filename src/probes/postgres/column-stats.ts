@@ -114,6 +114,8 @@ SELECT current_database() AS database, pg_database_size(current_database())::flo
                           'maxCommonFreq', (SELECT max(f) FROM unnest(st.most_common_freqs) f)) ORDER BY a.attnum), '[]'::json)
                    FROM pg_attribute a
                    LEFT JOIN pg_stats st ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+                    -- One row per column: a parent of inheritance children also has statistics over its whole tree.
+                    AND st.inherited = (c.relkind = 'p')
                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
                 (SELECT coalesce(json_agg(json_build_object('name', k.conname, 'kind', CASE k.contype WHEN 'p' THEN 'primary' ELSE 'unique' END,
                           'columns', (SELECT array_agg(a.attname ORDER BY u.i) FROM unnest(k.conkey) WITH ORDINALITY u(att, i)

@@ -1,6 +1,6 @@
 /**
- * postgres.wal: the WAL written over the window (pg_stat_wal deltas), since the view's reset at window 0, the cluster
- * identity a standby shares with its primary, and the standby conflict settings.
+ * postgres.wal: the WAL written over the window (pg_stat_wal deltas), since the view's reset at window 0, a standby's
+ * recovery state, and the standby conflict settings.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type pg from 'pg'
