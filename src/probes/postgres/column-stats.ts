@@ -90,12 +90,22 @@ const MAX_SAMPLED_COLUMNS = 6
 /** Types whose values make sense as a distribution key (hashable, compared by equality in the workload). */
 const KEY_TYPES = /^(smallint|integer|bigint|text|uuid|character varying|character|varchar|char|numeric|date|citext)\b/
 
+/**
+ * A table's size and rows; a partitioned table's are its partitions' (it has no storage of its own, and its
+ * partitions are not listed apart: the whole table is what gets distributed).
+ */
+const SIZE_SQL = `CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_total_relation_size(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt)
+                       ELSE pg_total_relation_size(c.oid) END`
+const ROWS_SQL = `CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) pt
+                         JOIN pg_class pc ON pc.oid = pt.relid WHERE pt.isleaf)
+                       ELSE greatest(c.reltuples, 0) END`
+
 const CATALOG_SQL = `
 WITH big AS (
   SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-   ORDER BY pg_total_relation_size(c.oid) DESC, c.oid LIMIT $1
+   ORDER BY ${SIZE_SQL} DESC, c.oid LIMIT $1
 ), rel AS (
   SELECT oid, true AS large FROM big
   UNION
@@ -107,7 +117,7 @@ SELECT current_database() AS database, pg_database_size(current_database())::flo
        coalesce((SELECT json_agg(t ORDER BY t."sizeBytes" DESC, t.key) FROM (
          SELECT n.nspname || '.' || c.relname AS key, n.nspname AS schema, c.relname AS name, r.large,
                 has_table_privilege(c.oid, 'SELECT') AS "canSelect",
-                greatest(c.reltuples, 0)::float8 AS rows, pg_total_relation_size(c.oid)::float8 AS "sizeBytes",
+                (${ROWS_SQL})::float8 AS rows, (${SIZE_SQL})::float8 AS "sizeBytes",
                 (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
                           'notNull', a.attnotnull, 'nDistinct', st.n_distinct, 'nullFrac', st.null_frac,
                           'correlation', st.correlation,
