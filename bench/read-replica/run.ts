@@ -70,7 +70,7 @@ function snapshotWith(n: number): {snapshot: Snapshot; readings: Reading[]} {
     reading('postgres.statements', data),
     reading('postgres.connections', {}, [{name: 'pool.utilization', value: 0.2, subject: 'max_connections', evidence: {active: 4}}]),
     reading('postgres.replication', {role: 'primary', standbys: [], slots: []}),
-    reading('postgres.wal', {inRecovery: false, systemIdentifier: '1', walBytesPerSecond: 1e5, walRecordsPerSecond: 1e3, walFpiPerSecond: 0, walBytes: 5e5, seconds: 5,
+    reading('postgres.wal', {inRecovery: false, walBytesPerSecond: 1e5, walRecordsPerSecond: 1e3, walFpiPerSecond: 0, walBytes: 5e5, seconds: 5,
       basis: 'window', maxStandbyStreamingDelayMs: 30_000, hotStandbyFeedback: false}),
   ]
   const snapshot = {schemaVersion: 1, capturedAt: at, windowSeconds: 5, targets: [{name: 'pg', kind: 'postgres', url: 'postgres://db.example/shop', status: 'ok', facts: {role: 'primary'}}],

@@ -33,7 +33,7 @@ function tables(n: number): ShardTable[] {
       {name: 'note', type: 'text', notNull: false, nDistinct: -0.9, nullFrac: 0.2, correlation: 0, maxCommonFreq: null},
     ],
     constraints: [{name: `t${i}_pkey`, kind: 'primary', columns: ['id']}],
-    foreignKeys: i > 0 ? [{name: `t${i}_parent_fkey`, columns: ['parent_id'], references: `public.t${i - 1}`, referencedColumns: ['id']}] : [],
+    foreignKeys: i > 0 ? [{name: `t${i}_parent_fkey`, columns: ['parent_id'], references: `public.t${i - 1}`, referencedSchema: 'public', referencedTable: `t${i - 1}`, referencedColumns: ['id']}] : [],
     samples: [{column: 'tenant_id', rows: 10_000, nulls: 0, shardRows: Array.from({length: 32}, () => 312)}],
     samplePercent: 1,
   }))

@@ -31,7 +31,7 @@
  */
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
 import {classify} from '../core/engine.js'
-import {round} from '../core/numbers.js'
+import {formatNumber as fmt, percent as pct, round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {CacheAsideRemedy, Proposed} from '../core/remedies.js'
 import {formatBytes, formatValue} from '../core/units.js'
@@ -42,7 +42,6 @@ import {describeStatement} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
 import {plansReading, statementSeconds, statementsReading} from '../readings/postgres.js'
 import type {StatementRow} from '../readings/postgres.js'
-import {percent as pct} from './index-advisor/explain.js'
 import {statementWriteRates, writeRates, type TableWriteRate} from './index-advisor/write-cost.js'
 import {parseSync} from 'libpg-query'
 
@@ -149,8 +148,6 @@ interface Assessment {
   declined?: {code: DeclineCode; reason: string}
 }
 
-/** 1,461 or 2.49 or 0.0123: Intl's toLocaleString costs tens of microseconds a call, too much for every statement's text. */
-const fmt = (x: number) => (x >= 100 ? String(Math.round(x)).replace(/\B(?=(\d{3})+$)/g, ',') : String(round(x, x >= 1 ? 2 : 4)))
 const secondsText = (t: number) => formatValue(t, 'seconds')
 
 /** The table name a key pattern starts with: unqualified in public, schema.table elsewhere. */
@@ -241,7 +238,6 @@ export function strategyOf(a: StrategyInput, h: Heuristic = DEFAULT_HEURISTIC): 
   return {strategy: 'cache-aside', why: `read the cache first and load from the database on a miss, with the ${secondsText(a.ttlSeconds)} TTL bounding staleness: ${a.lambda > 0 ? `each ${keyed ? 'key' : 'result'} changes about every ${secondsText(1 / a.lambda)}` : 'the tables it reads were not written in the period measured'}`}
 }
 
-/** Seconds the statements' counters cover: the window, else since pg_stat_statements' reset (or the table statistics'). */
 export const cacheAsideAdvisor: Advisor = {
   id: 'cache-aside',
   scope: 'postgres',

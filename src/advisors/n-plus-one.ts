@@ -137,9 +137,11 @@ export function batchedLookup(sql: string, column: string, tree: ParseTree | und
 }
 
 /** The join that folds the child into the parent statement, on the foreign key's columns. */
-function joinClause(child: ChildLookup): string {
+function joinClause(child: ChildLookup, catalog: CatalogFacts): string {
   const fk = child.foreignKey
-  const childName = quoteQualified(child.table.slice(0, child.table.indexOf('.')), child.table.slice(child.table.indexOf('.') + 1))
+  // The catalog's parts: a "schema.table" key cannot be split at a dot, which either part may contain.
+  const facts = catalog.tables[child.table]
+  const childName = quoteQualified(facts.schema, facts.name)
   const on = fk.columns.map((c, i) => `${quoteIdent('c')}.${quoteIdent(c)} = ${quoteIdent('p')}.${quoteIdent(fk.referencedColumns[i])}`).join(' AND ')
   return `LEFT JOIN ${childName} AS ${quoteIdent('c')} ON ${on}`
 }
@@ -214,7 +216,7 @@ export const nPlusOneAdvisor: Advisor = {
       const msPerSecond = statement.totalMs / seconds
       const roundTripsSavedPerSecond = Math.max(0, statement.calls - parent.calls) / seconds
       const fk = child.foreignKey
-      const join = joinClause(child)
+      const join = joinClause(child, catalog)
       const batched = fk.columns.length === 1 ? batchedLookup(statement.query, fk.columns[0], tree!.tree) : undefined
       const ratioText = `ratio ${round(evidence.ratio, 2)}: child calls per parent row`
       const remedy: Proposed<QueryRemedy> = {

@@ -18,20 +18,20 @@
  */
 import type {Advisor, AdvisorContext, AdvisorFinding} from '../core/advisor.js'
 import {classify} from '../core/engine.js'
-import {round} from '../core/numbers.js'
+import {percent as pct, round} from '../core/numbers.js'
 import {dataOf, readingsOf} from '../core/readings.js'
 import type {Proposed, ReplicaRemedy, ReplicaStatement} from '../core/remedies.js'
-import type {Reading, Snapshot} from '../core/types.js'
+import type {Reading} from '../core/types.js'
 import {formatBytes} from '../core/units.js'
 import {statementAccess, type StatementAccess} from '../knowledge/postgres/statement-writes.js'
 import {clip} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
 import {poolsReading} from '../readings/pgbouncer.js'
-import {connectionsReading, replicationReading, statementsReading, walReading, type StatementsData} from '../readings/postgres.js'
+import {hostOf, serverCpu} from '../readings/prometheus.js'
+import {connectionsReading, measuredStatementSeconds, replicationReading, statementsReading, walReading, type StatementsData} from '../readings/postgres.js'
 
 export const RULE_ID = 'database/read-replica'
 const CPU_RULE = 'resources/cpu'
-const CPU_METRIC = 'host.cpu.utilization'
 
 /** The defaults of the rule file's `heuristic:` (rules/database/read-replica.yaml), used when it lacks one. */
 const DEFAULT_HEURISTIC = {saturation: 0.7, targetUtilisation: 0.6, lagToleranceSeconds: 5, readBackCallsRatio: 2,
@@ -47,7 +47,6 @@ interface Options extends Heuristic {
 }
 
 const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined)
-const pct = (x: number) => `${round(x * 100, 1)}%`
 
 function readOptions(options: Record<string, unknown>, heuristic: Record<string, number> | undefined): Options {
   const own = (options.readReplica ?? {}) as Record<string, unknown>
@@ -100,14 +99,6 @@ async function classifyStatements(data: StatementsData): Promise<Classified[]> {
   })
 }
 
-/** The seconds the statement counters cover: the window, else since pg_stat_statements was reset. */
-function statementSeconds(data: StatementsData, snapshot: Snapshot): number | null {
-  if (data.windowSeconds > 0) return data.windowSeconds
-  if (!data.since) return null
-  const seconds = (Date.parse(snapshot.capturedAt) - Date.parse(data.since)) / 1000
-  return Number.isFinite(seconds) && seconds > 0 ? seconds : null
-}
-
 interface Load {
   /** Busy share of the primary's capacity (1 = every core busy), or null when nothing measures it. */
   utilisation: number | null
@@ -117,26 +108,6 @@ interface Load {
   statementBusyCores: number | null
   activeSessions: number | null
   clientsWaiting: number | null
-}
-
-function hostOf(url: string | undefined): string | undefined {
-  try {
-    return url ? new URL(url).hostname : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** The Prometheus CPU reading of this database server: the configured subject, else the one subject naming its host. */
-function cpuOfServer(ctx: AdvisorContext, opts: Options): {value: number; subject: string; prometheus: string} | undefined {
-  const host = hostOf(ctx.target?.url)
-  const found = ctx.snapshot.readings.filter((r) => r.status === 'ok' && r.probe === 'prometheus.cpu')
-    .flatMap((r) => r.metrics.filter((m) => m.name === CPU_METRIC && typeof m.value === 'number').map((m) => ({m, target: r.target})))
-  const named = opts.cpuSubject
-    ? found.filter((x) => x.m.subject === opts.cpuSubject)
-    : host && !['localhost', '127.0.0.1', '::1'].includes(host) ? found.filter((x) => (x.m.subject ?? '').includes(host)) : []
-  if (named.length !== 1) return undefined
-  return {value: named[0].m.value as number, subject: named[0].m.subject ?? '', prometheus: named[0].target}
 }
 
 function measureLoad(ctx: AdvisorContext, opts: Options, data: StatementsData, seconds: number | null): Load {
@@ -150,7 +121,7 @@ function measureLoad(ctx: AdvisorContext, opts: Options, data: StatementsData, s
   const bandText = (saturated: boolean) => cpuRule
     ? `${saturated ? 'outside' : 'inside'} the ${CPU_RULE} target ${cpuRule.target}`
     : `${saturated ? 'at or above' : 'below'} ${pct(opts.saturation)}`
-  const cpu = cpuOfServer(ctx, opts)
+  const cpu = serverCpu(ctx.snapshot.readings, ctx.target?.url, opts.cpuSubject)
   const common = {cores: opts.cpuCores ?? null, statementBusyCores, activeSessions, clientsWaiting: waiting}
   if (cpu) {
     const saturated = saturatedAt(cpu.value)
@@ -185,18 +156,27 @@ interface StandbyView {
   lagSeconds: number | null
   /** Read statement time and calls on the standby (its own pg_stat_statements, monitoring left out), when it is audited. */
   readMs: number | null
+  /**
+   * readMs over the seconds the standby's own counters cover: at window 0 each server counts since its own
+   * pg_stat_statements reset, so only rates compare with the primary's.
+   */
+  readMsPerSecond: number | null
   calls: number | null
   maxStandbyStreamingDelayMs: number | null
   hotStandbyFeedback: boolean | null
 }
 
+/** pg_control_system().system_identifier as the driver recorded it (a physical standby has its primary's). */
+const identityOf = (facts: Record<string, unknown> | undefined) =>
+  typeof facts?.systemIdentifier === 'string' && facts.systemIdentifier ? facts.systemIdentifier : undefined
+
 /**
- * The standbys of this primary: audited standby targets with the same system identifier (or, where it is not
- * readable, a WAL receiver streaming from this primary's host), and the rows of pg_stat_replication.
+ * The standbys of this primary: audited standby targets with the same system identifier (the driver's fact; where
+ * it is not readable, a WAL receiver streaming from this primary's host), and the rows of pg_stat_replication.
  */
 async function standbysOf(ctx: AdvisorContext, database: string): Promise<{audited: StandbyView[]; streaming: number; streamingLag: number | null}> {
   const target = ctx.target!.name
-  const own = dataOf(ctx.readings, walReading, target)
+  const ownIdentity = identityOf(ctx.target?.facts)
   const host = hostOf(ctx.target?.url)
   const audited: StandbyView[] = []
   for (const t of ctx.snapshot.targets) {
@@ -204,9 +184,8 @@ async function standbysOf(ctx: AdvisorContext, database: string): Promise<{audit
     const repl = dataOf(ctx.snapshot.readings, replicationReading, t.name)
     if (repl?.role !== 'standby') continue
     const wal = dataOf(ctx.snapshot.readings, walReading, t.name)
-    const ours = own?.systemIdentifier && wal?.systemIdentifier
-      ? own.systemIdentifier === wal.systemIdentifier
-      : !!host && repl.standby?.senderHost === host
+    const identity = identityOf(t.facts)
+    const ours = ownIdentity && identity ? ownIdentity === identity : !!host && repl.standby?.senderHost === host
     if (!ours) continue
     const statements = dataOf(ctx.snapshot.readings, statementsReading, t.name)
     const sameDb = statements && statements.database === database
@@ -219,7 +198,9 @@ async function standbysOf(ctx: AdvisorContext, database: string): Promise<{audit
       readMs = reads.reduce((n, s) => n + s.totalMs, 0)
       calls = reads.reduce((n, s) => n + s.calls, 0)
     }
-    audited.push({name: t.name, lagSeconds: repl.standby?.lagSeconds ?? null, readMs, calls,
+    const seconds = statements ? measuredStatementSeconds(statements, ctx.snapshot.capturedAt) : null
+    const readMsPerSecond = readMs !== null && seconds !== null ? readMs / seconds : null
+    audited.push({name: t.name, lagSeconds: repl.standby?.lagSeconds ?? null, readMs, readMsPerSecond, calls,
       maxStandbyStreamingDelayMs: wal?.maxStandbyStreamingDelayMs ?? null, hotStandbyFeedback: wal?.hotStandbyFeedback ?? null})
   }
   const repl = dataOf(ctx.readings, replicationReading, target)
@@ -241,7 +222,7 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
   // A standby is where reads go, not what gets a replica of its own.
   if (ctx.target?.facts?.role === 'standby' || dataOf(ctx.readings, replicationReading, target)?.role === 'standby') return undefined
   const opts = readOptions(ctx.options, own.heuristic)
-  const seconds = statementSeconds(data, ctx.snapshot)
+  const seconds = measuredStatementSeconds(data, ctx.snapshot.capturedAt)
   const statements = await classifyStatements(data)
   // The workload's time: monitoring reads (chokepoint's own among them) are the audit's, not the application's.
   const monitoringMs = statements.filter((s) => s.kind === 'catalog').reduce((n, s) => n + s.totalMs, 0)
@@ -319,15 +300,19 @@ export async function assessReadReplicas(ctx: AdvisorContext) {
   const scaling = {path: 'read-replicas', warranted, share: round(routedShareOfAll, 4), decidedBy, wouldChange}
 
   // Replicas carrying their share: their own read time against the primary's reads.
-  const measuredReplicas = audited.filter((s) => s.readMs !== null)
+  // In rates: the primary's and each replica's counters may cover different periods (window 0: since each one's reset).
+  const measuredReplicas = audited.filter((s) => s.readMsPerSecond !== null)
   const replicaReadMs = measuredReplicas.reduce((n, s) => n + s.readMs!, 0)
-  const replicaShare = measuredReplicas.length > 0 && replicaReadMs + readMs > 0 ? replicaReadMs / (replicaReadMs + readMs) : null
+  const replicaRate = measuredReplicas.reduce((n, s) => n + s.readMsPerSecond!, 0)
+  const primaryRate = seconds !== null ? readMs / seconds : null
+  const replicaShare = measuredReplicas.length > 0 && primaryRate !== null && replicaRate + primaryRate > 0 ? replicaRate / (replicaRate + primaryRate) : null
   const fairShare = measuredReplicas.length / (measuredReplicas.length + 1)
   const carrying = replicaShare === null ? null : replicaShare >= fairShare / 2
-  const replicas = {existing, audited: audited.map((s) => ({target: s.name, lagSeconds: s.lagSeconds, readMs: s.readMs === null ? null : round(s.readMs), calls: s.calls})),
+  const replicas = {existing, audited: audited.map((s) => ({target: s.name, lagSeconds: s.lagSeconds, readMs: s.readMs === null ? null : round(s.readMs),
+    readMsPerSecond: s.readMsPerSecond === null ? null : round(s.readMsPerSecond), calls: s.calls})),
     streaming: standbys.streaming, share: replicaShare === null ? null : round(replicaShare, 4), fairShare: round(fairShare, 4), carrying}
   const replicaText = replicaShare === null ? ''
-    : `; ${measuredReplicas.length} audited replica(s) carry ${pct(replicaShare)} of the read time (${Math.round(replicaReadMs)} ms against the primary's ${Math.round(readMs)} ms; an even share is ${pct(fairShare)}${carrying ? '' : ', so they carry less than half of it: route more reads to them'})`
+    : `; ${measuredReplicas.length} audited replica(s) carry ${pct(replicaShare)} of the read time (${round(replicaRate, 1)} ms/s against the primary's ${round(primaryRate ?? 0, 1)} ms/s; an even share is ${pct(fairShare)}${carrying ? '' : ', so they carry less than half of it: route more reads to them'})`
 
   const evidence = {
     vendor: 'postgres',

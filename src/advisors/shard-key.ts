@@ -14,16 +14,17 @@
  */
 import {parseSync} from 'libpg-query'
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
-import {round} from '../core/numbers.js'
+import {percent as pct, round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import type {ProposedRemedy, ShardKeyRemedy, Proposed} from '../core/remedies.js'
 import type {EffectiveRule} from '../core/rules.js'
-import {quoteLiteral, quoteQualified} from '../core/sql.js'
+import {quoteIdent, quoteLiteral, quoteQualified} from '../core/sql.js'
 import {compare, type Comparison} from '../core/threshold.js'
 import {columnsOf} from '../knowledge/postgres/catalog.js'
 import {ShapeExtractor, type CatalogColumns, type ColumnTerm, type StatementShape} from '../knowledge/postgres/parse.js'
 import {clip} from '../knowledge/postgres/query-text.js'
 import {ensureParser} from '../knowledge/postgres/workload.js'
+import {serverCpu} from '../readings/prometheus.js'
 import {cacheHitReading, columnStatsReading, plansReading, statementsReading, type ColumnStats, type ShardTable} from '../readings/postgres.js'
 
 export const RULE_ID = 'database/shard-key'
@@ -33,7 +34,6 @@ const MAX_LISTED_STATEMENTS = 10
 const MAX_LISTED_CANDIDATES = 6
 const TIME_TYPE = /^(timestamp|date|time)\b/
 
-const pct = (x: number | null) => (x === null ? 'n/a' : `${round(x * 100, 1)}%`)
 const termKey = (table: string, column: string) => `${table}\u0000${column}`
 
 /** The rule's thresholds by name; a missing one holds (the user removed it). */
@@ -216,13 +216,15 @@ interface Placement {
 }
 
 const quoted = (t: ShardTable) => quoteQualified(t.schema, t.name)
+/** A constraint's column list as pasted into DDL: every name quoted. */
+const columnList = (columns: string[]) => columns.map(quoteIdent).join(', ')
 
 function blockersOf(p: Placement, placements: Map<string, Placement>): NonNullable<ShardKeyRemedy['blockers']> {
   const out: NonNullable<ShardKeyRemedy['blockers']> = []
   for (const k of p.table.constraints) {
     if (k.columns.includes(p.column)) continue
     out.push({constraint: k.name, kind: k.kind === 'primary' ? 'primary key' : 'unique', columns: k.columns,
-      fix: `include ${p.column}: ${k.kind === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} (${[p.column, ...k.columns].join(', ')})`})
+      fix: `include ${quoteIdent(p.column)}: ${k.kind === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} (${columnList([p.column, ...k.columns])})`})
   }
   for (const fk of p.table.foreignKeys) {
     const other = placements.get(fk.references)
@@ -230,7 +232,7 @@ function blockersOf(p: Placement, placements: Map<string, Placement>): NonNullab
     const i = fk.columns.indexOf(p.column)
     if (i >= 0 && fk.referencedColumns[i] === other.column) continue
     out.push({constraint: fk.name, kind: 'foreign key', columns: fk.columns,
-      fix: `a foreign key between distributed tables must include the distribution columns: (${[p.column, ...fk.columns].join(', ')}) REFERENCES ${fk.references} (${[other.column, ...fk.referencedColumns].join(', ')})`})
+      fix: `a foreign key between distributed tables must include the distribution columns: FOREIGN KEY (${columnList([p.column, ...fk.columns])}) REFERENCES ${quoted(other.table)} (${columnList([other.column, ...fk.referencedColumns])})`})
   }
   return out
 }
@@ -261,7 +263,8 @@ export const shardKeyAdvisor: Advisor = {
     }
     const byKey = new Map(stats.tables.map((t) => [t.key, t]))
     // Is the node saturated? Read first: without it and without a plan asked for, nothing is said and nothing is parsed.
-    const cpu = cpuUtilization(ctx.snapshot.readings)
+    // This database server's CPU: another host's (an application server at 95%) says nothing of whether it outgrows one node.
+    const cpu = serverCpu(ctx.snapshot.readings, ctx.target?.url, cpuSubjectOf(ctx.options))?.value ?? null
     const cache = dataOf(ctx.readings, cacheHitReading, target)
     const readTimeShare = cache && cache.trackIoTiming && cache.readTimeMs !== null && cache.activeTimeMs ? cache.readTimeMs / cache.activeTimeMs : null
     const memoryMultiple = stats.sharedBuffersBytes > 0 ? stats.databaseBytes / stats.sharedBuffersBytes : null
@@ -387,7 +390,7 @@ export const shardKeyAdvisor: Advisor = {
     const warranted = writesHigh && (cpuSaturated || workingSetFar) && goodKey
     if (!warranted && planned === undefined) return []
 
-    const numbers = `writes take ${pct(writeShare)} of statement time (needs ${thresholdText(rule, 'writeShare')}), CPU ${cpu === null ? 'not measured (no Prometheus CPU reading)' : pct(cpu)} (saturated at ${thresholdText(rule, 'cpuUtilization')}), `
+    const numbers = `writes take ${pct(writeShare)} of statement time (needs ${thresholdText(rule, 'writeShare')}), CPU ${cpu === null ? 'not measured (no Prometheus CPU reading names this server)' : pct(cpu)} (saturated at ${thresholdText(rule, 'cpuUtilization')}), `
       + `block reads ${readTimeShare === null ? 'not measured (track_io_timing off or no cache-hit reading)' : pct(readTimeShare)} of statement time with the database ${memoryMultiple === null ? 'n/a' : `${round(memoryMultiple, 1)}x`} shared_buffers`
       + `, ${goodKey ? `a good key exists (${groups.map((g) => `${g.anchor.key}.${g.column}`).join(', ')})` : 'no column routes the workload well'}`
     const missing = [!writesHigh && 'writes do not dominate', !(cpuSaturated || workingSetFar) && 'the node is not saturated', !goodKey && 'no good shard key exists'].filter(Boolean)
@@ -436,14 +439,10 @@ export const shardKeyAdvisor: Advisor = {
   },
 }
 
-/** The highest host CPU utilisation any Prometheus reading of the stack measured (null when none did). */
-function cpuUtilization(readings: readonly {metrics: Array<{name: string; value: number | null}>; status: string}[]): number | null {
-  let max: number | null = null
-  for (const r of readings) {
-    if (r.status !== 'ok') continue
-    for (const m of r.metrics) if (m.name === 'host.cpu.utilization' && m.value !== null && Number.isFinite(m.value)) max = Math.max(max ?? 0, m.value)
-  }
-  return max
+/** The server's Prometheus CPU subject, where its host name does not appear in one: the target option readReplica.cpuSubject. */
+function cpuSubjectOf(options: Record<string, unknown>): string | undefined {
+  const subject = (options.readReplica as {cpuSubject?: unknown} | undefined)?.cpuSubject
+  return typeof subject === 'string' && subject ? subject : undefined
 }
 
 function buildRemedies(placements: Map<string, Placement>, groups: Array<{anchor: ShardTable}>, referenceTables: ShardTable[],
@@ -471,7 +470,9 @@ function buildRemedies(placements: Map<string, Placement>, groups: Array<{anchor
     return {
       kind: 'shard-key',
       summary: `Distribute ${quoted(p.table)} by ${p.column} (hash${p.colocateWith ? `, co-located with ${quoted(p.colocateWith)}` : `, ${shards} shards`}; routes ${pct(p.candidate.routingCoverage)} of its statement time)`
-        + `${blockers.length ? `; first change ${blockers.map((b) => b.constraint).join(', ')}` : ''}${multi.length ? `; ${multi.length} statement(s) become multi-shard` : ''}`,
+        + `${blockers.length ? `; first change ${blockers.map((b) => b.constraint).join(', ')}` : ''}${multi.length ? `; ${multi.length} statement(s) become multi-shard` : ''}`
+        // What pasting it does to a live table, and how it is undone: the DDL alone says neither.
+        + `. create_distributed_table copies the table's rows into the shards and blocks writes to it until done (Citus 11.1+: create_distributed_table_concurrently does not); undistribute_table(${quoteLiteral(quoted(p.table))}) undoes it`,
       sql: ddl.join('\n'),
       table: quoted(p.table),
       column: p.column,

@@ -11,7 +11,7 @@
  */
 import type {Advisor, AdvisorFinding} from '../core/advisor.js'
 import {classify} from '../core/engine.js'
-import {round} from '../core/numbers.js'
+import {percent as pct, round} from '../core/numbers.js'
 import {dataOf} from '../core/readings.js'
 import {SEVERITY_RANK, type Severity} from '../core/types.js'
 import {formatBytes} from '../core/units.js'
@@ -20,7 +20,6 @@ import {cacheHitReading} from '../readings/postgres.js'
 export const RULE_ID = 'database/working-set-exceeds-cache'
 const SYMPTOM_RULE = 'database/buffer-cache-hit-rate'
 
-const pct = (x: number) => `${round(x * 100, 1)}%`
 
 export const workingSetAdvisor: Advisor = {
   id: 'working-set',

@@ -30,9 +30,14 @@ export const plansReading = readingKey<PlansData>('postgres.plans', (d) => hasAr
  * pg_stat_statements' reset to the capture; else `fallbackSeconds` (the catalog's statistics age). At least 1.
  */
 export function statementSeconds(data: Pick<StatementsData, 'windowSeconds' | 'since'>, capturedAt: string, fallbackSeconds: number): number {
+  return Math.max(1, measuredStatementSeconds(data, capturedAt) ?? fallbackSeconds)
+}
+
+/** The seconds a statements reading's counters cover: its window, at window 0 from pg_stat_statements' reset; null when neither is known. */
+export function measuredStatementSeconds(data: Pick<StatementsData, 'windowSeconds' | 'since'>, capturedAt: string): number | null {
   if (data.windowSeconds > 0) return data.windowSeconds
   const fromReset = data.since ? (Date.parse(capturedAt) - Date.parse(data.since)) / 1000 : NaN
-  return Math.max(1, Number.isFinite(fromReset) && fromReset > 0 ? fromReset : fallbackSeconds)
+  return Number.isFinite(fromReset) && fromReset > 0 ? fromReset : null
 }
 
 /** pg_stat_statements' top statements over the window, with each one's share of this database's statement time. */

@@ -68,9 +68,7 @@ export interface Reason {
   text: string
 }
 
-export function percent(ratio: number): string {
-  return `${Math.round(ratio * 1000) / 10}%`.replace('.0%', '%')
-}
+export {percent} from '../../core/numbers.js'
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB']

@@ -9,13 +9,11 @@
  * workload stands in for the share.
  */
 import type {ScalingAssessment} from '../../core/types.js'
-import {round} from '../../core/numbers.js'
+import {percent as pct, round} from '../../core/numbers.js'
 import type {PlannedStatement} from '../../readings/postgres.js'
 import type {TimeSaved} from './severity.js'
 
 export const DEFAULT_INDEXES_FIRST_SHARE = 0.5
-
-const pct = (x: number) => `${round(x * 100, 1)}%`
 
 /**
  * The planned statements' time per second (ms/s): calls per second × mean time, over the same period as the time

@@ -11,6 +11,7 @@
  * - Never a table's since-reset counters (pg_stat_user_tables n_tup_ins ...) divided by uptime: a bulk load or a
  *   restore would read as thousands of writes per second for as long as the statistics live.
  */
+import {formatNumber as num} from '../../core/numbers.js'
 import type {Reading} from '../../core/types.js'
 import {dataOf} from '../../core/readings.js'
 import {tablesReading, type PlansData} from '../../readings/postgres.js'
@@ -136,7 +137,6 @@ export function writePenalty(c: Candidate, rate: number, rows: number): number {
   return rate * INDEX_WRITE_COST_PER_ROW * (c.method === 'gin' ? 3 : 1) * fraction
 }
 
-const num = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : String(Math.round(x * 100) / 100))
 /** Planner cost units per second as milliseconds of server time per second, by the calibration. */
 export const costToMs = (units: number) => (units * CALIBRATION.usPerCostUnit) / 1000
 

@@ -42,6 +42,28 @@ export interface ForeignKeyFacts {
   referencedColumns: string[]
 }
 
+/**
+ * The foreign keys of the table whose oid is `tableOid`, as one json array (null when it has none), in key order:
+ * the subquery both the catalog and postgres.column-stats select in the row of each table they read.
+ */
+export function foreignKeysSql(tableOid: string): string {
+  return `(SELECT json_agg(json_build_object('name', co.conname, 'referencedSchema', rn.nspname, 'referencedTable', rc.relname,
+                   'columns', array(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(num, ord)
+                                      JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.num ORDER BY k.ord),
+                   'referencedColumns', array(SELECT a.attname FROM unnest(co.confkey) WITH ORDINALITY k(num, ord)
+                                      JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.num ORDER BY k.ord)) ORDER BY co.conname)
+              FROM pg_constraint co JOIN pg_class rc ON rc.oid = co.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+             WHERE co.conrelid = ${tableOid} AND co.contype = 'f')`
+}
+
+/** The rows foreignKeysSql gave, each with its "schema.table" key; malformed ones (a column the role cannot see) left out. */
+export function foreignKeysOf(json: unknown): ForeignKeyFacts[] {
+  if (!Array.isArray(json)) return []
+  return (json as Array<Omit<ForeignKeyFacts, 'references'>>)
+    .filter((fk) => Array.isArray(fk.columns) && Array.isArray(fk.referencedColumns) && fk.columns.length === fk.referencedColumns.length)
+    .map((fk) => ({...fk, references: `${fk.referencedSchema}.${fk.referencedTable}`}))
+}
+
 export interface ExistingIndex {
   name: string
   table: string
@@ -115,15 +137,11 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
                    'mcv', (st.most_common_vals::text::text[])[1:10], 'mcf', st.most_common_freqs[1:10]) ORDER BY a.attnum)
               FROM pg_attribute a
               LEFT JOIN pg_stats st ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+                    -- One row per column: a parent of inheritance children also has statistics over its whole tree.
+                    AND st.inherited = (c.relkind = 'p')
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
            -- In the same row: the foreign keys of the tables read anyway, no extra round trip.
-           (SELECT json_agg(json_build_object('name', co.conname, 'referencedSchema', rn.nspname, 'referencedTable', rc.relname,
-                   'columns', array(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(num, ord)
-                                      JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.num ORDER BY k.ord),
-                   'referencedColumns', array(SELECT a.attname FROM unnest(co.confkey) WITH ORDINALITY k(num, ord)
-                                      JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.num ORDER BY k.ord)) ORDER BY co.conname)
-              FROM pg_constraint co JOIN pg_class rc ON rc.oid = co.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-             WHERE co.conrelid = c.oid AND co.contype = 'f') AS foreign_keys
+           ${foreignKeysSql('c.oid')} AS foreign_keys
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
        ${wanted}
@@ -174,8 +192,7 @@ export async function readCatalog(session: PgSession, relations?: Array<{schema?
     out.tables[key] = {
       key, schema: t.schema, name: t.name, rows: Number(t.rows), pages: t.pages, sizeBytes: Number(t.size), partitioned: t.partitioned,
       columns: (t.columns ?? []) as ColumnFacts[], writes: Number(t.writes), writeRate: Number(t.writes) / statsSeconds,
-      foreignKeys: ((t.foreign_keys ?? []) as Array<Omit<ForeignKeyFacts, 'references'>>)
-        .map((fk) => ({...fk, references: `${fk.referencedSchema}.${fk.referencedTable}`})),
+      foreignKeys: foreignKeysOf(t.foreign_keys),
     }
   }
   return out

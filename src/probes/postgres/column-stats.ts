@@ -1,7 +1,8 @@
 import {errorMessage} from '../../core/errors.js'
 import {ConnectionLost, DeadlineExceeded, type Probe, type ProbeOutput} from '../../core/probe.js'
 import {quoteIdent, quoteQualified} from '../../core/sql.js'
-import type {PgSession} from '../../drivers/postgres.js'
+import {PG_DEFAULTS, type PgSession} from '../../drivers/postgres.js'
+import {foreignKeysOf, foreignKeysSql, type ForeignKeyFacts} from '../../knowledge/postgres/catalog.js'
 import {intOption, num, numOrNull, queryRow} from './skip.js'
 
 /**
@@ -14,7 +15,8 @@ import {intOption, num, numOrNull, queryRow} from './skip.js'
  *
  * Read-only and bounded: one round trip for the catalog (LIMIT on tables), then one per sampled table, each reading at
  * most `shardSampleRows` rows of a SYSTEM sample (blocks, REPEATABLE) sized to that many rows: never a whole large
- * table. Sampling stops once `shardSampleMs` of wall time is spent; the tables left out are listed as not read.
+ * table. Sampling stops once `shardSampleMs` of wall time is spent, each sample running under a statement_timeout of
+ * what is left of it (a slow sample is cancelled, not waited for); the tables left out are listed as not read.
  */
 
 export interface ColumnStats {
@@ -35,13 +37,8 @@ export interface TableConstraint {
   columns: string[]
 }
 
-export interface ForeignKey {
-  name: string
-  columns: string[]
-  /** Unquoted schema.table of the referenced table. */
-  references: string
-  referencedColumns: string[]
-}
+/** A foreign key as the catalog reads it (`references`: the unquoted schema.table of the referenced table). */
+export type ForeignKey = ForeignKeyFacts
 
 export interface HashSample {
   column: string
@@ -86,17 +83,29 @@ const DEFAULT_TABLES = 20
 const DEFAULT_SAMPLE_ROWS = 10_000
 const DEFAULT_SAMPLE_TABLES = 5
 const DEFAULT_SAMPLE_MS = 2000
+/** SQLSTATE of a statement cancelled by statement_timeout: the sample outran what was left of the budget. */
+const QUERY_CANCELED = '57014'
 /** Columns hashed per sampled table at most. */
 const MAX_SAMPLED_COLUMNS = 6
 /** Types whose values make sense as a distribution key (hashable, compared by equality in the workload). */
 const KEY_TYPES = /^(smallint|integer|bigint|text|uuid|character varying|character|varchar|char|numeric|date|citext)\b/
+
+/**
+ * A table's size and rows; a partitioned table's are its partitions' (it has no storage of its own, and its
+ * partitions are not listed apart: the whole table is what gets distributed).
+ */
+const SIZE_SQL = `CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_total_relation_size(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt)
+                       ELSE pg_total_relation_size(c.oid) END`
+const ROWS_SQL = `CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) pt
+                         JOIN pg_class pc ON pc.oid = pt.relid WHERE pt.isleaf)
+                       ELSE greatest(c.reltuples, 0) END`
 
 const CATALOG_SQL = `
 WITH big AS (
   SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-   ORDER BY pg_total_relation_size(c.oid) DESC, c.oid LIMIT $1
+   ORDER BY ${SIZE_SQL} DESC, c.oid LIMIT $1
 ), rel AS (
   SELECT oid, true AS large FROM big
   UNION
@@ -108,25 +117,21 @@ SELECT current_database() AS database, pg_database_size(current_database())::flo
        coalesce((SELECT json_agg(t ORDER BY t."sizeBytes" DESC, t.key) FROM (
          SELECT n.nspname || '.' || c.relname AS key, n.nspname AS schema, c.relname AS name, r.large,
                 has_table_privilege(c.oid, 'SELECT') AS "canSelect",
-                greatest(c.reltuples, 0)::float8 AS rows, pg_total_relation_size(c.oid)::float8 AS "sizeBytes",
+                (${ROWS_SQL})::float8 AS rows, (${SIZE_SQL})::float8 AS "sizeBytes",
                 (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
                           'notNull', a.attnotnull, 'nDistinct', st.n_distinct, 'nullFrac', st.null_frac,
                           'correlation', st.correlation,
                           'maxCommonFreq', (SELECT max(f) FROM unnest(st.most_common_freqs) f)) ORDER BY a.attnum), '[]'::json)
                    FROM pg_attribute a
                    LEFT JOIN pg_stats st ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+                    -- One row per column: a parent of inheritance children also has statistics over its whole tree.
+                    AND st.inherited = (c.relkind = 'p')
                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
                 (SELECT coalesce(json_agg(json_build_object('name', k.conname, 'kind', CASE k.contype WHEN 'p' THEN 'primary' ELSE 'unique' END,
                           'columns', (SELECT array_agg(a.attname ORDER BY u.i) FROM unnest(k.conkey) WITH ORDINALITY u(att, i)
                                         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.att)) ORDER BY k.conname), '[]'::json)
                    FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u')) AS constraints,
-                (SELECT coalesce(json_agg(json_build_object('name', k.conname,
-                          'columns', (SELECT array_agg(a.attname ORDER BY u.i) FROM unnest(k.conkey) WITH ORDINALITY u(att, i)
-                                        JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.att),
-                          'references', (SELECT rn.nspname || '.' || rc.relname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid),
-                          'referencedColumns', (SELECT array_agg(a.attname ORDER BY u.i) FROM unnest(k.confkey) WITH ORDINALITY u(att, i)
-                                        JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.att)) ORDER BY k.conname), '[]'::json)
-                   FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f') AS "foreignKeys"
+                ${foreignKeysSql('c.oid')} AS "foreignKeys"
            FROM rel r JOIN pg_class c ON c.oid = r.oid JOIN pg_namespace n ON n.oid = c.relnamespace) t), '[]'::json) AS tables`
 
 /**
@@ -153,10 +158,21 @@ export function samplePercent(tableRows: number, rows: number): number {
   return Math.min(100, Math.max(0.0001, Number(((200 * rows) / tableRows).toPrecision(3))))
 }
 
-function sampleSql(table: ShardTable, columns: string[]): string {
-  const values = columns.map((c, i) => `(${i}, abs(hashtext(s.${quoteIdent(c)}::text)::int8) % $3)`).join(', ')
-  return `SELECT b.col, b.shard, count(*)::int8 AS n
-  FROM (SELECT ${columns.map(quoteIdent).join(', ')} FROM ${quoteQualified(table.schema, table.name)} TABLESAMPLE SYSTEM ($1) REPEATABLE (0) LIMIT $2) s
+/**
+ * One round trip (simple protocol, so the numbers are written as literals: each is a finite number the probe computed):
+ * the sample under a statement_timeout of what is left of the budget (SET LOCAL: the statements of one simple query
+ * run as one implicit transaction, and it ends with them), then the sample.
+ */
+export function sampleSql(table: ShardTable, columns: string[], sample: {percent: number; rows: number; shards: number; timeoutMs: number}): string {
+  const literal = (x: number, integer: boolean) => {
+    if (!Number.isFinite(x) || x < 0 || (integer && !Number.isInteger(x))) throw new Error(`not a sample parameter: ${x}`)
+    return String(x)
+  }
+  const shards = literal(sample.shards, true)
+  const values = columns.map((c, i) => `(${i}, abs(hashtext(s.${quoteIdent(c)}::text)::int8) % ${shards})`).join(', ')
+  return `SET LOCAL statement_timeout = ${literal(Math.max(1, Math.round(sample.timeoutMs)), true)};
+SELECT b.col, b.shard, count(*)::int8 AS n
+  FROM (SELECT ${columns.map(quoteIdent).join(', ')} FROM ${quoteQualified(table.schema, table.name)} TABLESAMPLE SYSTEM (${literal(sample.percent, false)}) REPEATABLE (0) LIMIT ${literal(sample.rows, true)}) s
   CROSS JOIN LATERAL (VALUES ${values}) b(col, shard)
  GROUP BY 1, 2`
 }
@@ -176,7 +192,7 @@ export const columnStatsProbe: Probe<PgSession> = {
       ...t, rows: num(t.rows), sizeBytes: num(t.sizeBytes),
       columns: t.columns.map((c) => ({...c, nDistinct: numOrNull(c.nDistinct), nullFrac: numOrNull(c.nullFrac), correlation: numOrNull(c.correlation), maxCommonFreq: numOrNull(c.maxCommonFreq)})),
       constraints: t.constraints.filter((k) => Array.isArray(k.columns)),
-      foreignKeys: t.foreignKeys.filter((k) => Array.isArray(k.columns) && Array.isArray(k.referencedColumns) && typeof k.references === 'string'),
+      foreignKeys: foreignKeysOf(t.foreignKeys),
     }))
     const started = Date.now()
     const toSample = tables.filter((t) => t.large && t.rows > 0).slice(0, sampleTables)
@@ -195,13 +211,17 @@ export const columnStatsProbe: Probe<PgSession> = {
         continue
       }
       const percent = samplePercent(table.rows, sampleRows)
+      // What is left of the budget bounds this sample too (never above the session's own statement_timeout).
+      const timeoutMs = Math.min(budgetMs - (Date.now() - started), session.queryTimeoutMs - PG_DEFAULTS.querySlackMs)
       let counts: Array<{col: number; shard: string | null; n: string}>
       try {
-        counts = await session.query(sampleSql(table, columns), [percent, sampleRows, shards])
+        const results = await session.multi(sampleSql(table, columns, {percent, rows: sampleRows, shards, timeoutMs}))
+        counts = results[results.length - 1].rows
       } catch (error) {
         // A stall is the capture's to handle; a lock or statement timeout on one table leaves it to pg_stats alone.
         if (error instanceof DeadlineExceeded || error instanceof ConnectionLost) throw error
-        failed.push(`${table.key} (${errorMessage(error).split('\n')[0]})`)
+        if ((error as {code?: string}).code === QUERY_CANCELED) leftOut.push(table.key)
+        else failed.push(`${table.key} (${errorMessage(error).split('\n')[0]})`)
         continue
       }
       table.samplePercent = percent

@@ -4,17 +4,16 @@ import {numOrNull, queryRow} from './skip.js'
 
 /**
  * postgres.wal: how fast this server writes WAL (pg_stat_wal, PostgreSQL 14+: wal_bytes, wal_records, wal_fpi),
- * over the window (baseline and collect differenced) or since the view's stats_reset, plus the facts the
- * read-replica advisor needs to pair a primary with its standbys and judge replica queries: the cluster's
- * system identifier (a physical standby has its primary's), pg_is_in_recovery(), max_standby_streaming_delay and
- * hot_standby_feedback. A high WAL rate means a write-heavy primary: replicas replay every byte of it and take no
- * write off it. One round trip in baseline, two in collect (the identity on its own); before PostgreSQL 14 the rate is null and the settings are still read.
+ * over the window (baseline and collect differenced) or since the view's stats_reset, plus the settings the
+ * read-replica advisor judges replica queries by: pg_is_in_recovery(), max_standby_streaming_delay and
+ * hot_standby_feedback. (The cluster's system identifier, which pairs a standby with its primary, is a fact the
+ * driver records for every PostgreSQL target.) A high WAL rate means a write-heavy primary: replicas replay every
+ * byte of it and take no write off it. One round trip in baseline, one in collect; before PostgreSQL 14 the rate is
+ * null and the settings are still read.
  */
 
 export interface WalData {
   inRecovery: boolean
-  /** pg_control_system().system_identifier as text; null where EXECUTE on it was revoked from this role. */
-  systemIdentifier: string | null
   /** WAL written per second over the window (or since stats_reset); null before PostgreSQL 14. */
   walBytesPerSecond: number | null
   walRecordsPerSecond: number | null
@@ -39,10 +38,8 @@ interface WalCounters {
 
 interface WalRow extends WalCounters {
   in_recovery: boolean
-  system_identifier: string | null
   max_standby_streaming_delay_ms: string | null
   hot_standby_feedback: string | null
-  can_read_identity: boolean
 }
 
 // pg_stat_wal is read through a subquery selected only on PG14+, so one text serves every version.
@@ -53,13 +50,6 @@ const countersSql = (hasWal: boolean) => hasWal
   : 'NULL::text AS wal_bytes, NULL::text AS wal_records, NULL::text AS wal_fpi, NULL::text AS stats_reset, NULL::float8 AS since_reset'
 
 const hasPgStatWal = (pg: PgSession) => pg.serverVersionNum === 0 || pg.serverVersionNum >= 140000
-
-/** pg_control_system() is executable by every role by default; where a provider revoked it, the identity reads null. */
-async function readSystemIdentifier(pg: PgSession, allowed: boolean): Promise<string | null> {
-  if (!allowed) return null
-  const [row] = await pg.query<{id: string}>('SELECT system_identifier::text AS id FROM pg_control_system()')
-  return row?.id ?? null
-}
 
 const delta = (now: string | null, before: string | null) => (now === null || before === null ? null : Number(now) - Number(before))
 const perSecond = (amount: number | null, seconds: number | null) => (amount === null || !seconds || seconds <= 0 ? null : amount / seconds)
@@ -78,9 +68,7 @@ export const walProbe: Probe<PgSession> = {
     const row = await queryRow<WalRow>(pg, 'postgres.wal', `
       SELECT ${countersSql(hasWal)}, pg_is_in_recovery() AS in_recovery,
              (SELECT setting FROM pg_settings WHERE name = 'max_standby_streaming_delay') AS max_standby_streaming_delay_ms,
-             current_setting('hot_standby_feedback') AS hot_standby_feedback,
-             has_function_privilege('pg_control_system()', 'EXECUTE') AS can_read_identity`)
-    const systemIdentifier = await readSystemIdentifier(pg, row.can_read_identity)
+             current_setting('hot_standby_feedback') AS hot_standby_feedback`)
     const base = rawBaseline as WalCounters | undefined
     // A reset inside the window restarted the counters: the current values are the window.
     const windowed = base !== undefined && base.stats_reset === row.stats_reset && ctx.windowSeconds > 0
@@ -89,7 +77,6 @@ export const walProbe: Probe<PgSession> = {
     const walBytes = from('wal_bytes')
     const data: WalData = {
       inRecovery: Boolean(row.in_recovery),
-      systemIdentifier,
       walBytesPerSecond: perSecond(walBytes, seconds),
       walRecordsPerSecond: perSecond(from('wal_records'), seconds),
       walFpiPerSecond: perSecond(from('wal_fpi'), seconds),

@@ -160,7 +160,8 @@ describe('n-plus-one advisor', () => {
   }, 60_000)
 
   it('quotes hostile names in the join and leaves them as they were in the batched statement, which runs and pastes harmlessly', async () => {
-    const schema = 'cp n1; DROP TABLE victim; --'
+    // A dot in the schema: the "schema.table" key cannot be split back into its parts at the first dot.
+    const schema = 'cp.n1; DROP TABLE victim; --'
     const parentName = 'it\'s "p"; --'
     const childName = '$$c$$ \\ back\nnew'
     const fkColumn = 'a"b \\! touch pwned'

@@ -14,6 +14,16 @@ import {renderReport} from '../../../src/index.js'
 import type {Finding} from '../../../src/core/types.js'
 import {adminQuery, auditTarget, connect, PRIMARY_URL, quoteIdent, readingOf, withDatabase} from '../../helpers/pg.js'
 import {runCli} from '../../helpers/cli.js'
+import {parseSync} from 'libpg-query'
+
+/** The constraint clause of a blocker's fix (from PRIMARY KEY, UNIQUE or FOREIGN KEY on), parsed as `ALTER TABLE t ADD <clause>`. */
+function constraintOf(fix: string): Record<string, any> {
+  const at = fix.search(/(PRIMARY KEY|UNIQUE|FOREIGN KEY) \(/)
+  expect(at).toBeGreaterThan(0)
+  const tree = parseSync(`ALTER TABLE t ADD ${fix.slice(at)}`) as any
+  return tree.stmts[0].stmt.AlterTableStmt.cmds[0].AlterTableCmd.def.Constraint
+}
+const names = (list: Array<{String: {sval: string}}>) => list.map((n) => n.String.sval)
 
 const DB = 'cp_shard_key'
 const url = withDatabase(PRIMARY_URL, DB)
@@ -118,6 +128,12 @@ describe('shard-key advisor', () => {
     expect(orders.blockers!.map((b) => b.constraint)).toContain('orders_pkey')
     expect(items.blockers!.map((b) => b.constraint)).toEqual(expect.arrayContaining(['order_items_pkey', 'order_items_order_id_fkey']))
     expect(tenants.blockers).toEqual([])
+    // Pasting it blocks writes while the rows are copied: the summary says so, and how to undo it.
+    expect(orders.summary).toMatch(/blocks writes to it until done .*undistribute_table\('"public"\."orders"'\) undoes it$/)
+    const fk = constraintOf(items.blockers!.find((b) => b.constraint === 'order_items_order_id_fkey')!.fix)
+    expect(fk).toMatchObject({contype: 'CONSTR_FOREIGN', pktable: {schemaname: 'public', relname: 'orders'}})
+    expect(names(fk.fk_attrs)).toEqual(['tenant_id', 'order_id'])
+    expect(names(fk.pk_attrs)).toEqual(['tenant_id', 'id'])
     // The count over a time range filters no tenant: it is listed as becoming multi-shard.
     expect(orders.multiShardStatements!.map((s) => s.query).join('\n')).toMatch(/count\(\*\) FROM orders WHERE created_at > \$1/)
     expect(orders.multiShardStatements!.some((s) => /tenant_id = \$1/.test(s.query))).toBe(false)
@@ -193,6 +209,17 @@ describe('shard-key advisor', () => {
     } finally {
       await adminQuery(PRIMARY_URL, `DROP OWNED BY ${role} CASCADE; DROP ROLE IF EXISTS ${role}`).catch(() => {})
     }
+  }, 60_000)
+
+  it('a sample that outruns what is left of the sampling budget is cancelled by the server, not waited for', async () => {
+    // 100,000 rows asked of tables of 30,000 and 60,000 rows, in 2 ms: every sample is read whole, far slower than that.
+    const {report, snapshot} = await auditTarget(url, {onlyProbes: ['postgres.column-stats'], options: {shardPlan: 4, shardSampleRows: 100_000, shardSampleMs: 2}})
+    const reading = readingOf(snapshot, 'postgres.column-stats')
+    expect(reading.status).toBe('ok')
+    const tables = (reading.data as {tables: Array<{key: string; samples?: unknown[]}>}).tables
+    expect(tables.filter((t) => t.samples).map((t) => t.key)).toEqual([])
+    const gap = report.notRead?.find((g) => g.probe === 'postgres.column-stats')
+    expect(gap).toMatchObject({what: 'shard-key hash samples', reason: expect.stringMatching(/^sampling stopped after its 2 ms budget: .*public\.order_items/)})
   }, 60_000)
 
   it('--shard-plan is a CLI flag of audit', () => {
@@ -276,5 +303,11 @@ describe('shard-key DDL with hostile names, pasted', () => {
       await client.end()
     }
     expect(await adminQuery(hurl, 'SELECT count(*) AS n FROM victim')).toEqual([{n: '0'}])
+    // The constraint each blocker asks for, pasted after ALTER TABLE ... ADD, names exactly the hostile columns.
+    for (const r of remedies) {
+      const pk = constraintOf(r.blockers!.find((b) => b.kind === 'primary key')!.fix)
+      expect(pk.contype).toBe('CONSTR_PRIMARY')
+      expect(names(pk.keys)).toEqual([KEY, 'id'])
+    }
   }, 60_000)
 })

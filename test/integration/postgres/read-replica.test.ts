@@ -245,7 +245,10 @@ describe('read-replica advisor', () => {
       })
       const wal = snapshot.readings.filter((r) => r.probe === 'postgres.wal').map((r) => r.data as any)
       expect(wal.map((w) => w.inRecovery).sort()).toEqual([false, true])
-      expect(wal[0].systemIdentifier).toBe(wal[1].systemIdentifier)
+      // Paired by the cluster identity the driver records for each target (a physical standby has its primary's).
+      const [primaryId, replicaId] = ['primary', 'replica'].map((name) => snapshot.targets.find((t) => t.name === name)?.facts?.systemIdentifier)
+      expect(primaryId).toMatch(/^\d+$/)
+      expect(replicaId).toBe(primaryId)
       const findings = replicaFindings(report)
       expect(findings.map((f) => f.target)).toEqual(['primary'])
       const [finding] = findings
