@@ -64,6 +64,7 @@ export const DEFAULT_HEURISTIC = {
   refreshAheadMaxTtlSeconds: 300,
   writeThroughMaxTtlSeconds: 3600,
   warrantedShare: 0.3,
+  warrantedMinMsPerSecond: 100,
   maxFindings: 10,
 } as const
 export type Heuristic = {[K in keyof typeof DEFAULT_HEURISTIC]: number}
@@ -279,12 +280,16 @@ export const cacheAsideAdvisor: Advisor = {
     const proposed = assessed.filter((a) => !a.declined).sort((a, b) => b.savedMsPerSecond - a.savedMsPerSecond)
     const declined = assessed.filter((a) => a.declined).sort((a, b) => b.msPerSecond - a.msPerSecond)
     const pathShare = proposed.reduce((sum, a) => sum + a.savedShare, 0)
-    const warranted = pathShare >= h.warrantedShare
+    // A database that is hardly busy needs no scaling path, whatever share a cache would save of its little work.
+    const busy = allMsPerSecond >= h.warrantedMinMsPerSecond
+    const warranted = pathShare >= h.warrantedShare && busy
     const redis = ctx.snapshot.targets.filter((t) => t.kind === 'redis' && t.status === 'ok').map((t) => t.name)
     const span = statements.windowSeconds > 0 ? `over the ${statements.windowSeconds} s window` : 'since pg_stat_statements was reset'
     const wouldChange = warranted
       ? `A staleness budget under ${pct(h.stalenessBudget)}, more writes to these tables, or fewer repeats per key would lower the hit rates and the time saved.`
-      : `Cacheable reads saving at least ${pct(h.warrantedShare)} of statement time (now ${pct(pathShare)}) would call for a cache: more repeats per key or fewer writes to the tables read.`
+      : !busy && pathShare >= h.warrantedShare
+        ? `A busier database (at least ${fmt(h.warrantedMinMsPerSecond)} ms of statement time per second, now ${fmt(allMsPerSecond)}) would call for the cache these reads could use.`
+        : `Cacheable reads saving at least ${pct(h.warrantedShare)} of statement time (now ${pct(pathShare)}) would call for a cache: more repeats per key or fewer writes to the tables read.`
     const scalingOf = (decidedBy: string) => ({path: 'cache-centric', warranted, share: round(pathShare, 4), decidedBy, wouldChange})
     const pathText = `${proposed.length} cacheable statement(s) would save ${pct(pathShare)} of this database's statement time ${span} (the cache-centric path is called for from ${pct(h.warrantedShare)})`
 

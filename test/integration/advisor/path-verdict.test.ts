@@ -22,11 +22,14 @@ const validateReport = (r: Report) => new DocumentSchemas().check('report', JSON
 const LOOKUP = 'SELECT id FROM orders WHERE note = $1'
 
 /** Audits over a window while a client runs the lookup in a loop, as an application would. */
-async function auditUnderLoad(windowSeconds: number, sql = LOOKUP, params: (i: number) => unknown[] = (i) => [`note ${(i * 7919) % 200000}`]): Promise<Report> {
+async function auditUnderLoad(windowSeconds: number, sql = LOOKUP, params: (i: number) => unknown[] = (i) => [`note ${(i * 7919) % 200000}`], pauseMs = 0): Promise<Report> {
   const app = await connect(url, 'cp-path-verdict-app')
   let running = true
   const loop = (async () => {
-    for (let i = 0; running; i++) await app.query(sql, params(i))
+    for (let i = 0; running; i++) {
+      await app.query(sql, params(i))
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs))
+    }
   })()
   try {
     const {report} = await auditTarget(url, {onlyProbes: ['postgres.plans', 'postgres.statements', 'postgres.tables'], windowSeconds, failOn: 'never'})
@@ -80,6 +83,13 @@ describe('the path verdict on a real workload', () => {
     expect(report.verdict!.path, JSON.stringify(report.verdict)).toBe('cache-centric')
     expect(report.verdict!.decidedBy).toMatch(/would save [\d.]+% of this database's statement time/)
     expect(report.verdict!.considered.find((c) => c.path === 'indexes')).toMatchObject({warranted: false})
+    // The same report read a few times a second: a cache would save most of its little time, but a database this idle
+    // needs no scaling path. The candidate stays advice; the verdict is healthy.
+    const idle = await auditUnderLoad(3, 'SELECT region, sum(amount), count(*) FROM sales GROUP BY region', () => [], 300)
+    const candidate = idle.findings.find((f) => f.rule === 'database/cache-aside-candidate' && !f.evidence.declined)
+    expect(candidate, JSON.stringify(idle.findings.map((f) => f.message))).toBeDefined()
+    expect(idle.verdict!.path, JSON.stringify(idle.verdict)).toBe('healthy')
+    expect(idle.verdict!.considered.find((c) => c.path === 'cache-centric')).toMatchObject({warranted: false, wouldChange: expect.stringMatching(/^A busier database/)})
     await adminQuery(url, 'DROP TABLE sales')
   }, 180_000)
 
