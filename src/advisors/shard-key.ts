@@ -46,8 +46,12 @@ function thresholds(rule: EffectiveRule): (name: string, value: number | null) =
   }
 }
 
-function thresholdText(rule: EffectiveRule, name: string): string {
-  return rule.when?.[name] ?? 'n/a'
+/** A condition of the rule as a person reads it: a share as a percent (">= 0.5" -> ">= 50%"), a multiple as written. */
+function thresholdText(rule: EffectiveRule, name: string, share = name !== 'sharedBuffersMultiple'): string {
+  const text = rule.when?.[name]
+  if (text === undefined) return 'n/a'
+  const m = /^\s*(>=|<=|>|<|==|=)?\s*(-?[\d.]+)\s*$/.exec(text)
+  return share && m ? `${m[1] ?? ''} ${pct(Number(m[2]))}`.trim() : text
 }
 
 /** One statement of the window as routing sees it. */
@@ -394,7 +398,7 @@ export const shardKeyAdvisor: Advisor = {
       + `block reads ${readTimeShare === null ? 'not measured (track_io_timing off or no cache-hit reading)' : pct(readTimeShare)} of statement time with the database ${memoryMultiple === null ? 'n/a' : `${round(memoryMultiple, 1)}x`} shared_buffers`
       + `, ${goodKey ? `a good key exists (${groups.map((g) => `${g.anchor.key}.${g.column}`).join(', ')})` : 'no column routes the workload well'}`
     const missing = [!writesHigh && 'writes do not dominate', !(cpuSaturated || workingSetFar) && 'the node is not saturated', !goodKey && 'no good shard key exists'].filter(Boolean)
-    const decidedBy = warranted ? `Sharding is warranted: ${numbers}.` : `Sharding is not warranted yet (${missing.join('; ')}): ${numbers}.`
+    const decidedBy = warranted ? `sharding is warranted: ${numbers}.` : `sharding is not warranted yet (${missing.join('; ')}): ${numbers}.`
     const wouldChange = warranted
       ? 'Indexes or caching that bring the write share or CPU back under the thresholds, or a key that routes less of the workload, would make sharding premature.'
       : `Writes reaching ${thresholdText(rule, 'writeShare')} of statement time while CPU stays ${thresholdText(rule, 'cpuUtilization')} (or block reads ${thresholdText(rule, 'readTimeShare')} of statement time on a database ${thresholdText(rule, 'sharedBuffersMultiple')} x shared_buffers)${goodKey ? '' : ', with a column that routes most of the workload'}, would make it warranted.`

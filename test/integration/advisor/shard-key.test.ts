@@ -103,7 +103,9 @@ describe('shard-key advisor', () => {
     expect(planned.message).toMatch(/^sharding not warranted yet/)
     const scaling = planned.evidence.scaling as Record<string, unknown>
     expect(scaling).toMatchObject({path: 'distributed-sql', warranted: false})
-    expect(String(scaling.decidedBy)).toMatch(/not warranted yet .*the node is not saturated/)
+    expect(String(scaling.decidedBy)).toMatch(/^sharding is not warranted yet .*the node is not saturated/)
+    // Shares and their thresholds in one unit: "writes take 12.3% of statement time (needs >= 50%)".
+    expect(String(scaling.decidedBy)).toMatch(/writes take [\d.]+% of statement time \(needs >= 50%\), CPU .* \(saturated at >= 80%\)/)
     expect(typeof scaling.share).toBe('number')
 
     const remedies = remediesOfKind(planned.remedies, 'shard-key')
