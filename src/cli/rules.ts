@@ -26,8 +26,12 @@ function ruleJson(r: EffectiveRule) {
 export function listRules(flags: RulesFlags, ctx: CliContext): string {
   const rules = activeRules(flags, ctx)
   if (flags.json) return `${JSON.stringify(rules.map(ruleJson), null, 2)}\n`
+  // The measures column takes what the terminal leaves (as the report's table does), down to a readable minimum.
+  const width = Math.floor(process.stdout.columns || Number(process.env.COLUMNS) || 120)
+  const fixed = [34, 12, 14, 14, 5]
+  const measures = Math.max(10, width - fixed.reduce((a, b) => a + b, 0) - 7)
   const table = new Table({head: ['rule', 'area', 'measures', 'target', 'action', 'on'], style: {head: [], border: []}, wordWrap: true,
-    colWidths: [34, 12, 38, 14, 14, 5]})
+    colWidths: [fixed[0], fixed[1], measures, fixed[2], fixed[3], fixed[4]]})
   for (const r of rules) {
     table.push([r.id, r.area, r.metric ?? `advisor: ${r.advisor}`, r.target ?? '', r.severity ? `${r.action ?? ''} (${r.severity})`.trim() : (r.action ?? ''), r.enabled ? 'yes' : 'off'])
   }

@@ -83,6 +83,14 @@ describe('exit codes and one-line errors', () => {
     expect(r.status).toBe(2)
   })
 
+  it('rules list fits the terminal\'s width', () => {
+    for (const columns of [100, 160]) {
+      const r = runCli(['rules', 'list'], {env: {COLUMNS: String(columns)}})
+      expect(r.status).toBe(0)
+      expect(Math.max(...r.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(columns)
+    }
+  })
+
   it('rules show lists an advisor rule\'s heuristic with the config override, as the config has it', () => {
     let r = runCli(['rules', 'show', 'database/cache-aside-candidate'])
     expect(r.status).toBe(0)
