@@ -42,6 +42,7 @@ export async function runWatch(flags: WatchFlags, ctx: CliContext): Promise<void
   const quietLog = flags.verbose ? log : () => {}
   const metrics = new WatchMetrics()
   let latestReport: string | undefined
+  const wasUp = new Map<string, boolean>()
   const startLoop = async () => {
     const run = await resolveRun(flags, {needTargets: true}, ctx)
     const loop = new WatchLoop({registry: ctx.registry, secrets: ctx.secrets, config: run.config, targets: run.targets, intervalSeconds, failOn: run.failOn,
@@ -49,7 +50,11 @@ export async function runWatch(flags: WatchFlags, ctx: CliContext): Promise<void
     void loop.start((audit) => {
       metrics.record(audit)
       latestReport = ctx.secrets.scrub(`${JSON.stringify(audit.report, null, 2)}\n`)
-      for (const [target, up] of audit.up) if (!up) log(`${target}: down`)
+      for (const [target, up] of audit.up) {
+        // Only changes are logged: a target down for hours must not write a line per interval.
+        if (wasUp.get(target) !== up) log(`${target}: ${up ? 'up' : 'down'}`)
+        wasUp.set(target, up)
+      }
     }).catch((error) => log(`watch loop stopped: ${error instanceof Error ? error.message : String(error)}`))
     log(`watching ${run.targets.map((t) => t.name).join(', ')} every ${intervalSeconds}s`)
     return loop

@@ -142,14 +142,16 @@ export class WatchLoop {
       commandLogs: (target) => this.watched.find((w) => w.spec.name === target)?.session?.commandLog(target), specs: this.watched.map((w) => w.spec)})
     const report: Report = {...analysed, overhead: snapshots.flatMap(({w}) => w.session!.overheadEntries() ?? [])}
     const up = new Map<string, boolean>()
-    await Promise.all(snapshots.map(async ({w}) => {
+    await Promise.all(snapshots.map(async ({w, snapshot}) => {
       const info = report.targets.find((t) => t.name === w.spec.name)
-      if (info?.status === 'ok' && w.session!.live().has(w.spec.name)) {
+      // A connection the server closed fails every probe without being "lost" to the capture: nothing read is down.
+      const readSomething = snapshot.readings.some((r) => r.status === 'ok')
+      if (info?.status === 'ok' && readSomething && w.session!.live().has(w.spec.name)) {
         w.failures = 0
         await w.session!.carryBaselines()
         return
       }
-      await this.markDown(w, info?.error ?? 'the connection was lost')
+      await this.markDown(w, info?.status === 'ok' ? lostReason(snapshot) : info?.error ?? 'the connection was lost')
     }))
     for (const w of this.watched) up.set(w.spec.name, w.session !== undefined && !w.down)
     return {report, up, durationMs: performance.now() - started, finishedAt: Date.now()}
@@ -170,4 +172,10 @@ export class WatchLoop {
       overhead: snapshots.flatMap((s) => s.overhead ?? []),
     }
   }
+}
+
+/** Why a target reached at the last round read nothing this one: its first probe's error. */
+function lostReason(snapshot: Snapshot): string {
+  const failed = snapshot.readings.find((r) => r.status !== 'ok')
+  return failed ? `nothing could be read: ${failed.probe}: ${failed.reason ?? failed.status}` : 'the connection was lost'
 }
