@@ -1,3 +1,6 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../helpers/process.js'
 import {PRIMARY_URL} from '../../helpers/pg.js'
@@ -10,6 +13,7 @@ interface Watcher {
   url: string
   stderr(): string
   exited(): boolean
+  signal(name: NodeJS.Signals): void
   /** SIGTERM, then the exit code and how long the exit took. */
   stop(): Promise<{code: number | null; ms: number}>
 }
@@ -39,6 +43,7 @@ async function startWatch(args: string[]): Promise<Watcher> {
     url,
     stderr: () => stderr,
     exited: () => exitCode !== undefined,
+    signal: (name) => child.kill(name),
     async stop() {
       const started = performance.now()
       if (exitCode === undefined) child.kill('SIGTERM')
@@ -122,6 +127,25 @@ describe('chokepoint watch', () => {
     expect(watcher.exited()).toBe(false)
     expect((await watcher.stop()).code).toBe(0)
     watcher = undefined
+  })
+
+  it('reloads the config file on SIGHUP: a target added to it is watched, one removed is not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cp-watch-'))
+    try {
+      const config = join(dir, 'chokepoint.config.yaml')
+      writeFileSync(config, `targets:\n  - {name: first, kind: postgres, url: "${PRIMARY_URL}"}\n`)
+      watcher = await startWatch(['--config', config])
+      await scrapeUntil(watcher.url, (m) => sample(m, 'chokepoint_up{target="first"}') === 1)
+      writeFileSync(config, `targets:\n  - {name: second, kind: postgres, url: "${PRIMARY_URL}"}\n`)
+      watcher.signal('SIGHUP')
+      const reloaded = await scrapeUntil(watcher.url, (m) => sample(m, 'chokepoint_up{target="second"}') === 1)
+      expect(sample(reloaded, 'chokepoint_up{target="second"}')).toBe(1)
+      expect(sample(reloaded, 'chokepoint_up{target="first"}')).toBeUndefined()
+      expect((await watcher.stop()).code).toBe(0)
+      watcher = undefined
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   describe('a Redis killed and restarted while watched', () => {
