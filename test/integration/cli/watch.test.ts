@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../helpers/process.js'
-import {PRIMARY_URL} from '../../helpers/pg.js'
+import {heldSessions, PRIMARY_URL, waitForSql} from '../../helpers/pg.js'
 import {spawnCli} from '../../helpers/cli.js'
 import {schemaOracle} from '../../helpers/fuzz.js'
 import {startRedis, type RedisServer} from '../../helpers/redis-server.js'
@@ -127,6 +127,37 @@ describe('chokepoint watch', () => {
     expect(watcher.exited()).toBe(false)
     expect((await watcher.stop()).code).toBe(0)
     watcher = undefined
+  })
+
+  it('raises the check status and findings of a planted idle transaction while it lasts, and lowers them once it ends', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cp-watch-'))
+    const sessions = heldSessions()
+    try {
+      const config = join(dir, 'chokepoint.config.yaml')
+      // The default thresholds need a transaction idle for a minute; these fire after a fraction of a second.
+      writeFileSync(config, `targets:\n  - {name: db, kind: postgres, url: "${PRIMARY_URL}"}\nrules:\n  database/idle-in-transaction: {target: "< 100ms", action: "> 200ms"}\n`)
+      watcher = await startWatch(['--config', config])
+      const status = 'chokepoint_check_status{target="db",rule="database/idle-in-transaction"}'
+      const critical = 'chokepoint_findings{target="db",rule="database/idle-in-transaction",severity="critical"}'
+      await scrapeUntil(watcher.url, (m) => sample(m, status) !== undefined)
+      const idle = await sessions.open(PRIMARY_URL, 'cp-test-watch-idle')
+      await idle.client.query('BEGIN')
+      await idle.client.query('SELECT 1')
+      await waitForSql(PRIMARY_URL, `SELECT now() - state_change > interval '300 milliseconds' AS ok FROM pg_stat_activity WHERE pid = $1`, [idle.pid])
+      const firing = await scrapeUntil(watcher.url, (m) => sample(m, status) === 2)
+      expect(sample(firing, status)).toBe(2)
+      const held = sample(firing, critical)!
+      expect(held).toBeGreaterThanOrEqual(1)
+      await sessions.endAll()
+      // Other sessions of the shared server may sit idle in a transaction too: this one's finding is what must go.
+      const resolved = await scrapeUntil(watcher.url, (m) => (sample(m, critical) ?? 0) < held)
+      expect(sample(resolved, critical) ?? 0).toBeLessThan(held)
+      expect((await watcher.stop()).code).toBe(0)
+      watcher = undefined
+    } finally {
+      await sessions.endAll()
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('reloads the config file on SIGHUP: a target added to it is watched, one removed is not', async () => {
