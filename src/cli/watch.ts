@@ -60,34 +60,45 @@ export async function runWatch(flags: WatchFlags, ctx: CliContext): Promise<void
     return loop
   }
   let loop = await startLoop()
-  const server = await startWatchServer(host, port, {
-    metrics: async () => ({body: await metrics.registry.metrics(), contentType: metrics.registry.contentType}),
-    report: () => latestReport,
-  })
+  let server: Awaited<ReturnType<typeof startWatchServer>>
+  try {
+    server = await startWatchServer(host, port, {
+      metrics: async () => ({body: await metrics.registry.metrics(), contentType: metrics.registry.contentType}),
+      report: () => latestReport,
+    })
+  } catch (error) {
+    await loop.stop()
+    throw new UsageError(`--listen ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`)
+  }
   const shown = server.address.family === 'IPv6' ? `[${server.address.address}]` : server.address.address
   log(`listening on http://${shown}:${server.address.port} (/metrics, /report, /healthz)`)
 
   await new Promise<void>((resolve) => {
     let stopping = false
+    // Reloads run one after another, and a stop waits for the one under way: never two loops, never one left running.
+    let reloading = Promise.resolve()
     const stop = (signal: string) => {
       if (stopping) return
       stopping = true
       log(`${signal}: stopping`)
-      void Promise.all([server.close(), loop.stop()]).finally(resolve)
+      void Promise.all([server.close(), reloading.then(() => loop.stop())]).finally(resolve)
     }
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
     process.on('SIGHUP', () => {
       if (stopping) return
       log('SIGHUP: reloading the config')
-      const previous = loop
-      void previous.stop().then(startLoop).then((next) => {
-        loop = next
-      }, (error) => {
-        // A config that no longer loads keeps nothing running against stale settings: stop, as for a bad start.
-        log(`reload failed: ${error instanceof Error ? error.message : String(error)}; stopping`)
-        process.exitCode = 2
-        stop('reload failure')
+      reloading = reloading.then(async () => {
+        if (stopping) return
+        await loop.stop()
+        try {
+          loop = await startLoop()
+        } catch (error) {
+          // A config that no longer loads keeps nothing running against stale settings: stop, as for a bad start.
+          log(`reload failed: ${error instanceof Error ? error.message : String(error)}; stopping`)
+          process.exitCode = 2
+          stop('reload failure')
+        }
       })
     })
   })
