@@ -3,6 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../helpers/process.js'
+import {startPrivateCluster} from '../../helpers/pg-cluster.js'
 import {heldSessions, PRIMARY_URL, waitForSql} from '../../helpers/pg.js'
 import {spawnCli} from '../../helpers/cli.js'
 import {schemaOracle} from '../../helpers/fuzz.js'
@@ -132,30 +133,35 @@ describe('chokepoint watch', () => {
   it('raises the check status and findings of a planted idle transaction while it lasts, and lowers them once it ends', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cp-watch-'))
     const sessions = heldSessions()
+    // A server of the test's own: on the shared primary, other test files' transactions sit idle too, and would
+    // keep the count from falling when the planted one ends.
+    const cluster = await startPrivateCluster()
+    const server = cluster.url
     try {
       const config = join(dir, 'chokepoint.config.yaml')
       // The default thresholds need a transaction idle for a minute; these fire after a fraction of a second.
-      writeFileSync(config, `targets:\n  - {name: db, kind: postgres, url: "${PRIMARY_URL}"}\nrules:\n  database/idle-in-transaction: {target: "< 100ms", action: "> 200ms"}\n`)
+      writeFileSync(config, `targets:\n  - {name: db, kind: postgres, url: "${server}"}\nrules:\n  database/idle-in-transaction: {target: "< 100ms", action: "> 200ms"}\n`)
       watcher = await startWatch(['--config', config])
       const status = 'chokepoint_check_status{target="db",rule="database/idle-in-transaction"}'
       const critical = 'chokepoint_findings{target="db",rule="database/idle-in-transaction",severity="critical"}'
       await scrapeUntil(watcher.url, (m) => sample(m, status) !== undefined)
-      const idle = await sessions.open(PRIMARY_URL, 'cp-test-watch-idle')
+      const idle = await sessions.open(server, 'cp-test-watch-idle')
       await idle.client.query('BEGIN')
       await idle.client.query('SELECT 1')
-      await waitForSql(PRIMARY_URL, `SELECT now() - state_change > interval '300 milliseconds' AS ok FROM pg_stat_activity WHERE pid = $1`, [idle.pid])
+      await waitForSql(server, `SELECT now() - state_change > interval '300 milliseconds' AS ok FROM pg_stat_activity WHERE pid = $1`, [idle.pid])
       const firing = await scrapeUntil(watcher.url, (m) => sample(m, status) === 2)
       expect(sample(firing, status)).toBe(2)
       const held = sample(firing, critical)!
       expect(held).toBeGreaterThanOrEqual(1)
       await sessions.endAll()
-      // Other sessions of the shared server may sit idle in a transaction too: this one's finding is what must go.
-      const resolved = await scrapeUntil(watcher.url, (m) => (sample(m, critical) ?? 0) < held)
-      expect(sample(resolved, critical) ?? 0).toBeLessThan(held)
+      const resolved = await scrapeUntil(watcher.url, (m) => (sample(m, critical) ?? 0) === 0)
+      expect(sample(resolved, critical) ?? 0).toBe(0)
+      expect(sample(resolved, status)).toBe(0)
       expect((await watcher.stop()).code).toBe(0)
       watcher = undefined
     } finally {
       await sessions.endAll()
+      cluster.destroy()
       rmSync(dir, {recursive: true, force: true})
     }
   })
