@@ -1,7 +1,8 @@
-import {spawn, spawnSync} from 'node:child_process'
+import {spawn, spawnSync, type ChildProcessByStdio} from 'node:child_process'
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
+import type {Readable} from 'node:stream'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
 const BIN = join(REPO_ROOT, 'bin', 'run.js')
@@ -35,6 +36,11 @@ export function runCli(args: string[], options: CliOptions = {}): CliResult {
   return {status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr}
 }
 
+/** The built CLI as a child process the test drives itself (a long-running `watch`): stdout and stderr piped. */
+export function spawnCli(args: string[], options: CliOptions = {}): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, [BIN, ...args], {cwd: options.cwd ?? REPO_ROOT, env: cliEnv(options), stdio: ['ignore', 'pipe', 'pipe']})
+}
+
 export interface TimedCliResult extends CliResult {
   /** Wall time from spawn to exit. */
   ms: number
@@ -48,7 +54,7 @@ export interface TimedCliResult extends CliResult {
  */
 export function runCliAsync(args: string[], options: CliOptions = {}): Promise<TimedCliResult> {
   const started = performance.now()
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd ?? REPO_ROOT, env: cliEnv(options), stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawnCli(args, options)
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))

@@ -16,6 +16,8 @@ export interface StartRedisOptions {
   extraArgs?: string[]
   /** Path of the server binary. */
   binary?: string
+  /** The port to listen on (default: a free one), e.g. to restart a server where its clients expect it. */
+  port?: number
 }
 
 export interface RedisServer {
@@ -58,7 +60,7 @@ function ping(port: number, password?: string): Promise<boolean> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
-  const port = await freePort()
+  const port = opts.port ?? await freePort()
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no',
     // A fresh temporary directory is not needed: with --save '' and appendonly no nothing is written (cluster mode
     // writes nodes-<port>.conf, which extraArgs can redirect with --cluster-config-file).
