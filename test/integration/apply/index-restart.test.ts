@@ -70,16 +70,23 @@ describe('chokepoint apply: the server stopping mid-build', () => {
     const name = (journal.changes[0].undo as {name: string}).name
 
     cluster.start()
-    expect(await indexes()).toEqual([{name, valid: false}, {name: 'orders_pkey', valid: true}])
+    // The wait for the old snapshot is under lock_timeout escalation: a try that times out drops its INVALID index
+    // before the next try builds it again. The server may go between two tries, with no leftover at all. Either way
+    // the journal says interrupted, and the next apply settles it: it drops the leftover, or finds it gone.
+    const after = await indexes()
+    const leftover = after.some((i) => i.name === name)
+    expect(after).toEqual(leftover ? [{name, valid: false}, {name: 'orders_pkey', valid: true}] : [{name: 'orders_pkey', valid: true}])
     // The dry run says it will be recovered first, and changes nothing.
     const dry = runCli(args, {cwd: work, env})
     expect(dry.status, `${dry.stdout}\n${dry.stderr}`).toBe(0)
     expect(dry.stdout).toContain(`recover: change-1 of ${first} on ${report.targets[0].name} (left interrupted; cleaned up first with --confirm)`)
-    expect(await indexes()).toEqual([{name, valid: false}, {name: 'orders_pkey', valid: true}])
+    expect(await indexes()).toEqual(after)
 
     const second = runCli([...args, '--confirm', '--journal', join(work, 'second.json')], {cwd: work, env})
     expect(second.status, `${second.stdout}\n${second.stderr}`).toBe(0)
-    expect(second.stderr).toMatch(new RegExp(`recovered change change-1: cleaned up after an interrupted apply: dropped index INVALID "public"."${name}"`))
+    expect(second.stderr).toMatch(new RegExp(leftover
+      ? `recovered change change-1: cleaned up after an interrupted apply: dropped index INVALID "public"."${name}"`
+      : `recovered change change-1: cleaned up after an interrupted apply: index "public"."${name}" was not there`))
     expect((JSON.parse(readFileSync(first, 'utf8')) as Journal).changes[0].status).toBe('rolled-back')
     expect(await indexes()).toEqual([{name, valid: true}, {name: 'orders_pkey', valid: true}])
   }, 180_000)
