@@ -48,10 +48,10 @@ function thresholds(rule: EffectiveRule): (name: string, value: number | null) =
 
 /** A condition of the rule as a person reads it: a share as a percent (">= 0.5" -> ">= 50%"), a multiple as written. */
 function thresholdText(rule: EffectiveRule, name: string, share = name !== 'sharedBuffersMultiple'): string {
-  const text = rule.when?.[name]
-  if (text === undefined) return 'n/a'
-  const m = /^\s*(>=|<=|>|<|==|=)?\s*(-?[\d.]+)\s*$/.exec(text)
-  return share && m ? `${m[1] ?? ''} ${pct(Number(m[2]))}`.trim() : text
+  // The rule's conditions are parsed once when it loads (whenCmp): read them there, not again from their text.
+  const cmp = rule.whenCmp.find((w) => w.path === name)?.cmp
+  if (!cmp) return 'n/a'
+  return share ? `${cmp.op} ${pct(cmp.value)}` : cmp.text
 }
 
 /** One statement of the window as routing sees it. */
