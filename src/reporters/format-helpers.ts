@@ -1,4 +1,5 @@
 import type {BaselineChange, DiagnosisEntry, Finding, NotReadEntry, Remedy, Report, Severity} from '../core/types.js'
+import {percent} from '../core/numbers.js'
 
 export const SEVERITY_ORDER: Severity[] = ['critical', 'warning', 'info']
 
@@ -135,7 +136,7 @@ export function displayOrder(report: Report): DisplayedFinding[] {
 export function pathVerdictText(report: Report): {headline: string; because: string; wouldChange: string} | undefined {
   const v = report.verdict
   if (!v) return undefined
-  const where = [v.target, v.share === null ? undefined : `${Math.round(v.share * 1000) / 10}% of statement time`].filter(Boolean)
+  const where = [v.target, v.share === null ? undefined : `${percent(v.share)} of statement time`].filter(Boolean)
   return {headline: `Scaling path: ${v.headline}${where.length ? ` (${where.join(', ')})` : ''}`, because: v.decidedBy, wouldChange: v.wouldChange}
 }
 
