@@ -1,6 +1,7 @@
 import Table from 'cli-table3'
 import {effectiveRules, loadConfigFile} from '../core/config.js'
 import {UsageError} from '../core/errors.js'
+import {terminalWidth} from '../reporters/format-helpers.js'
 import type {EffectiveRule} from '../core/rules.js'
 import type {CliContext} from './context.js'
 
@@ -27,7 +28,7 @@ export function listRules(flags: RulesFlags, ctx: CliContext): string {
   const rules = activeRules(flags, ctx)
   if (flags.json) return `${JSON.stringify(rules.map(ruleJson), null, 2)}\n`
   // The measures column takes what the terminal leaves (as the report's table does), down to a readable minimum.
-  const width = Math.floor(process.stdout.columns || Number(process.env.COLUMNS) || 120)
+  const width = terminalWidth()
   const fixed = [34, 12, 14, 14, 5]
   const measures = Math.max(10, width - fixed.reduce((a, b) => a + b, 0) - 7)
   const table = new Table({head: ['rule', 'area', 'measures', 'target', 'action', 'on'], style: {head: [], border: []}, wordWrap: true,

@@ -1,6 +1,11 @@
 import type {BaselineChange, DiagnosisEntry, Finding, NotReadEntry, Remedy, Report, Severity} from '../core/types.js'
 import {percent} from '../core/numbers.js'
 
+/** The terminal's width: the caller's, else the terminal's, else $COLUMNS, else 120 (a file or a pipe); at least 40. */
+export function terminalWidth(width?: number): number {
+  return Math.max(40, Math.floor(width ?? (process.stdout.columns || Number(process.env.COLUMNS) || 120)))
+}
+
 export const SEVERITY_ORDER: Severity[] = ['critical', 'warning', 'info']
 
 export function gateLine(report: Report): string {

@@ -2,7 +2,7 @@ import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
 import type {Report, Severity} from '../core/types.js'
 import {checksLine, displayOrder, displayWidth, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, shortTargetNames,
-  pathVerdictText, thresholdNote, wrapCode, wrapText, type DisplayedFinding} from './format-helpers.js'
+  pathVerdictText, terminalWidth, thresholdNote, wrapCode, wrapText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
 function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string {
@@ -12,8 +12,6 @@ function paint(chalk: ChalkInstance, severity: Severity): (s: string) => string 
 /** Below this many columns the findings are listed one per line instead of in a bordered table. */
 export const COMPACT_BELOW = 120
 
-/** The terminal's width: the caller's (RenderOptions.width), else the terminal's, else $COLUMNS, else 120 (a file or a pipe). */
-const columns = (width?: number) => Math.max(40, Math.floor(width ?? (process.stdout.columns || Number(process.env.COLUMNS) || 120)))
 
 /** Lines laid out for the terminal: each line wrapped to the width, continuation lines indented. */
 class Lines {
@@ -149,7 +147,7 @@ function compactFindings(order: DisplayedFinding[], chalk: ChalkInstance, lines:
 export const renderTable: Reporter = ({report, options: {color, verbose, width: given}}) => {
   const chalk = new Chalk({level: color ? 1 : 0})
   const style = {head: color ? ['bold'] : [], border: color ? ['grey'] : []}
-  const width = columns(given)
+  const width = terminalWidth(given)
   const compact = width < COMPACT_BELOW
   const lines = new Lines(width)
   const names = shortTargetNames(report.targets.map((t) => t.name))
