@@ -496,6 +496,7 @@ export const redisTtlApplier: Applier<TtlSession> = {
     let cursor = '0'
     let batches = 0
     let skippedWithTtl = 0
+    let cutAtCap = false
     try {
       do {
         if (ctx.signal.aborted) {
@@ -506,7 +507,10 @@ export const redisTtlApplier: Applier<TtlSession> = {
         const [next, found] = await session.redis.send<[string, string[]]>('SCAN', cursor, 'MATCH', glob, 'COUNT', opts.scanCount)
         statements.add(`SCAN ${cursor} MATCH ${redisQuoted(glob)} COUNT ${opts.scanCount}`)
         cursor = next
-        const keys = found.filter((k) => keyPattern(k) === pattern).slice(0, opts.maxKeys - undo.changed)
+        const matching = found.filter((k) => keyPattern(k) === pattern)
+        const keys = matching.slice(0, opts.maxKeys - undo.changed)
+        // Keys of this batch left out at the cap: the run is not complete, even when SCAN has come round to cursor 0.
+        if (keys.length < matching.length) cutAtCap = true
         if (keys.length > 0) {
           const ttls = keys.map(() => randomInt(ttl, ttlMax))
           // Before the batch: its keys and the expiries they may get, so a crash or a lost connection leaves them in the journal.
@@ -563,7 +567,7 @@ export const redisTtlApplier: Applier<TtlSession> = {
     } finally {
       await releaseLock(session, pattern, token)
     }
-    undo.complete = cursor === '0'
+    undo.complete = cursor === '0' && !cutAtCap
     await record({undo})
     statements.add(`EVAL ${redisQuoted(SCRIPTS.release)} 1 ${redisQuoted(lockKeyOf(pattern))} <token>`)
     const notes = [`${undo.changed} keys of ${pattern} given a TTL of ${formatSeconds(ttl)}..${formatSeconds(ttlMax)}${skippedWithTtl ? `; ${skippedWithTtl} already had one (kept, NX)` : ''}`]
