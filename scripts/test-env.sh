@@ -10,8 +10,8 @@
 #   PostgreSQL 15 replica   :25433  (streaming, slot chokepoint_test_replica)
 #   PgBouncer               :26432  (transaction pooling, fronts the primary as "appdb")
 #   RabbitMQ management     :15672  (plugin enabled on the already-running broker)
-#   MariaDB source          :23306  (performance_schema, userstat, binlog + GTID; root without password, user chokepoint)
-#   MariaDB replica         :23307  (GTID replica of the source: MASTER_USE_GTID=slave_pos, read_only)
+#   MariaDB source          :25306  (performance_schema, userstat, binlog + GTID; root without password, user chokepoint)
+#   MariaDB replica         :25307  (GTID replica of the source: MASTER_USE_GTID=slave_pos, read_only)
 # Prometheus is only installed; tests start their own via scripts/start-prometheus.sh.
 #
 # CHOKEPOINT_TEST_STATE_DIR (default /var/tmp/chokepoint-test) and CHOKEPOINT_TEST_LOCK_FILE (default
@@ -580,8 +580,8 @@ MDB_BIN=/usr/sbin/mariadbd
 MDB_USER=mysql
 MDB_PRIMARY_DIR=$STATE_DIR/mariadb-primary
 MDB_REPLICA_DIR=$STATE_DIR/mariadb-replica
-MDB_PRIMARY_PORT=23306
-MDB_REPLICA_PORT=23307
+MDB_PRIMARY_PORT=25306
+MDB_REPLICA_PORT=25307
 MDB_REPL_USER=chokepoint_repl
 MDB_REPL_PASS=repl-secret
 MDB_PROBE_USER=chokepoint
@@ -603,6 +603,7 @@ skip-name-resolve
 server-id=$3
 read-only=$4
 performance_schema=ON
+performance-schema-consumer-events-statements-current=ON
 performance-schema-consumer-events-statements-history-long=ON
 performance-schema-digests-size=20000
 userstat=ON

@@ -4,6 +4,7 @@ import {round} from '../../core/numbers.js'
 import type {MysqlFlavour, MysqlSession} from '../../drivers/mysql.js'
 import {intOption, num} from '../postgres/skip.js'
 import {queryOrSkip} from './skip.js'
+import {maskLiterals} from './query-text.js'
 
 const WHAT = 'mysql.sessions'
 
@@ -45,9 +46,10 @@ GROUP BY r.trx_mysql_thread_id, b.trx_mysql_thread_id ORDER BY wait_seconds DESC
 /*
  * Statement texts from performance_schema, normalised by the server (literals are '?'), so no password or token in a
  * statement reaches the reading; the processlist's INFO column is the raw text and is never read. A session's current
- * row is its running statement, or its last one when it is idle.
+ * row is its running statement, or its last one when it is idle. A statement still running has no digest yet on
+ * MariaDB: its SQL_TEXT is masked here instead (query-text.ts), literals as '?'.
  */
-const TEXTS_SQL = `SELECT th.PROCESSLIST_ID AS id, s.DIGEST_TEXT AS q FROM performance_schema.threads th
+const TEXTS_SQL = `SELECT th.PROCESSLIST_ID AS id, s.DIGEST_TEXT AS q, s.SQL_TEXT AS raw FROM performance_schema.threads th
 JOIN performance_schema.events_statements_current s ON s.THREAD_ID = th.THREAD_ID WHERE th.PROCESSLIST_ID IN (?)`
 
 export interface TrxRow {id: string | number; trx_state: string; started: string; trx_seconds: string | number; rows_locked: string | number; rows_modified: string | number;
@@ -138,7 +140,7 @@ export const sessionsProbe: Probe<MysqlSession> = {
       try {
         const [on] = await session.query<{on: string | number}>('SELECT @@performance_schema AS `on`')
         if (Number(on?.on ?? 0) !== 1) textsRead = false
-        else for (const r of await session.query<{id: string; q: string | null}>(TEXTS_SQL, [ids])) texts.set(num(r.id), r.q)
+        else for (const r of await session.query<{id: string; q: string | null; raw: string | null}>(TEXTS_SQL, [ids])) texts.set(num(r.id), r.q ?? (r.raw ? maskLiterals(r.raw) : null))
       } catch {
         textsRead = false
       }
