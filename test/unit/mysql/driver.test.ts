@@ -34,3 +34,17 @@ describe('mysql driver options', () => {
     expect(describeMysqlError({code: 'ER_CON_COUNT_ERROR', errno: 1040})).toMatch(/max_connections reached/)
   })
 })
+
+describe('mysql URLs in the config', () => {
+  it('a parameter the driver cannot honour is a config error (exit 2) before anything connects, naming the fix', async () => {
+    const {resolveTargets} = await import('../../../src/core/config.js')
+    const {ConfigError} = await import('../../../src/core/errors.js')
+    const {registry, testContext} = await import('../../helpers/context.js')
+    const resolve = (url: string) => resolveTargets({}, {mysql: [url]}, registry, testContext().secrets, {})
+    expect(() => resolve('mysql://u:pw@h/?ssl-mode=PREFERRED')).toThrow(ConfigError)
+    expect(() => resolve('mysql://u:pw@h/?ssl-mode=PREFERRED')).toThrow(/^--mysql: mysql URL: ssl-mode=PREFERRED is not supported/)
+    expect(() => resolve('mysql://u@h/?ssl-mode=VERIFY_CA')).toThrow(/needs ssl-ca=/)
+    expect(() => resolve('postgres://u@h/')).toThrow(/--mysql: a mysql URL must start with mysql:\/\/ or mariadb:\/\//)
+    expect(resolve('mariadb://u:pw@h:3307/shop?ssl-mode=REQUIRED')).toEqual([expect.objectContaining({kind: 'mysql', name: 'mysql:h:3307/shop'})])
+  })
+})
