@@ -43,6 +43,8 @@ describe('mysql driver', () => {
     const cases: Array<[string, RegExp]> = [
       [wrong, /^MySQL refused the login for user 'chokepoint': check the user and password$/],
       [`mysql://root@127.0.0.1:${MARIADB_PORT}/no_such_db`, /^unknown database 'no_such_db': check the database name in the URL$/],
+      // The harness's MariaDB has no TLS: REQUIRED must fail, never fall back to plain text.
+      [`mysql://root@127.0.0.1:${MARIADB_PORT}/?ssl-mode=REQUIRED`, /^TLS failed \(.*\): check ssl-mode and ssl-ca in the URL$/],
       [`mysql://root@127.0.0.1:${port}/`, new RegExp(`^connection refused \\(127\\.0\\.0\\.1:${port}\\): is the server running and the port right\\?$`)],
     ]
     for (const [url, message] of cases) {
