@@ -44,6 +44,14 @@ export interface MysqlStatementsData {
 }
 
 /*
+ * Monitoring reads are not the workload: statements on information_schema and performance_schema (chokepoint's own,
+ * every exporter's; the server builds a temporary table to answer many of them, which would read as disk temp tables),
+ * SHOW and SET. Left out by the server, so they take no slot of the top N.
+ */
+const MONITORING_EXCLUDED = `DIGEST_TEXT NOT LIKE '%information\\_schema%' AND DIGEST_TEXT NOT LIKE '%performance\\_schema%'
+  AND DIGEST_TEXT NOT LIKE 'SHOW %' AND DIGEST_TEXT NOT LIKE 'SET %'`
+
+/*
  * Counters only, no text: every digest's row comes back each time, so the window's top N can be ranked by its own
  * delta (the cumulative top N would favour what was slow last week). The texts of the chosen N follow in a second
  * read. LIMIT bounds a server with a huge digest table; ordered by total time so what is dropped is the cheapest.
@@ -51,7 +59,8 @@ export interface MysqlStatementsData {
 const COUNTERS_SQL = `SELECT SCHEMA_NAME AS s, DIGEST AS d, COUNT_STAR AS c, SUM_TIMER_WAIT AS t, SUM_ROWS_EXAMINED AS re, SUM_ROWS_SENT AS rs,
   SUM_ROWS_AFFECTED AS ra, SUM_NO_INDEX_USED AS ni, SUM_NO_GOOD_INDEX_USED AS ng, SUM_CREATED_TMP_DISK_TABLES AS td,
   SUM_CREATED_TMP_TABLES AS tt, SUM_SELECT_SCAN AS fs
-FROM performance_schema.events_statements_summary_by_digest WHERE DIGEST IS NOT NULL ORDER BY SUM_TIMER_WAIT DESC LIMIT ?`
+FROM performance_schema.events_statements_summary_by_digest
+WHERE DIGEST IS NOT NULL AND ${MONITORING_EXCLUDED} ORDER BY SUM_TIMER_WAIT DESC LIMIT ?`
 
 const TEXTS_SQL = `SELECT SCHEMA_NAME AS s, DIGEST AS d, DIGEST_TEXT AS q, MAX_TIMER_WAIT AS mx
 FROM performance_schema.events_statements_summary_by_digest WHERE DIGEST IN (?)`
