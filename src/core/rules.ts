@@ -17,6 +17,8 @@ export interface RemedyTemplate {
   summary: string
   /** Include this remedy only when these evidence conditions hold. */
   when?: Record<string, string>
+  /** Include this remedy only for findings on targets of these kinds (`kinds: [postgres]`); absent: every kind. */
+  kinds?: string[]
   /** Remedies of other findings this one points at: resolved to their ids (refs) or dropped (src/core/diagnosis.ts). */
   see?: FindingLink[]
   [field: string]: unknown
