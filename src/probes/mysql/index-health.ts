@@ -93,6 +93,11 @@ export const indexHealthProbe: Probe<MysqlIndexSession> = {
       extendedKeys: extendedKeysOn(server[0]?.optimizer_switch), flaggedLimit: intOption(ctx.options, 'indexesFlaggedLimit', 100),
     })
     const notRead = [...(out.notRead ?? [])]
+    // information_schema lists only tables the user holds some privilege on: none at all is a user without grants, not a clean server.
+    if (tables.length === 0) {
+      notRead.push({what: 'tables', reason: 'information_schema shows this user no tables outside the system schemas: it lists only tables the user holds a privilege on',
+        fix: "GRANT SELECT ON `<database>`.* TO '<user>'@'%';"})
+    }
     if (sizesGap) notRead.push({what: 'index sizes', reason: `mysql.innodb_index_stats could not be read (${sizesGap}): sizes read 0`, fix: "GRANT SELECT ON mysql.innodb_index_stats TO '<user>'@'%';"})
     return {data: out.data, metrics: out.metrics, ...(notRead.length ? {notRead} : {})}
   },

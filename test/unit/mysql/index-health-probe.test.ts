@@ -57,6 +57,13 @@ describe('mysql.index-health probe (on recorded MariaDB rows)', () => {
     expect(out.metrics.some((m) => m.name === 'db.index.unused_bytes')).toBe(false)
   })
 
+  it('no table visible: a gap with the GRANT, never a clean bill', async () => {
+    const session = fakeSession('mariadb', {...recorded, 'information_schema.STATISTICS': [], 'information_schema.TABLES': []})
+    const out = await indexHealthProbe.collect(session, ctx, undefined)
+    expect(out.metrics).toEqual([])
+    expect(out.notRead?.find((g) => g.what === 'tables')?.fix).toMatch(/^GRANT SELECT ON `<database>`\.\*/)
+  })
+
   it('reads the optimizer switch of either flavour', () => {
     expect(extendedKeysOn('index_merge=on,use_index_extensions=off')).toBe(false)
     expect(extendedKeysOn('extended_keys=off')).toBe(false)
