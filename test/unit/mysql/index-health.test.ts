@@ -105,3 +105,15 @@ describe('indexHealth on the MariaDB 10.11 fixture', () => {
     expect(data.notShown.duplicate).toBe(4)
   })
 })
+
+describe('unused-index remedies by target kind', () => {
+  it('a MySQL replica is told to check the MySQL views, a PostgreSQL standby pg_stat_user_indexes', () => {
+    const rules = loadRules()
+    const rule = compileRule(rules.find((r) => r.id === 'database/unused-index')!, {})
+    const metric = indexHealth(base({isReplica: true})).metrics.find((m) => m.name === 'db.index.unused_bytes')!
+    const mysql = evaluateMetric(rule, 'maria', metric, () => null, 'mysql')!
+    expect(mysql.remedies.map((r) => r.summary)).toEqual([expect.stringMatching(/sys\.schema_unused_indexes \(MySQL\) or information_schema\.INDEX_STATISTICS/)])
+    const pg = evaluateMetric(rule, 'pg', metric, () => null, 'postgres')!
+    expect(pg.remedies.map((r) => r.summary)).toEqual([expect.stringMatching(/pg_stat_user_indexes/)])
+  })
+})
