@@ -6,8 +6,8 @@ import {intOption} from '../postgres/skip.js'
 
 /**
  * mysql.index-health: duplicate, redundant and unused indexes and tables without a primary key
- * (src/knowledge/mysql/index-health.ts decides; docs/mysql-index.md). Set-based: seven round trips whatever the
- * number of tables, every one a SELECT or SHOW.
+ * (src/knowledge/mysql/index-health.ts decides; docs/mysql-index.md). Set-based: at most eight round trips whatever
+ * the number of tables, every one a SELECT or SHOW (bench/mysql-index-health).
  *
  * Written against the least a MySQL session offers (query, flavour, whether it is a replica), so the driver
  * (src/drivers/mysql.ts) satisfies it as it is; registering it in the mysql kind's probe list and probeMetrics
