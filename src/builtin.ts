@@ -6,6 +6,7 @@
 import {DEFAULT_RULES_DIR} from './core/rules.js'
 import {definePlugin, type OptionSpec, type OptionSpecs} from './core/plugin.js'
 import {Registry} from './core/registry.js'
+import {mysqlUrlProblem} from './drivers/mysql-url.js'
 
 type Constraints = Omit<OptionSpec, 'type' | 'description'>
 const number = (description: string, constraints: Constraints = {}): OptionSpec => ({type: 'number', description, ...constraints})
@@ -233,6 +234,7 @@ export const builtinPlugin = definePlugin({
       env: ['MYSQL_URL'],
       schemes: ['mysql:', 'mariadb:'],
       example: 'mysql://user@host:3306/db',
+      urlProblem: mysqlUrlProblem,
       options: MYSQL_OPTIONS,
       probeMetrics: {
         'mysql.connections': ['pool.utilization'],

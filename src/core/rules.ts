@@ -197,6 +197,9 @@ export function parseRule(raw: unknown, file: string): RuleDefinition {
     docs: String(r.docs ?? '').trim(),
     source: r.source === undefined ? undefined : String(r.source),
     remedies: ((r.remedies as RemedyTemplate[] | undefined) ?? []).map((t, i) => {
+      if (t?.kinds !== undefined && !(Array.isArray(t.kinds) && t.kinds.length > 0 && t.kinds.every((k) => typeof k === 'string'))) {
+        throw new ConfigError(`${where}: remedies[${i}].kinds must be a list of target kinds such as [postgres]`)
+      }
       const see = parseLinks(t?.see, where, `remedies[${i}].see`)
       return see ? {...t, see} : t
     }),

@@ -91,6 +91,6 @@ export function describeMysqlError(error: unknown, login: {user?: string; where?
   if (e.code === 'ER_DBACCESS_DENIED_ERROR') return `${message}: GRANT the user access to that database, or leave the database out of the URL`
   if (e.code === 'ER_CON_COUNT_ERROR') return 'the server has no free connection slot (max_connections reached): free one or raise max_connections'
   if (e.code === 'PROTOCOL_CONNECTION_LOST' || e.code === 'ECONNRESET') return `the server closed the connection${login.where ? ` (${login.where})` : ''}: is it shutting down or restarting?`
-  if (e.code === 'HANDSHAKE_SSL_ERROR' || /SSL|TLS|certificate/i.test(message)) return `TLS failed (${message}): check ssl-mode and ssl-ca in the URL`
+  if (e.code === 'HANDSHAKE_SSL_ERROR' || e.code === 'HANDSHAKE_NO_SSL_SUPPORT' || /SSL|TLS|certificate|secure connection/i.test(message)) return `TLS failed (${message}): check ssl-mode and ssl-ca in the URL`
   return message
 }

@@ -4,7 +4,7 @@
  * test may kill (startPrivateMariadb, like pg-cluster.ts for PostgreSQL).
  */
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
-import {chownSync, mkdtempSync, rmSync} from 'node:fs'
+import {chownSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import mysql from 'mysql2/promise'
@@ -161,8 +161,12 @@ export async function startPrivateMariadb(settings: Record<string, string> = {})
       }
     }, `mariadbd on :${port} answers`, 30_000)
   } catch (error) {
+    let log = ''
+    try {
+      log = readFileSync(join(dir, 'error.log'), 'utf8').split('\n').filter((l) => /ERROR/.test(l)).slice(-3).join('; ')
+    } catch {}
     server.destroy()
-    throw error
+    throw new Error(`${(error as Error).message}${log ? `: ${log}` : ''}`)
   }
   return server
 }
