@@ -107,7 +107,7 @@ describe('chokepoint demo', () => {
       const unusedDrop = unused.find((f) => f.subject.includes('orders_total_cents_idx'))!.remedies.find((r) => r.kind === 'drop-index')
       expect(unusedDrop?.sql).toMatch(/DROP INDEX .*orders_total_cents_idx/)
 
-      const duplicate = byRule(report, 'database/duplicate-index')
+      const duplicate = byRule(report, 'database/duplicate-index').filter((f) => f.target === 'shop-db')
       expect(duplicate).toHaveLength(1)
       expect(duplicate[0].subject).toMatch(/orders_created_at(_copy)?_idx/)
       const duplicateDrop = duplicate[0].remedies.find((r) => r.kind === 'drop-index')
@@ -153,6 +153,31 @@ describe('chokepoint demo', () => {
         expect(keys).toEqual([])
       } finally {
         client.disconnect()
+      }
+    })
+
+    it('includes a MySQL/MariaDB database when one answers: index health on its planted indexes, then drops it', async () => {
+      const mysql = report.targets.find((t) => t.kind === 'mysql')
+      if (!mysql) {
+        expect(run.stderr).toMatch(/MySQL\/MariaDB: (not reachable at .*|seeding failed .*), skipping that part/)
+        return
+      }
+      expect(mysql.status).toBe('ok')
+      const database = /database (chokepoint_demo_[0-9a-f]+):/.exec(run.stderr)![1]
+      const onDemo = (rule: string) => byRule(report, rule).filter((f) => f.target === mysql.name).map((f) => f.subject)
+      expect(onDemo('database/duplicate-index').sort()).toEqual([`\`${database}\`.\`customers\` \`idx_country\``, `\`${database}\`.\`customers\` \`idx_email_again\``])
+      expect(onDemo('database/mysql-no-primary-key')).toEqual([`\`${database}\`.\`order_events\``])
+      // The statements probe needs performance_schema: off (MariaDB's default), the report says how to turn it on.
+      const statements = report.skipped.find((c) => c.target === mysql.name && c.probe === 'mysql.statements')
+      if (statements) expect(statements.reason).toMatch(/performance_schema=ON/)
+      const {createConnection} = await import('mysql2/promise')
+      const url = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306')
+      const connection = await createConnection({host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username || 'root'), password: url.password ? decodeURIComponent(url.password) : undefined})
+      try {
+        const [rows] = await connection.query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database])
+        expect(rows).toEqual([])
+      } finally {
+        connection.destroy()
       }
     })
   })
