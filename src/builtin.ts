@@ -175,6 +175,8 @@ const MYSQL_OPTIONS: OptionSpecs = {
   connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
   statementsTopN: count('mysql.statements: digests read, by total time (default 50)', 1, 10_000),
   sessionsTopN: count('mysql.sessions: longest transactions and lock waits read (default 20)', 1, 1000),
+  plansTopN: count('mysql.plans: costliest digests (or given statements) explained at most (default 20)', 1, 200),
+  queries: INDEX_ADVISOR_OPTIONS.queries,
 }
 
 const PGBOUNCER_OPTIONS: OptionSpecs = {
@@ -243,6 +245,7 @@ export const builtinPlugin = definePlugin({
         'mysql.statements': ['db.statement.mean_seconds', 'mysql.statement.full_scan_share', 'mysql.statement.tmp_disk_share'],
         'mysql.replication': ['replication.lag_seconds', 'mysql.replication.threads_stopped'],
         'mysql.index-health': ['db.index.duplicate_bytes', 'db.index.unused_bytes', 'mysql.table.no_primary_key'],
+        'mysql.plans': [],
       },
       driver: async () => (await import('./drivers/mysql.js')).mysqlDriver,
       probes: async () => (await import('./probes/mysql/index.js')).mysqlProbes,
@@ -332,6 +335,7 @@ export const builtinPlugin = definePlugin({
   advisors: [
     {id: 'ttl', scope: 'redis', description: 'Per-pattern TTL, idleness and eviction analysis of a Redis key sample', load: async () => (await import('./advisors/ttl.js')).ttlAdvisor},
     {id: 'index', scope: 'postgres', description: 'Workload index advisor: candidate indexes verified by what-if planning', load: async () => (await import('./advisors/index-advisor/advisor.js')).indexAdvisor},
+    {id: 'mysql-index', scope: 'mysql', description: 'Missing indexes of MySQL/MariaDB statements from their EXPLAIN plans (unverified: no hypothetical indexes)', load: async () => (await import('./advisors/mysql-index/advisor.js')).mysqlIndexAdvisor},
     {id: 'workers', scope: 'stack', description: 'Consumers each queue needs from arrival and service rates', load: async () => (await import('./advisors/workers.js')).workersAdvisor},
     {id: 'working-set', scope: 'postgres', description: 'Low buffer-cache hit rates of a database as one problem, weighed by their read time', load: async () => (await import('./advisors/working-set.js')).workingSetAdvisor},
     {id: 'pool-chain', scope: 'stack', description: 'App pools x instances, PgBouncer pools and max_connections budgeted together', load: async () => (await import('./advisors/pool-chain.js')).poolChainAdvisor},

@@ -183,10 +183,19 @@ export class MysqlSession {
     return this.query(sql)
   }
 
-  async query<T extends Record<string, unknown> = Record<string, any>>(text: string, params?: unknown[]): Promise<T[]> {
+  /**
+   * `logAs` is what the command log (--verbose, the report's overhead) records instead of `text`, and what a server
+   * error is reworded with: a statement holding literal values (EXPLAIN of a sample text) is logged masked, and the
+   * server's "near '…'" in an error would quote them back.
+   */
+  async query<T extends Record<string, unknown> = Record<string, any>>(text: string, params?: unknown[], logAs?: {text: string; scrub: (message: string) => string}): Promise<T[]> {
     if (this.lost) throw new ConnectionLost(this.lost)
-    const [rows] = await this.log.run(text, () => withDeadline(this.conn.query(`${MYSQL_SQL_MARKER} ${text}`, params), this.queryTimeoutMs, 'from MySQL',
-      () => this.abort(`no answer from MySQL within ${formatMs(this.queryTimeoutMs)}`)))
+    const send = () => withDeadline(this.conn.query(`${MYSQL_SQL_MARKER} ${text}`, params), this.queryTimeoutMs, 'from MySQL',
+      () => this.abort(`no answer from MySQL within ${formatMs(this.queryTimeoutMs)}`))
+    const [rows] = await this.log.run(logAs?.text ?? text, logAs ? () => send().catch((error: unknown) => {
+      const e = error as {errno?: number; sqlMessage?: string; message?: string}
+      throw Object.assign(new Error(logAs.scrub(String(e?.sqlMessage ?? e?.message ?? error))), {errno: e?.errno})
+    }) : send)
     return rows as T[]
   }
 

@@ -3,6 +3,7 @@ import type {MysqlSession} from '../../drivers/mysql.js'
 import {bufferPoolProbe} from './buffer-pool.js'
 import {connectionsProbe} from './connections.js'
 import {indexHealthProbe} from './index-health.js'
+import {plansProbe} from './plans.js'
 import {replicationProbe} from './replication.js'
 import {sessionsProbe} from './sessions.js'
 import {statementsProbe} from './statements.js'
@@ -14,4 +15,6 @@ export const mysqlProbes: Probe<MysqlSession>[] = [
   statementsProbe,
   replicationProbe,
   indexHealthProbe,
+  // Last: it may change the session's default database (USE) to explain a digest's statement.
+  plansProbe,
 ]

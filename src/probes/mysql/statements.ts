@@ -48,7 +48,7 @@ export interface MysqlStatementsData {
  * every exporter's; the server builds a temporary table to answer many of them, which would read as disk temp tables),
  * SHOW and SET. Left out by the server, so they take no slot of the top N.
  */
-const MONITORING_EXCLUDED = `DIGEST_TEXT NOT LIKE '%information\\_schema%' AND DIGEST_TEXT NOT LIKE '%performance\\_schema%'
+export const MONITORING_EXCLUDED = `DIGEST_TEXT NOT LIKE '%information\\_schema%' AND DIGEST_TEXT NOT LIKE '%performance\\_schema%'
   AND DIGEST_TEXT NOT LIKE 'SHOW %' AND DIGEST_TEXT NOT LIKE 'SET %'`
 
 /*
