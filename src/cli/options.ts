@@ -42,9 +42,11 @@ export async function resolveRun(flags: CommonFlags, {needTargets}: {needTargets
   if (windowSeconds === null) throw new UsageError(`--window: expected a duration like 10s, 1m or 0, got "${windowText}"`)
   if (windowSeconds > 3600) throw new UsageError('--window: at most 1h (a probe holds its connection for the whole window)')
   const failOn = (flags['fail-on'] ?? config.failOn ?? 'critical') as FailOn
-  const withAdvisor = applyShardPlanFlag(await applyAdvisorFlags(config, flags), flags)
   const kindFlags = ctx.registry.kinds().flatMap((k) => (k.flag ? [k.flag] : []))
   const urls = Object.fromEntries(kindFlags.map((flag) => [flag, flags[flag] as string[] | undefined]))
+  // Which kinds are audited decides whose parser reads --queries (queriesKind).
+  const kinds = new Set(resolveTargets(config, urls, ctx.registry, ctx.secrets).map((t) => t.kind))
+  const withAdvisor = applyShardPlanFlag(await applyAdvisorFlags(config, flags, queriesKind(kinds, flags)), flags)
   const targets = resolveTargets(withAdvisor, urls, ctx.registry, ctx.secrets)
   if (needTargets && targets.length === 0) {
     const [first, ...others] = kindFlags
@@ -53,8 +55,45 @@ export async function resolveRun(flags: CommonFlags, {needTargets}: {needTargets
   return {config: withAdvisor, configFile: file, targets, windowSeconds, failOn}
 }
 
+/**
+ * The kind whose targets --queries / --query are for: mysql when MySQL/MariaDB targets are audited and no PostgreSQL
+ * one is, else postgres (as before there were mysql targets). With both kinds the statements are PostgreSQL's, and a
+ * line on stderr says so: the mysql targets take theirs from the config (options.mysql.queries).
+ */
+export function queriesKind(kinds: ReadonlySet<string>, flags: Pick<CommonFlags, 'queries' | 'query'>): 'postgres' | 'mysql' {
+  const kind = kinds.has('mysql') && !kinds.has('postgres') ? 'mysql' : 'postgres'
+  if ((flags.queries || flags.query?.length) && kinds.has('mysql') && kinds.has('postgres')) {
+    process.stderr.write(`--queries/--query apply to the PostgreSQL targets; for the MySQL/MariaDB targets list the statements under options.mysql.queries in the config file\n`)
+  }
+  return kind
+}
+
+/** MySQL/MariaDB statements for the mysql targets' plans probe (target option queries), split and parsed in that dialect. */
+async function applyMysqlQueryFlags(config: ChokepointConfig, flags: CommonFlags): Promise<ChokepointConfig> {
+  const queries: Array<{sql: string; weight?: number}> = []
+  if (flags.queries) {
+    const {parseMysqlQueriesFile} = await import('../knowledge/mysql/workload.js')
+    queries.push(...await parseMysqlQueriesFile(flags.queries))
+    if (queries.length === 0) throw new UsageError(`--queries ${flags.queries}: the file holds no SQL statement`)
+  }
+  if (flags.query?.length) {
+    const {parseMysqlQueriesText} = await import('../knowledge/mysql/workload.js')
+    for (const sql of flags.query) {
+      const parsed = parseMysqlQueriesText(sql, '--query')
+      if (parsed.length !== 1) throw new UsageError(`--query: give one statement per --query (found ${parsed.length})`)
+      queries.push({sql: parsed[0].sql})
+    }
+  }
+  if (queries.length === 0) return config
+  return {...config, options: {...config.options, mysql: {...config.options?.mysql, queries}}}
+}
+
 /** The index advisor's flags become postgres target options, so config files can set them too. */
-async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags): Promise<ChokepointConfig> {
+async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags, queriesFor: 'postgres' | 'mysql' = 'postgres'): Promise<ChokepointConfig> {
+  if (queriesFor === 'mysql') {
+    config = await applyMysqlQueryFlags(config, flags)
+    flags = {...flags, queries: undefined, query: undefined}
+  }
   const advisor: Record<string, unknown> = {...(config.options?.postgres?.indexAdvisor as Record<string, unknown> | undefined)}
   const queries: Array<{sql: string; weight?: number}> = []
   if (flags.queries) {

@@ -47,7 +47,7 @@ function byteToCharOffset(text: string): (byteOffset: number) => number {
   return (b) => bytes.subarray(0, b).toString('utf8').length
 }
 
-const WEIGHT_COMMENT = /^(?:--|\/\*)\s*weight\s*[:=]\s*([0-9]*\.?[0-9]+)/i
+export const WEIGHT_COMMENT = /^(?:--|\/\*)\s*weight\s*[:=]\s*([0-9]*\.?[0-9]+)/i
 
 /**
  * Splits a SQL file into statements with the server's own parser (statement boundaries from
