@@ -61,7 +61,7 @@ export function explainPlan(sql: string, flavour: 'mysql' | 'mariadb'): ExplainP
 }
 
 /** Plan fields holding expressions of the statement, and with them its literal values. */
-const EXPRESSION_FIELD = /condition|sort_key|expression|^ref$|^having|^filter/i
+const EXPRESSION_FIELD = /condition|sort_key|expression|^ref$|^having/i
 
 /**
  * The plan with every expression field's literals masked (attached_condition "`t`.`token` = 'sk_live_…'" becomes
