@@ -177,6 +177,8 @@ const MYSQL_OPTIONS: OptionSpecs = {
   sessionsTopN: count('mysql.sessions: longest transactions and lock waits read (default 20)', 1, 1000),
   plansTopN: count('mysql.plans: costliest digests (or given statements) explained at most (default 20)', 1, 200),
   queries: INDEX_ADVISOR_OPTIONS.queries,
+  verifyReal: boolean('mysql-index advisor: build each proposed index (ALGORITHM=INPLACE, LOCK=NONE), re-EXPLAIN, drop it (--verify-real; databases marked scratch only)'),
+  scratch: boolean('the audited databases are scratch copies: allows verifyReal (with the mark in the database: docs/mysql-index.md)'),
 }
 
 const PGBOUNCER_OPTIONS: OptionSpecs = {

@@ -84,8 +84,7 @@ async function applyMysqlQueryFlags(config: ChokepointConfig, flags: CommonFlags
       queries.push({sql: parsed[0].sql})
     }
   }
-  if (queries.length === 0) return config
-  return {...config, options: {...config.options, mysql: {...config.options?.mysql, queries}}}
+  return queries.length === 0 ? config : {...config, options: {...config.options, mysql: {...config.options?.mysql, queries}}}
 }
 
 /** The index advisor's flags become postgres target options, so config files can set them too. */
@@ -119,7 +118,11 @@ async function applyAdvisorFlags(config: ChokepointConfig, flags: CommonFlags, q
     if (ratio === null || ratio < 0 || ratio >= 1) throw new UsageError(`--min-improvement: expected a percentage like 10%, got "${flags['min-improvement']}"`)
     advisor.minImprovement = ratio
   }
-  if (flags['verify-real']) advisor.verifyReal = true
+  if (flags['verify-real']) {
+    advisor.verifyReal = true
+    // The mysql-index advisor reads it from the mysql target options.
+    config = {...config, options: {...config.options, mysql: {...config.options?.mysql, verifyReal: true}}}
+  }
   if (Object.keys(advisor).length === 0) return config
   return {...config, options: {...config.options, postgres: {...config.options?.postgres, indexAdvisor: advisor}}}
 }

@@ -8,6 +8,11 @@ import {describeMysqlError} from './connect-errors.js'
 import {mysqlUrlProblem} from './mysql-url.js'
 
 export interface MysqlSessionOptions {
+  /**
+   * Not READ ONLY: only the --verify-real session of the mysql-index advisor, which builds and drops indexes on a
+   * database marked scratch (src/advisors/mysql-index/verify.ts). Every probe's session is read-only.
+   */
+  readWrite?: boolean
   statementTimeoutMs?: number
   lockWaitTimeoutMs?: number
   connectTimeoutMs?: number
@@ -116,6 +121,11 @@ export class MysqlSession {
   database = ''
   /** Why the connection was dropped: every later query fails at once. */
   lost?: string
+  /**
+   * The texts mysql.plans explained (sample texts, literal values and all) by statement id: kept in memory for
+   * --verify-real to explain again, never in a reading, the snapshot or the report.
+   */
+  readonly explainTexts = new Map<string, {schema: string | null; text: string}>()
 
   constructor(readonly conn: Connection, readonly log: CommandLog, readonly queryTimeoutMs: number) {}
 
@@ -154,7 +164,7 @@ export class MysqlSession {
     connect.signal?.addEventListener('abort', stopAbort, {once: true})
     try {
       log.currentProbe = 'connect'
-      await session.query('SET SESSION TRANSACTION READ ONLY')
+      if (!options.readWrite) await session.query('SET SESSION TRANSACTION READ ONLY')
       const [facts] = await session.query<{version: string; comment: string; server_id: string; read_only: string}>(
         'SELECT VERSION() AS version, @@version_comment AS comment, @@server_id AS server_id, @@read_only AS read_only')
       session.version = String(facts?.version ?? '')

@@ -3,7 +3,7 @@ import {tableKey} from '../../knowledge/mysql/catalog.js'
 import {parseExplain, type ExplainSummary, type TableAccess} from '../../knowledge/mysql/explain.js'
 import {statementShape} from '../../knowledge/mysql/statement-shape.js'
 import {quoteMysqlQualified} from '../../core/sql.js'
-import {candidateRemedy, candidatesFor, NOT_VERIFIED, type CatalogFacts, type MysqlCandidate} from './candidates.js'
+import {candidateName, candidateRemedy, candidatesFor, NOT_VERIFIED, type CatalogFacts, type MysqlCandidate} from './candidates.js'
 
 /**
  * Index advice for MySQL/MariaDB statements from their EXPLAIN FORMAT=JSON plans, without a live server: the input
@@ -114,7 +114,7 @@ export function adviseMysqlIndexes(input: MysqlAdviceInput): {findings: AdvisorF
       value: statements.length,
       message: `likely missing index on ${quoteMysqlQualified(c.schema, c.table)} (${NOT_VERIFIED}): ${c.why}; ${reasons[0]}${statements.length > 1 ? ` and ${statements.length - 1} more statement(s)` : ''}`,
       evidence: {
-        vendor: input.flavour, definition: remedy.sql, statements, kind: c.kind, verified: false, notVerified: NOT_VERIFIED, reasons,
+        vendor: input.flavour, definition: remedy.sql, schema: c.schema, table: c.table, indexName: candidateName(c, input.catalog.indexes), statements, kind: c.kind, verified: false, notVerified: NOT_VERIFIED, reasons,
         largestFullScanRows: largestScan, sizeBytes: remedy.estimate.sizeBytes, replaces: c.replaces,
         ...(remedy.onlineSchemaChange ? {onlineSchemaChange: remedy.onlineSchemaChange} : {}),
       },

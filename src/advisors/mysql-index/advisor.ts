@@ -2,7 +2,54 @@ import type {Advisor, AdvisorContext, AdvisorFinding} from '../../core/advisor.j
 import {dataOf} from '../../core/readings.js'
 import {tableKey} from '../../knowledge/mysql/catalog.js'
 import {mysqlPlansReading} from '../../readings/mysql.js'
+import {CommandLog} from '../../core/probe.js'
+import {errorMessage} from '../../core/errors.js'
+import {MysqlSession, type MysqlSessionOptions} from '../../drivers/mysql.js'
 import {adviseMysqlIndexes, type MysqlPlannedStatement} from './advise.js'
+import {applyVerification, verifyProposal, verifyRealRefusal, type VerifyStatement} from './verify.js'
+
+/** The verify session's statement limit: an index build on a scratch copy takes longer than a probe's read. */
+export const VERIFY_STATEMENT_TIMEOUT_MS = 120_000
+
+/**
+ * --verify-real: a second session, not READ ONLY, opened only now; each proposal verified or refused (verify.ts);
+ * closed whatever happens.
+ */
+async function verifyFindings(ctx: AdvisorContext, findings: AdvisorFinding[], live: MysqlSession): Promise<AdvisorFinding[]> {
+  if (!ctx.spec) return findings.map((f) => applyVerification(f, {verified: false, why: 'not verified: --verify-real needs a live audit'}))
+  let session: MysqlSession
+  try {
+    session = await MysqlSession.open(ctx.spec.url, {...(ctx.spec.options as MysqlSessionOptions), readWrite: true, statementTimeoutMs: VERIFY_STATEMENT_TIMEOUT_MS}, new CommandLog(ctx.spec.name))
+  } catch (error) {
+    const why = `not verified: the --verify-real session could not be opened (${errorMessage(error).split('\n')[0]})`
+    return findings.map((f) => applyVerification(f, {verified: false, why}))
+  }
+  try {
+    const refusals = new Map<string, string | undefined>()
+    const out: AdvisorFinding[] = []
+    for (const f of findings) {
+      const schema = String(f.evidence.schema)
+      if (!refusals.has(schema)) refusals.set(schema, await verifyRealRefusal(session, schema, ctx.options.scratch === true))
+      const refused = refusals.get(schema)
+      if (refused) {
+        out.push(applyVerification(f, {verified: false, why: `not verified: ${refused}`}))
+        continue
+      }
+      const statements: VerifyStatement[] = (f.evidence.statements as string[]).flatMap((id) => {
+        const t = live.explainTexts.get(id)
+        return t ? [{id, ...t}] : []
+      })
+      try {
+        out.push(applyVerification(f, await verifyProposal(session, f, statements)))
+      } catch (error) {
+        out.push(applyVerification(f, {verified: false, why: `not verified: ${errorMessage(error).split('\n')[0]}`}))
+      }
+    }
+    return out
+  } finally {
+    await session.close()
+  }
+}
 
 /**
  * The MySQL/MariaDB index advisor: the statements mysql.plans explained (costly digests, or --queries), their
@@ -40,6 +87,11 @@ export const mysqlIndexAdvisor: Advisor = {
         if (!same) findings.set(f.subject, f)
         else (same.evidence.statements as string[]).push(...(f.evidence.statements as string[]))
       }
+    }
+    const live = ctx.live.get(ctx.target.name) as MysqlSession | undefined
+    if (ctx.options.verifyReal === true && findings.size > 0) {
+      if (!live) return [...findings.values()].map((f) => applyVerification(f, {verified: false, why: 'not verified: --verify-real needs a live audit (this one is from a snapshot)'}))
+      return verifyFindings(ctx, [...findings.values()], live)
     }
     return [...findings.values()]
   },

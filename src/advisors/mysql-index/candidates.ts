@@ -29,7 +29,7 @@ const MAX_COVERING_COLUMNS = 6
 /** MySQL and MariaDB identifiers are at most 64 characters. */
 const MAX_NAME = 64
 
-export const NOT_VERIFIED = 'not verified: neither MySQL nor MariaDB has hypothetical indexes; --verify-real against a scratch database (build with ALGORITHM=INPLACE, LOCK=NONE, re-EXPLAIN, drop) is not wired for MySQL yet'
+export const NOT_VERIFIED = 'not verified: neither MySQL nor MariaDB has hypothetical indexes (--verify-real against a database marked scratch builds each with ALGORITHM=INPLACE, LOCK=NONE, re-EXPLAINs and drops it)'
 
 export interface MysqlCandidate {
   schema: string

@@ -203,6 +203,7 @@ export const plansProbe: Probe<MysqlSession> = {
         // The sample holds literal values: the command log and any error see only the masked text.
         const [row] = await session.query<{EXPLAIN: string}>(`EXPLAIN FORMAT=JSON ${plan.text}`, undefined, {text: `EXPLAIN FORMAT=JSON ${maskLiterals(plan.text)}`, scrub: scrubbed})
         const json = JSON.parse(String(Object.values(row ?? {})[0] ?? ''))
+        session.explainTexts.set(s.id, {schema: s.schema, text: plan.text})
         const masked = maskPlan(json)
         statements.push({...s, explained: plan.readPart ? 'read part' : 'statement', plan: masked, summary: summaryOf(masked, session.flavour)})
       } catch (error) {

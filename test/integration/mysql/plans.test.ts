@@ -78,6 +78,38 @@ describe('mysql.plans and the mysql-index advisor', () => {
     })
   })
 
+  it('--verify-real on a database marked scratch builds each proposal, re-EXPLAINs, drops it, and marks it verified; refused on an unmarked one', async () => {
+    await withMariadbDatabase('cp_plans_verify', async (db) => {
+      const conn = await plant(db)
+      try {
+        await conn.query(`GRANT INDEX ON ${db}.* TO 'chokepoint'@'%'`)
+        await conn.query(`USE ${db}`)
+        for (let i = 0; i < 10; i++) await conn.query(`SELECT id, note FROM orders WHERE customer_id = ${i + 3}`)
+        const options = {plansTopN: 200, verifyReal: true, scratch: true}
+        const mine = (report: Awaited<ReturnType<typeof auditMysql>>['report']) => report.findings.filter((f) => f.rule === 'database/missing-index' && f.subject.includes(`\`${db}\``))
+        const indexes = async () => (await conn.query(`SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'orders'`, [db]))[0] as Array<{INDEX_NAME: string}>
+
+        const refused = mine((await auditMysql(MARIADB_URL, {onlyProbes: ['mysql.plans'], options})).report)
+        expect(refused.length).toBeGreaterThan(0)
+        expect(refused.every((f) => f.evidence.verified === false && /--verify-real refused: the database must be marked scratch \(the database `cp_plans_verify` is not marked \(ALTER DATABASE `cp_plans_verify` COMMENT 'chokepoint:scratch'\)\)/.test(String(f.evidence.notVerified)))).toBe(true)
+        expect((await indexes()).map((r) => r.INDEX_NAME)).toEqual(['PRIMARY'])
+
+        await conn.query(`ALTER DATABASE ${db} COMMENT 'chokepoint:scratch'`)
+        const {report} = await auditMysql(MARIADB_URL, {onlyProbes: ['mysql.plans'], options})
+        const verified = mine(report).find((f) => f.evidence.definition === `CREATE INDEX \`idx_orders_customer_id_note\` ON \`${db}\`.\`orders\` (\`customer_id\`, \`note\`) ALGORITHM=INPLACE LOCK=NONE;`)
+        expect(verified?.evidence, JSON.stringify(mine(report).map((f) => f.evidence))).toMatchObject({verified: true})
+        expect(Number(verified!.evidence.rowsExaminedAfter)).toBeLessThan(Number(verified!.evidence.rowsExaminedBefore) / 10)
+        expect(verified!.remedies[0]).toMatchObject({verified: 'real'})
+        expect(verified!.message).toMatch(/verified on a scratch database: built, used by 1 statement\(s\), rows examined \d+ → \d+, dropped/)
+        // Dropped again: the scratch database is as it was.
+        expect((await indexes()).map((r) => r.INDEX_NAME)).toEqual(['PRIMARY'])
+      } finally {
+        await conn.query(`REVOKE SELECT, INDEX ON ${db}.* FROM 'chokepoint'@'%'`).catch(() => {})
+        await conn.end()
+      }
+    })
+  })
+
   it('explains --queries statements in the MySQL dialect (backticks, # comments, weights), not with the PostgreSQL parser', async () => {
     await withMariadbDatabase('cp_plans_queries', async (db) => {
       const conn = await plant(db)
