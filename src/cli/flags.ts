@@ -38,7 +38,7 @@ export const advisorFlags = {
   'index-budget': Flags.string({summary: 'Storage budget for proposed indexes, e.g. 500MB.', helpGroup: 'INDEX ADVISOR'}),
   'max-indexes': wholeNumberFlag({summary: 'Most indexes to propose (0 to 1000).', min: 0, max: 1000, helpGroup: 'INDEX ADVISOR'}),
   'min-improvement': Flags.string({summary: 'Smallest workload gain worth an index, e.g. 10%.', helpGroup: 'INDEX ADVISOR'}),
-  'verify-real': Flags.boolean({summary: 'Build proposed indexes for real inside a rolled-back transaction (scratch databases only).', helpGroup: 'INDEX ADVISOR'}),
+  'verify-real': Flags.boolean({summary: 'Build proposed indexes for real, scratch databases only (PostgreSQL: inside a rolled-back transaction; MySQL/MariaDB: built, re-EXPLAINed, dropped).', helpGroup: 'INDEX ADVISOR'}),
   'shard-plan': wholeNumberFlag({summary: 'Plan shard keys for N shards and show the plan whether or not sharding is warranted yet (2 to 4096).', min: 2, max: 4096, helpGroup: 'SHARD KEY'}),
 }
 

@@ -13,7 +13,7 @@ function fakeSession(flavour: 'mysql' | 'mariadb', versionNum: number, answers: 
   const sent: string[] = []
   const logged: string[] = []
   const session = {
-    flavour, versionNum, database, user: 'audit', lost: undefined, sent, logged,
+    flavour, versionNum, database, user: 'audit', lost: undefined, sent, logged, explainTexts: new Map(),
     async query(sql: string, _params?: unknown[], logAs?: {text: string}) {
       sent.push(sql)
       logged.push(logAs?.text ?? sql)
