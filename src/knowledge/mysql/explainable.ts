@@ -57,7 +57,7 @@ export function explainPlan(sql: string, flavour: 'mysql' | 'mariadb'): ExplainP
   if ((s.type === 'insert' || s.type === 'replace') && (s.values as Node | undefined)?.type === 'select') {
     return {text: sqlifier().sqlify(s.values as never, dialect), readPart: true}
   }
-  return {refused: `a ${String(s.type ?? 'statement').toUpperCase()}${s.type === 'insert' || s.type === 'replace' ? ' … VALUES' : ''} is not explained: EXPLAIN without running it applies to SELECT, UPDATE, DELETE and INSERT … SELECT only`}
+  return {refused: `${String(s.type ?? 'statement').toUpperCase()}${s.type === 'insert' || s.type === 'replace' ? ' … VALUES' : ''} is not explained: EXPLAIN without running it applies to SELECT, UPDATE, DELETE and INSERT … SELECT only`}
 }
 
 /** Plan fields holding expressions of the statement, and with them its literal values. */

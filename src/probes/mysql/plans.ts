@@ -52,9 +52,16 @@ export interface MysqlPlansData {
   explainMs: number
 }
 
+/*
+ * Only digests that start like a statement EXPLAIN may take (the server writes a digest's keywords in capitals):
+ * DDL, CALL, COMMIT, SET and SHOW would otherwise take the costliest slots (a schema migration's CREATE TABLEs do)
+ * and leave none to plan. Choosing rows, not deciding: the parser still decides on each sample (explainable.ts).
+ */
+const PLANNABLE_KEYWORD = `(${['SELECT ', 'UPDATE ', 'DELETE ', 'INSERT ', 'REPLACE ', 'WITH ', '('].map((k) => `DIGEST_TEXT LIKE '${k}%'`).join(' OR ')})`
+
 const DIGESTS_SQL = (sample: boolean) => `SELECT SCHEMA_NAME AS s, DIGEST AS d, DIGEST_TEXT AS q, COUNT_STAR AS c, SUM_TIMER_WAIT AS t${sample ? ', QUERY_SAMPLE_TEXT AS x' : ''}
 FROM performance_schema.events_statements_summary_by_digest
-WHERE DIGEST IS NOT NULL AND ${MONITORING_EXCLUDED} AND DIGEST_TEXT NOT LIKE 'EXPLAIN %' ORDER BY SUM_TIMER_WAIT DESC LIMIT ?`
+WHERE DIGEST IS NOT NULL AND ${MONITORING_EXCLUDED} AND ${PLANNABLE_KEYWORD} ORDER BY SUM_TIMER_WAIT DESC LIMIT ?`
 
 const TABLES_SQL = `SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES
   WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) AND TABLE_NAME IN (?)`
@@ -124,7 +131,7 @@ async function readCatalog(session: MysqlSession, named: Array<{schema: string; 
 async function digestStatements(session: MysqlSession, topN: number): Promise<{statements: Array<MysqlPlanStatement & {sample?: string}>; sampleSource?: SampleSource; gap?: ReadingGap}> {
   await requirePerformanceSchema(session, WHAT)
   const inSummary = hasQuerySampleText(session.flavour, session.versionNum)
-  // Three times N: statements EXPLAIN does not take (COMMIT, CALL, SET …) are passed over without a round trip.
+  // Three times N: statements EXPLAIN does not take (INSERT … VALUES, SELECT … INTO) are passed over without a round trip.
   const rows = await queryOrSkip<DigestRow & Record<string, unknown>>(session, WHAT, 'performance_schema', DIGESTS_SQL(inSummary), [topN * 3])
   let samples = new Map<string, string>()
   let sampleSource: SampleSource | undefined

@@ -26,7 +26,7 @@ async function plant(db: string) {
 }
 
 describe('mysql.plans and the mysql-index advisor', () => {
-  it('proposes the planted missing index, is quiet where the index exists, never shows the secret literal, and skips a CALL unsent', async () => {
+  it('proposes the planted missing index, is quiet where the index exists, never shows the secret literal, and skips an INSERT … VALUES and a CALL unsent', async () => {
     await withMariadbDatabase('cp_plans', async (db) => {
       const conn = await plant(db)
       try {
@@ -36,6 +36,7 @@ describe('mysql.plans and the mysql-index advisor', () => {
           await conn.query(`SELECT plan FROM accounts WHERE token = '${SECRET}'`)
           await conn.query(`UPDATE orders SET note = 'x' WHERE customer_id = ${i + 1}`)
           await conn.query('CALL slow_proc()')
+          await conn.query(`INSERT INTO accounts (id, token, plan) VALUES (${100_000 + i}, '${SECRET}', 'pro')`)
         }
         const {report, snapshot} = await auditMysql(MARIADB_URL, {onlyProbes: ['mysql.plans'], options: {plansTopN: 200}})
         const reading = readingOf(snapshot, 'mysql.plans')
@@ -49,9 +50,11 @@ describe('mysql.plans and the mysql-index advisor', () => {
         expect(byText(/FROM `?accounts`?/)).toMatchObject({explained: 'statement', summary: {fullScans: []}})
         // The UPDATE is explained by its read part: the READ ONLY session may not EXPLAIN a write.
         expect(byText(/^UPDATE/)).toMatchObject({explained: 'read part', summary: {fullScans: ['orders']}})
-        const call = byText(/CALL/i)
-        expect(call?.skipped).toMatch(/a CALL is not explained/)
-        expect(call?.plan).toBeUndefined()
+        // An INSERT … VALUES is listed as not explained; a CALL (or DDL, COMMIT, SET) takes no slot at all.
+        const insert = byText(/^INSERT/)
+        expect(insert?.skipped).toMatch(/^INSERT … VALUES is not explained/)
+        expect(insert?.plan).toBeUndefined()
+        expect(byText(/CALL/i)).toBeUndefined()
 
         const proposals = report.findings.filter((f) => f.rule === 'database/missing-index' && f.subject.includes(`\`${db}\``))
         expect(proposals.map((f) => f.evidence.definition).sort()).toEqual([
@@ -66,10 +69,10 @@ describe('mysql.plans and the mysql-index advisor', () => {
         // The sample texts held the secret; the report, the snapshot and the command log never do.
         for (const [what, doc] of Object.entries({report, snapshot})) expect(JSON.stringify(doc).includes(SECRET), what).toBe(false)
         expect(JSON.stringify(snapshot).includes('sk_live')).toBe(false)
-        // The CALL was passed over: no command sent held it.
+        // Neither was sent.
         const commands = (snapshot.overhead ?? report.overhead ?? []).flatMap((o) => o.commands.map((c) => c.text))
         expect(commands.some((t) => /EXPLAIN FORMAT=JSON/.test(t))).toBe(true)
-        expect(commands.filter((t) => /slow_proc|CALL/i.test(t))).toEqual([])
+        expect(commands.filter((t) => /slow_proc|CALL|INSERT/i.test(t))).toEqual([])
         expect(commands.filter((t) => t.includes('sk_live'))).toEqual([])
       } finally {
         await conn.query(`REVOKE SELECT ON ${db}.* FROM 'chokepoint'@'%'`).catch(() => {})

@@ -19,9 +19,9 @@ describe('explainPlan: what is handed to EXPLAIN', () => {
   })
   it('refuses everything else, with why', () => {
     for (const [sql, why] of [
-      ['INSERT INTO a VALUES (1)', /INSERT … VALUES is not explained/], ['CALL p()', /a CALL is not explained/], ['DO SLEEP(1)', /not parsable/],
+      ['INSERT INTO a VALUES (1)', /^INSERT … VALUES is not explained/], ['CALL p()', /^CALL is not explained/], ['DO SLEEP(1)', /not parsable/],
       ['SELECT 1; SELECT 2', /2 statements in one text/], ["SELECT * FROM t INTO OUTFILE '/tmp/x'", /INTO writes a file/],
-      ['DROP TABLE t', /a DROP is not explained/], ['SELECT * FROM t WHERE a = ', /not parsable/],
+      ['DROP TABLE t', /^DROP is not explained/], ['SELECT * FROM t WHERE a = ', /not parsable/],
     ] as const) expect(explainPlan(sql, 'mariadb'), sql).toEqual({refused: expect.stringMatching(why)})
   })
 })
