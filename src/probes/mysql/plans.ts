@@ -58,10 +58,13 @@ export interface MysqlPlansData {
  * and leave none to plan. Choosing rows, not deciding: the parser still decides on each sample (explainable.ts).
  */
 const PLANNABLE_KEYWORD = `(${['SELECT ', 'UPDATE ', 'DELETE ', 'INSERT ', 'REPLACE ', 'WITH ', '('].map((k) => `DIGEST_TEXT LIKE '${k}%'`).join(' OR ')})`
+/* Reads of the sys and mysql schemas are monitoring (chokepoint's index-health among them): no index is advised there. */
+const SYSTEM_SCHEMAS_EXCLUDED = "DIGEST_TEXT NOT LIKE '%`sys` .%' AND DIGEST_TEXT NOT LIKE '%`mysql` .%'"
+
 
 const DIGESTS_SQL = (sample: boolean) => `SELECT SCHEMA_NAME AS s, DIGEST AS d, DIGEST_TEXT AS q, COUNT_STAR AS c, SUM_TIMER_WAIT AS t${sample ? ', QUERY_SAMPLE_TEXT AS x' : ''}
 FROM performance_schema.events_statements_summary_by_digest
-WHERE DIGEST IS NOT NULL AND ${MONITORING_EXCLUDED} AND ${PLANNABLE_KEYWORD} ORDER BY SUM_TIMER_WAIT DESC LIMIT ?`
+WHERE DIGEST IS NOT NULL AND ${MONITORING_EXCLUDED} AND ${SYSTEM_SCHEMAS_EXCLUDED} AND ${PLANNABLE_KEYWORD} ORDER BY SUM_TIMER_WAIT DESC LIMIT ?`
 
 const TABLES_SQL = `SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES
   WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) AND TABLE_NAME IN (?)`
