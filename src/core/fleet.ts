@@ -71,7 +71,7 @@ export function fleetSummary(targets: readonly TargetInfo[], findings: readonly 
 
 /** "12 targets: 9 ok, 2 failing, 1 skipped": the summary's first line, the same in every format. */
 export function fleetLine(fleet: FleetCounts): string {
-  return `${fleet.targets} targets: ${fleet.ok} ok, ${fleet.failing} failing, ${fleet.skipped} skipped`
+  return `${fleet.targets} target${fleet.targets === 1 ? '' : 's'}: ${fleet.ok} ok, ${fleet.failing} failing, ${fleet.skipped} skipped`
 }
 
 /** A group's name as a heading. */

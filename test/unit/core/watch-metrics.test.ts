@@ -39,3 +39,18 @@ describe('WatchMetrics', () => {
     expect(after.some((l) => l.includes('severity="critical"'))).toBe(false)
   })
 })
+
+describe('WatchMetrics and fleet groups', () => {
+  it('labels a grouped target\'s series with its group, and leaves the label off for a target without one', async () => {
+    const metrics = new WatchMetrics()
+    const base = audit([{target: 'db', rule: 'a', severity: 'warning'}], [{target: 'db', rule: 'a', subject: 't', status: 'warning'}])
+    metrics.record({...base, report: {...base.report, targets: [{name: 'db', kind: 'postgres', url: 'postgres://h/db', status: 'ok', group: 'eu'}, {name: 'cache', kind: 'redis', url: 'redis://h', status: 'error'}]}})
+    const lines = await series(metrics)
+    expect(lines).toContain('chokepoint_up{target="db",group="eu"} 1')
+    expect(lines).toContain('chokepoint_up{target="cache"} 0')
+    expect(lines).toContain('chokepoint_findings{target="db",rule="a",severity="warning",group="eu"} 1')
+    expect(lines).toContain('chokepoint_check_status{target="db",rule="a",group="eu"} 1')
+    metrics.instrumentation().probeEnd?.({target: 'db', probe: 'postgres.activity', durationMs: 20, status: 'ok'})
+    expect(await series(metrics)).toContain('chokepoint_probe_duration_seconds_count{target="db",group="eu",probe="postgres.activity"} 1')
+  })
+})
