@@ -8,11 +8,12 @@ import {builtinRegistry} from '../../../src/builtin.js'
 import {newSecrets} from '../../../src/cli/context.js'
 import {runAudit} from '../../../src/core/audit.js'
 import {CaptureSession, captureSnapshot} from '../../../src/core/capture.js'
+import {WatchLoop} from '../../../src/core/watch.js'
 import {definePlugin} from '../../../src/core/plugin.js'
 import {sleep, type Driver, type Probe} from '../../../src/core/probe.js'
 import type {TargetSpec} from '../../../src/core/types.js'
 
-interface Counters {open: number; peak: number; connects: number}
+interface Counters {open: number; peak: number; connects: number; busy?: number; busyPeak?: number}
 interface Conn {name: string}
 
 /** `fleet://` targets: connect takes 5 ms (forever for a host "dead"), the probe's collect `collectMs` (url's port). */
@@ -40,7 +41,10 @@ function fleetPlugin(counters: Counters) {
   const probe: Probe<Conn> = {
     id: 'fleet.read', kind: 'fleet', description: 'one read',
     async collect(_conn, ctx) {
+      counters.busy = (counters.busy ?? 0) + 1
+      counters.busyPeak = Math.max(counters.busyPeak ?? 0, counters.busy)
       await sleep(Number(new URL(ctx.target.url).port || 20))
+      counters.busy--
       return {metrics: [{name: 'fleet.value', value: 1}]}
     },
   }
@@ -101,4 +105,20 @@ describe('a fleet capture', () => {
     // The dead one held one slot for its budget; the other six went through the second slot alongside it.
     expect(elapsed).toBeLessThan(500 + 400)
   })
+
+  it('in watch mode keeps every connection but collects at most `concurrency` targets at once', async () => {
+    const counters: Counters = {open: 0, peak: 0, connects: 0}
+    const loop = new WatchLoop({registry: builtinRegistry(fleetPlugin(counters)), secrets: newSecrets(), config: {}, targets: members(6),
+      intervalSeconds: 1, failOn: 'never', concurrency: 2})
+    let rounds = 0
+    const done = new Promise<void>((resolve) => void loop.start(() => {
+      if (++rounds === 2) resolve()
+    }))
+    await done
+    await loop.stop()
+    // The second round collected all six on their kept connections, two at a time.
+    expect(counters.peak).toBe(6)
+    expect(counters.busyPeak).toBe(2)
+    expect(counters.open).toBe(0)
+  }, 20_000)
 })
