@@ -56,6 +56,12 @@ describe('--target', () => {
 })
 
 describe('--concurrency', () => {
+  it('below the fleet\'s size closes each connection after its sample, and the index advisor says why it did not verify', () => {
+    const result = cli(['audit', '--window', '0', '--target', 'group:eu', '--concurrency', '1', '--format', 'json', '--fail-on', 'never'])
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout).toContain('not verified: the fleet\'s 2 targets are more than --concurrency 1, so each connection closed after its sample (raise --concurrency to 2 to keep them for the advisors)')
+  }, 120_000)
+
   it('refuses a value out of range in one line, exit 2', () => {
     const result = cli(['audit', '--concurrency', '0'])
     expect(result.status).toBe(2)
