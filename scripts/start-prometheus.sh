@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Start a throw-away Prometheus for an integration test.
 #
-#   scripts/start-prometheus.sh <port> <scrape-target host:port> <datadir>
+#   scripts/start-prometheus.sh <port> <scrape-target host:port> <datadir> [<rules-file>]
 #
 # Writes <datadir>/prometheus.yml (scrape/evaluation interval 1s, job "app" scraping the
-# target), stores TSDB data in <datadir>/data, logs to <datadir>/prometheus.log, listens on
+# target, and the alerting/recording rules of <rules-file> when given), stores TSDB data in <datadir>/data, logs to <datadir>/prometheus.log, listens on
 # 127.0.0.1:<port>, waits until /-/ready answers (max 30 s) and prints the PID on stdout
 # (also written to <datadir>/prometheus.pid). Stop it with: kill <pid>
 #
@@ -17,8 +17,8 @@ PROMETHEUS_BIN=${PROMETHEUS_BIN:-/usr/bin/prometheus}
 
 die() { printf '[start-prometheus] ERROR: %s\n' "$*" >&2; exit 1; }
 
-(($# == 3)) || { echo "usage: $0 <port> <scrape-target host:port> <datadir>" >&2; exit 2; }
-port=$1 target=$2 datadir=$3
+(($# == 3 || $# == 4)) || { echo "usage: $0 <port> <scrape-target host:port> <datadir> [<rules-file>]" >&2; exit 2; }
+port=$1 target=$2 datadir=$3 rules=${4:-}
 [[ $port =~ ^[0-9]+$ ]] || die "port must be numeric: $port"
 [[ $target == *:* ]] || die "scrape target must be host:port: $target"
 [[ -x $PROMETHEUS_BIN ]] || die "$PROMETHEUS_BIN not found (run scripts/test-env.sh up)"
@@ -27,11 +27,18 @@ if ss -Htan exclude time-wait "sport = :$port" 2>/dev/null | grep -q .; then die
 
 mkdir -p "$datadir/data"
 datadir=$(cd "$datadir" && pwd)
+rule_files=
+if [[ -n $rules ]]; then
+  [[ -r $rules ]] || die "rules file not readable: $rules"
+  rules=$(cd "$(dirname "$rules")" && pwd)/$(basename "$rules")
+  rule_files="rule_files: ['$rules']"
+fi
 
 cat >"$datadir/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+$rule_files
 scrape_configs:
   - job_name: app
     static_configs:

@@ -10,6 +10,8 @@
 #   PostgreSQL 15 replica   :25433  (streaming, slot chokepoint_test_replica)
 #   PgBouncer               :26432  (transaction pooling, fronts the primary as "appdb")
 #   RabbitMQ management     :15672  (plugin enabled on the already-running broker)
+#   MariaDB source          :25306  (performance_schema, userstat, binlog + GTID; root without password, user chokepoint)
+#   MariaDB replica         :25307  (GTID replica of the source: MASTER_USE_GTID=slave_pos, read_only)
 # Prometheus is only installed; tests start their own via scripts/start-prometheus.sh.
 #
 # CHOKEPOINT_TEST_STATE_DIR (default /var/tmp/chokepoint-test) and CHOKEPOINT_TEST_LOCK_FILE (default
@@ -569,6 +571,189 @@ step_pgbouncer() {
 }
 
 # ---------------------------------------------------------------------------
+# 5. MariaDB source + GTID replica (the mysql target kind's tests)
+# ---------------------------------------------------------------------------
+# The machine's own MariaDB on :3306 is never touched here (the tests only read it, for performance_schema OFF).
+# Ours run as the mysql OS user from /usr/sbin/mariadbd, each in $STATE_DIR/mariadb-<name>/ (my.cnf, data/, the
+# socket and pid file), with --no-defaults style config (--defaults-file) so /etc/mysql is not read.
+MDB_BIN=/usr/sbin/mariadbd
+MDB_USER=mysql
+MDB_PRIMARY_DIR=$STATE_DIR/mariadb-primary
+MDB_REPLICA_DIR=$STATE_DIR/mariadb-replica
+MDB_PRIMARY_PORT=25306
+MDB_REPLICA_PORT=25307
+MDB_REPL_USER=chokepoint_repl
+MDB_REPL_PASS=repl-secret
+MDB_PROBE_USER=chokepoint
+MDB_PROBE_PASS=chokepoint-secret
+
+as_mysql() { runuser -u "$MDB_USER" -- "$@" 9>&-; }
+
+mdb_cnf() { # dir port server_id read_only
+  cat <<EOF2
+# Managed by scripts/test-env.sh -- overwritten on every 'up'.
+[mariadbd]
+datadir=$1/data
+socket=$1/mariadbd.sock
+pid-file=$1/mariadbd.pid
+log-error=$1/error.log
+port=$2
+bind-address=$HOST
+skip-name-resolve
+server-id=$3
+read-only=$4
+performance_schema=ON
+performance-schema-consumer-events-statements-current=ON
+performance-schema-consumer-events-statements-history-long=ON
+performance-schema-digests-size=20000
+userstat=ON
+log-bin=binlog
+log-slave-updates=ON
+gtid-strict-mode=ON
+binlog-format=ROW
+innodb-buffer-pool-size=64M
+innodb-log-file-size=48M
+# test speed, NOT crash safe
+innodb-flush-log-at-trx-commit=0
+sync-binlog=0
+max-connections=200
+EOF2
+}
+
+mdb_sock() { echo "$1/mariadbd.sock"; }
+
+# Is <pid> a mariadbd whose datadir is <dir>/data? (mariadbd's cwd is its datadir)
+is_our_mariadbd() { # pid dir
+  local pid=$1 dir=$2
+  proc_alive "$pid" || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == mariadbd ]] || return 1
+  [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$dir/data" ]]
+}
+
+mdb_pid() { # dir -> pid of our live mariadbd
+  local pid
+  [[ -f $1/mariadbd.pid ]] || return 1
+  pid=$(head -n1 "$1/mariadbd.pid" 2>/dev/null || true)
+  is_our_mariadbd "$pid" "$1" && echo "$pid"
+}
+
+# mariadb client as root over the server's own socket; tab-separated, no column names.
+mdb_q() { # dir sql
+  mariadb --no-defaults -S "$(mdb_sock "$1")" -uroot -N -B -e "$2" 2>/dev/null
+}
+
+mdb_ok() { mdb_q "$1" 'SELECT 1' >/dev/null; }
+
+mdb_start() { # dir port name
+  local dir=$1 port=$2 name=$3 i
+  free_port "$port" "$name"
+  rm -f "$dir/mariadbd.pid" "$dir/mariadbd.sock"
+  # setsid + closed fds: the daemon must not hold the harness lock or the caller's pipes.
+  setsid runuser -u "$MDB_USER" -- "$MDB_BIN" --defaults-file="$dir/my.cnf" </dev/null >/dev/null 2>&1 9>&- &
+  for ((i = 0; i < 300; i++)); do mdb_ok "$dir" && return 0; sleep 0.1; done
+  tail -n 20 "$dir/error.log" >&2 || true
+  die "$name: mariadbd did not answer within 30 s"
+}
+
+mdb_stop() { # dir name
+  local pid
+  pid=$(mdb_pid "$1" || true)
+  [[ -n $pid ]] || return 0
+  kill_pid "$pid" TERM
+  log "$2: stopped"
+}
+
+# Install the data dir if missing (or incomplete), write my.cnf; returns 0 when the config changed.
+mdb_prepare() { # dir port server_id read_only name
+  local dir=$1 changed=1 tmp
+  if [[ -d $dir && ! -d $dir/data/mysql ]]; then log "$5: $dir is incomplete -> wiping"; rm -rf "$dir"; fi
+  if [[ ! -d $dir/data/mysql ]]; then
+    install -d -o "$MDB_USER" -g "$MDB_USER" -m 0750 "$dir"
+    log "$5: mariadb-install-db into $dir/data"
+    as_mysql mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
+      --skip-test-db >"$dir/install.log" 2>&1 || { tail -n 20 "$dir/install.log" >&2; die "$5: mariadb-install-db failed"; }
+    changed=0
+  fi
+  tmp=$(mktemp)
+  mdb_cnf "$dir" "$2" "$3" "$4" >"$tmp"
+  if ! cmp -s "$tmp" "$dir/my.cnf"; then install -o "$MDB_USER" -g "$MDB_USER" -m 0644 "$tmp" "$dir/my.cnf"; changed=0; fi
+  rm -f "$tmp"
+  return $changed
+}
+
+mdb_ensure_running() { # dir port name config_changed(0=yes)
+  if [[ $4 == 0 ]] && mdb_pid "$1" >/dev/null; then log "$3: config changed -> restarting"; mdb_stop "$1" "$3"; fi
+  if mdb_pid "$1" >/dev/null && mdb_ok "$1"; then log "$3: already running on :$2"; return; fi
+  local pid
+  pid=$(mdb_pid "$1" || true)
+  [[ -n $pid ]] && kill_pid "$pid" TERM
+  log "$3: starting on :$2"
+  mdb_start "$1" "$2" "$3"
+}
+
+step_mariadb_primary() {
+  local changed=1
+  mdb_prepare "$MDB_PRIMARY_DIR" "$MDB_PRIMARY_PORT" 1 OFF mariadb-primary && changed=0
+  mdb_ensure_running "$MDB_PRIMARY_DIR" "$MDB_PRIMARY_PORT" mariadb-primary "$changed"
+  # Idempotent, and replicated to the replica through the binlog. root over TCP has no password (test-only); the
+  # probe user has exactly the privileges docs/probes.md asks for.
+  mdb_q "$MDB_PRIMARY_DIR" "
+    CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';
+    GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+    CREATE USER IF NOT EXISTS '$MDB_REPL_USER'@'%' IDENTIFIED BY '$MDB_REPL_PASS';
+    GRANT REPLICATION SLAVE ON *.* TO '$MDB_REPL_USER'@'%';
+    CREATE USER IF NOT EXISTS '$MDB_PROBE_USER'@'%' IDENTIFIED BY '$MDB_PROBE_PASS';
+    GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.* TO '$MDB_PROBE_USER'@'%';
+    GRANT SELECT ON performance_schema.* TO '$MDB_PROBE_USER'@'%';
+    GRANT SELECT ON sys.* TO '$MDB_PROBE_USER'@'%';" >/dev/null || die "mariadb-primary: creating the test users failed"
+}
+
+# 'Yes Yes 0 0' when both replica threads run without an error.
+mdb_replica_state() {
+  # Vertical output keeps the column names (-N would drop them there too).
+  mariadb --no-defaults -S "$(mdb_sock "$MDB_REPLICA_DIR")" -uroot -e 'SHOW SLAVE STATUS\G' 2>/dev/null | awk -F': ' '
+    /^ *Slave_IO_Running:/ {io=$2} /^ *Slave_SQL_Running:/ {sql=$2} /^ *Last_IO_Errno:/ {ie=$2} /^ *Last_SQL_Errno:/ {se=$2}
+    END {print io, sql, ie, se}'
+}
+
+mdb_replica_wait() { # up to 15 s for both threads running -> 0 ok
+  local i
+  for ((i = 0; i < 150; i++)); do [[ $(mdb_replica_state) == 'Yes Yes 0 0' ]] && return 0; sleep 0.1; done
+  return 1
+}
+
+step_mariadb_replica() {
+  local changed=1 state
+  mdb_prepare "$MDB_REPLICA_DIR" "$MDB_REPLICA_PORT" 2 ON mariadb-replica && changed=0
+  mdb_ensure_running "$MDB_REPLICA_DIR" "$MDB_REPLICA_PORT" mariadb-replica "$changed"
+  state=$(mdb_replica_state || true)
+  if [[ $state == 'Yes Yes 0 0' ]]; then log "mariadb-replica: replicating"; return; fi
+  if [[ -z ${state// /} ]]; then
+    log "mariadb-replica: CHANGE MASTER TO :$MDB_PRIMARY_PORT (GTID slave_pos)"
+    mdb_q "$MDB_REPLICA_DIR" "CHANGE MASTER TO MASTER_HOST='$HOST', MASTER_PORT=$MDB_PRIMARY_PORT,
+      MASTER_USER='$MDB_REPL_USER', MASTER_PASSWORD='$MDB_REPL_PASS', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+      START SLAVE;" || die "mariadb-replica: CHANGE MASTER failed"
+  elif [[ $state == *' 0 0' ]]; then
+    # Stopped without an error (a test's STOP SLAVE that never got its START): start it again.
+    log "mariadb-replica: threads stopped ($state) -> START SLAVE"
+    mdb_q "$MDB_REPLICA_DIR" 'START SLAVE' || true
+  fi
+  if mdb_replica_wait; then log "mariadb-replica: replicating"; return; fi
+  # Broken (an error, or diverged): rebuild from scratch; the source keeps its whole binlog, so a fresh replica at
+  # an empty slave_pos replays everything.
+  log "mariadb-replica: not replicating ($(mdb_replica_state)) -> rebuilding"
+  mdb_stop "$MDB_REPLICA_DIR" mariadb-replica
+  rm -rf "$MDB_REPLICA_DIR"
+  mdb_prepare "$MDB_REPLICA_DIR" "$MDB_REPLICA_PORT" 2 ON mariadb-replica || true
+  mdb_start "$MDB_REPLICA_DIR" "$MDB_REPLICA_PORT" mariadb-replica
+  mdb_q "$MDB_REPLICA_DIR" "CHANGE MASTER TO MASTER_HOST='$HOST', MASTER_PORT=$MDB_PRIMARY_PORT,
+    MASTER_USER='$MDB_REPL_USER', MASTER_PASSWORD='$MDB_REPL_PASS', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+    START SLAVE;" || die "mariadb-replica: CHANGE MASTER failed"
+  mdb_replica_wait || { tail -n 20 "$MDB_REPLICA_DIR/error.log" >&2; die "mariadb-replica: not replicating after a rebuild: $(mdb_replica_state)"; }
+  log "mariadb-replica: replicating"
+}
+
+# ---------------------------------------------------------------------------
 # pre-existing services (not managed here, only reported)
 # ---------------------------------------------------------------------------
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
@@ -590,6 +775,8 @@ summary() {
   pgbouncer  admin $BOUNCER_ADMIN_URL
              stats postgres://chokepoint_stats:stats-secret@$HOST:$BOUNCER_PORT/pgbouncer
   rabbitmq   management $RABBIT_MGMT_URL (api: $RABBIT_MGMT_URL/api/overview, $RABBIT_USER/$RABBIT_PASS)
+  mariadb    mysql://root@$HOST:$MDB_PRIMARY_PORT/ (probe user $MDB_PROBE_USER/$MDB_PROBE_PASS; performance_schema ON)
+  mariadb    replica mysql://root@$HOST:$MDB_REPLICA_PORT/ (GTID replica of :$MDB_PRIMARY_PORT)
   prometheus /usr/bin/prometheus (start with scripts/start-prometheus.sh <port> <host:port> <datadir>)
 EOF
 }
@@ -610,6 +797,8 @@ cmd_up() {
   step_primary
   step_replica
   step_pgbouncer
+  step_mariadb_primary
+  step_mariadb_replica
   check_external
   summary
   log "up done in $((SECONDS - t0)) s"
@@ -617,11 +806,13 @@ cmd_up() {
 
 cmd_down() {
   bouncer_stop
+  [[ -d $MDB_REPLICA_DIR ]] && mdb_stop "$MDB_REPLICA_DIR" mariadb-replica
+  [[ -d $MDB_PRIMARY_DIR ]] && mdb_stop "$MDB_PRIMARY_DIR" mariadb-primary
   [[ -d $REPLICA_DIR ]] && pg_stop "$REPLICA_DIR" replica
   [[ -d $PRIMARY_DIR ]] && pg_stop "$PRIMARY_DIR" primary
   # anything of ours still holding our ports (e.g. state dir was deleted underneath it)
   local port pid
-  for port in "$BOUNCER_PORT" "$REPLICA_PORT" "$PRIMARY_PORT"; do
+  for port in "$BOUNCER_PORT" "$REPLICA_PORT" "$PRIMARY_PORT" "$MDB_REPLICA_PORT" "$MDB_PRIMARY_PORT"; do
     pid=$(listener_pid "$port")
     if [[ -n $pid ]] && is_ours "$pid"; then
       log "down: killing stale process $pid on :$port"
@@ -648,6 +839,14 @@ cmd_status() {
   if pid=$(bouncer_pid 2>/dev/null) && bouncer_ok; then
     printf '%-20s running pid=%s %s:%s\n' pgbouncer "$pid" "$HOST" "$BOUNCER_PORT"
   else printf '%-20s DOWN\n' pgbouncer; rc=1; fi
+  if pid=$(mdb_pid "$MDB_PRIMARY_DIR" 2>/dev/null) && v=$(mdb_q "$MDB_PRIMARY_DIR" 'SELECT VERSION()'); then
+    printf '%-20s running pid=%s %s:%s version=%s\n' mariadb-primary "$pid" "$HOST" "$MDB_PRIMARY_PORT" "$v"
+  else printf '%-20s DOWN\n' mariadb-primary; rc=1; fi
+  if pid=$(mdb_pid "$MDB_REPLICA_DIR" 2>/dev/null) && mdb_ok "$MDB_REPLICA_DIR"; then
+    v=$(mdb_replica_state || true)
+    printf '%-20s running pid=%s %s:%s io/sql/errnos=%s\n' mariadb-replica "$pid" "$HOST" "$MDB_REPLICA_PORT" "${v:-NOT REPLICATING}"
+    [[ $v == 'Yes Yes 0 0' ]] || rc=1
+  else printf '%-20s DOWN\n' mariadb-replica; rc=1; fi
   if rabbit_mgmt_ok; then printf '%-20s ok %s\n' rabbitmq-management "$RABBIT_MGMT_URL"
   else printf '%-20s DOWN\n' rabbitmq-management; rc=1; fi
   local s

@@ -6,6 +6,7 @@
 import {DEFAULT_RULES_DIR} from './core/rules.js'
 import {definePlugin, type OptionSpec, type OptionSpecs} from './core/plugin.js'
 import {Registry} from './core/registry.js'
+import {mysqlUrlProblem} from './drivers/mysql-url.js'
 
 type Constraints = Omit<OptionSpec, 'type' | 'description'>
 const number = (description: string, constraints: Constraints = {}): OptionSpec => ({type: 'number', description, ...constraints})
@@ -167,6 +168,14 @@ const NATS_OPTIONS: OptionSpecs = {
   consumerActiveSeconds: number('a consumer seen within this many seconds counts as attached (default 60)', {min: 1, max: 30 * 86_400}),
 }
 
+const MYSQL_OPTIONS: OptionSpecs = {
+  statementTimeoutMs: timeoutMs('max_statement_time (MariaDB) / max_execution_time (MySQL) of chokepoint\'s session, ms (default 10000)', 600_000),
+  lockWaitTimeoutMs: count('innodb_lock_wait_timeout and lock_wait_timeout of chokepoint\'s session, ms, rounded to whole seconds (default 1000)', 1000, 60_000),
+  connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
+  statementsTopN: count('mysql.statements: digests read, by total time (default 50)', 1, 10_000),
+  sessionsTopN: count('mysql.sessions: longest transactions and lock waits read (default 20)', 1, 1000),
+}
+
 const PGBOUNCER_OPTIONS: OptionSpecs = {
   connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
   queryTimeoutMs: timeoutMs('SHOW command timeout (default 10000)', 600_000),
@@ -215,6 +224,26 @@ export const builtinPlugin = definePlugin({
       },
       driver: async () => (await import('./drivers/postgres.js')).postgresDriver,
       probes: async () => (await import('./probes/postgres/index.js')).postgresProbes,
+    },
+    {
+      kind: 'mysql',
+      title: 'MySQL / MariaDB',
+      flag: 'mysql',
+      summary: 'MySQL or MariaDB URL (repeatable), e.g. mysql://chokepoint:pw@host:3306/. Default: MYSQL_URL.',
+      env: ['MYSQL_URL'],
+      schemes: ['mysql:', 'mariadb:'],
+      example: 'mysql://user@host:3306/db',
+      urlProblem: mysqlUrlProblem,
+      options: MYSQL_OPTIONS,
+      probeMetrics: {
+        'mysql.connections': ['pool.utilization'],
+        'mysql.sessions': ['db.query.duration_seconds', 'db.idle_in_transaction.seconds', 'db.lock.wait_seconds'],
+        'mysql.buffer-pool': ['db.cache.hit_ratio'],
+        'mysql.statements': ['db.statement.mean_seconds', 'mysql.statement.full_scan_share', 'mysql.statement.tmp_disk_share'],
+        'mysql.replication': ['replication.lag_seconds', 'mysql.replication.threads_stopped'],
+      },
+      driver: async () => (await import('./drivers/mysql.js')).mysqlDriver,
+      probes: async () => (await import('./probes/mysql/index.js')).mysqlProbes,
     },
     {
       kind: 'pgbouncer',

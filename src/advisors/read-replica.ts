@@ -6,8 +6,8 @@
  *
  * Load is measured in units of the primary's capacity: the Prometheus CPU busy share of the database server when a
  * CPU reading names it, else the statement time per second (average sessions executing, pg_stat_statements over
- * the window) over its cores (option readReplica.cpuCores, or poolChain.dbCores), else PgBouncer clients waiting
- * for this database. Sizing: the routed reads' part of that load, less the room the primary keeps for reads at the
+ * the window) over its cores (option readReplica.cpuCores, or poolChain.dbCores), else a PgBouncer queue for this
+ * database whose oldest client has waited past pool/max-wait's target. Sizing: the routed reads' part of that load, less the room the primary keeps for reads at the
  * target utilisation after what stays on it, over one replica's capacity at the target utilisation.
  *
  * What stays on the primary, from aggregates (pg_stat_statements shows no transaction): locking reads (FOR
@@ -32,6 +32,9 @@ import {connectionsReading, measuredStatementSeconds, replicationReading, statem
 
 export const RULE_ID = 'database/read-replica'
 const CPU_RULE = 'resources/cpu'
+const MAX_WAIT_RULE = 'pool/max-wait'
+/** pool/max-wait's action threshold, when the rule is off or not loaded. */
+const DEFAULT_MAX_WAIT_SECONDS = 1
 
 /** The defaults of the rule file's `heuristic:` (rules/database/read-replica.yaml), used when it lacks one. */
 const DEFAULT_HEURISTIC = {saturation: 0.7, targetUtilisation: 0.6, lagToleranceSeconds: 5, readBackCallsRatio: 2,
@@ -115,7 +118,8 @@ function measureLoad(ctx: AdvisorContext, opts: Options, data: StatementsData, s
   const connections = readingsOf(ctx.readings, connectionsReading, target)[0]?.reading.metrics.find((m) => m.name === 'pool.utilization')
   const activeSessions = typeof connections?.evidence?.active === 'number' ? connections.evidence.active : null
   const statementBusyCores = seconds ? data.totalMs / 1000 / seconds : null
-  const waiting = pgbouncerWaiting(ctx.snapshot.readings, data.database, hostOf(ctx.target?.url))
+  const queue = pgbouncerQueue(ctx, data.database, hostOf(ctx.target?.url))
+  const waiting = queue?.waiting ?? null
   const cpuRule = ctx.rules(target).find((r) => r.id === CPU_RULE && r.enabled)
   const saturatedAt = (u: number) => (cpuRule ? classify(cpuRule, u) !== 'ok' : u >= opts.saturation)
   const bandText = (saturated: boolean) => cpuRule
@@ -138,17 +142,30 @@ function measureLoad(ctx: AdvisorContext, opts: Options, data: StatementsData, s
     return {...common, utilisation: u, saturated,
       basis: `${round(busy, 2)} ${how} over ${opts.cpuCores} cores = ${pct(u)}, ${bandText(saturated)}`}
   }
-  if (waiting !== null && waiting > 0) {
-    return {...common, utilisation: null, saturated: true, basis: `${waiting} PgBouncer client(s) waiting for a server connection to ${data.database}`}
+  if (queue && queue.waiting > 0 && queue.sustained) {
+    return {...common, utilisation: null, saturated: true,
+      basis: `${queue.waiting} PgBouncer client(s) waiting for a server connection to ${data.database}, the oldest for ${round(queue.oldestWaitSeconds, 2)} s (${MAX_WAIT_RULE} ${queue.band})`}
   }
   return {...common, utilisation: null, saturated: false,
     basis: 'not measured: no Prometheus CPU reading names this server and its cores are not configured (readReplica.cpuCores)'}
 }
 
-function pgbouncerWaiting(readings: Reading[], database: string, host: string | undefined): number | null {
-  const pools = readingsOf(readings, poolsReading).flatMap((r) => r.data.pools)
-    .filter((p) => p.database === database && (host === undefined || p.serverHost === host || !p.serverHost))
-  return pools.length === 0 ? null : pools.reduce((n, p) => n + p.clWaiting, 0)
+/**
+ * PgBouncer's queue for this database. Clients waiting at one instant come and go under any burst; only a queue
+ * whose oldest client has waited past pool/max-wait's action threshold (1 s by default) says the primary cannot
+ * keep up, so that is what counts as saturation measured without a CPU reading.
+ */
+function pgbouncerQueue(ctx: AdvisorContext, database: string, host: string | undefined): {waiting: number; oldestWaitSeconds: number; sustained: boolean; band: string} | null {
+  const readings = readingsOf(ctx.snapshot.readings, poolsReading)
+  const pools = readings.flatMap((r) => r.data.pools.map((pool) => ({pool, bouncer: r.reading.target})))
+    .filter(({pool}) => pool.database === database && (host === undefined || pool.serverHost === host || !pool.serverHost))
+  if (pools.length === 0) return null
+  const waiting = pools.reduce((n, {pool}) => n + pool.clWaiting, 0)
+  const oldest = pools.reduce((worst, entry) => (entry.pool.maxWaitSeconds > worst.pool.maxWaitSeconds ? entry : worst))
+  const rule = ctx.rules(oldest.bouncer).find((r) => r.id === MAX_WAIT_RULE && r.enabled)
+  const sustained = rule ? classify(rule, oldest.pool.maxWaitSeconds, {clientsWaiting: waiting}) !== 'ok' : oldest.pool.maxWaitSeconds > DEFAULT_MAX_WAIT_SECONDS
+  const band = rule ? `${sustained ? 'outside' : 'inside'} its target ${rule.target}` : `${sustained ? 'above' : 'within'} ${DEFAULT_MAX_WAIT_SECONDS} s`
+  return {waiting, oldestWaitSeconds: oldest.pool.maxWaitSeconds, sustained, band}
 }
 
 interface StandbyView {

@@ -43,9 +43,18 @@ export abstract class BaseCommand extends Command {
     this.parsed = true
     const debug = (process.env.DEBUG ?? '').includes('chokepoint')
     const isUsage = error instanceof UsageError || error.oclif?.exit === 2 || error.name?.endsWith('ParseError') || /Expected|Nonexistent flag|Unexpected argument|Missing required flag/.test(error.message ?? '')
-    const text = this.scrub(errorMessage(error).replace(/\s+/g, ' ').trim())
+    const text = this.scrub(flagParseMessage(errorMessage(error)).replace(/\s+/g, ' ').trim())
     process.stderr.write(`error: ${isUsage ? text : `internal error: ${text} (rerun with DEBUG=chokepoint for details)`}\n`)
     if (debug && error.stack) process.stderr.write(`${this.scrub(error.stack)}\n`)
     process.exitCode = 2
   }
+}
+
+/**
+ * oclif wraps a flag's parse error as "Parsing --NAME \n\tWHY\nSee more help with --help": one line for us is
+ * "--NAME: WHY (see --help)", so the flag and the fix lead the line.
+ */
+export function flagParseMessage(message: string): string {
+  const wrapped = /^Parsing (--[\w-]+) \n\t([\s\S]*)\nSee more help with --help$/.exec(message)
+  return wrapped ? `${wrapped[1]}: ${wrapped[2]} (see --help)` : message
 }

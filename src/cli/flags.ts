@@ -1,10 +1,27 @@
 import {Flags} from '@oclif/core'
 import {BUILTIN_FORMATS, BUILTIN_KINDS} from '../builtin.js'
+import {UsageError} from '../core/errors.js'
 
 /**
  * Where the stack is: one repeatable flag per target kind, from the kinds' definitions; environment variables fill in
  * kinds no flag or config names. (oclif flags are static, so a plugin's own kinds are configured in the config file.)
  */
+/**
+ * A whole-number flag within bounds, whose error says the range it accepts ("--max-indexes: a whole number from
+ * 0 to 1000, not abc") instead of oclif's "Expected an integer greater than or equal to ...".
+ */
+export function wholeNumberFlag(options: {summary: string; min: number; max: number; helpGroup?: string; env?: string}) {
+  const {min, max, ...rest} = options
+  return Flags.custom<number>({
+    ...rest,
+    async parse(input) {
+      const value = /^[-+]?\d+$/.test(input.trim()) ? Number(input.trim()) : Number.NaN
+      if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`a whole number from ${min} to ${max}, not ${JSON.stringify(input)}`)
+      return value
+    },
+  })()
+}
+
 export const targetFlags = {
   ...Object.fromEntries(BUILTIN_KINDS.filter((k) => k.flag).map((k) => [k.flag!, Flags.string({summary: k.summary, multiple: true, helpGroup: 'TARGET'})])),
   config: Flags.string({char: 'c', summary: 'Config file (default: chokepoint.config.yaml|yml|json in the current directory).', env: 'CHOKEPOINT_CONFIG'}),
@@ -25,10 +42,10 @@ export const advisorFlags = {
   queries: Flags.string({summary: 'SQL file of statements to advise on (optional "-- weight: N" comment before each).', helpGroup: 'INDEX ADVISOR'}),
   query: Flags.string({summary: 'One SQL statement to advise on (repeatable).', multiple: true, helpGroup: 'INDEX ADVISOR'}),
   'index-budget': Flags.string({summary: 'Storage budget for proposed indexes, e.g. 500MB.', helpGroup: 'INDEX ADVISOR'}),
-  'max-indexes': Flags.integer({summary: 'Most indexes to propose (0 to 1000).', min: 0, max: 1000, helpGroup: 'INDEX ADVISOR'}),
+  'max-indexes': wholeNumberFlag({summary: 'Most indexes to propose (0 to 1000).', min: 0, max: 1000, helpGroup: 'INDEX ADVISOR'}),
   'min-improvement': Flags.string({summary: 'Smallest workload gain worth an index, e.g. 10%.', helpGroup: 'INDEX ADVISOR'}),
   'verify-real': Flags.boolean({summary: 'Build proposed indexes for real inside a rolled-back transaction (scratch databases only).', helpGroup: 'INDEX ADVISOR'}),
-  'shard-plan': Flags.integer({summary: 'Plan shard keys for N shards and show the plan whether or not sharding is warranted yet (2 to 4096).', min: 2, max: 4096, helpGroup: 'SHARD KEY'}),
+  'shard-plan': wholeNumberFlag({summary: 'Plan shard keys for N shards and show the plan whether or not sharding is warranted yet (2 to 4096).', min: 2, max: 4096, helpGroup: 'SHARD KEY'}),
 }
 
 /** Progress on stderr (a bar on a terminal, a line every few seconds otherwise) for the slow parts; --quiet for none. */

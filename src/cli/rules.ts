@@ -65,7 +65,7 @@ export function showRule(id: string, flags: RulesFlags, ctx: CliContext): string
     `file:      ${rule.file}`,
     '',
     rule.docs,
-    rule.remedies.length ? `\nRemedies:\n${rule.remedies.map((r) => `  - ${r.kind}: ${r.summary}`).join('\n')}` : undefined,
+    rule.remedies.length ? `\nRemedies:\n${rule.remedies.map((r) => `  - ${r.kind}${Array.isArray(r.kinds) ? ` (${r.kinds.join(', ')} only)` : ''}: ${r.summary}`).join('\n')}` : undefined,
     '',
     `Override in chokepoint.config.yaml:\n  rules:\n    ${rule.id}: {${rule.target ? `target: "${rule.target}", ` : ''}${rule.action ? `action: "${rule.action}"` : 'severity: warning'}}   # or: off`,
   ]

@@ -40,7 +40,8 @@ export async function runWatch(flags: WatchFlags, ctx: CliContext): Promise<void
   // Status lines go to stderr always: a long-running service's log is where they are read.
   const log = progressLogger(true, ctx)
   const quietLog = flags.verbose ? log : () => {}
-  const metrics = new WatchMetrics()
+  // Subjects become label values: they are scrubbed like the report is.
+  const metrics = new WatchMetrics({scrub: (text) => ctx.secrets.scrub(text)})
   let latestReport: string | undefined
   const wasUp = new Map<string, boolean>()
   const startLoop = async () => {

@@ -450,6 +450,8 @@ function checkUrl(registry: Registry, kind: TargetKind, url: string, origin: str
   if (!url.slice(parsed.protocol.length).startsWith('//') || /@/.test(decodeURIComponentSafe(parsed.pathname))) {
     throw new ConfigError(`${origin}: not a well-formed ${kind} URL; write it as ${def?.example ?? `${parsed.protocol}//user@host:port/...`} (user:password@ right after //)`)
   }
+  const problem = def?.urlProblem?.(parsed)
+  if (problem) throw new ConfigError(`${origin}: ${problem}`)
 }
 
 function decodeURIComponentSafe(text: string): string {

@@ -63,7 +63,9 @@ export interface Evaluation {
 function renderRemedies(templates: RemedyTemplate[], scope: TemplateScope, applierFor: Evaluation['applierFor'], where: ApplierWhere = {}): Remedy[] {
   const remedies: Remedy[] = []
   for (const template of templates) {
-    const {when, ...fields} = template
+    const {when, kinds, ...fields} = template
+    // A remedy written for some target kinds only (PostgreSQL's SQL, MySQL's KILL): shared rules serve every kind.
+    if (Array.isArray(kinds) && !(where.targetKind !== undefined && kinds.includes(where.targetKind))) continue
     if (when) {
       const conds = Object.entries(when).map(([path, text]) => ({path, cmp: parseCond(text)}))
       if (!conditionsHold(conds, scope.evidence)) continue

@@ -58,6 +58,11 @@ export interface TargetKindDefinition {
   schemes: string[]
   /** An example URL for error messages and docs. */
   example: string
+  /**
+   * What the kind's URLs may hold beyond scheme://user@host:port/path (query parameters such as ssl-mode): checked
+   * with the config, before anything connects. Returns the problem in one line naming the fix, or undefined.
+   */
+  urlProblem?: (url: URL) => string | undefined
   /** Target options (config `options:` per target or per kind), including those its probes and advisors read. */
   options: OptionSpecs
   /**

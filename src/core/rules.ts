@@ -17,6 +17,8 @@ export interface RemedyTemplate {
   summary: string
   /** Include this remedy only when these evidence conditions hold. */
   when?: Record<string, string>
+  /** Include this remedy only for findings on targets of these kinds (`kinds: [postgres]`); absent: every kind. */
+  kinds?: string[]
   /** Remedies of other findings this one points at: resolved to their ids (refs) or dropped (src/core/diagnosis.ts). */
   see?: FindingLink[]
   [field: string]: unknown
@@ -195,6 +197,9 @@ export function parseRule(raw: unknown, file: string): RuleDefinition {
     docs: String(r.docs ?? '').trim(),
     source: r.source === undefined ? undefined : String(r.source),
     remedies: ((r.remedies as RemedyTemplate[] | undefined) ?? []).map((t, i) => {
+      if (t?.kinds !== undefined && !(Array.isArray(t.kinds) && t.kinds.length > 0 && t.kinds.every((k) => typeof k === 'string'))) {
+        throw new ConfigError(`${where}: remedies[${i}].kinds must be a list of target kinds such as [postgres]`)
+      }
       const see = parseLinks(t?.see, where, `remedies[${i}].see`)
       return see ? {...t, see} : t
     }),

@@ -160,8 +160,14 @@ export class WatchLoop {
         await w.session!.carryBaselines()
         return
       }
-      await this.markDown(w, info?.status === 'ok' ? lostReason(snapshot) : info?.error ?? 'the connection was lost')
+      const why = info?.status === 'ok' ? lostReason(snapshot) : info?.error ?? 'the connection was lost'
+      await this.markDown(w, why)
+      // The round that found the target gone reports it down as the rounds after it will: /report and chokepoint_up agree.
+      if (info) Object.assign(info, {status: 'error', error: why})
     }))
+    if (report.targets.some((t) => t.status !== 'ok') && !report.gate.incomplete) {
+      report.gate = {...report.gate, incomplete: true, exitCode: report.gate.passed ? 3 : report.gate.exitCode}
+    }
     for (const w of this.watched) up.set(w.spec.name, w.session !== undefined && !w.down)
     return {report, up, durationMs: performance.now() - started, finishedAt: Date.now()}
   }

@@ -76,3 +76,21 @@ export function describeHttpError(error: unknown, service: string, url: URL | st
   const e = (error ?? {}) as SocketError
   return String(e.cause?.message ?? e.message ?? error).split('\n')[0]
 }
+
+/** MySQL and MariaDB, through mysql2: its error `code`s are the server's ER_* names, or Node's socket codes. */
+export function describeMysqlError(error: unknown, login: {user?: string; where?: string; database?: string} = {}): string {
+  const e = (error ?? {}) as {code?: string; errno?: number; message?: string; sqlMessage?: string; fatal?: boolean}
+  // mysql2's connectTimeout rejects with code ETIMEDOUT and message "connect ETIMEDOUT".
+  const network = describeNetworkError(error, 'the server', login.where)
+  if (network) return network
+  const message = (e.sqlMessage ?? e.message ?? String(error)).split('\n')[0]
+  const user = login.user ? ` for user '${login.user}'` : ''
+  if (e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR') return `MySQL refused the login${user}: check the user and password`
+  if (e.code === 'ER_HOST_NOT_PRIVILEGED') return `${message}: create the user for this client host (CREATE USER ... @'host') or connect from an allowed host`
+  if (e.code === 'ER_BAD_DB_ERROR') return `unknown database${login.database ? ` '${login.database}'` : ''}: check the database name in the URL`
+  if (e.code === 'ER_DBACCESS_DENIED_ERROR') return `${message}: GRANT the user access to that database, or leave the database out of the URL`
+  if (e.code === 'ER_CON_COUNT_ERROR') return 'the server has no free connection slot (max_connections reached): free one or raise max_connections'
+  if (e.code === 'PROTOCOL_CONNECTION_LOST' || e.code === 'ECONNRESET') return `the server closed the connection${login.where ? ` (${login.where})` : ''}: is it shutting down or restarting?`
+  if (e.code === 'HANDSHAKE_SSL_ERROR' || e.code === 'HANDSHAKE_NO_SSL_SUPPORT' || /SSL|TLS|certificate|secure connection/i.test(message)) return `TLS failed (${message}): check ssl-mode and ssl-ca in the URL`
+  return message
+}

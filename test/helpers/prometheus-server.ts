@@ -1,6 +1,7 @@
 /**
- * A real Prometheus per test (scripts/start-prometheus.sh: scrape interval 1 s, job "app", one target), on a
- * free port with its TSDB in a temp dir. stop() kills exactly the pid the script reported and removes the dir.
+ * A real Prometheus per test (scripts/start-prometheus.sh: scrape and rule evaluation interval 1 s, job "app", one
+ * target, optionally a rules file), on a free port with its TSDB in a temp dir. stop() kills exactly the pid the
+ * script reported and removes the dir.
  */
 import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
@@ -10,8 +11,19 @@ import {freePort, stopProcess} from './process.js'
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/start-prometheus.sh')
 
+/** One alert as /api/v1/alerts lists it (pending or firing; resolved alerts are not listed). */
+export interface PrometheusAlert {
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  state: 'pending' | 'firing'
+  activeAt: string
+  value: string
+}
+
 export interface PrometheusServer {
   url: string
+  /** The alerts of the loaded rules that are pending or firing now. */
+  alerts(): Promise<PrometheusAlert[]>
   /** Instant query; returns the result vector. */
   query(promql: string): Promise<Array<{metric: Record<string, string>; value: [number, string]}>>
   /** Polls (bounded) until `promql` returns a series whose value satisfies `ok`. */
@@ -19,10 +31,10 @@ export interface PrometheusServer {
   stop(): Promise<void>
 }
 
-export async function startPrometheus(scrapeTarget: string): Promise<PrometheusServer> {
+export async function startPrometheus(scrapeTarget: string, options: {rulesFile?: string} = {}): Promise<PrometheusServer> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'chokepoint-prometheus-'))
-  const pid = Number(execFileSync('bash', [SCRIPT, String(port), scrapeTarget, dir], {encoding: 'utf8'}).trim())
+  const pid = Number(execFileSync('bash', [SCRIPT, String(port), scrapeTarget, dir, ...(options.rulesFile ? [options.rulesFile] : [])], {encoding: 'utf8'}).trim())
   const url = `http://127.0.0.1:${port}`
   const query = async (promql: string) => {
     const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`)
@@ -32,6 +44,10 @@ export async function startPrometheus(scrapeTarget: string): Promise<PrometheusS
   return {
     url,
     query,
+    async alerts() {
+      const res = await fetch(`${url}/api/v1/alerts`)
+      return ((await res.json()) as {data: {alerts: PrometheusAlert[]}}).data.alerts
+    },
     async waitFor(promql, ok, what, attempts = 120) {
       let last: number | undefined
       for (let i = 0; i < attempts; i++) {

@@ -7,8 +7,9 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runCli, spawnCli} from '../../helpers/cli.js'
+import {runCli} from '../../helpers/cli.js'
 import {PRIMARY_URL} from '../../helpers/pg.js'
+import {scrapeUntil, startWatch} from '../../helpers/watch.js'
 
 let dir: string
 beforeAll(() => {
@@ -71,34 +72,15 @@ describe('--concurrency', () => {
 
 describe('watch over a fleet', () => {
   it('watches the targets picked, their series labelled with their group', async () => {
-    const child = spawnCli(['watch', '--interval', '1s', '--listen', '127.0.0.1:0', '--target', 'group:us', '--target', 'eu-pg-1'], {cwd: dir})
-    child.stdout.resume()
-    let stderr = ''
+    const watcher = await startWatch(['-c', join(dir, 'chokepoint.config.yaml'), '--target', 'group:us', '--target', 'eu-pg-1'])
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 20_000)
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-          stderr += chunk
-          const match = /listening on (http:\/\/[^ ]+)/.exec(stderr)
-          if (match) {
-            clearTimeout(timer)
-            resolve(match[1])
-          }
-        })
-      })
-      let metrics = ''
-      const deadline = Date.now() + 20_000
-      while (!metrics.includes('chokepoint_up{target="us-pg-1",group="us"} 1') && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 250))
-        metrics = await (await fetch(`${url}/metrics`)).text()
-      }
+      const metrics = await scrapeUntil(watcher.url, (text) => text.includes('chokepoint_up{target="us-pg-1",group="us"} 1') && text.includes('chokepoint_probe_duration_seconds_count'))
       expect(metrics).toContain('chokepoint_up{target="us-pg-1",group="us"} 1')
       expect(metrics).toContain('chokepoint_up{target="eu-pg-1",group="eu"} 1')
       expect(metrics).not.toContain('eu-pg-2')
-      expect(metrics).toMatch(/chokepoint_probe_duration_seconds_count\{target="us-pg-1",group="us",probe="postgres\.[a-z_.]+"\} \d/)
+      expect(metrics).toMatch(/chokepoint_probe_duration_seconds_count\{target="us-pg-1",group="us",probe="postgres\.[a-z_.-]+"\} \d/)
     } finally {
-      child.kill('SIGTERM')
-      await new Promise((r) => child.once('exit', r))
+      await watcher.stop()
     }
   }, 60_000)
 })

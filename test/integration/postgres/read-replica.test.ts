@@ -176,13 +176,19 @@ describe('read-replica advisor', () => {
     const unmeasured = await judged(() => {}, config({}, ANY_WAL))
     expect(unmeasured.load.saturated).toBe(false)
     expect(unmeasured.scaling.warranted).toBe(false)
-    const queued = await judged((copy) => {
+    const withQueue = (maxWaitSeconds: number) => judged((copy) => {
       const pool = {database: DB, user: 'app', serverHost: '127.0.0.1', serverPort: 25432, poolMode: 'transaction', clActive: 5, clWaiting: 3,
-        svActive: 5, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxWaitSeconds: 0.4, poolSize: 5, reservePool: 0, limit: 5, limitedBy: 'pool_size'}
+        svActive: 5, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxWaitSeconds, poolSize: 5, reservePool: 0, limit: 5, limitedBy: 'pool_size'}
       copy.targets.push({name: 'bouncer', kind: 'pgbouncer', url: 'postgres://stats@127.0.0.1:26432/pgbouncer', status: 'ok'} as Snapshot['targets'][number])
       copy.readings.push({target: 'bouncer', probe: 'pgbouncer.pools', takenAt: snapshot.capturedAt, durationMs: 1, status: 'ok', data: {pools: [pool]}, metrics: []})
     }, config({}, ANY_WAL))
+    // Three clients queued for 0.4 s is a burst, not a primary that cannot keep up: pool/max-wait's 1 s decides.
+    const burst = await withQueue(0.4)
+    expect(burst.load).toMatchObject({saturated: false, clientsWaiting: 3})
+    expect(burst.scaling.warranted).toBe(false)
+    const queued = await withQueue(2.5)
     expect(queued.load).toMatchObject({saturated: true, clientsWaiting: 3})
+    expect(queued.load.basis).toMatch(/oldest for 2.5 s \(pool\/max-wait outside its target <= 1s\)/)
     expect(queued.scaling.warranted).toBe(true)
   }, 60_000)
 

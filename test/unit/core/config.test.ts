@@ -21,7 +21,7 @@ describe('config validation', () => {
   it.each([
     [{windw: '5s'}, /unknown key "windw" \(did you mean "window"\?\)/],
     [{failOn: 'fatal'}, /failOn: expected one of critical, warning, info, never/],
-    [{targets: [{kind: 'mysql', url: 'mysql://x'}]}, /targets\[0\]\.kind: expected one of postgres/],
+    [{targets: [{kind: 'oracle', url: 'oracle://x'}]}, /targets\[0\]\.kind: expected one of postgres/],
     [{targets: [{kind: 'redis'}]}, /targets\[0\]\.url: missing/],
     [{targets: [{kind: 'redis', url: 'redis://h', pasword: 'x'}]}, /targets\[0\]: unknown key "pasword"/],
     [{rules: {'latency/p95': {treshold: 1}}}, /rules\.latency\/p95: unknown key "treshold" \(allowed: enabled, target, action, severity, when, lookback, sustained, heuristic\)/],

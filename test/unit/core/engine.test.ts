@@ -121,3 +121,17 @@ describe('gate and exit codes', () => {
     expect(buildReport(incomplete, [], [{target: 'db', probe: 'p', status: 'skipped', reason: 'no extension'}], 'critical', 'live').gate.exitCode).toBe(0)
   })
 })
+
+describe('remedies by target kind', () => {
+  it('a shared rule gives each kind only the remedies written for it (kinds:), and those for every kind', () => {
+    const metric = {name: 'db.idle_in_transaction.seconds', subject: 'thread 7', value: 600, evidence: {pid: 7, thread: 7, usename: 'app', datname: 'shop', application_name: 'web', query: 'x',
+      backendStart: '2026-01-01T00:00:00Z', xactStart: '2026-01-01T00:00:01Z'}}
+    const on = (kind: string) => {
+      const snapshot = snapshotWith([metric])
+      snapshot.targets[0].kind = kind
+      return evaluateSnapshot(snapshot, evaluation()).find((f) => f.rule === 'database/idle-in-transaction')!.remedies.map((r) => r.sql).filter(Boolean)
+    }
+    expect(on('mysql')).toEqual(['KILL 7'])
+    expect(on('postgres')).toEqual([expect.stringMatching(/^ALTER ROLE "app" SET idle_in_transaction_session_timeout/), expect.stringMatching(/^SELECT pg_terminate_backend/)])
+  })
+})

@@ -8,8 +8,8 @@ import {DEFAULT_RULES_DIR} from '../../../src/core/rules.js'
 describe('the plugin registry', () => {
   const registry = builtinRegistry()
 
-  it('registers the built-ins as one plugin: six target kinds, seven advisors, six formats, three appliers', () => {
-    expect(registry.kindNames()).toEqual(['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
+  it('registers the built-ins as one plugin: seven target kinds, seven advisors, six formats, three appliers', () => {
+    expect(registry.kindNames()).toEqual(['postgres', 'mysql', 'pgbouncer', 'redis', 'rabbitmq', 'nats', 'prometheus'])
     expect(registry.advisorDefinitions().map((a) => a.id)).toEqual(['ttl', 'index', 'workers', 'working-set', 'pool-chain', 'cache-aside', 'shard-key', 'n-plus-one', 'read-replica'])
     expect(registry.formats()).toEqual(['table', 'json', 'markdown', 'html', 'sarif', 'junit'])
     expect(registry.applierFor('index')).toBe('postgres-index')
