@@ -171,6 +171,7 @@ const NATS_OPTIONS: OptionSpecs = {
 const MYSQL_OPTIONS: OptionSpecs = {
   statementTimeoutMs: timeoutMs('max_statement_time (MariaDB) / max_execution_time (MySQL) of chokepoint\'s session, ms (default 10000)', 600_000),
   lockWaitTimeoutMs: count('innodb_lock_wait_timeout and lock_wait_timeout of chokepoint\'s session, ms, rounded to whole seconds (default 1000)', 1000, 60_000),
+  indexesFlaggedLimit: count('mysql.index-health: duplicate and unused indexes and tables without a primary key listed, each (default 100)', 1, 10_000),
   connectTimeoutMs: timeoutMs('connection timeout (default 5000)'),
   statementsTopN: count('mysql.statements: digests read, by total time (default 50)', 1, 10_000),
   sessionsTopN: count('mysql.sessions: longest transactions and lock waits read (default 20)', 1, 1000),
@@ -241,6 +242,7 @@ export const builtinPlugin = definePlugin({
         'mysql.buffer-pool': ['db.cache.hit_ratio'],
         'mysql.statements': ['db.statement.mean_seconds', 'mysql.statement.full_scan_share', 'mysql.statement.tmp_disk_share'],
         'mysql.replication': ['replication.lag_seconds', 'mysql.replication.threads_stopped'],
+        'mysql.index-health': ['db.index.duplicate_bytes', 'db.index.unused_bytes', 'mysql.table.no_primary_key'],
       },
       driver: async () => (await import('./drivers/mysql.js')).mysqlDriver,
       probes: async () => (await import('./probes/mysql/index.js')).mysqlProbes,

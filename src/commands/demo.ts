@@ -4,7 +4,7 @@ import {outputFlags} from '../cli/flags.js'
 
 export default class Demo extends BaseCommand {
   static override summary = 'Run the whole audit on an embedded demo stack: no database or setup needed.'
-  static override description = `Starts a throwaway PostgreSQL (the binaries ship with chokepoint), seeds a small shop with the bottlenecks real applications grow (unindexed foreign keys, an unused and a duplicate index, slow statements, a web tier holding most connections idle, a forgotten open transaction), audits it live and prints the report. When a Redis answers at REDIS_URL (default redis://127.0.0.1:6379), its cache and job queues join the demo under a random key prefix, removed afterwards.
+  static override description = `Starts a throwaway PostgreSQL (the binaries ship with chokepoint), seeds a small shop with the bottlenecks real applications grow (unindexed foreign keys, an unused and a duplicate index, slow statements, a web tier holding most connections idle, a forgotten open transaction), audits it live and prints the report. When a Redis answers at REDIS_URL (default redis://127.0.0.1:6379), its cache and job queues join the demo under a random key prefix, removed afterwards. When a MySQL or MariaDB answers at MYSQL_URL (default mysql://root@127.0.0.1:3306) and lets the demo create a database, a database of a random name joins with a table without a primary key, a duplicate and a redundant index, dropped afterwards.
 
 The server runs on a free port of 127.0.0.1 with a random password, from a temporary directory that is removed at the end, also on Ctrl-C. As root, it runs as the "postgres" account if present, else "nobody" (or CHOKEPOINT_DEMO_USER).
 

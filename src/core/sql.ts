@@ -51,3 +51,18 @@ export function requoteQualified(text: string): string {
   if (!parts) throw new Error(`not a qualified SQL name: ${JSON.stringify(text)}`)
   return parts.map(quoteIdent).join('.')
 }
+
+/**
+ * MySQL and MariaDB: `name`, with embedded backticks doubled, whatever sql_mode says (ANSI_QUOTES changes what
+ * double quotes mean, never backticks). Neither server accepts NUL in a name, so one is refused rather than cut short.
+ */
+export function quoteMysqlIdent(name: string): string {
+  const s = String(name)
+  if (s.includes('\u0000')) throw new Error('a MySQL identifier cannot contain a NUL character')
+  return `\`${s.replace(/`/g, '``')}\``
+}
+
+/** `db`.`name` (just `name` when db is empty). */
+export function quoteMysqlQualified(db: string | null | undefined, name: string): string {
+  return db ? `${quoteMysqlIdent(db)}.${quoteMysqlIdent(name)}` : quoteMysqlIdent(name)
+}

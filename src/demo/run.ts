@@ -13,6 +13,7 @@ import {loadRules} from '../core/rules.js'
 import type {Report, Snapshot, TargetSpec} from '../core/types.js'
 import type {CliContext} from '../cli/context.js'
 import {startEmbeddedServer, type EmbeddedServer} from './embedded-server.js'
+import {checkMysql, DEFAULT_MYSQL_URL, seedMysqlPart, type MysqlPart} from './mariadb-part.js'
 import {checkRedis, DEFAULT_REDIS_URL, deleteKeysWithPrefix, seedRedisPart, type RedisPart} from './redis-part.js'
 import * as shop from './shop.js'
 
@@ -23,6 +24,8 @@ export interface DemoOptions {
   keep: boolean
   /** Redis to add to the demo; default REDIS_URL, else redis://127.0.0.1:6379. */
   redisUrl?: string
+  /** MySQL or MariaDB to add to the demo; default MYSQL_URL, else mysql://root@127.0.0.1:3306. */
+  mysqlUrl?: string
   /** Progress lines (stderr). */
   progress: (line: string) => void
   /** Renders and writes the report in the formats asked for (stdout and files); the snapshot feeds the HTML charts. */
@@ -76,6 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   let server: EmbeddedServer | undefined
   let redis: RedisPart | undefined
+  let mysql: MysqlPart | undefined
   /** Set before seeding starts, so that an interrupted seed is still cleaned up. */
   let redisKeys: {url: string; prefix: string} | undefined
   const clients: pg.Client[] = []
@@ -87,6 +91,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       await shop.closeAll(clients)
       if (redis) await redis.cleanup().catch(() => {})
       else if (redisKeys) await deleteKeysWithPrefix(redisKeys.url, redisKeys.prefix).catch(() => 0)
+      await mysql?.cleanup().catch(() => {})
       await server?.stop()
     })()
     return cleaning
@@ -142,6 +147,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       progress(`Redis: not reachable at ${options.context.secrets.redactUrl(redisUrl)} (${redisCheck.reason}), skipping the cache and queue part`)
     }
 
+    const mysqlUrl = options.mysqlUrl ?? process.env.MYSQL_URL ?? DEFAULT_MYSQL_URL
+    const shownMysql = options.context.secrets.redactUrl(mysqlUrl)
+    const mysqlCheck = await checkMysql(mysqlUrl)
+    if (mysqlCheck.ok) {
+      progress(`MySQL/MariaDB: ${mysqlCheck.version} reachable at ${shownMysql}; creating a demo database (dropped afterwards)`)
+      try {
+        mysql = await seedMysqlPart(mysqlUrl)
+        for (const line of mysql.planted) progress(`MySQL/MariaDB: ${line}`)
+      } catch (error) {
+        if (interrupted) throw error
+        progress(`MySQL/MariaDB: seeding failed (${options.context.secrets.scrub(errorMessage(error).split('\n')[0])}), skipping that part`)
+      }
+      step('mysql')
+    } else {
+      progress(`MySQL/MariaDB: not reachable at ${shownMysql} (${options.context.secrets.scrub(mysqlCheck.reason)}), skipping that part`)
+    }
+
     const pool = await shop.idleSessionsForCriticalPool(shopUrl, OTHER_SESSIONS_DURING_AUDIT)
     const agedIn = Math.max(0, IDLE_TRANSACTION_MIN_AGE_S - (Date.now() - idle.openedAt) / 1000)
     progress(`running the shop's workload on ${WORKLOAD_CONNECTIONS} connections while its web tier opens ${pool.count} idle sessions`
@@ -157,7 +179,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     const targets: TargetSpec[] = [{name: 'shop-db', kind: 'postgres', url: shopUrl}]
     if (redis) targets.push({name: 'shop-redis', kind: 'redis', url: redis.url, options: redis.targetOptions})
-    progress(`auditing ${targets.map((t) => t.name).join(' and ')} live (window 0: counters since the server started)…`)
+    if (mysql) targets.push({name: 'shop-mysql', kind: 'mysql', url: mysql.url})
+    progress(`auditing ${targets.map((t) => t.name).join(', ')} live (window 0: counters since the server started)…`)
     const {report, snapshot} = await runAudit({...options.context, config: demoConfig(progress), targets, windowSeconds: 0, failOn: 'critical', log: progress})
     step('audit')
 
@@ -172,6 +195,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (options.keep) {
       await shop.closeAll(clients)
       await redis?.cleanup()
+      await mysql?.cleanup()
+      mysql = undefined
       server.detach()
       keptMessage = keepMessage(server)
       server = undefined

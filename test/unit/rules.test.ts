@@ -23,9 +23,10 @@ const QUOTING_FILTERS = ['ident', 'qualified', 'literal', 'shell', 'int']
 /**
  * Evidence fields a probe builds as a whole statement or command with its own quoting, which a template passes on
  * as they are: dropSql (indexes: quoteQualified; replication slots: quoteLiteral), recreateSql (pg_get_indexdef,
- * which quotes), inspectCommand (queue probes: each key or name through a shell quoting helper).
+ * which quotes; MySQL: backticks by quoteMysqlIdent), inspectCommand (queue probes: each key or name through a shell
+ * quoting helper), primaryKeySql (MySQL index health: quoteMysqlIdent).
  */
-const PRE_QUOTED = ['evidence.dropSql', 'evidence.recreateSql', 'evidence.inspectCommand']
+const PRE_QUOTED = ['evidence.dropSql', 'evidence.recreateSql', 'evidence.inspectCommand', 'evidence.primaryKeySql']
 
 describe('remedy templates are safe to paste', () => {
   for (const rule of [...rules, ...exampleRules]) {

@@ -2,6 +2,7 @@ import type {Probe} from '../../core/probe.js'
 import type {MysqlSession} from '../../drivers/mysql.js'
 import {bufferPoolProbe} from './buffer-pool.js'
 import {connectionsProbe} from './connections.js'
+import {indexHealthProbe} from './index-health.js'
 import {replicationProbe} from './replication.js'
 import {sessionsProbe} from './sessions.js'
 import {statementsProbe} from './statements.js'
@@ -12,4 +13,5 @@ export const mysqlProbes: Probe<MysqlSession>[] = [
   bufferPoolProbe,
   statementsProbe,
   replicationProbe,
+  indexHealthProbe,
 ]
