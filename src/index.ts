@@ -40,6 +40,10 @@ export function renderReport(report: Report, format: string, options: Defaulted<
 
 export {buildReport, gatePasses} from './core/audit.js'
 export {CaptureSession} from './core/capture.js'
+export {Limiter, defaultConcurrency} from './core/limiter.js'
+export {selectTargets, matchesTargetGlob} from './core/selection.js'
+export {fleetSummary} from './core/fleet.js'
+export type {FleetSummary, FleetGroup, FleetFinding} from './core/fleet.js'
 export {builtinPlugin, builtinRegistry} from './builtin.js'
 export {definePlugin} from './core/plugin.js'
 export type {PluginDefinition, TargetKindDefinition, AdvisorDefinition, ReporterDefinition, ApplierDefinition, OptionSpec} from './core/plugin.js'

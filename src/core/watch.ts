@@ -5,6 +5,7 @@ import {validateTargets} from './config.js'
 import {errorMessage} from './errors.js'
 import type {Instrumentation} from './instrumentation.js'
 import {sleep} from './probe.js'
+import {defaultConcurrency, Limiter} from './limiter.js'
 import type {Registry} from './registry.js'
 import type {Secrets} from './secrets.js'
 import {SNAPSHOT_SCHEMA_VERSION, type FailOn, type Report, type Snapshot, type TargetInfo, type TargetSpec} from './types.js'
@@ -23,6 +24,12 @@ export interface WatchOptions {
   failOn: FailOn
   log?: (message: string) => void
   instrumentation?: Instrumentation
+  /**
+   * Targets connecting, collecting or taking baselines at once (default: the config's, else defaultConcurrency()).
+   * Each target keeps its one connection between rounds; the bound is on the work, so a round over hundreds of
+   * targets never sends hundreds of probes' queries at the same moment.
+   */
+  concurrency?: number
 }
 
 /** What one round of the loop produced: the report, and whether each target could be read. */
@@ -57,8 +64,10 @@ export class WatchLoop {
   private readonly watched: WatchedTarget[]
   private readonly stopping = new AbortController()
   private running?: Promise<void>
+  private readonly limiter: Limiter
 
   constructor(private readonly options: WatchOptions) {
+    this.limiter = new Limiter(options.concurrency ?? options.config.concurrency ?? defaultConcurrency())
     this.watched = validateTargets(options.targets, options.registry).map((spec) => ({spec, ready: false, failures: 0, nextAttemptAt: 0}))
   }
 
@@ -88,7 +97,7 @@ export class WatchLoop {
 
   private sessionFor(spec: TargetSpec): CaptureSession {
     const {registry, secrets, config, intervalSeconds, log, instrumentation} = this.options
-    return new CaptureSession([spec], {registry, secrets, windowSeconds: intervalSeconds, skipProbes: config.skipProbes, log,
+    return new CaptureSession([spec], {registry, secrets, windowSeconds: intervalSeconds, skipProbes: config.skipProbes, log, limiter: this.limiter,
       instrumentation, rulesFor: rulesByTarget(config, registry)})
   }
 
@@ -167,7 +176,8 @@ export class WatchLoop {
   private merge(snapshots: Snapshot[]): Snapshot {
     const {secrets} = this.options
     const downTargets: TargetInfo[] = this.watched.filter((w) => w.down && !snapshots.some((s) => s.targets.some((t) => t.name === w.spec.name)))
-      .map((w) => ({name: w.spec.name, kind: w.spec.kind, url: secrets.redactUrl(w.spec.url), status: 'error', error: w.down}))
+      .map((w) => ({name: w.spec.name, kind: w.spec.kind, ...(w.spec.group === undefined ? {} : {group: w.spec.group}), url: secrets.redactUrl(w.spec.url),
+        status: 'error', error: w.down}))
     return {
       schemaVersion: SNAPSHOT_SCHEMA_VERSION,
       tool: {name: 'chokepoint', version: toolVersion()},
