@@ -172,12 +172,15 @@ export class WatchLoop {
     return {report, up, durationMs: performance.now() - started, finishedAt: Date.now()}
   }
 
-  /** One snapshot of the round: the targets collected, and those down with why (those just reconnected are not read yet). */
+  /** One snapshot of the round: the targets collected, those down with why, and those just connected (not read yet). */
   private merge(snapshots: Snapshot[]): Snapshot {
     const {secrets} = this.options
-    const downTargets: TargetInfo[] = this.watched.filter((w) => w.down && !snapshots.some((s) => s.targets.some((t) => t.name === w.spec.name)))
-      .map((w) => ({name: w.spec.name, kind: w.spec.kind, ...(w.spec.group === undefined ? {} : {group: w.spec.group}), url: secrets.redactUrl(w.spec.url),
-        status: 'error', error: w.down}))
+    const info = (w: WatchedTarget, status: 'error' | 'skipped', error: string): TargetInfo => ({name: w.spec.name, kind: w.spec.kind,
+      ...(w.spec.group === undefined ? {} : {group: w.spec.group}), url: secrets.redactUrl(w.spec.url), status, error})
+    const unread = this.watched.filter((w) => !snapshots.some((s) => s.targets.some((t) => t.name === w.spec.name)))
+    // A target connected this round has only its baselines: it is listed, as not read yet, rather than left out.
+    const downTargets: TargetInfo[] = unread.flatMap((w) => w.down ? [info(w, 'error', w.down)]
+      : w.ready ? [info(w, 'skipped', CONNECTED_NOT_READ)] : [])
     return {
       schemaVersion: SNAPSHOT_SCHEMA_VERSION,
       tool: {name: 'chokepoint', version: toolVersion()},
@@ -189,6 +192,9 @@ export class WatchLoop {
     }
   }
 }
+
+/** What /report says of a target connected this round: its counters are read at the next. */
+export const CONNECTED_NOT_READ = 'connected: its baselines were taken this round, its first reading is at the next audit'
 
 /** Why a target reached at the last round read nothing this one: its first probe's error. */
 function lostReason(snapshot: Snapshot): string {

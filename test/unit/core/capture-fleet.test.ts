@@ -8,7 +8,7 @@ import {builtinRegistry} from '../../../src/builtin.js'
 import {newSecrets} from '../../../src/cli/context.js'
 import {runAudit} from '../../../src/core/audit.js'
 import {CaptureSession, captureSnapshot} from '../../../src/core/capture.js'
-import {WatchLoop} from '../../../src/core/watch.js'
+import {CONNECTED_NOT_READ, WatchLoop, type WatchAudit} from '../../../src/core/watch.js'
 import {definePlugin} from '../../../src/core/plugin.js'
 import {sleep, type Driver, type Probe} from '../../../src/core/probe.js'
 import type {TargetSpec} from '../../../src/core/types.js'
@@ -120,5 +120,20 @@ describe('a fleet capture', () => {
     expect(counters.peak).toBe(6)
     expect(counters.busyPeak).toBe(2)
     expect(counters.open).toBe(0)
+  }, 20_000)
+
+  it('in watch mode lists targets connected this round as not read yet, then as read', async () => {
+    const counters: Counters = {open: 0, peak: 0, connects: 0}
+    const loop = new WatchLoop({registry: builtinRegistry(fleetPlugin(counters)), secrets: newSecrets(), config: {}, targets: members(2),
+      intervalSeconds: 1, failOn: 'never'})
+    const audits: WatchAudit[] = []
+    await new Promise<void>((resolve) => void loop.start((audit) => {
+      if (audits.push(audit) === 2) resolve()
+    }))
+    await loop.stop()
+    const statuses = (audit: WatchAudit) => audit.report.targets.map((t) => [t.name, t.status, t.error])
+    expect(statuses(audits[0])).toEqual(members(2).map((m) => [m.name, 'skipped', CONNECTED_NOT_READ]))
+    expect(audits[0].report.gate.incomplete).toBe(true)
+    expect(statuses(audits[1])).toEqual(members(2).map((m) => [m.name, 'ok', undefined]))
   }, 20_000)
 })
