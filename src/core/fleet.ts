@@ -43,12 +43,21 @@ function failing(findings: Finding[], failOn: FailOn): boolean {
 }
 
 /**
- * The fleet summary of a report, or undefined for one target (a report of one target does not change). Groups in
+ * From how many ungrouped targets a report is a fleet's. A stack of a few (a database, its replica, a cache) is one
+ * system, whose report opens with the scaling path and the diagnosis, causes first; a summary of worst findings per
+ * target would put symptoms above them.
+ */
+export const FLEET_MIN_TARGETS = 5
+
+/**
+ * The fleet summary of a report, or undefined unless the targets are grouped (config `group:`) or at least
+ * FLEET_MIN_TARGETS (a report of one target, or of one small stack, does not change). Groups in
  * the order their first target is configured, the ungrouped last. `findings` must be in the report's order (worst first).
  */
 export function fleetSummary(targets: readonly TargetInfo[], findings: readonly Finding[], failOn: FailOn): FleetSummary | undefined {
   const groupNames = new Set(targets.map((t) => t.group ?? null))
-  if (targets.length <= 1 && groupNames.size <= 1) return undefined
+  const grouped = targets.some((t) => t.group !== undefined)
+  if (targets.length <= 1 || (!grouped && targets.length < FLEET_MIN_TARGETS)) return undefined
   const byTarget = new Map<string, Finding[]>()
   for (const f of findings) byTarget.set(f.target, [...(byTarget.get(f.target) ?? []), f])
   const ordered = [...groupNames].sort((a, b) => (a === null ? 1 : 0) - (b === null ? 1 : 0))

@@ -5,7 +5,7 @@
  */
 import {describe, expect, it} from 'vitest'
 import {buildReport} from '../../../src/core/audit.js'
-import {fleetSummary} from '../../../src/core/fleet.js'
+import {FLEET_MIN_TARGETS, fleetSummary} from '../../../src/core/fleet.js'
 import type {Report} from '../../../src/core/types.js'
 import {renderHtml} from '../../../src/reporters/html.js'
 import {renderJson} from '../../../src/reporters/json.js'
@@ -68,8 +68,14 @@ describe('the fleet summary in reports', () => {
     expect(await renderHtml(contextOf(report))).not.toContain('id="fleet"')
   })
 
-  it('is made by buildReport for several targets', () => {
+  it('is made by buildReport for grouped targets, or for FLEET_MIN_TARGETS ungrouped ones, not for a small stack', () => {
     const base = sampleReport()
-    expect(buildReport({targets: base.targets, windowSeconds: 5}, base.findings, base.skipped, 'critical', 'live').fleet).toMatchObject({targets: 2, ok: 0, failing: 1, skipped: 1})
+    const grouped = base.targets.map((t) => ({...t, group: 'eu'}))
+    expect(buildReport({targets: grouped, windowSeconds: 5}, base.findings, base.skipped, 'critical', 'live').fleet).toMatchObject({targets: 2, ok: 0, failing: 1, skipped: 1})
+    // A database, its replica and a cache are one system: its report opens with the verdict and the diagnosis.
+    expect(buildReport({targets: base.targets, windowSeconds: 5}, base.findings, base.skipped, 'critical', 'live').fleet).toBeUndefined()
+    const many = Array.from({length: FLEET_MIN_TARGETS}, (_, i) => ({...base.targets[0], name: `pg-${i}`}))
+    expect(buildReport({targets: many, windowSeconds: 5}, [], [], 'critical', 'live').fleet).toMatchObject({targets: FLEET_MIN_TARGETS, ok: FLEET_MIN_TARGETS})
+    expect(buildReport({targets: many.slice(1), windowSeconds: 5}, [], [], 'critical', 'live').fleet).toBeUndefined()
   })
 })
