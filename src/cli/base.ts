@@ -32,7 +32,7 @@ export abstract class BaseCommand extends Command {
     const ctx = await this.context()
     if (!tracingRequested()) return ctx
     const {startTracing} = await import('../telemetry/tracing.js')
-    this.tracing ??= startTracing({command: this.id ?? 'audit', secrets: ctx.secrets})
+    this.tracing ??= await startTracing({command: this.id ?? 'audit', secrets: ctx.secrets})
     return {...ctx, instrumentation: this.tracing.instrumentation}
   }
 

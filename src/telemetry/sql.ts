@@ -1,4 +1,9 @@
-import {normalizeSync} from 'libpg-query'
+import {loadModule, normalizeSync} from 'libpg-query'
+
+/** libpg-query's WASM module loads asynchronously: await this once before normaliseSql is called. */
+export function loadSqlNormaliser(): Promise<void> {
+  return loadModule()
+}
 
 /**
  * SQL as a trace may carry it: PostgreSQL's own normalisation (libpg-query, the parser pg_stat_statements uses),

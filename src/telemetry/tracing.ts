@@ -10,7 +10,7 @@ import type {Instrumentation} from '../core/instrumentation.js'
 import type {Secrets} from '../core/secrets.js'
 import {toolVersion} from '../core/version.js'
 import {OtelInstrumentation} from './otel-instrumentation.js'
-import {normaliseSql} from './sql.js'
+import {loadSqlNormaliser, normaliseSql} from './sql.js'
 
 export interface Tracing {
   instrumentation: Instrumentation
@@ -27,7 +27,8 @@ const processWithoutArguments = {
     'process.executable.name': 'chokepoint'}}),
 }
 
-export function startTracing(options: {command: string; secrets: Secrets}): Tracing {
+export async function startTracing(options: {command: string; secrets: Secrets}): Promise<Tracing> {
+  await loadSqlNormaliser()
   const version = toolVersion()
   const sdk = new NodeSDK({
     // OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) wins over this, through the env detector.
