@@ -130,7 +130,8 @@ describe('traces of an audit', () => {
 
   it('send nothing when OTEL_SDK_DISABLED is true or OTEL_TRACES_EXPORTER is none', async () => {
     const pgUrl = `postgres://postgres@127.0.0.1:${PRIMARY_PORT}/postgres`
-    for (const off of [{OTEL_SDK_DISABLED: 'true'}, {OTEL_TRACES_EXPORTER: 'none'}]) {
+    const offs: Array<Record<string, string>> = [{OTEL_SDK_DISABLED: 'true'}, {OTEL_TRACES_EXPORTER: 'none'}]
+    for (const off of offs) {
       const result = await runCliAsync(['audit', '--pg', pgUrl, '--window', '0', '--format', 'json'], {env: otelEnv(off), cwd: work})
       expect([0, 1, 3], result.stderr).toContain(result.status)
       expect(JSON.parse(result.stdout).overhead.length).toBe(1)
