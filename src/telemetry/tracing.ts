@@ -4,13 +4,14 @@
  * wanted. It exports traces only: no metrics or logs (watch serves its metrics to Prometheus) and no
  * auto-instrumentation (chokepoint's own events make every span, see otel-instrumentation.ts).
  */
+// First: libpg-query starts compiling its WASM module when evaluated, and compiles it while the SDK's modules load.
+import {loadSqlNormaliser, normaliseSql} from './sql.js'
 import {trace} from '@opentelemetry/api'
 import {NodeSDK, resources} from '@opentelemetry/sdk-node'
 import type {Instrumentation} from '../core/instrumentation.js'
 import type {Secrets} from '../core/secrets.js'
 import {toolVersion} from '../core/version.js'
 import {OtelInstrumentation} from './otel-instrumentation.js'
-import {loadSqlNormaliser, normaliseSql} from './sql.js'
 
 export interface Tracing {
   instrumentation: Instrumentation
