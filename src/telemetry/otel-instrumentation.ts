@@ -19,8 +19,9 @@ interface TargetSpan {
  * capture), a child per target, under it one per connect, baseline, probe and advisor, and a CLIENT span per
  * command or query with the semantic conventions of src/telemetry/attributes.ts. Parents are found by name (the
  * event's target and probe), not through async context: a target's probes run one at a time, targets in parallel.
- * Events outside an audit are dropped (nothing would ever end their spans). Every text is scrubbed with the run's
- * secrets before it is set.
+ * Events outside an audit are dropped (nothing would ever end their spans), and audits are taken one at a time (a
+ * new auditStart ends the one before), as the CLI runs them: one instrumentation per command. Every text is
+ * scrubbed with the run's secrets before it is set.
  */
 export class OtelInstrumentation implements Instrumentation {
   private audit?: {span: Span; context: Context}
