@@ -5,6 +5,8 @@
  * SIGTERM, and nothing at all when the SDK is disabled.
  */
 import {mkdtempSync, rmSync} from 'node:fs'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
@@ -136,6 +138,32 @@ describe('traces of an audit', () => {
       expect([0, 1, 3], result.stderr).toContain(result.status)
       expect(JSON.parse(result.stdout).overhead.length).toBe(1)
       expect(receiver.bodies, JSON.stringify(off)).toEqual([])
+    }
+  })
+})
+
+describe('traces of an HTTP target', () => {
+  it('time each request as a GET span with its path, and keep the basic-auth password out', async () => {
+    const password = 'otel-prom-pass-5d1e'
+    // A /metrics endpoint that answers after 80 ms: the GET span must last that long.
+    const server = createServer((req, res) => {
+      setTimeout(() => res.writeHead(200, {'content-type': 'text/plain'}).end('# TYPE up gauge\nup 1\nhttp_requests_total{code="200"} 5\n'), 80)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as AddressInfo).port
+    try {
+      const result = await runCliAsync(['audit', '--prometheus', `http://scraper:${password}@127.0.0.1:${port}/metrics`, '--window', '0', '--format', 'json'],
+        {env: otelEnv(), cwd: work})
+      expect([0, 1, 3], result.stderr).toContain(result.status)
+      const gets = receiver.spans.filter((s) => s.kind === CLIENT && s.name === 'GET')
+      expect(gets.length).toBeGreaterThan(0)
+      for (const span of gets) {
+        expect(span.attributes).toMatchObject({'http.request.method': 'GET', 'url.path': '/metrics', 'server.address': '127.0.0.1', 'server.port': port})
+        expect(span.endMs - span.startMs).toBeGreaterThanOrEqual(70)
+      }
+      expect(receiver.raw()).not.toContain(password)
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()))
     }
   })
 })
