@@ -38,6 +38,8 @@ interface KindConvention {
   namespace?: (url: URL, facts?: Record<string, unknown>) => string | undefined
   /** SQL whose text libpg-query (PostgreSQL's parser) can normalise; other dialects export no db.query.text. */
   postgresSql?: boolean
+  /** db.system.name when it depends on the server found (MySQL or MariaDB). */
+  systemOf?: (url: URL, facts?: Record<string, unknown>) => string
 }
 
 const pathDatabase = (url: URL) => decodeSegment(url.pathname.replace(/^\/+/, '').split('/')[0])
@@ -49,8 +51,9 @@ const KINDS: Record<string, KindConvention> = {
   pgbouncer: {system: 'other_sql', defaultPort: 6432, postgresSql: true, namespace: () => 'pgbouncer'},
   // The Redis logical database is its db.namespace (semconv: "the database index").
   redis: {system: 'redis', defaultPort: 6379, namespace: (url) => pathDatabase(url) || '0'},
-  mysql: {system: 'mysql', defaultPort: 3306, namespace: (url) => pathDatabase(url) || undefined},
-  mariadb: {system: 'mariadb', defaultPort: 3306, namespace: (url) => pathDatabase(url) || undefined},
+  // One kind for both servers: the flavour the driver detected (facts.flavour), else the URL's scheme, tells them apart.
+  mysql: {system: 'mysql', defaultPort: 3306, namespace: (url) => pathDatabase(url) || undefined,
+    systemOf: (url, facts) => (facts?.flavour === 'mariadb' || (!facts?.flavour && url.protocol === 'mariadb:') ? 'mariadb' : 'mysql')},
   rabbitmq: {defaultPort: 5672},
   nats: {defaultPort: 4222},
   prometheus: {defaultPort: 9090},
@@ -82,6 +85,7 @@ export function describeTarget(kind: string, url: string, facts?: Record<string,
   const attributes: Attributes = {}
   if (convention.system) attributes['db.system.name'] = convention.system
   const parsed = parseUrl(url)
+  if (parsed && convention.systemOf) attributes['db.system.name'] = convention.systemOf(parsed, facts)
   if (parsed) {
     // A PostgreSQL URL may name a Unix socket directory in ?host= instead of a host.
     const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || parsed.searchParams.get('host') || ''

@@ -24,6 +24,12 @@ describe('describeTarget', () => {
     expect(describeTarget('redis', 'redis://cache').attributes).toMatchObject({'server.port': 6379, 'db.namespace': '0'})
   })
 
+  it('tells MariaDB from MySQL by the flavour the driver found, else by the URL\'s scheme', () => {
+    expect(describeTarget('mysql', 'mysql://app@db/shop').attributes).toEqual({'db.system.name': 'mysql', 'server.address': 'db', 'server.port': 3306, 'db.namespace': 'shop'})
+    expect(describeTarget('mysql', 'mariadb://app@db/shop').attributes['db.system.name']).toBe('mariadb')
+    expect(describeTarget('mysql', 'mysql://app@db/shop', {flavour: 'mariadb'}).attributes['db.system.name']).toBe('mariadb')
+  })
+
   it('calls PgBouncer other_sql and gives HTTP targets no db.system.name', () => {
     expect(describeTarget('pgbouncer', 'postgres://stats@bouncer:6432/pgbouncer').attributes['db.system.name']).toBe('other_sql')
     expect(describeTarget('prometheus', 'http://prom:9090/').attributes).toEqual({'server.address': 'prom', 'server.port': 9090})
