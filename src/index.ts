@@ -50,7 +50,7 @@ export type {PluginDefinition, TargetKindDefinition, AdvisorDefinition, Reporter
 export {Registry} from './core/registry.js'
 export {readingKey, readingsOf, dataOf} from './core/readings.js'
 export type {ReadingKey} from './core/readings.js'
-export type {Instrumentation, CommandEvent} from './core/instrumentation.js'
+export type {Instrumentation, CommandEvent, TargetEvent} from './core/instrumentation.js'
 export {loadConfigFile, validateConfig, resolveTargets, effectiveRules} from './core/config.js'
 export type {ChokepointConfig, RuleSetting} from './core/config.js'
 export {loadRules} from './core/rules.js'

@@ -48,7 +48,7 @@ export async function runWatch(flags: WatchFlags, ctx: CliContext): Promise<void
     const run = await resolveRun(flags, {needTargets: true}, ctx)
     metrics.setGroups(run.targets)
     const loop = new WatchLoop({registry: ctx.registry, secrets: ctx.secrets, config: run.config, targets: run.targets, intervalSeconds, failOn: run.failOn, concurrency: run.concurrency,
-      log: quietLog, instrumentation: combineInstrumentation(metrics.instrumentation())})
+      log: quietLog, instrumentation: combineInstrumentation(metrics.instrumentation(), ctx.instrumentation)})
     void loop.start((audit) => {
       metrics.record(audit)
       latestReport = ctx.secrets.scrub(`${JSON.stringify(audit.report, null, 2)}\n`)

@@ -26,6 +26,6 @@ Exit codes: 0 passed; 1 a finding at or above --fail-on; 2 usage, config or inte
   async run(): Promise<void> {
     const {flags} = await this.parse(Audit)
     const {auditAndRender} = await import('../cli/run.js')
-    await auditAndRender(flags, 'table', await this.context())
+    await auditAndRender(flags, 'table', await this.tracedContext())
   }
 }

@@ -21,6 +21,6 @@ export default class Capture extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Capture)
     const {captureToFile} = await import('../cli/capture.js')
-    await captureToFile(flags, await this.context())
+    await captureToFile(flags, await this.tracedContext())
   }
 }

@@ -30,6 +30,6 @@ export default class Check extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Check)
     const {runCheck} = await import('../cli/check.js')
-    await runCheck({...flags, color: false}, await this.context())
+    await runCheck({...flags, color: false}, await this.tracedContext())
   }
 }

@@ -23,6 +23,6 @@ SIGTERM or SIGINT stop it (exit 0); SIGHUP reloads the config file. See docs/wat
   async run(): Promise<void> {
     const {flags} = await this.parse(Watch)
     const {runWatch} = await import('../cli/watch.js')
-    await runWatch(flags, await this.context())
+    await runWatch(flags, await this.tracedContext())
   }
 }

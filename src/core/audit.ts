@@ -48,6 +48,8 @@ export interface AnalyseOptions {
   progress?: Progress
   /** Why a live audit has no live connections for the advisors (a fleet larger than the concurrency). */
   liveUnavailable?: string
+  /** Told when each advisor starts and ends (its queries reach the command logs' own instrumentation). */
+  instrumentation?: Instrumentation
 }
 
 /** Probes the targets, then analyses the snapshot with the live connections available to advisors. */
@@ -79,6 +81,7 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
       registry: options.registry, secrets: options.secrets, config: options.config, failOn: options.failOn, source: 'live',
       live: session.live(), ...(closeAfterSample ? {liveUnavailable: `the fleet's ${targets.length} targets are more than --concurrency ${concurrency}, so each connection closed after its sample (raise --concurrency to ${targets.length} to keep them for the advisors)`} : {}),
       commandLogs: (target) => session.commandLog(target), specs: targets, log: options.log, progress: options.progress,
+      instrumentation: options.instrumentation,
     })
     // Taken after the advisors ran, so their EXPLAIN and what-if calls are in the overhead report.
     const overhead = session.overheadEntries()
@@ -138,12 +141,18 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
       }
       const commands = target ? options.commandLogs?.(target.name) : undefined
       if (commands) commands.currentProbe = `advisor.${definition.id}`
+      const event = {...(target ? {target: target.name} : {}), advisor: definition.id}
+      options.instrumentation?.advisorStart?.(event)
+      const started = performance.now()
       try {
-        findings.push(...acceptAdvisorFindings(await advisor.advise(ctx), evaluation, (name) => snapshot.targets.find((t) => t.name === name)?.kind))
+        const accepted = acceptAdvisorFindings(await advisor.advise(ctx), evaluation, (name) => snapshot.targets.find((t) => t.name === name)?.kind)
+        findings.push(...accepted)
+        options.instrumentation?.advisorEnd?.({...event, durationMs: performance.now() - started, findings: accepted.length})
       } catch (error) {
         const reason = options.secrets.scrub(errorMessage(error).split('\n')[0])
         advisorFailures.push({target: target?.name ?? 'stack', advisor: definition.id, reason})
         skipped.push({target: target?.name ?? 'stack', probe: `advisor.${definition.id}`, status: 'error', reason})
+        options.instrumentation?.advisorEnd?.({...event, durationMs: performance.now() - started, findings: 0, error: reason})
       }
     }
   }

@@ -133,6 +133,9 @@ export class CaptureSession {
       return session
     }
     const abort = new AbortController()
+    const target = {target: spec.name, kind: spec.kind, url: info.url}
+    this.instrumentation.connectStart?.(target)
+    const connectStarted = performance.now()
     const connecting = Promise.resolve().then(() => driver.connect(spec, commands, this.options.secrets, {signal: abort.signal}))
     try {
       log(`${spec.name}: connecting`)
@@ -140,6 +143,7 @@ export class CaptureSession {
       session.driver = driver
       session.conn = opened.conn
       info.facts = opened.facts
+      this.instrumentation.connectEnd?.({...target, durationMs: performance.now() - connectStarted, facts: opened.facts})
     } catch (error) {
       if (error instanceof TargetStalled) {
         abort.abort(error)
@@ -148,6 +152,7 @@ export class CaptureSession {
       }
       info.status = 'error'
       info.error = `could not connect: ${error instanceof TargetStalled ? 'stalled in connect: ' : ''}${this.oneLine(errorMessage(error))}`
+      this.instrumentation.connectEnd?.({...target, durationMs: performance.now() - connectStarted, error: info.error})
       log(`${spec.name}: skipped: ${info.error}`)
       return session
     }
@@ -246,9 +251,15 @@ export class CaptureSession {
 
   private async baseline(session: TargetSession, probe: Probe<any>, ctx: ProbeContext): Promise<{value?: unknown; error?: unknown; at: number}> {
     session.commands.currentProbe = probe.id
+    const event = {target: session.spec.name, probe: probe.id}
+    this.instrumentation.baselineStart?.(event)
+    const started = performance.now()
     try {
-      return {value: await this.bounded(session, probe.id, 'baseline', () => probe.baseline!(session.conn, ctx)), at: Date.now()}
+      const value = await this.bounded(session, probe.id, 'baseline', () => probe.baseline!(session.conn, ctx))
+      this.instrumentation.baselineEnd?.({...event, durationMs: performance.now() - started})
+      return {value, at: Date.now()}
     } catch (error) {
+      this.instrumentation.baselineEnd?.({...event, durationMs: performance.now() - started, error: this.oneLine(errorMessage(error))})
       return {error, at: Date.now()}
     }
   }
@@ -370,10 +381,17 @@ function dropConnection(driver: Driver<any>, conn: unknown): void {
 /** One sample of every target, connections closed afterwards: what `chokepoint capture` writes. */
 export async function captureSnapshot(targets: TargetSpec[], options: CaptureOptions): Promise<Snapshot> {
   // Nothing after the sample needs a connection: each closes within its turn, so at most `concurrency` are open.
+  const started = performance.now()
+  options.instrumentation?.auditStart?.({targets: targets.map((t) => t.name)})
   const session = new CaptureSession(targets, {closeAfterSample: true, ...options})
+  let failure: unknown
   try {
     return await session.sample()
+  } catch (error) {
+    failure = error
+    throw error
   } finally {
     await session.close()
+    options.instrumentation?.auditEnd?.({durationMs: performance.now() - started, ...(failure ? {error: errorMessage(failure)} : {})})
   }
 }

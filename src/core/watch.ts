@@ -135,7 +135,19 @@ export class WatchLoop {
   }
 
   private async round(): Promise<WatchAudit> {
+    const {instrumentation} = this.options
+    instrumentation?.auditStart?.({targets: this.watched.map((w) => w.spec.name)})
     const started = performance.now()
+    try {
+      return await this.roundOnce(started)
+    } catch (error) {
+      instrumentation?.auditEnd?.({durationMs: performance.now() - started, error: errorMessage(error)})
+      throw error
+    }
+  }
+
+  /** One round: its collects, its analysis, and the baselines carried to the next; auditEnd when it is done. */
+  private async roundOnce(started: number): Promise<WatchAudit> {
     const now = Date.now()
     const collecting = this.watched.filter((w) => w.ready && w.session)
     const connecting = this.watched.filter((w) => !w.session && w.nextAttemptAt <= now)
@@ -146,8 +158,8 @@ export class WatchLoop {
     const merged = this.merge(snapshots.map((s) => s.snapshot))
     const live = new Map<string, unknown>()
     for (const {w} of snapshots) for (const [name, conn] of w.session!.live()) live.set(name, conn)
-    const {registry, secrets, config, failOn, log} = this.options
-    const analysed = await analyseSnapshot(merged, {registry, secrets, config, failOn, source: 'live', live, log,
+    const {registry, secrets, config, failOn, log, instrumentation} = this.options
+    const analysed = await analyseSnapshot(merged, {registry, secrets, config, failOn, source: 'live', live, log, instrumentation,
       commandLogs: (target) => this.watched.find((w) => w.spec.name === target)?.session?.commandLog(target), specs: this.watched.map((w) => w.spec)})
     const report: Report = {...analysed, overhead: snapshots.flatMap(({w}) => w.session!.overheadEntries() ?? [])}
     const up = new Map<string, boolean>()
@@ -169,7 +181,9 @@ export class WatchLoop {
       report.gate = {...report.gate, incomplete: true, exitCode: report.gate.passed ? 3 : report.gate.exitCode}
     }
     for (const w of this.watched) up.set(w.spec.name, w.session !== undefined && !w.down)
-    return {report, up, durationMs: performance.now() - started, finishedAt: Date.now()}
+    const durationMs = performance.now() - started
+    instrumentation?.auditEnd?.({durationMs})
+    return {report, up, durationMs, finishedAt: Date.now()}
   }
 
   /** One snapshot of the round: the targets collected, those down with why, and those just connected (not read yet). */
