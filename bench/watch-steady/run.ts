@@ -18,7 +18,7 @@
  * more than 5% and the least-squares line rises by more than 5% of the median over the run (analyse.ts).
  *
  * Flags: --minutes N (10), --interval S (60), --output FILE (default bench/results/watch-steady.json; a shortened
- * run should write elsewhere). Env: CP_BENCH_PG (default the test primary), CP_BENCH_REDIS (redis://127.0.0.1:6379),
+ * run should write elsewhere), --keep-data (leave the databases and keys for the next run; by default they are removed). Env: CP_BENCH_PG (default the test primary), CP_BENCH_REDIS (redis://127.0.0.1:6379),
  * CP_BENCH_DB_PREFIX (cp_bench_watch), CP_BENCH_REDIS_DBS (11,12,13,14,15).
  * Run: npx tsx bench/watch-steady/run.ts [--minutes 2 --interval 10 --output /tmp/w.json]
  */
@@ -38,6 +38,7 @@ const {values: args} = parseArgs({options: {
   minutes: {type: 'string', default: '10'},
   interval: {type: 'string', default: '60'},
   output: {type: 'string', default: join(ROOT, 'bench', 'results', 'watch-steady.json')},
+  'keep-data': {type: 'boolean', default: false},
 }})
 const minutes = Number(args.minutes)
 const intervalSeconds = Number(args.interval)
@@ -86,7 +87,7 @@ async function preparePostgres(): Promise<string[]> {
   return urls
 }
 
-/** 2,000 keys of a few types in each logical database (left in place: the next run reuses them). */
+/** 2,000 keys of a few types in each logical database (reused when a run with --keep-data left them). */
 async function prepareRedis(): Promise<string[]> {
   const urls: string[] = []
   for (const db of REDIS_DBS) {
@@ -107,6 +108,34 @@ async function prepareRedis(): Promise<string[]> {
     urls.push(url)
   }
   return urls
+}
+
+/**
+ * Drops what the benchmark created, so it leaves the shared test servers as it found them (the test suites run
+ * against the same primary and Redis); --keep-data keeps it for the next run.
+ */
+async function removeData(): Promise<void> {
+  const admin = new pg.Client({connectionString: PG_URL, application_name: 'chokepoint-bench'})
+  await admin.connect()
+  try {
+    for (let i = 1; i <= 5; i++) await admin.query(`DROP DATABASE IF EXISTS "${DB_PREFIX}_${i}" WITH (FORCE)`)
+  } finally {
+    await admin.end()
+  }
+  for (const db of REDIS_DBS) {
+    const redis = new Redis(withPath(REDIS_URL, String(db)), {lazyConnect: true, maxRetriesPerRequest: 1})
+    await redis.connect()
+    try {
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', 'cpbench:watch:*', 'COUNT', 1000)
+        cursor = next
+        if (keys.length > 0) await redis.unlink(...keys)
+      } while (cursor !== '0')
+    } finally {
+      redis.disconnect()
+    }
+  }
 }
 
 function configYaml(targets: Array<{name: string; kind: string; url: string}>): string {
@@ -209,6 +238,7 @@ async function main(): Promise<void> {
     const exits = await Promise.all(watchers.map(stop))
     for (const [i, code] of exits.entries()) if (code !== 0) console.error(`${watchers[i].name}: watch exited ${code} on SIGTERM (expected 0); stderr: ${watchers[i].stderr.join('')}`)
     rmSync(dir, {recursive: true, force: true})
+    if (!args['keep-data']) await removeData()
   }
 
   const summarise = (name: string) => {
