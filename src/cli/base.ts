@@ -1,6 +1,8 @@
 import {Command, Errors} from '@oclif/core'
 import {errorMessage, UsageError} from '../core/errors.js'
 import {SecretRegistry} from '../core/redact.js'
+import {tracingRequested} from '../telemetry/requested.js'
+import type {Tracing} from '../telemetry/tracing.js'
 import type {CliContext} from './context.js'
 import {armExitWatchdog} from './watchdog.js'
 
@@ -11,6 +13,7 @@ import {armExitWatchdog} from './watchdog.js'
 export abstract class BaseCommand extends Command {
   private runContext?: Promise<CliContext>
   private resolved?: CliContext
+  private tracing?: Tracing
 
   /** The run's registry (the built-ins plus every installed or linked chokepoint plugin) and secret registry. */
   protected context(): Promise<CliContext> {
@@ -19,6 +22,18 @@ export abstract class BaseCommand extends Command {
       return ctx
     })
     return this.runContext
+  }
+
+  /**
+   * The context of a command that audits (audit, check, capture, watch, apply, demo): with OpenTelemetry traces when
+   * the OTEL_* environment asks for them (docs/telemetry.md). The SDK is imported only then; finally() flushes it.
+   */
+  protected async tracedContext(): Promise<CliContext> {
+    const ctx = await this.context()
+    if (!tracingRequested()) return ctx
+    const {startTracing} = await import('../telemetry/tracing.js')
+    this.tracing ??= await startTracing({command: this.id ?? 'audit', secrets: ctx.secrets})
+    return {...ctx, instrumentation: this.tracing.instrumentation}
   }
 
   /** Before the context exists (a flag parse error), only URL passwords are masked: no secret is known yet. */
@@ -32,6 +47,8 @@ export abstract class BaseCommand extends Command {
 
   /** Whatever the command left open (a client that did not close), the process ends a few seconds after it. */
   protected override async finally(error: Error | undefined): Promise<any> {
+    // Spans still buffered are sent before the process may exit (watch ends here too, after SIGTERM or SIGINT).
+    await this.tracing?.shutdown().catch(() => {})
     armExitWatchdog()
     return super.finally(error)
   }

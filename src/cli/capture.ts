@@ -10,7 +10,7 @@ export async function captureToFile(flags: CommonFlags & {output?: string; verbo
   checkOutputFile(flags.output)
   const run = await resolveRun(flags, {needTargets: true}, ctx)
   const {log, progress} = runProgress(flags, ctx)
-  const snapshot = await captureSnapshot(run.targets, {...ctx, windowSeconds: run.windowSeconds, skipProbes: run.config.skipProbes, log, progress,
+  const snapshot = await captureSnapshot(run.targets, {...ctx, windowSeconds: run.windowSeconds, concurrency: run.concurrency, skipProbes: run.config.skipProbes, log, progress,
     rulesFor: rulesByTarget(run.config, ctx.registry)})
   writeOutput(`${JSON.stringify(snapshot, null, 2)}\n`, flags.output, ctx.secrets)
   if (flags.output) log(`snapshot written to ${flags.output}: ${snapshot.readings.length} readings from ${snapshot.targets.length} targets`)

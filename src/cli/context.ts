@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {builtinRegistry} from '../builtin.js'
 import {ConfigError, errorMessage} from '../core/errors.js'
+import type {Instrumentation} from '../core/instrumentation.js'
 import type {PluginDefinition} from '../core/plugin.js'
 import type {Registry} from '../core/registry.js'
 import {SecretRegistry} from '../core/redact.js'
@@ -12,6 +13,8 @@ import type {Secrets} from '../core/secrets.js'
 export interface CliContext {
   registry: Registry
   secrets: Secrets
+  /** The run's traces (src/telemetry), when the OTEL_* environment asks for them; absent otherwise. */
+  instrumentation?: Instrumentation
 }
 
 /** The part of an oclif plugin chokepoint reads: its root and its package.json. */

@@ -27,6 +27,12 @@ export const targetFlags = {
   config: Flags.string({char: 'c', summary: 'Config file (default: chokepoint.config.yaml|yml|json in the current directory).', env: 'CHOKEPOINT_CONFIG'}),
 }
 
+/** Fleets: which configured targets to audit, and how many at once (audit, check, capture, watch; docs/fleets.md). */
+export const fleetFlags = {
+  target: Flags.string({summary: 'Audit only these targets: a name, a glob over names (eu-*) or group:NAME (repeatable).', multiple: true, helpGroup: 'TARGET'}),
+  concurrency: Flags.string({summary: 'Targets connected and sampled at once (default: 4 per CPU, at least 8; config key concurrency).', helpGroup: 'TARGET', env: 'CHOKEPOINT_CONCURRENCY'}),
+}
+
 export const evaluationFlags = {
   window: Flags.string({summary: 'Sampling window for counters, e.g. 10s; 0 reads counters since the last stats reset.', env: 'CHOKEPOINT_WINDOW'}),
   'fail-on': Flags.string({summary: 'Lowest severity that fails the gate (exit 1).', options: ['critical', 'warning', 'info', 'never'], env: 'CHOKEPOINT_FAIL_ON'}),

@@ -1,4 +1,6 @@
-import {loadConfigFile, resolveTargets, type ChokepointConfig} from '../core/config.js'
+import {checkConcurrency, loadConfigFile, resolveTargets, type ChokepointConfig} from '../core/config.js'
+import {defaultConcurrency} from '../core/limiter.js'
+import {selectTargets} from '../core/selection.js'
 import {UsageError} from '../core/errors.js'
 import type {FailOn, TargetSpec} from '../core/types.js'
 import {parseDurationSeconds, parseQuantity} from '../core/units.js'
@@ -12,6 +14,9 @@ export interface CommonFlags {
   /** Target URLs per kind flag (pg, redis, amqp ...), as the kinds' definitions name them. */
   [kindFlag: string]: unknown
   config?: string
+  /** --target selectors: names, globs, group:NAME. */
+  target?: string[]
+  concurrency?: string
   window?: string
   'fail-on'?: string
   format?: string | string[]
@@ -32,6 +37,8 @@ export interface ResolvedRun {
   targets: TargetSpec[]
   windowSeconds: number
   failOn: FailOn
+  /** Targets worked on at once: --concurrency, the config's concurrency, or defaultConcurrency(). */
+  concurrency: number
 }
 
 /** Config file, then flags over it; targets from both, with environment fallbacks. */
@@ -44,15 +51,18 @@ export async function resolveRun(flags: CommonFlags, {needTargets}: {needTargets
   const failOn = (flags['fail-on'] ?? config.failOn ?? 'critical') as FailOn
   const kindFlags = ctx.registry.kinds().flatMap((k) => (k.flag ? [k.flag] : []))
   const urls = Object.fromEntries(kindFlags.map((flag) => [flag, flags[flag] as string[] | undefined]))
-  // Which kinds are audited decides whose parser reads --queries (queriesKind).
-  const kinds = new Set(resolveTargets(config, urls, ctx.registry, ctx.secrets).map((t) => t.kind))
+  // Which kinds are audited (after --target) decides whose parser reads --queries (queriesKind).
+  const before = resolveTargets(config, urls, ctx.registry, ctx.secrets)
+  const kinds = new Set((needTargets ? selectTargets(before, flags.target ?? []) : before).map((t) => t.kind))
   const withAdvisor = applyShardPlanFlag(await applyAdvisorFlags(config, flags, queriesKind(kinds, flags)), flags)
-  const targets = resolveTargets(withAdvisor, urls, ctx.registry, ctx.secrets)
+  const all = resolveTargets(withAdvisor, urls, ctx.registry, ctx.secrets)
+  const targets = needTargets ? selectTargets(all, flags.target ?? []) : all
+  const concurrency = flags.concurrency === undefined ? config.concurrency ?? defaultConcurrency() : checkConcurrency(flags.concurrency, '--concurrency')
   if (needTargets && targets.length === 0) {
     const [first, ...others] = kindFlags
     throw new UsageError(`no targets: pass --${first} URL${others.length ? ` (or ${others.map((f) => `--${f}`).join(', ')})` : ''}, set DATABASE_URL, or list targets in chokepoint.config.yaml`)
   }
-  return {config: withAdvisor, configFile: file, targets, windowSeconds, failOn}
+  return {config: withAdvisor, configFile: file, targets, windowSeconds, failOn, concurrency}
 }
 
 /**

@@ -30,7 +30,8 @@ export async function evaluateWithSnapshot(flags: AuditRunFlags, ctx: CliContext
     return {report: await analyseSnapshot(doc.snapshot, {registry, secrets, config: run.config, failOn: run.failOn, source: 'snapshot', log, progress}), snapshot: doc.snapshot, configFile: run.configFile}
   }
   const run = await resolveRun(flags, {needTargets: true}, ctx)
-  return {...await runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, log, progress}), configFile: run.configFile}
+  return {...await runAudit({registry, secrets, config: run.config, targets: run.targets, windowSeconds: run.windowSeconds, failOn: run.failOn, concurrency: run.concurrency, log, progress,
+    instrumentation: ctx.instrumentation}), configFile: run.configFile}
 }
 
 /**

@@ -46,8 +46,9 @@ export async function runWatch(flags: WatchFlags, ctx: CliContext): Promise<void
   const wasUp = new Map<string, boolean>()
   const startLoop = async () => {
     const run = await resolveRun(flags, {needTargets: true}, ctx)
-    const loop = new WatchLoop({registry: ctx.registry, secrets: ctx.secrets, config: run.config, targets: run.targets, intervalSeconds, failOn: run.failOn,
-      log: quietLog, instrumentation: combineInstrumentation(metrics.instrumentation())})
+    metrics.setGroups(run.targets)
+    const loop = new WatchLoop({registry: ctx.registry, secrets: ctx.secrets, config: run.config, targets: run.targets, intervalSeconds, failOn: run.failOn, concurrency: run.concurrency,
+      log: quietLog, instrumentation: combineInstrumentation(metrics.instrumentation(), ctx.instrumentation)})
     void loop.start((audit) => {
       metrics.record(audit)
       latestReport = ctx.secrets.scrub(`${JSON.stringify(audit.report, null, 2)}\n`)

@@ -34,6 +34,6 @@ Exit codes: 0 every selected change applied and verified (or the dry run is clea
   async run(): Promise<void> {
     const {flags} = await this.parse(Apply)
     const {applyCommand} = await import('../cli/apply.js')
-    await applyCommand(flags, await this.context())
+    await applyCommand(flags, await this.tracedContext())
   }
 }

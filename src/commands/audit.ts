@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
-import {advisorFlags, evaluationFlags, progressFlags, outputFlags, targetFlags} from '../cli/flags.js'
+import {advisorFlags, evaluationFlags, progressFlags, outputFlags, targetFlags, fleetFlags} from '../cli/flags.js'
 
 export default class Audit extends BaseCommand {
   static override summary = 'Probe the configured stack, evaluate the rules and advisors, and print a report.'
@@ -15,6 +15,7 @@ Exit codes: 0 passed; 1 a finding at or above --fail-on; 2 usage, config or inte
   ]
   static override flags = {
     ...targetFlags,
+    ...fleetFlags,
     ...evaluationFlags,
     ...outputFlags,
     ...advisorFlags,
@@ -25,6 +26,6 @@ Exit codes: 0 passed; 1 a finding at or above --fail-on; 2 usage, config or inte
   async run(): Promise<void> {
     const {flags} = await this.parse(Audit)
     const {auditAndRender} = await import('../cli/run.js')
-    await auditAndRender(flags, 'table', await this.context())
+    await auditAndRender(flags, 'table', await this.tracedContext())
   }
 }

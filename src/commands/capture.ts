@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
-import {advisorFlags, evaluationFlags, progressFlags, targetFlags} from '../cli/flags.js'
+import {advisorFlags, evaluationFlags, progressFlags, targetFlags, fleetFlags} from '../cli/flags.js'
 
 export default class Capture extends BaseCommand {
   static override summary = 'Probe only: write a Snapshot of every reading, to analyse later with `audit --from-snapshot`.'
@@ -8,6 +8,7 @@ export default class Capture extends BaseCommand {
   static override examples = ['<%= config.bin %> <%= command.id %> --pg "$DATABASE_URL" --window 30s -o snap.json']
   static override flags = {
     ...targetFlags,
+    ...fleetFlags,
     window: evaluationFlags.window,
     queries: advisorFlags.queries,
     query: advisorFlags.query,
@@ -20,6 +21,6 @@ export default class Capture extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Capture)
     const {captureToFile} = await import('../cli/capture.js')
-    await captureToFile(flags, await this.context())
+    await captureToFile(flags, await this.tracedContext())
   }
 }

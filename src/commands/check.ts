@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BUILTIN_FORMATS} from '../builtin.js'
 import {BaseCommand} from '../cli/base.js'
-import {advisorFlags, evaluationFlags, progressFlags, sarifAnchorFlag, targetFlags} from '../cli/flags.js'
+import {advisorFlags, evaluationFlags, progressFlags, sarifAnchorFlag, targetFlags, fleetFlags} from '../cli/flags.js'
 
 export default class Check extends BaseCommand {
   static override summary = 'The CI gate: evaluate like audit, print one line per failing finding, exit by --fail-on.'
@@ -14,6 +14,7 @@ export default class Check extends BaseCommand {
   ]
   static override flags = {
     ...targetFlags,
+    ...fleetFlags,
     ...evaluationFlags,
     ...advisorFlags,
     ...progressFlags,
@@ -29,6 +30,6 @@ export default class Check extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Check)
     const {runCheck} = await import('../cli/check.js')
-    await runCheck({...flags, color: false}, await this.context())
+    await runCheck({...flags, color: false}, await this.tracedContext())
   }
 }

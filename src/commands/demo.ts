@@ -31,7 +31,7 @@ Exit codes: 0 the demo ran (the report has critical findings on purpose: that is
     // Imported here, not at the top: `chokepoint --help` must not pay for pg, ioredis and the core.
     const {runDemo} = await import('../demo/run.js')
     const {checkOutputs, parseOutputs, writeOutputs} = await import('../cli/outputs.js')
-    const context = await this.context()
+    const context = await this.tracedContext()
     // The same outputs as audit's, checked before the server starts: a demo is not run to fail on its output file.
     const outputs = parseOutputs(flags, 'table', context.registry.formats())
     checkOutputs(outputs)

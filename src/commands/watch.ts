@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
-import {targetFlags} from '../cli/flags.js'
+import {targetFlags, fleetFlags} from '../cli/flags.js'
 
 export default class Watch extends BaseCommand {
   static override summary = 'Audit every --interval on kept connections and serve the results as Prometheus metrics.'
@@ -13,6 +13,7 @@ SIGTERM or SIGINT stop it (exit 0); SIGHUP reloads the config file. See docs/wat
   ]
   static override flags = {
     ...targetFlags,
+    ...fleetFlags,
     interval: Flags.string({summary: 'Time between audits, and each audit\'s sampling window (1s to 1h).', default: '60s', env: 'CHOKEPOINT_WATCH_INTERVAL'}),
     listen: Flags.string({summary: 'HOST:PORT to serve /metrics, /report and /healthz on (port 0: any free port, printed on stderr).', default: '127.0.0.1:9187', env: 'CHOKEPOINT_WATCH_LISTEN'}),
     'fail-on': Flags.string({summary: 'Lowest severity that fails the gate in /report.', options: ['critical', 'warning', 'info', 'never'], env: 'CHOKEPOINT_FAIL_ON'}),
@@ -22,6 +23,6 @@ SIGTERM or SIGINT stop it (exit 0); SIGHUP reloads the config file. See docs/wat
   async run(): Promise<void> {
     const {flags} = await this.parse(Watch)
     const {runWatch} = await import('../cli/watch.js')
-    await runWatch(flags, await this.context())
+    await runWatch(flags, await this.tracedContext())
   }
 }

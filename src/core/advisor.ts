@@ -14,6 +14,8 @@ export interface AdvisorContext {
   readings: Reading[]
   /** Live connections by target name, present only in a live audit: advisors must work without them. */
   live: Map<string, unknown>
+  /** In a live audit without live connections, why (a fleet larger than --concurrency closes each after its sample). */
+  liveUnavailable?: string
   rules: (targetName: string) => EffectiveRule[]
   options: Record<string, unknown>
   log: (message: string) => void

@@ -13,8 +13,10 @@ import type {Progress} from './progress.js'
 import type {Registry} from './registry.js'
 import type {EffectiveRule} from './rules.js'
 import type {Secrets} from './secrets.js'
-import {REPORT_SCHEMA_VERSION, SEVERITY_RANK, type FailOn, type Finding, type NotReadEntry, type Report, type Snapshot, type TargetSpec} from './types.js'
+import {REPORT_SCHEMA_VERSION, SEVERITY_RANK, type FailOn, type Finding, type NotReadEntry, type Report, type Snapshot, type TargetInfo, type TargetSpec} from './types.js'
 import {toolVersion} from './version.js'
+import {defaultConcurrency} from './limiter.js'
+import {fleetSummary, type FleetSummary} from './fleet.js'
 
 export interface AuditOptions {
   registry: Registry
@@ -28,6 +30,8 @@ export interface AuditOptions {
   /** Progress of the slow parts (window, what-if plans, key samples), drawn by the caller (default: none). */
   progress?: Progress
   instrumentation?: Instrumentation
+  /** Targets connected and sampled at once (default: the config's `concurrency`, else defaultConcurrency()). */
+  concurrency?: number
 }
 
 export interface AnalyseOptions {
@@ -42,6 +46,10 @@ export interface AnalyseOptions {
   specs?: TargetSpec[]
   log?: (message: string) => void
   progress?: Progress
+  /** Why a live audit has no live connections for the advisors (a fleet larger than the concurrency). */
+  liveUnavailable?: string
+  /** Told when each advisor starts and ends (its queries reach the command logs' own instrumentation). */
+  instrumentation?: Instrumentation
 }
 
 /** Probes the targets, then analyses the snapshot with the live connections available to advisors. */
@@ -50,7 +58,13 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
   // Before anything connects: an option out of its bounds must not reach a driver (see validateTargets).
   const targets = validateTargets(options.targets, options.registry)
   options.instrumentation?.auditStart?.({targets: targets.map((t) => t.name)})
+  const concurrency = options.concurrency ?? options.config?.concurrency ?? defaultConcurrency()
+  // A fleet larger than the concurrency would otherwise hold every connection open until the advisors end: each is
+  // closed within its turn instead, and the advisors that plan on a live server (what-if) say why they did not.
+  const closeAfterSample = targets.length > concurrency
   const session = new CaptureSession(targets, {
+    concurrency,
+    closeAfterSample,
     registry: options.registry,
     rulesFor: rulesByTarget(options.config ?? {}, options.registry),
     secrets: options.secrets,
@@ -65,7 +79,9 @@ export async function runAudit(options: AuditOptions): Promise<{report: Report; 
     const snapshot = await session.sample()
     const report = await analyseSnapshot(snapshot, {
       registry: options.registry, secrets: options.secrets, config: options.config, failOn: options.failOn, source: 'live',
-      live: session.live(), commandLogs: (target) => session.commandLog(target), specs: targets, log: options.log, progress: options.progress,
+      live: session.live(), ...(closeAfterSample ? {liveUnavailable: `the fleet's ${targets.length} targets are more than --concurrency ${concurrency}, so each connection closed after its sample (raise --concurrency to ${targets.length} to keep them for the advisors)`} : {}),
+      commandLogs: (target) => session.commandLog(target), specs: targets, log: options.log, progress: options.progress,
+      instrumentation: options.instrumentation,
     })
     // Taken after the advisors ran, so their EXPLAIN and what-if calls are in the overhead report.
     const overhead = session.overheadEntries()
@@ -115,6 +131,7 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
         spec,
         readings: target ? snapshot.readings.filter((r) => r.target === target.name) : snapshot.readings,
         live: options.live ?? new Map(),
+        ...(options.liveUnavailable ? {liveUnavailable: options.liveUnavailable} : {}),
         rules: evaluation.rulesFor,
         options: {...config.options?.[target?.kind ?? 'postgres'], ...spec?.options},
         log,
@@ -124,12 +141,18 @@ export async function analyseSnapshot(snapshot: Snapshot, options: AnalyseOption
       }
       const commands = target ? options.commandLogs?.(target.name) : undefined
       if (commands) commands.currentProbe = `advisor.${definition.id}`
+      const event = {...(target ? {target: target.name} : {}), advisor: definition.id}
+      options.instrumentation?.advisorStart?.(event)
+      const started = performance.now()
       try {
-        findings.push(...acceptAdvisorFindings(await advisor.advise(ctx), evaluation, (name) => snapshot.targets.find((t) => t.name === name)?.kind))
+        const accepted = acceptAdvisorFindings(await advisor.advise(ctx), evaluation, (name) => snapshot.targets.find((t) => t.name === name)?.kind)
+        findings.push(...accepted)
+        options.instrumentation?.advisorEnd?.({...event, durationMs: performance.now() - started, findings: accepted.length})
       } catch (error) {
         const reason = options.secrets.scrub(errorMessage(error).split('\n')[0])
         advisorFailures.push({target: target?.name ?? 'stack', advisor: definition.id, reason})
         skipped.push({target: target?.name ?? 'stack', probe: `advisor.${definition.id}`, status: 'error', reason})
+        options.instrumentation?.advisorEnd?.({...event, durationMs: performance.now() - started, findings: 0, error: reason})
       }
     }
   }
@@ -148,6 +171,12 @@ export function gatePasses(findings: Finding[], failOn: FailOn): boolean {
   return !findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn])
 }
 
+/** The fleet summary, only for several targets: a report of one target has no `fleet` key. */
+function fleetField(targets: TargetInfo[], findings: Finding[], failOn: FailOn): {fleet?: FleetSummary} {
+  const fleet = fleetSummary(targets, findings, failOn)
+  return fleet ? {fleet} : {}
+}
+
 /** What a report says about its targets and window: a snapshot, or a saved report being re-gated. */
 export type ReportBasis = Pick<Snapshot, 'targets' | 'windowSeconds' | 'overhead'>
 
@@ -164,6 +193,7 @@ export function buildReport(basis: ReportBasis, findings: Finding[], skipped: Re
     source,
     windowSeconds: basis.windowSeconds,
     targets: basis.targets,
+    ...fleetField(basis.targets, findings, failOn),
     findings,
     diagnosis: evaluated.diagnosis ?? [],
     verdict: pathVerdict(findings, basis.targets, {skipped, notRead: evaluated.notRead ?? []}),

@@ -7,6 +7,7 @@ import {metricLookbacks, type EffectiveRule} from './rules.js'
 import type {Secrets} from './secrets.js'
 import {SNAPSHOT_SCHEMA_VERSION, type Reading, type Snapshot, type TargetInfo, type TargetSpec} from './types.js'
 import type {Progress} from './progress.js'
+import {defaultConcurrency, Limiter} from './limiter.js'
 import {toolVersion} from './version.js'
 
 export interface CaptureOptions {
@@ -24,6 +25,15 @@ export interface CaptureOptions {
    * (ProbeContext.lookbacks). Default: the registry's rules as their files define them.
    */
   rulesFor?: (target: string) => EffectiveRule[]
+  /** Targets connected and sampled at once (default: defaultConcurrency()); ignored when `limiter` is given. */
+  concurrency?: number
+  /** A limiter shared with other sessions (watch: one session per target, one bound for them all). */
+  limiter?: Limiter
+  /**
+   * Closes each target's connection as soon as its first sample is taken, within its turn, so a fleet larger than
+   * the concurrency never holds more connections than that. The session then samples once: live() is empty after.
+   */
+  closeAfterSample?: boolean
 }
 
 /** One target's open connection, its probes and its command log, kept across samples. */
@@ -83,10 +93,12 @@ export class CaptureSession {
   private readonly sessions: TargetSession[] = []
   private readonly overhead = new OverheadCollector()
   private readonly instrumentation: Instrumentation
+  private readonly limiter: Limiter
   private opened = false
 
   constructor(private readonly targets: TargetSpec[], private readonly options: CaptureOptions) {
     this.instrumentation = combineInstrumentation(this.overhead, options.instrumentation)
+    this.limiter = options.limiter ?? new Limiter(options.concurrency ?? defaultConcurrency())
   }
 
   private oneLine(text: string): string {
@@ -94,48 +106,58 @@ export class CaptureSession {
   }
 
   /**
-   * Connects to every target in parallel; a target that cannot be reached is recorded, never thrown. A connect
-   * that outlasts the target's budget is abandoned (the driver's socket destroyed through the abort signal).
+   * Connects to every target, as many at once as the concurrency allows; a target that cannot be reached is
+   * recorded, never thrown. A connect that outlasts the target's budget is abandoned (the driver's socket destroyed
+   * through the abort signal).
    */
   async open(): Promise<void> {
     if (this.opened) return
     this.opened = true
+    this.sessions.push(...await Promise.all(this.targets.map((spec) => this.limiter.run(() => this.openTarget(spec)))))
+  }
+
+  /** One target's connect. Its budget starts here, when its turn comes, not when the capture started. */
+  private async openTarget(spec: TargetSpec): Promise<TargetSession> {
     const log = this.options.log ?? (() => {})
     const skip = this.options.skipProbes ?? []
-    this.sessions.push(...await Promise.all(this.targets.map(async (spec): Promise<TargetSession> => {
-      const info: TargetInfo = {name: spec.name, kind: spec.kind, url: this.options.secrets.redactUrl(spec.url), status: 'ok'}
-      const commands = new CommandLog(spec.name, this.instrumentation)
-      const budgetMs = targetBudgetMs(spec, this.options.windowSeconds)
-      const started = Date.now()
-      const session: TargetSession = {spec, info, commands, probes: [], carried: new Map(), budgetMs, deadline: started + budgetMs, budgetStart: started}
-      const driver = await this.options.registry.driverFor(spec.kind)
-      if (!driver) {
-        info.status = 'skipped'
-        info.error = `no plugin defines ${spec.kind} targets`
-        return session
-      }
-      const abort = new AbortController()
-      const connecting = Promise.resolve().then(() => driver.connect(spec, commands, this.options.secrets, {signal: abort.signal}))
-      try {
-        log(`${spec.name}: connecting`)
-        const opened = await settleWithin(connecting, session.deadline - Date.now(), () => new TargetStalled(budgetMs))
-        session.driver = driver
-        session.conn = opened.conn
-        info.facts = opened.facts
-      } catch (error) {
-        if (error instanceof TargetStalled) {
-          abort.abort(error)
-          // A driver that ignores the signal may still finish connecting: close what it opens, unawaited.
-          connecting.then((late) => dropConnection(driver, late.conn), () => {})
-        }
-        info.status = 'error'
-        info.error = `could not connect: ${error instanceof TargetStalled ? 'stalled in connect: ' : ''}${this.oneLine(errorMessage(error))}`
-        log(`${spec.name}: skipped: ${info.error}`)
-        return session
-      }
-      session.probes = (await this.options.registry.probesFor(spec.kind)).filter((p) => !skip.some((s) => p.id === s || p.id.startsWith(`${s}.`)))
+    const info: TargetInfo = {name: spec.name, kind: spec.kind, ...(spec.group === undefined ? {} : {group: spec.group}),
+      url: this.options.secrets.redactUrl(spec.url), status: 'ok'}
+    const commands = new CommandLog(spec.name, this.instrumentation)
+    const budgetMs = targetBudgetMs(spec, this.options.windowSeconds)
+    const started = Date.now()
+    const session: TargetSession = {spec, info, commands, probes: [], carried: new Map(), budgetMs, deadline: started + budgetMs, budgetStart: started}
+    const driver = await this.options.registry.driverFor(spec.kind)
+    if (!driver) {
+      info.status = 'skipped'
+      info.error = `no plugin defines ${spec.kind} targets`
       return session
-    })))
+    }
+    const abort = new AbortController()
+    const target = {target: spec.name, kind: spec.kind, url: info.url}
+    this.instrumentation.connectStart?.(target)
+    const connectStarted = performance.now()
+    const connecting = Promise.resolve().then(() => driver.connect(spec, commands, this.options.secrets, {signal: abort.signal}))
+    try {
+      log(`${spec.name}: connecting`)
+      const opened = await settleWithin(connecting, session.deadline - Date.now(), () => new TargetStalled(budgetMs))
+      session.driver = driver
+      session.conn = opened.conn
+      info.facts = opened.facts
+      this.instrumentation.connectEnd?.({...target, durationMs: performance.now() - connectStarted, facts: opened.facts})
+    } catch (error) {
+      if (error instanceof TargetStalled) {
+        abort.abort(error)
+        // A driver that ignores the signal may still finish connecting: close what it opens, unawaited.
+        connecting.then((late) => dropConnection(driver, late.conn), () => {})
+      }
+      info.status = 'error'
+      info.error = `could not connect: ${error instanceof TargetStalled ? 'stalled in connect: ' : ''}${this.oneLine(errorMessage(error))}`
+      this.instrumentation.connectEnd?.({...target, durationMs: performance.now() - connectStarted, error: info.error})
+      log(`${spec.name}: skipped: ${info.error}`)
+      return session
+    }
+    session.probes = (await this.options.registry.probesFor(spec.kind)).filter((p) => !skip.some((s) => p.id === s || p.id.startsWith(`${s}.`)))
+    return session
   }
 
   /** What the rules judging each metric of a target ask its probes to read over. */
@@ -159,11 +181,25 @@ export class CaptureSession {
     return this.overhead.entries(this.sessions.map((s) => s.spec.name))
   }
 
-  /** Probes every target in parallel (probes of one target run in turn on its one connection). */
+  /**
+   * Probes every target, as many at once as the concurrency allows (probes of one target run in turn on its one
+   * connection). The first sample of a session not opened yet connects and samples each target in one turn, so a
+   * target waiting for its turn holds no connection.
+   */
   async sample(windowSeconds = this.options.windowSeconds): Promise<Snapshot> {
-    await this.open()
     const started = new Date()
-    const perTarget = await Promise.all(this.sessions.map((s) => this.sampleTarget(s, windowSeconds)))
+    let perTarget: Reading[][]
+    if (this.opened) {
+      perTarget = await Promise.all(this.sessions.map((s) => this.limiter.run(() => this.sampleAndMaybeClose(s, windowSeconds))))
+    } else {
+      this.opened = true
+      const turns = await Promise.all(this.targets.map((spec) => this.limiter.run(async () => {
+        const session = await this.openTarget(spec)
+        return {session, readings: await this.sampleAndMaybeClose(session, windowSeconds)}
+      })))
+      this.sessions.push(...turns.map((t) => t.session))
+      perTarget = turns.map((t) => t.readings)
+    }
     return {
       schemaVersion: SNAPSHOT_SCHEMA_VERSION,
       tool: {name: 'chokepoint', version: toolVersion()},
@@ -173,6 +209,15 @@ export class CaptureSession {
       readings: perTarget.flat(),
       overhead: this.overheadEntries(),
     }
+  }
+
+  private async sampleAndMaybeClose(session: TargetSession, windowSeconds: number): Promise<Reading[]> {
+    const readings = await this.sampleTarget(session, windowSeconds)
+    if (this.options.closeAfterSample) {
+      await this.closeTarget(session)
+      session.lost ??= 'the connection was closed after its sample (closeAfterSample)'
+    }
+    return readings
   }
 
   /** Starts the budget of a sample (the first sample's started at the connect, in open()). */
@@ -206,9 +251,15 @@ export class CaptureSession {
 
   private async baseline(session: TargetSession, probe: Probe<any>, ctx: ProbeContext): Promise<{value?: unknown; error?: unknown; at: number}> {
     session.commands.currentProbe = probe.id
+    const event = {target: session.spec.name, probe: probe.id}
+    this.instrumentation.baselineStart?.(event)
+    const started = performance.now()
     try {
-      return {value: await this.bounded(session, probe.id, 'baseline', () => probe.baseline!(session.conn, ctx)), at: Date.now()}
+      const value = await this.bounded(session, probe.id, 'baseline', () => probe.baseline!(session.conn, ctx))
+      this.instrumentation.baselineEnd?.({...event, durationMs: performance.now() - started})
+      return {value, at: Date.now()}
     } catch (error) {
+      this.instrumentation.baselineEnd?.({...event, durationMs: performance.now() - started, error: this.oneLine(errorMessage(error))})
       return {error, at: Date.now()}
     }
   }
@@ -286,7 +337,7 @@ export class CaptureSession {
    * call it right after sample() when another sample follows.
    */
   async carryBaselines(): Promise<void> {
-    await Promise.all(this.sessions.filter((s) => s.info.status === 'ok' && !s.lost).map(async (session) => {
+    await Promise.all(this.sessions.filter((s) => s.info.status === 'ok' && !s.lost).map((session) => this.limiter.run(async () => {
       const ctx: ProbeContext = {target: session.spec, windowSeconds: this.options.windowSeconds, options: session.spec.options ?? {}, log: this.options.log ?? (() => {}),
         lookbacks: this.lookbacks(session.spec.name)}
       // These reads open the next sample: they count against its budget.
@@ -296,22 +347,24 @@ export class CaptureSession {
       for (const probe of session.probes.filter((p) => p.baseline && !session.carried.has(p.id)).reverse()) {
         session.carried.set(probe.id, await this.baseline(session, probe, ctx))
       }
-    }))
+    })))
   }
 
   /** Says goodbye to every target, each within CLOSE_GRACE_MS; one that does not answer is dropped. */
   async close(): Promise<void> {
-    await Promise.all(this.sessions.map(async (s) => {
-      const {driver, conn} = s
-      s.conn = undefined
-      if (!driver || conn === undefined) return
-      if (s.lost) return dropConnection(driver, conn)
-      try {
-        await settleWithin(driver.close(conn), CLOSE_GRACE_MS, () => new Error('close timed out'))
-      } catch {
-        dropConnection(driver, conn)
-      }
-    }))
+    await Promise.all(this.sessions.map((s) => this.closeTarget(s)))
+  }
+
+  private async closeTarget(s: TargetSession): Promise<void> {
+    const {driver, conn} = s
+    s.conn = undefined
+    if (!driver || conn === undefined) return
+    if (s.lost) return dropConnection(driver, conn)
+    try {
+      await settleWithin(driver.close(conn), CLOSE_GRACE_MS, () => new Error('close timed out'))
+    } catch {
+      dropConnection(driver, conn)
+    }
   }
 }
 
@@ -327,10 +380,18 @@ function dropConnection(driver: Driver<any>, conn: unknown): void {
 
 /** One sample of every target, connections closed afterwards: what `chokepoint capture` writes. */
 export async function captureSnapshot(targets: TargetSpec[], options: CaptureOptions): Promise<Snapshot> {
-  const session = new CaptureSession(targets, options)
+  // Nothing after the sample needs a connection: each closes within its turn, so at most `concurrency` are open.
+  const started = performance.now()
+  options.instrumentation?.auditStart?.({targets: targets.map((t) => t.name)})
+  const session = new CaptureSession(targets, {closeAfterSample: true, ...options})
+  let failure: unknown
   try {
     return await session.sample()
+  } catch (error) {
+    failure = error
+    throw error
   } finally {
     await session.close()
+    options.instrumentation?.auditEnd?.({durationMs: performance.now() - started, ...(failure ? {error: errorMessage(failure)} : {})})
   }
 }

@@ -8,6 +8,7 @@ import {compileRule, type EffectiveRule, type RuleDefinition, type RuleOverride}
 import type {Secrets} from './secrets.js'
 import type {FailOn, Severity, TargetKind, TargetSpec} from './types.js'
 import {parseDurationSeconds} from './units.js'
+import {MAX_CONCURRENCY} from './limiter.js'
 
 export const CONFIG_FILE_NAMES = ['chokepoint.config.yaml', 'chokepoint.config.yml', 'chokepoint.config.json']
 
@@ -16,7 +17,9 @@ export type RuleSetting = 'off' | 'on' | Severity | RuleOverride
 export interface ChokepointConfig {
   window?: string | number
   failOn?: FailOn
-  targets?: Array<{name?: string; kind: TargetKind; url: string; options?: Record<string, unknown>}>
+  targets?: Array<{name?: string; kind: TargetKind; url: string; group?: string; options?: Record<string, unknown>}>
+  /** Targets connected and sampled at once (--concurrency overrides it; default: defaultConcurrency()). */
+  concurrency?: number
   rules?: Record<string, RuleSetting>
   overrides?: Array<{targets: string[]; rules: Record<string, RuleSetting>}>
   /** Defaults for every target of a kind, e.g. options.redis.sampleKeys, options.prometheus.queries. */
@@ -30,8 +33,8 @@ export interface LoadedConfig {
   file?: string
 }
 
-const TOP_KEYS = ['window', 'failOn', 'targets', 'rules', 'overrides', 'options', 'skipProbes', '$schema']
-const TARGET_KEYS = ['name', 'kind', 'url', 'options']
+const TOP_KEYS = ['window', 'failOn', 'concurrency', 'targets', 'rules', 'overrides', 'options', 'skipProbes', '$schema']
+const TARGET_KEYS = ['name', 'kind', 'url', 'group', 'options']
 const OVERRIDE_KEYS = ['enabled', 'target', 'action', 'severity', 'when', 'lookback', 'sustained', 'heuristic']
 const FAIL_ON: readonly FailOn[] = ['critical', 'warning', 'info', 'never']
 
@@ -309,6 +312,7 @@ export function validateConfig(raw: unknown, registry: Registry, file = 'config'
   if (raw.failOn !== undefined && !FAIL_ON.includes(raw.failOn as FailOn)) {
     throw new ConfigError(`${where}: failOn: expected one of ${FAIL_ON.join(', ')}, got ${shown(raw.failOn)}`)
   }
+  if (raw.concurrency !== undefined) checkConcurrency(raw.concurrency, `${where}: concurrency`)
   const config: Record<string, unknown> = {...raw}
   if (raw.targets !== undefined) {
     if (!Array.isArray(raw.targets)) throw new ConfigError(`${where}: targets: expected a list, got ${describeValue(raw.targets)}`)
@@ -317,6 +321,7 @@ export function validateConfig(raw: unknown, registry: Registry, file = 'config'
       if (!isObject(t)) throw new ConfigError(`${tw}: expected a mapping with kind and url, got ${describeValue(t)}`)
       for (const key of Object.keys(t)) if (!TARGET_KEYS.includes(key)) throw unknownKey(tw, key, TARGET_KEYS)
       if (t.name !== undefined) checkTargetName(t.name, `${tw}.name`)
+      if (t.group !== undefined) checkGroupName(t.group, `${tw}.group`)
       if (typeof t.kind !== 'string' || !kinds.includes(t.kind)) throw new ConfigError(`${tw}.kind: expected one of ${kinds.join(', ')}, got ${shown(t.kind)}`)
       if (typeof t.url !== 'string' || !t.url) throw new ConfigError(`${tw}.url: missing (e.g. url: postgres://user@host:5432/db)`)
       try {
@@ -367,6 +372,22 @@ function checkTargetName(name: unknown, where: string): void {
   if (name.length > 200) throw new ConfigError(`${where}: at most 200 characters, got ${name.length}`)
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(name)) throw new ConfigError(`${where}: must be one line without control characters`)
+}
+
+/** The pattern of a group name: it is a selector (`--target group:NAME`), a Prometheus label value and a report heading. */
+export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+
+function checkGroupName(group: unknown, where: string): void {
+  if (typeof group !== 'string' || !GROUP_NAME.test(group)) {
+    throw new ConfigError(`${where}: expected a group name of letters, digits, "_", "." or "-" (at most 64, e.g. "eu-west"), got ${shown(group)}`)
+  }
+}
+
+/** --concurrency and the config's `concurrency`: a whole number of targets worked on at once. */
+export function checkConcurrency(value: unknown, where: string): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) throw new ConfigError(`${where}: expected a whole number of targets from 1 to ${MAX_CONCURRENCY}, got ${shown(value)}`)
+  return n
 }
 
 /** A value for a message: short strings as they are, anything else by what it is (see describeValue). */
@@ -455,6 +476,7 @@ export function validateTargets(targets: readonly TargetSpec[], registry: Regist
     // Typed as TargetSpec, but a JavaScript caller can pass anything.
     if (!isObject(t as unknown)) throw new ConfigError(`${where}: expected {name, kind, url, options}, got ${describeValue(t)}`)
     checkTargetName(t.name, `${where}.name`)
+    if (t.group !== undefined) checkGroupName(t.group, `${where}.group`)
     if (typeof t.url !== 'string' || !t.url) throw new ConfigError(`${where}.url: expected a URL such as postgres://user@host:5432/db`)
     if (!kinds.includes(t.kind)) return t
     return {...t, options: validateOptions(t.options ?? {}, registry.optionSpecs(t.kind), `${where} (${t.name}).options`)}
@@ -466,7 +488,8 @@ export function resolveTargets(config: ChokepointConfig, flags: TargetFlags, reg
   const targets: TargetSpec[] = []
   for (const t of config.targets ?? []) {
     checkUrl(registry, t.kind, t.url, `config targets: ${t.name ?? secrets.redactUrl(t.url)}`)
-    targets.push({name: t.name ?? defaultTargetName(t.kind, t.url), kind: t.kind, url: t.url, options: {...config.options?.[t.kind], ...t.options}})
+    targets.push({name: t.name ?? defaultTargetName(t.kind, t.url), kind: t.kind, url: t.url, ...(t.group === undefined ? {} : {group: t.group}),
+      options: {...config.options?.[t.kind], ...t.options}})
   }
   const kinds = registry.kinds()
   for (const def of kinds) {

@@ -1,7 +1,9 @@
 /**
- * What chokepoint did, as events: an audit, each probe, each command or query sent to a target (with its duration
- * and error). The overhead report of verbose mode is one consumer (OverheadCollector); the watch mode's metrics
- * and OpenTelemetry traces are others. Every method is optional and must not throw.
+ * What chokepoint did, as events: an audit, each connect, baseline, probe and advisor, each command or query sent
+ * to a target (with its duration and error). The overhead report of verbose mode is one consumer
+ * (OverheadCollector); the watch mode's metrics and OpenTelemetry traces (src/telemetry) are others. Every method
+ * is optional and must not throw. Events arrive in order per target (a target's probes run one at a time), so a
+ * consumer can nest a target's commands under the probe or advisor named in the event without async context.
  */
 import type {OverheadEntry, ReadingStatus} from './types.js'
 
@@ -11,18 +13,45 @@ export interface CommandEvent {
   probe: string
   /** The command or query, whitespace-folded and cut to 160 characters. */
   text: string
+  /**
+   * The whole command or query as the driver sent it (not folded: folding would end a SQL line comment's line
+   * nowhere), literals included: a consumer that exports it must normalise it first (src/telemetry/sql.ts).
+   */
+  query?: string
   roundTrips: number
   durationMs?: number
   error?: string
+  /** What kind of failure: the error's code (a SQLSTATE, ECONNRESET, a Redis error prefix) or class name. */
+  errorType?: string
+}
+
+/** A target as events name it: never its raw URL (the URL is redacted, for its host, port and database). */
+export interface TargetEvent {
+  target: string
+  kind: string
+  /** The target's URL with every credential masked (Secrets.redactUrl). */
+  url: string
 }
 
 export interface Instrumentation {
   auditStart?(event: {targets: string[]}): void
   auditEnd?(event: {durationMs: number; error?: string}): void
+  /** Before a driver connects to a target (once per connection: watch keeps its connections across rounds). */
+  connectStart?(event: TargetEvent): void
+  connectEnd?(event: TargetEvent & {durationMs: number; facts?: Record<string, unknown>; error?: string}): void
+  /** A probe's baseline read, before the window (probeStart/probeEnd are its collect, after it). */
+  baselineStart?(event: {target: string; probe: string}): void
+  baselineEnd?(event: {target: string; probe: string; durationMs: number; error?: string}): void
   probeStart?(event: {target: string; probe: string}): void
   probeEnd?(event: {target: string; probe: string; durationMs: number; status: ReadingStatus; error?: string}): void
+  /** An advisor run on one target, or on the whole stack (no target). */
+  advisorStart?(event: {target?: string; advisor: string}): void
+  advisorEnd?(event: {target?: string; advisor: string; durationMs: number; findings: number; error?: string}): void
   command?(event: CommandEvent): void
 }
+
+const EVENTS = ['auditStart', 'auditEnd', 'connectStart', 'connectEnd', 'baselineStart', 'baselineEnd', 'probeStart', 'probeEnd',
+  'advisorStart', 'advisorEnd', 'command'] as const satisfies ReadonlyArray<keyof Instrumentation>
 
 /** Sends every event to each instrumentation in turn; one that throws does not stop the others or the audit. */
 export function combineInstrumentation(...parts: Array<Instrumentation | undefined>): Instrumentation {
@@ -36,7 +65,12 @@ export function combineInstrumentation(...parts: Array<Instrumentation | undefin
       }
     }
   }
-  return {auditStart: fan('auditStart'), auditEnd: fan('auditEnd'), probeStart: fan('probeStart'), probeEnd: fan('probeEnd'), command: fan('command')}
+  const combined: Instrumentation = {}
+  for (const key of EVENTS) {
+    // Only the events some part listens to: an emitter may skip work (timing, a redacted URL) for the others.
+    if (present.some((p) => p[key])) (combined as Record<string, unknown>)[key] = fan(key)
+  }
+  return combined
 }
 
 /** Counts commands per target and probe: the overhead report (round trips and the commands issued). */

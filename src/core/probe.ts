@@ -81,9 +81,9 @@ export class CommandLog {
     if (entry) entry.count += 1
     else this.counts.set(key, {probe: this.currentProbe, text: short, count: 1})
     try {
-      this.instrumentation.command?.({target: this.target, probe: this.currentProbe, text: short, roundTrips,
+      this.instrumentation.command?.({target: this.target, probe: this.currentProbe, text: short, query: text, roundTrips,
         ...(timing.durationMs !== undefined ? {durationMs: timing.durationMs} : {}),
-        ...(timing.error !== undefined ? {error: errorMessage(timing.error).split('\n')[0]} : {})})
+        ...(timing.error !== undefined ? {error: errorMessage(timing.error).split('\n')[0], errorType: errorType(timing.error)} : {})})
     } catch {
       // An observer's failure must not fail the query it observed.
     }
@@ -105,6 +105,19 @@ export class CommandLog {
   toEntry(target: string = this.target): OverheadEntry {
     return {target, roundTrips: this.roundTrips, commands: [...this.counts.values()]}
   }
+}
+
+/**
+ * A failure's kind, low in cardinality and free of values: the error's code when it has one (a SQLSTATE from
+ * PostgreSQL, ECONNRESET from a socket), the leading upper-case word of a Redis error reply (WRONGTYPE, NOAUTH,
+ * ERR), else its class name.
+ */
+export function errorType(error: unknown): string {
+  const e = (error ?? {}) as {code?: unknown; name?: unknown; message?: unknown}
+  if (typeof e.code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(e.code)) return e.code
+  const name = typeof e.name === 'string' && e.name ? e.name : 'Error'
+  const prefix = name === 'ReplyError' && typeof e.message === 'string' ? /^([A-Z][A-Z_]{1,30})\b/.exec(e.message)?.[1] : undefined
+  return prefix ?? name
 }
 
 export interface ConnectOptions {

@@ -5,6 +5,7 @@
 
 import type {Check, OmittedChecks, RuleInfo} from './checks.js'
 import type {Remedy} from './remedies.js'
+import type {FleetSummary} from './fleet.js'
 
 /** A target kind's name; the kinds that exist are those the run's registry defines (src/core/plugin.ts). */
 export type TargetKind = string
@@ -40,6 +41,8 @@ export interface TargetSpec {
   name: string
   kind: TargetKind
   url: string
+  /** The fleet group the config file puts the target in (`group:`): reports summarise and metrics label by it. */
+  group?: string
   /** Kind-specific options from the config file (e.g. prometheus queries, redis sampling caps). */
   options?: Record<string, unknown>
 }
@@ -48,6 +51,8 @@ export interface TargetSpec {
 export interface TargetInfo {
   name: string
   kind: TargetKind
+  /** The target's fleet group (config `group:`); absent when the config gives none. */
+  group?: string
   url: string
   status: 'ok' | 'skipped' | 'error'
   error?: string
@@ -131,6 +136,7 @@ export interface Threshold {
 
 export type {Remedy, RemedyKind, ProposedRemedy} from './remedies.js'
 export type {Check, CheckStatus, OmittedChecks, RuleInfo} from './checks.js'
+export type {FleetSummary, FleetGroup, FleetFinding} from './fleet.js'
 
 export interface Finding {
   id: string
@@ -229,6 +235,8 @@ export interface Report {
   source: 'live' | 'snapshot'
   windowSeconds: number
   targets: TargetInfo[]
+  /** Over several targets: ok, failing and skipped, and the worst findings per group (src/core/fleet.ts). */
+  fleet?: FleetSummary
   findings: Finding[]
   /** The chokepoints: at most five root causes, ranked by their measured share (src/core/diagnosis.ts). */
   diagnosis: DiagnosisEntry[]

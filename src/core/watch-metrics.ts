@@ -29,42 +29,58 @@ export interface WatchMetricsOptions {
 }
 
 /**
- * The watch mode's Prometheus metrics (docs/watch.md lists them). Labels are target, rule, severity and probe
- * names, and on chokepoint_metric_value the breaching subjects: at most MAX_VALUE_SUBJECTS_PER_RULE per rule and
+ * The watch mode's Prometheus metrics (docs/watch.md lists them). Labels are target, group, rule, severity and
+ * probe names, and on chokepoint_metric_value the breaching subjects: at most MAX_VALUE_SUBJECTS_PER_RULE per rule and
  * target, session-lived names folded (EPHEMERAL_SUBJECTS), so the number of series stays bounded by the config and
  * the rule set.
  */
 export class WatchMetrics {
   readonly registry = new Registry()
-  private readonly up = new Gauge({name: 'chokepoint_up', help: 'Whether the target was reached and read in the last audit (1) or is down (0).', labelNames: ['target'], registers: [this.registry]})
-  private readonly findings = new Gauge({name: 'chokepoint_findings', help: 'Findings of the last audit, per target, rule and severity.', labelNames: ['target', 'rule', 'severity'], registers: [this.registry]})
-  private readonly checkStatus = new Gauge({name: 'chokepoint_check_status', help: 'Worst status of a rule over its subjects on a target in the last audit: 0 ok, 1 warning, 2 critical.', labelNames: ['target', 'rule'], registers: [this.registry]})
-  private readonly probeDuration = new Histogram({name: 'chokepoint_probe_duration_seconds', help: 'Time one probe took to collect, per target and probe.', labelNames: ['target', 'probe'],
+  private readonly up = new Gauge({name: 'chokepoint_up', help: 'Whether the target was reached and read in the last audit (1) or is down (0).', labelNames: ['target', 'group'], registers: [this.registry]})
+  private readonly findings = new Gauge({name: 'chokepoint_findings', help: 'Findings of the last audit, per target, rule and severity.', labelNames: ['target', 'group', 'rule', 'severity'], registers: [this.registry]})
+  private readonly checkStatus = new Gauge({name: 'chokepoint_check_status', help: 'Worst status of a rule over its subjects on a target in the last audit: 0 ok, 1 warning, 2 critical.', labelNames: ['target', 'group', 'rule'], registers: [this.registry]})
+  private readonly probeDuration = new Histogram({name: 'chokepoint_probe_duration_seconds', help: 'Time one probe took to collect, per target and probe.', labelNames: ['target', 'group', 'probe'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry]})
   private readonly auditDuration = new Histogram({name: 'chokepoint_audit_duration_seconds', help: 'Time one audit round took (collects, rules and advisors), not counting the interval.',
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry]})
   private readonly lastAudit = new Gauge({name: 'chokepoint_last_audit_timestamp_seconds', help: 'When the last audit round finished (Unix time).', registers: [this.registry]})
   private readonly metricValue = new Gauge({name: 'chokepoint_metric_value', help: `Value measured for a subject that breached a rule in the last audit (warning or critical), in the rule's unit; at most ${MAX_VALUE_SUBJECTS_PER_RULE} subjects per rule and target, the worst first.`,
-    labelNames: ['target', 'rule', 'subject'], registers: [this.registry]})
+    labelNames: ['target', 'group', 'rule', 'subject'], registers: [this.registry]})
   private readonly valueSubjectsOmitted = new Gauge({name: 'chokepoint_metric_value_omitted_subjects', help: `Breaching subjects of a rule and target beyond the ${MAX_VALUE_SUBJECTS_PER_RULE} chokepoint_metric_value shows.`,
-    labelNames: ['target', 'rule'], registers: [this.registry]})
+    labelNames: ['target', 'group', 'rule'], registers: [this.registry]})
   private readonly scrub: (text: string) => string
+
+  /** Each target's fleet group (config `group:`): a target with none has no group label. */
+  private readonly groups = new Map<string, string>()
 
   constructor(options: WatchMetricsOptions = {}) {
     this.scrub = options.scrub ?? ((text) => text)
     collectDefaultMetrics({register: this.registry})
   }
 
+  /** The targets' groups, set before the first round so its probe durations carry them too. */
+  setGroups(targets: ReadonlyArray<{name: string; group?: string}>): void {
+    this.groups.clear()
+    for (const t of targets) if (t.group !== undefined) this.groups.set(t.name, t.group)
+  }
+
+  /** The labels of a target's series: its name, and its group when it has one. */
+  private labels(target: string): {target: string; group?: string} {
+    const group = this.groups.get(target)
+    return group === undefined ? {target} : {target, group}
+  }
+
   /** Probe durations, as the capture reports them. */
   instrumentation(): Instrumentation {
-    return {probeEnd: (event) => this.probeDuration.observe({target: event.target, probe: event.probe}, event.durationMs / 1000)}
+    return {probeEnd: (event) => this.probeDuration.observe({...this.labels(event.target), probe: event.probe}, event.durationMs / 1000)}
   }
 
   /** The gauges describe the last audit only: a finding that went away leaves no stale series behind. */
   record(audit: WatchAudit): void {
     const {report} = audit
+    this.setGroups(report.targets ?? [])
     this.up.reset()
-    for (const [target, isUp] of audit.up) this.up.set({target}, isUp ? 1 : 0)
+    for (const [target, isUp] of audit.up) this.up.set(this.labels(target), isUp ? 1 : 0)
     this.findings.reset()
     const counts = new Map<string, {target: string; rule: string; severity: string; count: number}>()
     for (const f of report.findings) {
@@ -73,7 +89,7 @@ export class WatchMetrics {
       entry.count += 1
       counts.set(key, entry)
     }
-    for (const {count, ...labels} of counts.values()) this.findings.set(labels, count)
+    for (const {count, ...labels} of counts.values()) this.findings.set({...labels, ...this.labels(labels.target)}, count)
     this.checkStatus.reset()
     const worst = new Map<string, {target: string; rule: string; value: number}>()
     for (const check of report.checks ?? []) {
@@ -83,7 +99,7 @@ export class WatchMetrics {
       const seen = worst.get(key)
       if (!seen || seen.value < value) worst.set(key, {target: check.target, rule: check.rule, value})
     }
-    for (const {value, ...labels} of worst.values()) this.checkStatus.set(labels, value)
+    for (const {value, ...labels} of worst.values()) this.checkStatus.set({...labels, ...this.labels(labels.target)}, value)
     this.recordValues(report.checks ?? [])
     this.auditDuration.observe(audit.durationMs / 1000)
     this.lastAudit.set(audit.finishedAt / 1000)
@@ -106,8 +122,8 @@ export class WatchMetrics {
     }
     for (const {target, rule, subjects} of byRule.values()) {
       const ranked = [...subjects].sort(([, a], [, b]) => worseFirst(a, b))
-      for (const [subject, {value}] of ranked.slice(0, MAX_VALUE_SUBJECTS_PER_RULE)) this.metricValue.set({target, rule, subject}, value)
-      this.valueSubjectsOmitted.set({target, rule}, Math.max(0, ranked.length - MAX_VALUE_SUBJECTS_PER_RULE))
+      for (const [subject, {value}] of ranked.slice(0, MAX_VALUE_SUBJECTS_PER_RULE)) this.metricValue.set({...this.labels(target), rule, subject}, value)
+      this.valueSubjectsOmitted.set({...this.labels(target), rule}, Math.max(0, ranked.length - MAX_VALUE_SUBJECTS_PER_RULE))
     }
   }
 }

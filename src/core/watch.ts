@@ -5,6 +5,7 @@ import {validateTargets} from './config.js'
 import {errorMessage} from './errors.js'
 import type {Instrumentation} from './instrumentation.js'
 import {sleep} from './probe.js'
+import {defaultConcurrency, Limiter} from './limiter.js'
 import type {Registry} from './registry.js'
 import type {Secrets} from './secrets.js'
 import {SNAPSHOT_SCHEMA_VERSION, type FailOn, type Report, type Snapshot, type TargetInfo, type TargetSpec} from './types.js'
@@ -23,6 +24,12 @@ export interface WatchOptions {
   failOn: FailOn
   log?: (message: string) => void
   instrumentation?: Instrumentation
+  /**
+   * Targets connecting, collecting or taking baselines at once (default: the config's, else defaultConcurrency()).
+   * Each target keeps its one connection between rounds; the bound is on the work, so a round over hundreds of
+   * targets never sends hundreds of probes' queries at the same moment.
+   */
+  concurrency?: number
 }
 
 /** What one round of the loop produced: the report, and whether each target could be read. */
@@ -57,8 +64,10 @@ export class WatchLoop {
   private readonly watched: WatchedTarget[]
   private readonly stopping = new AbortController()
   private running?: Promise<void>
+  private readonly limiter: Limiter
 
   constructor(private readonly options: WatchOptions) {
+    this.limiter = new Limiter(options.concurrency ?? options.config.concurrency ?? defaultConcurrency())
     this.watched = validateTargets(options.targets, options.registry).map((spec) => ({spec, ready: false, failures: 0, nextAttemptAt: 0}))
   }
 
@@ -88,7 +97,7 @@ export class WatchLoop {
 
   private sessionFor(spec: TargetSpec): CaptureSession {
     const {registry, secrets, config, intervalSeconds, log, instrumentation} = this.options
-    return new CaptureSession([spec], {registry, secrets, windowSeconds: intervalSeconds, skipProbes: config.skipProbes, log,
+    return new CaptureSession([spec], {registry, secrets, windowSeconds: intervalSeconds, skipProbes: config.skipProbes, log, limiter: this.limiter,
       instrumentation, rulesFor: rulesByTarget(config, registry)})
   }
 
@@ -126,7 +135,19 @@ export class WatchLoop {
   }
 
   private async round(): Promise<WatchAudit> {
+    const {instrumentation} = this.options
+    instrumentation?.auditStart?.({targets: this.watched.map((w) => w.spec.name)})
     const started = performance.now()
+    try {
+      return await this.roundOnce(started)
+    } catch (error) {
+      instrumentation?.auditEnd?.({durationMs: performance.now() - started, error: errorMessage(error)})
+      throw error
+    }
+  }
+
+  /** One round: its collects, its analysis, and the baselines carried to the next; auditEnd when it is done. */
+  private async roundOnce(started: number): Promise<WatchAudit> {
     const now = Date.now()
     const collecting = this.watched.filter((w) => w.ready && w.session)
     const connecting = this.watched.filter((w) => !w.session && w.nextAttemptAt <= now)
@@ -137,8 +158,8 @@ export class WatchLoop {
     const merged = this.merge(snapshots.map((s) => s.snapshot))
     const live = new Map<string, unknown>()
     for (const {w} of snapshots) for (const [name, conn] of w.session!.live()) live.set(name, conn)
-    const {registry, secrets, config, failOn, log} = this.options
-    const analysed = await analyseSnapshot(merged, {registry, secrets, config, failOn, source: 'live', live, log,
+    const {registry, secrets, config, failOn, log, instrumentation} = this.options
+    const analysed = await analyseSnapshot(merged, {registry, secrets, config, failOn, source: 'live', live, log, instrumentation,
       commandLogs: (target) => this.watched.find((w) => w.spec.name === target)?.session?.commandLog(target), specs: this.watched.map((w) => w.spec)})
     const report: Report = {...analysed, overhead: snapshots.flatMap(({w}) => w.session!.overheadEntries() ?? [])}
     const up = new Map<string, boolean>()
@@ -160,14 +181,20 @@ export class WatchLoop {
       report.gate = {...report.gate, incomplete: true, exitCode: report.gate.passed ? 3 : report.gate.exitCode}
     }
     for (const w of this.watched) up.set(w.spec.name, w.session !== undefined && !w.down)
-    return {report, up, durationMs: performance.now() - started, finishedAt: Date.now()}
+    const durationMs = performance.now() - started
+    instrumentation?.auditEnd?.({durationMs})
+    return {report, up, durationMs, finishedAt: Date.now()}
   }
 
-  /** One snapshot of the round: the targets collected, and those down with why (those just reconnected are not read yet). */
+  /** One snapshot of the round: the targets collected, those down with why, and those just connected (not read yet). */
   private merge(snapshots: Snapshot[]): Snapshot {
     const {secrets} = this.options
-    const downTargets: TargetInfo[] = this.watched.filter((w) => w.down && !snapshots.some((s) => s.targets.some((t) => t.name === w.spec.name)))
-      .map((w) => ({name: w.spec.name, kind: w.spec.kind, url: secrets.redactUrl(w.spec.url), status: 'error', error: w.down}))
+    const info = (w: WatchedTarget, status: 'error' | 'skipped', error: string): TargetInfo => ({name: w.spec.name, kind: w.spec.kind,
+      ...(w.spec.group === undefined ? {} : {group: w.spec.group}), url: secrets.redactUrl(w.spec.url), status, error})
+    const unread = this.watched.filter((w) => !snapshots.some((s) => s.targets.some((t) => t.name === w.spec.name)))
+    // A target connected this round has only its baselines: it is listed, as not read yet, rather than left out.
+    const downTargets: TargetInfo[] = unread.flatMap((w) => w.down ? [info(w, 'error', w.down)]
+      : w.ready ? [info(w, 'skipped', CONNECTED_NOT_READ)] : [])
     return {
       schemaVersion: SNAPSHOT_SCHEMA_VERSION,
       tool: {name: 'chokepoint', version: toolVersion()},
@@ -179,6 +206,9 @@ export class WatchLoop {
     }
   }
 }
+
+/** What /report says of a target connected this round: its counters are read at the next. */
+export const CONNECTED_NOT_READ = 'connected: its baselines were taken this round, its first reading is at the next audit'
 
 /** Why a target reached at the last round read nothing this one: its first probe's error. */
 function lostReason(snapshot: Snapshot): string {

@@ -124,8 +124,7 @@ export class PrometheusSession {
     if (this.mode !== 'server') throw new Error('PromQL needs a Prometheus server URL, not a /metrics endpoint')
     const url = new URL('api/v1/query', this.baseUrl)
     url.searchParams.set('query', promql)
-    this.log.record(`query ${promql}`)
-    const body = (await (await this.get(url, 'query')).json()) as {
+    const body = (await (await this.log.run(`query ${promql}`, () => this.get(url, 'query'))).json()) as {
       status: string
       error?: string
       data?: {resultType: string; result: Array<{metric: Record<string, string>; value: [number, string]}>}
@@ -142,8 +141,7 @@ export class PrometheusSession {
 
   /** The server's version; also proves the URL is a Prometheus API and the credentials are accepted. */
   async buildInfo(): Promise<string> {
-    this.log.record('GET api/v1/status/buildinfo')
-    const response = await this.get(new URL('api/v1/status/buildinfo', this.baseUrl), 'build info')
+    const response = await this.log.run('GET api/v1/status/buildinfo', () => this.get(new URL('api/v1/status/buildinfo', this.baseUrl), 'build info'))
     const body = (await response.json().catch(() => undefined)) as {data?: {version?: string}} | undefined
     if (!response.ok || !body) {
       throw new Error(`no Prometheus API at ${this.baseUrl.host}${this.baseUrl.pathname} (HTTP ${response.status}): give the server's base URL, or a /metrics URL`)
@@ -154,8 +152,7 @@ export class PrometheusSession {
   /** The samples of one /metrics scrape (fetched once per session, however many probes read it). */
   scrape(): Promise<PromSample[]> {
     this.scraped ??= (async () => {
-      this.log.record(`GET ${this.baseUrl.pathname}`)
-      const text = await (await this.get(this.baseUrl, 'scrape')).text()
+      const text = await (await this.log.run(`GET ${this.baseUrl.pathname}`, () => this.get(this.baseUrl, 'scrape'))).text()
       return parseExposition(text)
     })()
     return this.scraped

@@ -109,21 +109,23 @@ export class RabbitSession {
   async getJson<T>(path: string, {fallback = false} = {}): Promise<T> {
     if (this.lost) throw new ConnectionLost(this.lost)
     const what = `GET ${path.split('?')[0]}`
-    this.log.record(what)
     const deadline = requestDeadline(this.timeoutMs, this.aborter.signal)
     try {
-      const response = await fetch(`${this.endpoints.managementUrl}${path}`, {
-        headers: {authorization: `Basic ${Buffer.from(`${this.endpoints.user}:${this.endpoints.password}`).toString('base64')}`, accept: 'application/json'},
-        signal: deadline.signal,
+      // Timed to the end of the body: that is the request's cost, and its failure, in the overhead and the traces.
+      return await this.log.run(what, async () => {
+        const response = await fetch(`${this.endpoints.managementUrl}${path}`, {
+          headers: {authorization: `Basic ${Buffer.from(`${this.endpoints.user}:${this.endpoints.password}`).toString('base64')}`, accept: 'application/json'},
+          signal: deadline.signal,
+        })
+        if (!response.ok) {
+          const error = new Error(`${what}: HTTP ${response.status} ${response.statusText}`) as Error & {status?: number}
+          error.status = response.status
+          await response.body?.cancel().catch(() => {})
+          throw error
+        }
+        // Under the same signal as the request: a body that stalls halfway is abandoned too.
+        return (await response.json()) as T
       })
-      if (!response.ok) {
-        const error = new Error(`${what}: HTTP ${response.status} ${response.statusText}`) as Error & {status?: number}
-        error.status = response.status
-        await response.body?.cancel().catch(() => {})
-        throw error
-      }
-      // Under the same signal as the request: a body that stalls halfway is abandoned too.
-      return (await response.json()) as T
     } catch (error) {
       if (this.lost) throw new ConnectionLost(this.lost)
       if (isTimeout(error) && !fallback) throw this.stalled(what)
@@ -182,9 +184,8 @@ export class RabbitSession {
   /** AMQP queue.declare with passive=true: ready count and consumer count, or why the queue could not be read. */
   async passiveDeclare(queue: string): Promise<{messageCount: number; consumerCount: number} | {error: string}> {
     const ch = await this.channel()
-    this.log.record(`AMQP queue.declare passive ${queue}`)
     try {
-      const reply = await this.method('AMQP queue.declare', ch.checkQueue(queue))
+      const reply = await this.log.run(`AMQP queue.declare passive ${queue}`, () => this.method('AMQP queue.declare', ch.checkQueue(queue)))
       return {messageCount: reply.messageCount, consumerCount: reply.consumerCount}
     } catch (error) {
       // A stall is the target's, not this queue's: the capture must see it.

@@ -1,5 +1,6 @@
 import type {BaselineChange, DiagnosisEntry, Finding, NotReadEntry, Remedy, Report, Severity} from '../core/types.js'
 import {percent} from '../core/numbers.js'
+import {fleetLine, groupLabel, type FleetFinding, type FleetSummary} from '../core/fleet.js'
 
 /** The terminal's width: the caller's, else the terminal's, else $COLUMNS, else 120 (a file or a pipe); at least 40. */
 export function terminalWidth(width?: number): number {
@@ -317,4 +318,30 @@ export function wrapCode(code: string, width: number, indent: string, shell: boo
     out.push(...lines.map((l, i) => `${indent}${l}${shell && i < lines.length - 1 ? ' \\' : ''}`))
   }
   return out
+}
+
+/** How many skipped targets a fleet summary names per group before "and N more". */
+const FLEET_SKIPPED_SHOWN = 10
+
+/**
+ * The fleet summary as text, the same in every format: the fleet's line, then per group its line, its worst findings
+ * and its targets not read. A fleet of one unnamed group (no `group:` in the config) is one line and its findings.
+ */
+export function fleetText(fleet: FleetSummary): {line: string; groups: Array<{label: string; line: string; worst: FleetFinding[]; skipped?: string}>} {
+  const single = fleet.groups.length === 1 && fleet.groups[0].group === null
+  const groups = fleet.groups.map((g) => {
+    const found = (['critical', 'warning', 'info'] as const).filter((s) => g.findings[s] > 0).map((s) => `${g.findings[s]} ${s}`)
+    const names = g.skippedTargets
+    const skipped = names.length === 0 ? undefined
+      : `not read: ${names.slice(0, FLEET_SKIPPED_SHOWN).join(', ')}${names.length > FLEET_SKIPPED_SHOWN ? ` and ${names.length - FLEET_SKIPPED_SHOWN} more` : ''}`
+    const label = single ? '' : groupLabel(g.group)
+    return {label, line: `${label ? `${label}: ` : ''}${fleetLine(g)}; ${found.length ? found.join(', ') : 'no findings'}`, worst: g.worst, ...(skipped ? {skipped} : {})}
+  })
+  if (single) return {line: groups[0].line, groups: [{...groups[0], line: ''}]}
+  return {line: fleetLine(fleet), groups}
+}
+
+/** A worst finding of a fleet group, as one line: `critical replication/lag replica-1 (pg-3): message`. */
+export function fleetFindingText(f: FleetFinding): string {
+  return `${f.severity} ${f.rule} ${f.subject} (${f.target}): ${f.message}`
 }

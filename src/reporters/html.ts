@@ -7,7 +7,7 @@
  */
 import type {Reporter} from '../core/reporter.js'
 import type {Finding, Remedy, Report} from '../core/types.js'
-import {baselineChange, checksLine, displayOrder, gapText, gateLine, incompleteText, knownInBaseline, noFindingsLine, pathVerdictText, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
+import {baselineChange, checksLine, displayOrder, fleetFindingText, fleetText, gapText, gateLine, incompleteText, knownInBaseline, noFindingsLine, pathVerdictText, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
 import {STYLE, SCRIPT} from './html/assets.js'
 import {buildCharts, type Chart} from './html/charts.js'
 import {esc, jsonForScript} from './html/escape.js'
@@ -72,6 +72,14 @@ function pathVerdictHtml(report: Report): string {
   if (!path || !report.verdict) return ''
   return `<section class="path" id="path-verdict" data-path="${esc(report.verdict.path)}"><strong>${esc(path.headline)}</strong>`
     + `<div>because ${esc(path.because)}</div><div class="muted small">would change: ${esc(path.wouldChange)}</div></section>`
+}
+
+function fleetHtml(report: Report): string {
+  if (!report.fleet) return ''
+  const fleet = fleetText(report.fleet)
+  const groups = fleet.groups.map((g) => `<li${g.label ? ` data-group="${esc(g.label)}"` : ''}>${g.line ? `<strong>${esc(g.line)}</strong>` : ''}`
+    + `${g.worst.length || g.skipped ? `<ul>${g.worst.map((f) => `<li class="sev-${esc(f.severity)}">${esc(fleetFindingText(f))}</li>`).join('')}${g.skipped ? `<li class="muted">${esc(g.skipped)}</li>` : ''}</ul>` : ''}</li>`)
+  return `<section class="fleet" id="fleet"><h2>Fleet: ${esc(fleet.line)}</h2><ul>${groups.join('')}</ul></section>`
 }
 
 function targetsHtml(report: Report): string {
@@ -155,6 +163,7 @@ export const renderHtml: Reporter = (ctx) => {
 <p class="muted">${esc(source)}, ${esc(window)}, generated ${esc(report.generatedAt)} by chokepoint ${esc(report.tool.version)}</p>
 ${verdictHtml(report)}
 ${pathVerdictHtml(report)}
+${fleetHtml(report)}
 ${targetsHtml(report)}
 ${diagnosisHtml(report, order, index)}
 ${findingsHtml(report, order, index)}

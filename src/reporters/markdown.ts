@@ -1,5 +1,5 @@
 import type {Finding, Report} from '../core/types.js'
-import {checksLine, displayOrder, gapText, gateLine, incompleteText, noFindingsLine, pathVerdictText, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
+import {checksLine, displayOrder, fleetFindingText, fleetText, gapText, gateLine, incompleteText, noFindingsLine, pathVerdictText, remedyCode, remedyIndex, shareText, thresholdText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
 const ICON = {critical: '🔴', warning: '🟠', info: '🔵'} as const
@@ -63,6 +63,17 @@ export const renderMarkdown: Reporter = ({report}) => {
   const out: string[] = [`## ${status} chokepoint: ${gateLine(report)}`, '']
   // A failed gate heads the report; that the audit is also incomplete must not wait for the Not read section.
   if (!report.gate.passed && report.gate.incomplete) out.push(`> ⚠️ ${cell(incompleteText(report))}`, '')
+  if (report.fleet) {
+    const fleet = fleetText(report.fleet)
+    out.push(`**Fleet: ${cell(fleet.line)}**`, '')
+    for (const g of fleet.groups) {
+      if (g.line) out.push(`- **${cell(g.label)}**: ${cell(g.line.slice(g.label.length + 2))}`)
+      const indent = g.line ? '  ' : ''
+      for (const f of g.worst) out.push(`${indent}- ${ICON[f.severity]} ${cell(fleetFindingText(f))}`)
+      if (g.skipped) out.push(`${indent}- ⚠️ ${cell(g.skipped)}`)
+    }
+    out.push('')
+  }
   out.push(`| target | kind | status |`, `| --- | --- | --- |`)
   for (const t of report.targets) out.push(`| ${cell(t.name)} | ${t.kind} | ${cell(t.status === 'ok' ? 'ok' : `${t.status}: ${t.error ?? ''}`)} |`)
   out.push('')

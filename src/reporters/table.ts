@@ -1,7 +1,7 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
 import type {Report, Severity} from '../core/types.js'
-import {checksLine, displayOrder, displayWidth, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, shortTargetNames,
+import {checksLine, displayOrder, displayWidth, fleetFindingText, fleetText, gapText, gateLine, incompleteText, noFindingsLine, remedyCode, remedyIndex, shareText, shortTargetNames,
   pathVerdictText, terminalWidth, thresholdNote, wrapCode, wrapText, type DisplayedFinding} from './format-helpers.js'
 import type {Reporter} from '../core/reporter.js'
 
@@ -155,6 +155,16 @@ export const renderTable: Reporter = ({report, options: {color, verbose, width: 
   lines.text(`chokepoint ${report.tool.version}: ${report.source === 'live' ? 'live audit' : 'audit of a snapshot'}`
     + `${report.windowSeconds ? `, ${report.windowSeconds}s window` : ', counters since the last stats reset'}`, '', chalk.bold)
 
+  if (report.fleet) {
+    // At the top: in a fleet of hundreds the targets' table is long, and this is what a reader looks for first.
+    const fleet = fleetText(report.fleet)
+    lines.text(`Fleet: ${fleet.line}`, '', chalk.bold, '    ')
+    for (const g of fleet.groups) {
+      if (g.line) lines.text(g.line, '  ', chalk.bold, '    ')
+      for (const f of g.worst) lines.text(fleetFindingText(f), '    ', paint(chalk, f.severity), '      ')
+      if (g.skipped) lines.text(g.skipped, '    ', chalk.red, '      ')
+    }
+  }
   const statusOf = (t: Report['targets'][number]) => (t.status === 'ok' ? chalk.green('ok') : chalk.red(t.status))
   if (compact) {
     lines.out.push(chalk.bold('Targets'))

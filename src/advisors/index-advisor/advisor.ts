@@ -103,7 +103,7 @@ export async function runIndexAdvisor(ctx: AdvisorContext): Promise<{run: Adviso
   let whatIf: WhatIf | undefined
   const bestAlone = new Map<number, number>()
 
-  if (!session) run.notVerifiedBecause = 'not verified: audited from a snapshot (run a live audit with hypopg for what-if costs)'
+  if (!session) run.notVerifiedBecause = ctx.liveUnavailable ? `not verified: ${ctx.liveUnavailable}` : 'not verified: audited from a snapshot (run a live audit with hypopg for what-if costs)'
   else if (!(await WhatIf.available(session).catch(() => false))) run.notVerifiedBecause = 'not verified: hypopg is not installed in this database (CREATE EXTENSION hypopg; see docs/index-advisor.md)'
   else {
     whatIf = new WhatIf(session, stmts, shapes.map((s) => s?.tables ?? []), catalog, options.maxWhatIfCalls ?? 20_000)

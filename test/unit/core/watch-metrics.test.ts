@@ -129,3 +129,19 @@ describe('WatchMetrics', () => {
     expect(problems.filter((l) => !/^nodejs_active_(handles|requests|resources)_total /.test(l))).toEqual([])
   })
 })
+
+describe('WatchMetrics and fleet groups', () => {
+  it('labels a grouped target\'s series with its group, and leaves the label off for a target without one', async () => {
+    const metrics = new WatchMetrics()
+    const base = audit([{target: 'db', rule: 'a', severity: 'warning'}], [{target: 'db', rule: 'a', subject: 't', status: 'warning', value: 5, threshold: {target: '< 1', action: '> 10'}}])
+    metrics.record({...base, report: {...base.report, targets: [{name: 'db', kind: 'postgres', url: 'postgres://h/db', status: 'ok', group: 'eu'}, {name: 'cache', kind: 'redis', url: 'redis://h', status: 'error'}]}})
+    const lines = await series(metrics)
+    expect(lines).toContain('chokepoint_up{target="db",group="eu"} 1')
+    expect(lines).toContain('chokepoint_up{target="cache"} 0')
+    expect(lines).toContain('chokepoint_findings{target="db",rule="a",severity="warning",group="eu"} 1')
+    expect(lines).toContain('chokepoint_check_status{target="db",rule="a",group="eu"} 1')
+    expect(lines).toContain('chokepoint_metric_value{target="db",group="eu",rule="a",subject="t"} 5')
+    metrics.instrumentation().probeEnd?.({target: 'db', probe: 'postgres.activity', durationMs: 20, status: 'ok'})
+    expect(await series(metrics)).toContain('chokepoint_probe_duration_seconds_count{target="db",group="eu",probe="postgres.activity"} 1')
+  })
+})
