@@ -121,8 +121,8 @@ describe('the HTML report in headless Chromium', () => {
   it('puts the verdict, the scaling path and the chokepoints first, then each cause with the findings it explains', async () => {
     const {page} = await load(file, 'light')
     const order = await page.evaluate(() => [...document.querySelectorAll('main > section, main > h2')].map((e) => e.id || e.className))
-    // The scenario has several targets, so the fleet summary comes right after the verdicts (docs/fleets.md).
-    expect(order.slice(0, 5)).toEqual(['verdict', 'path-verdict', 'fleet', 'diagnosis', 'findings'])
+    // The scenario is one small stack, not a fleet (ungrouped, under 5 targets): no fleet summary above the causes.
+    expect(order.slice(0, 5)).toEqual(['verdict', 'path-verdict', 'diagnosis', 'findings', 'group cause'])
     expect(await page.locator('#verdict').getAttribute('data-verdict')).toBe('failed')
     expect(await page.locator('#path-verdict').getAttribute('data-path')).toBe(report.verdict!.path)
     expect(await page.locator('#path-verdict').textContent()).toContain(report.verdict!.decidedBy)
