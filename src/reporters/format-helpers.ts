@@ -139,10 +139,10 @@ export function displayOrder(report: Report): DisplayedFinding[] {
 
 /** "62.0% of database time" / "1500 of 1520 waiting jobs" / "not measured". */
 /** The path verdict as two lines of text: the path with what decided it, and what would change it. */
-export function pathVerdictText(report: Report): {headline: string; because: string; wouldChange: string} | undefined {
+export function pathVerdictText(report: Report, nameOf: (target: string) => string = (t) => t): {headline: string; because: string; wouldChange: string} | undefined {
   const v = report.verdict
   if (!v) return undefined
-  const where = [v.target, v.share === null ? undefined : `${percent(v.share)} of statement time`].filter(Boolean)
+  const where = [v.target === undefined || v.target === null ? undefined : nameOf(v.target), v.share === null ? undefined : `${percent(v.share)} of statement time`].filter(Boolean)
   return {headline: `Scaling path: ${v.headline}${where.length ? ` (${where.join(', ')})` : ''}`, because: v.decidedBy, wouldChange: v.wouldChange}
 }
 

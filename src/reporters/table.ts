@@ -185,7 +185,7 @@ export const renderTable: Reporter = ({report, options: {color, verbose, width: 
   // Said at the top, not only in the last line: what follows does not cover the whole stack.
   if (report.gate.incomplete) lines.text(incompleteText(report), '', chalk.yellow.bold)
 
-  const path = pathVerdictText(report)
+  const path = pathVerdictText(report, short)
   if (path) {
     lines.text(path.headline, '', chalk.bold)
     lines.text(`because ${path.because}`, '  ', (x) => x, '    ')

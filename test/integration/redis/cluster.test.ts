@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {CommandLog} from '../../../src/core/probe.js'
 import {RedisSession} from '../../../src/drivers/redis.js'
 import {redisKeyspaceSampleProbe, type KeyspaceSampleData} from '../../../src/probes/redis/keyspace-sample.js'
+import {freePort} from '../../helpers/process.js'
 import {startRedis, type RedisServer} from '../../helpers/redis-server.js'
 import {auditRedis, readingOf, redisTarget} from './audit-helpers.js'
 
@@ -22,7 +23,10 @@ describe('redis.keys on a 3-primary Redis Cluster', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'chokepoint-cluster-'))
     for (let i = 0; i < 3; i++) {
-      nodes.push(await startRedis({extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--dir', dir]}))
+      // The bus port defaults to port + 10000, inside the kernel's ephemeral range, where an outgoing connection may
+      // hold it (a CI run lost a node that way): it gets a free port of its own.
+      const busPort = await freePort()
+      nodes.push(await startRedis({extraArgs: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--dir', dir]}))
     }
     execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {stdio: 'ignore'})
     const deadline = Date.now() + 30_000
