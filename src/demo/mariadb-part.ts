@@ -7,6 +7,8 @@
  */
 import {randomBytes} from 'node:crypto'
 import {createConnection, type Connection} from 'mysql2/promise'
+import {quoteMysqlIdent} from '../core/sql.js'
+import {mysqlConnectionOptions} from '../drivers/mysql.js'
 
 export const DEFAULT_MYSQL_URL = 'mysql://root@127.0.0.1:3306'
 
@@ -20,25 +22,15 @@ export interface MysqlPart {
   cleanup(): Promise<void>
 }
 
-/** Backtick-quoted, as MySQL quotes identifiers; the names here are the demo's own, but quote them anyway. */
-const ident = (name: string) => `\`${name.replaceAll('`', '``')}\``
-
 function withDatabase(url: string, database: string): string {
   const u = new URL(url)
   u.pathname = `/${encodeURIComponent(database)}`
   return u.toString()
 }
 
+/** The driver's reading of the URL (user, password, port, TLS), but a read-write session: the demo seeds. */
 async function connect(url: string, timeoutMs: number): Promise<Connection> {
-  const u = new URL(url)
-  const connection = await createConnection({
-    host: u.hostname || 'localhost',
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username || 'root'),
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    connectTimeout: timeoutMs,
-    multipleStatements: false,
-  })
+  const connection = await createConnection(mysqlConnectionOptions(url, {connectTimeoutMs: timeoutMs}))
   connection.on('error', () => {})
   return connection
 }
@@ -78,13 +70,13 @@ export async function seedMysqlPart(url: string): Promise<MysqlPart> {
     planted: [],
     async cleanup() {
       const c = await connect(url, 5000).catch(() => undefined)
-      await c?.query(`DROP DATABASE IF EXISTS ${ident(database)}`).catch(() => {})
+      await c?.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)}`).catch(() => {})
       c?.destroy()
     },
   }
   try {
-    await connection.query(`CREATE DATABASE ${ident(database)}`)
-    await connection.query(`USE ${ident(database)}`)
+    await connection.query(`CREATE DATABASE ${quoteMysqlIdent(database)}`)
+    await connection.query(`USE ${quoteMysqlIdent(database)}`)
     await connection.query(`CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(120) NOT NULL, country CHAR(2) NOT NULL,
       city VARCHAR(60) NOT NULL, created_at DATETIME NOT NULL, KEY idx_email (email), KEY idx_email_again (email),
       KEY idx_country (country), KEY idx_country_city (country, city)) ENGINE=InnoDB`)

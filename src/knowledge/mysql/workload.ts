@@ -1,6 +1,6 @@
 import NodeSqlParser from 'node-sql-parser'
 import {UsageError} from '../../core/errors.js'
-import {WEIGHT_COMMENT, type WorkloadStatement} from '../postgres/workload.js'
+import {lineAt, readQueriesFile, WEIGHT_COMMENT, type WorkloadStatement} from '../postgres/workload.js'
 
 /**
  * A --queries file for a MySQL/MariaDB target: statements with the optional "-- weight: N" comment before each, as
@@ -67,8 +67,6 @@ function parses(sql: string): string | undefined {
   }
 }
 
-const lineAt = (text: string, offset: number) => text.slice(0, offset).split('\n').length
-
 export function parseMysqlQueriesText(text: string, origin = 'queries'): WorkloadStatement[] {
   const out: WorkloadStatement[] = []
   let weight: number | undefined
@@ -101,12 +99,5 @@ export function parseMysqlQueriesText(text: string, origin = 'queries'): Workloa
 }
 
 export async function parseMysqlQueriesFile(path: string): Promise<WorkloadStatement[]> {
-  const {readFileSync} = await import('node:fs')
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    throw new UsageError(`--queries ${path}: cannot read the file (${(error as Error).message})`)
-  }
-  return parseMysqlQueriesText(text, path).map((s) => ({...s, file: path}))
+  return parseMysqlQueriesText(await readQueriesFile(path), path).map((s) => ({...s, file: path}))
 }

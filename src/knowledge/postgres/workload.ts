@@ -96,22 +96,25 @@ export async function parseQueriesText(text: string, origin = 'queries'): Promis
 }
 
 /** The 1-based line of a string offset. */
-function lineAt(text: string, offset: number): number {
+export function lineAt(text: string, offset: number): number {
   let line = 1
   for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++
   return line
 }
 
-/** Reads a --queries file; each statement remembers the file and its line. */
-export async function parseQueriesFile(path: string): Promise<WorkloadStatement[]> {
+/** The text of a --queries file, whichever dialect parses it; a file that cannot be read is a usage error naming it. */
+export async function readQueriesFile(path: string): Promise<string> {
   const {readFileSync} = await import('node:fs')
-  let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    return readFileSync(path, 'utf8')
   } catch (error) {
     throw new UsageError(`--queries ${path}: cannot read the file (${(error as Error).message})`)
   }
-  return (await parseQueriesText(text, path)).map((s) => ({...s, file: path}))
+}
+
+/** Reads a --queries file; each statement remembers the file and its line. */
+export async function parseQueriesFile(path: string): Promise<WorkloadStatement[]> {
+  return (await parseQueriesText(await readQueriesFile(path), path)).map((s) => ({...s, file: path}))
 }
 
 /** The advisor options from the target options, with defaults applied. */
